@@ -1,0 +1,76 @@
+"""calendar_app: the editorial calendar with a crisis override."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from config import PROJECT_ROOT, Config
+
+
+def create_app(config: Config | None = None, *, serving: bool = True) -> Flask:
+    """Build the app. `serving=False` is for maintenance commands that never sign a session,
+    which may run without a SECRET_KEY; anything that serves requests needs one in production."""
+    config = (config or Config.from_env()).with_secret_key(required=serving)
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(config.INSTANCE_PATH),
+    )
+    configure(app, config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    register_extensions(app, config)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    return app
+
+
+def configure(app: Flask, config: Config) -> None:
+    app.config.update(
+        CALENDAR=config,
+        SECRET_KEY=config.SECRET_KEY,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not config.is_development,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=not config.is_development,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+        DEBUG=False,
+        TESTING=config.ENV == "testing",
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick is noise
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def register_extensions(app: Flask, config: Config) -> None:
+    from calendar_app.db import Database, is_sqlite
+    from calendar_app.extensions import csrf, init_request_sessions, login_manager
+
+    if is_sqlite(config.DATABASE_URL):
+        config.INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+    app.extensions["calendar_db"] = Database(config.DATABASE_URL)
+    init_request_sessions(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from calendar_app.api import CSRF_EXEMPT, api
+    from calendar_app.extensions import csrf
+    from calendar_app.web import web
+
+    for blueprint in CSRF_EXEMPT:
+        csrf.exempt(blueprint)
+    app.register_blueprint(api)
+    app.register_blueprint(web)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from calendar_app.api.errors import register as register_api_errors
+
+    register_api_errors(app)

@@ -1,0 +1,35 @@
+"""The JSON API under /api/v1: thin views that call the rules modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from calendar_app.api import channels, crisis, posts
+from calendar_app.api.auth import authenticate_request
+from calendar_app.api.openapi import document
+
+PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+for _part in (channels.bp, posts.bp, crisis.bp):
+    api.register_blueprint(_part)
+# The JSON API takes bearer tokens only, never cookies: no CSRF token is needed on any of these.
+CSRF_EXEMPT = (api, channels.bp, posts.bp, crisis.bp)
+
+
+@api.before_request
+def _authenticate() -> None:
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        authenticate_request()
+
+
+@api.get("/health")
+def health() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@api.get("/openapi.json")
+def openapi() -> dict[str, Any]:
+    return document()

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app
+
+from calendar_app import crisis
+from calendar_app.api.auth import api_user
+from calendar_app.api.schemas import CrisisDeclare, CrisisLift, parse
+from calendar_app.api.serialize import crisis_json, delivery_json
+from calendar_app.extensions import db_session
+
+bp = Blueprint("crisis", __name__)
+
+
+@bp.get("/crisis")
+def show() -> dict[str, Any]:
+    return crisis_json(crisis.current_crisis(db_session()))
+
+
+@bp.post("/crisis")
+def declare() -> tuple[dict[str, Any], int]:
+    session = db_session()
+    data = parse(CrisisDeclare)
+    declaration = crisis.declare_crisis(
+        session, api_user(), reason=data.reason, channel_ids=data.channels
+    )
+    # The declaration must be in force before we wait for what was already being sent.
+    session.commit()
+    in_flight = crisis.wait_for_in_flight(
+        session,
+        declaration.in_flight_ids,
+        timeout=current_app.config["CALENDAR"].DECLARE_WAIT_SECONDS,
+    )
+    body = crisis_json(declaration.crisis)
+    body["in_flight"] = [delivery_json(d) for d in in_flight]
+    return body, 201
+
+
+@bp.post("/crisis/lift")
+def lift() -> tuple[dict[str, Any], int]:
+    session = db_session()
+    data = parse(CrisisLift)
+    result = crisis.lift_crisis(
+        session,
+        api_user(),
+        note=data.note,
+        confirmations_required=current_app.config["CALENDAR"].CRISIS_LIFT_CONFIRMATIONS,
+    )
+    body = crisis_json(result.crisis)
+    if result.lifted:
+        return body, 200
+    body["pending_confirmation"] = True
+    return body, 202
+
+
+@bp.post("/crisis/lift/confirm")
+def confirm_lift() -> dict[str, Any]:
+    return crisis_json(crisis.confirm_lift(db_session(), api_user()))

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, request
+
+from calendar_app import crisis, planning
+from calendar_app.api.auth import api_user
+from calendar_app.api.schemas import Discard, PostCreate, PostUpdate, Release, parse
+from calendar_app.api.serialize import post_json
+from calendar_app.errors import InvalidInput
+from calendar_app.extensions import db_session
+from calendar_app.models import PostStatus
+from calendar_app.timeutil import parse_aware
+
+bp = Blueprint("posts", __name__)
+NOT_NULL = ("body", "publish_at", "title", "crisis_response", "channels")
+
+
+def _query_filters() -> dict[str, Any]:
+    args, filters, problems = request.args, {}, {}
+    if status := args.get("status"):
+        if status not in set(PostStatus):
+            problems["status"] = f"must be one of {', '.join(PostStatus)}"
+        filters["status"] = status
+    for name, key in (("from", "start"), ("to", "end")):
+        if value := args.get(name):
+            try:
+                filters[key] = parse_aware(value)
+            except ValueError as exc:
+                problems[name] = str(exc)
+    for name, key in (("channel", "channel_id"), ("limit", "limit"), ("offset", "offset")):
+        if value := args.get(name):
+            if not value.isdigit():
+                problems[name] = "must be a whole number"
+            else:
+                filters[key] = int(value)
+    if problems:
+        raise InvalidInput(
+            "invalid filter: " + "; ".join(f"{k} {v}" for k, v in problems.items()), problems
+        )
+    return filters
+
+
+@bp.get("/posts")
+def index() -> dict[str, Any]:
+    posts = planning.list_posts(db_session(), **_query_filters())
+    return {"items": [post_json(p) for p in posts]}
+
+
+@bp.post("/posts")
+def create() -> tuple[dict[str, Any], int]:
+    data = parse(PostCreate)
+    post = planning.create_post(
+        db_session(),
+        api_user(),
+        body=data.body,
+        channel_ids=data.channels,
+        publish_at=data.publish_at,
+        title=data.title,
+        crisis_response=data.crisis_response,
+        department_id=data.department_id,
+    )
+    return post_json(post), 201
+
+
+@bp.get("/posts/<int:post_id>")
+def show(post_id: int) -> dict[str, Any]:
+    return post_json(planning.get_post(db_session(), post_id))
+
+
+@bp.patch("/posts/<int:post_id>")
+def edit(post_id: int) -> dict[str, Any]:
+    session = db_session()
+    post = planning.get_post(session, post_id)
+    data = parse(PostUpdate)
+    changes = data.model_dump(exclude_unset=True)
+    nulls = {k: "may not be null" for k in NOT_NULL if k in changes and changes[k] is None}
+    if nulls:
+        raise InvalidInput("fields may not be null: " + ", ".join(nulls), nulls)
+    if "channels" in changes:
+        changes["channel_ids"] = changes.pop("channels")
+    return post_json(planning.edit_post(session, api_user(), post, changes))
+
+
+@bp.post("/posts/<int:post_id>/submit")
+def submit(post_id: int) -> dict[str, Any]:
+    session = db_session()
+    return post_json(planning.submit_post(session, api_user(), planning.get_post(session, post_id)))
+
+
+@bp.post("/posts/<int:post_id>/approve")
+def approve(post_id: int) -> dict[str, Any]:
+    session = db_session()
+    post = planning.approve_post(
+        session,
+        api_user(),
+        planning.get_post(session, post_id),
+        allow_self_approval=current_app.config["CALENDAR"].ALLOW_SELF_APPROVAL,
+    )
+    return post_json(post)
+
+
+@bp.post("/posts/<int:post_id>/release")
+def release(post_id: int) -> dict[str, Any]:
+    session = db_session()
+    post = planning.get_post(session, post_id)
+    data = parse(Release)
+    return post_json(crisis.release_post(session, api_user(), post, publish_at=data.publish_at))
+
+
+@bp.post("/posts/<int:post_id>/discard")
+def discard(post_id: int) -> dict[str, Any]:
+    session = db_session()
+    post = planning.get_post(session, post_id)
+    data = parse(Discard)
+    return post_json(crisis.discard_post(session, api_user(), post, reason=data.reason))

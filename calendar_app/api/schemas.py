@@ -1,0 +1,113 @@
+"""Request schemas: they validate input and generate the OpenAPI document (one source)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from flask import request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError
+from werkzeug.exceptions import BadRequest
+
+from calendar_app.channel_rules import NETWORKS
+from calendar_app.errors import InvalidInput, MalformedRequest
+from calendar_app.timeutil import parse_aware
+
+
+def _iso_time_with_offset(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(
+            "must be an ISO 8601 time string with an offset, e.g. 2026-12-01T09:00:00+01:00"
+        )
+    return parse_aware(value)
+
+
+IsoTime = Annotated[
+    datetime,
+    BeforeValidator(_iso_time_with_offset),
+    Field(json_schema_extra={"format": "date-time", "example": "2026-12-01T09:00:00+01:00"}),
+]
+ChannelId = Annotated[int, Field(strict=True, ge=1)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=False)
+
+
+class ChannelCreate(Schema):
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    kind: Annotated[str, Field(description="how deliveries leave the app: outbox or webhook")]
+    network: Literal[NETWORKS] = "other"  # type: ignore[valid-type]
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class PostCreate(Schema):
+    body: NonEmpty
+    channels: Annotated[list[ChannelId], Field(min_length=1)]
+    publish_at: IsoTime
+    title: Annotated[str, Field(max_length=200)] = ""
+    crisis_response: StrictBool = False
+    department_id: Annotated[int | None, Field(strict=True, ge=1)] = None
+
+
+class PostUpdate(Schema):
+    body: NonEmpty | None = None
+    channels: Annotated[list[ChannelId], Field(min_length=1)] | None = None
+    publish_at: IsoTime | None = None
+    title: Annotated[str, Field(max_length=200)] | None = None
+    crisis_response: StrictBool | None = None
+    department_id: Annotated[int | None, Field(strict=True, ge=1)] = None
+
+
+class Release(Schema):
+    publish_at: IsoTime | None = None
+
+
+class Discard(Schema):
+    reason: str | None = None
+
+
+class CrisisDeclare(Schema):
+    reason: NonEmpty
+    channels: Annotated[list[ChannelId], Field(min_length=1)] | None = None
+
+
+class CrisisLift(Schema):
+    note: NonEmpty
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def json_object() -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 that says what is wrong with it."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        data = request.get_json(force=True, silent=False)
+    except BadRequest:
+        raise MalformedRequest(
+            "the request body is not valid JSON", {"body": "malformed JSON"}
+        ) from None
+    if not isinstance(data, dict):
+        raise MalformedRequest("the request body must be a JSON object", {"body": "not an object"})
+    return data
+
+
+def parse(model: type[M], data: dict[str, Any] | None = None) -> M:
+    """Validate `data` (default: the request body) against `model`; 422 names every bad field."""
+    try:
+        return model.model_validate(json_object() if data is None else data)
+    except ValidationError as exc:
+        fields: dict[str, str] = {}
+        for error in exc.errors(include_url=False):
+            message = error["msg"].removeprefix("Value error, ")
+            fields.setdefault(_field_name(error["loc"]), message)
+        summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        raise InvalidInput(f"invalid input: {summary}", fields) from None

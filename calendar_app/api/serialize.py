@@ -1,0 +1,71 @@
+"""How the API shows things. Times are UTC with a `Z`; secrets never leave."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from calendar_app.channels import public_config
+from calendar_app.models import Channel, Crisis, Delivery, Post
+from calendar_app.timeutil import iso_utc
+
+
+def channel_json(channel: Channel) -> dict[str, Any]:
+    return {
+        "id": channel.id,
+        "name": channel.name,
+        "kind": channel.kind,
+        "network": channel.network,
+        "config": public_config(channel),
+        "active": channel.active,
+        "created_at": iso_utc(channel.created_at),
+    }
+
+
+def delivery_json(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "channel_id": delivery.channel_id,
+        "status": delivery.status,
+        "published_at": iso_utc(delivery.published_at),
+        "error": delivery.error,
+        "due_at": iso_utc(delivery.due_at),
+        "attempts": delivery.attempts,
+        "held_by_crisis_id": delivery.held_by_crisis_id,
+    }
+
+
+def post_json(post: Post) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "title": post.title,
+        "body": post.body,
+        "status": post.status,
+        "publish_at": iso_utc(post.publish_at),
+        "author": post.author.email,
+        "crisis_response": post.crisis_response,
+        "department_id": post.department_id,
+        "channels": [d.channel_id for d in post.deliveries],
+        "approved_by": post.approved_by.email if post.approved_by else None,
+        "approved_at": iso_utc(post.approved_at),
+        "created_at": iso_utc(post.created_at),
+        "updated_at": iso_utc(post.updated_at),
+        "deliveries": [delivery_json(d) for d in post.deliveries],
+    }
+
+
+def crisis_json(crisis: Crisis | None) -> dict[str, Any]:
+    if crisis is None:
+        return {"active": False}
+    return {
+        "active": crisis.lifted_at is None,
+        "id": crisis.id,
+        "reason": crisis.reason,
+        "declared_at": iso_utc(crisis.declared_at),
+        "declared_by": crisis.declared_by.email,
+        "channels": "all" if crisis.all_channels else [c.id for c in crisis.channels],
+        "lift_requested_by": crisis.lift_requested_by.email if crisis.lift_requested_by else None,
+        "lift_requested_at": iso_utc(crisis.lift_requested_at),
+        "lift_note": crisis.lift_note,
+        "lifted_at": iso_utc(crisis.lifted_at),
+        "lifted_by": crisis.lifted_by.email if crisis.lifted_by else None,
+    }

@@ -1,0 +1,31 @@
+"""The append-only audit log: who did what, when, and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from calendar_app.models import AuditEntry, User
+
+
+def record(
+    session: Session,
+    actor: User | None,
+    action: str,
+    subject: Any,
+    *,
+    reason: str | None = None,
+    **detail: Any,
+) -> AuditEntry:
+    entry = AuditEntry(
+        actor_id=actor.id if actor is not None else None,
+        action=action,
+        subject_type=type(subject).__name__.lower(),
+        subject_id=getattr(subject, "id", None),
+        reason=reason,
+        detail=detail,
+    )
+    session.add(entry)
+    session.flush()
+    return entry

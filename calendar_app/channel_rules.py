@@ -1,0 +1,61 @@
+"""Channel rules in one table: what each network accepts.
+
+Length is counted as people see characters (grapheme clusters: an emoji with a skin tone or a
+flag is one), and a body that is too long is rejected, never cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+NETWORKS = ("x", "mastodon", "bluesky", "threads", "linkedin", "instagram", "facebook", "blog",
+            "other")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    label: str
+    max_length: int | None  # None: no limit
+    links_allowed: bool = True
+
+
+RULES: dict[str, ChannelRules] = {
+    "x": ChannelRules("X", 280),
+    "mastodon": ChannelRules("Mastodon", 500),
+    "bluesky": ChannelRules("Bluesky", 300),
+    "threads": ChannelRules("Threads", 500),
+    "linkedin": ChannelRules("LinkedIn", 3000),
+    "instagram": ChannelRules("Instagram", 2200, links_allowed=False),
+    "facebook": ChannelRules("Facebook", 63206),
+    "blog": ChannelRules("Blog", None),
+    "other": ChannelRules("Other", None),
+}
+
+_GRAPHEME = regex.compile(r"\X")
+_LINK = regex.compile(r"https?://\S+", regex.IGNORECASE)
+
+
+def rules_for(network: str) -> ChannelRules:
+    return RULES[network]
+
+
+def visible_length(text: str) -> int:
+    """Characters as a reader counts them (extended grapheme clusters)."""
+    return len(_GRAPHEME.findall(text))
+
+
+def body_problem(body: str, network: str, channel_name: str) -> str | None:
+    """What is wrong with `body` on this network, in words, or None."""
+    rules = rules_for(network)
+    if rules.max_length is not None:
+        length = visible_length(body)
+        if length > rules.max_length:
+            return (
+                f"is {length} characters long; {channel_name} ({rules.label}) allows at most "
+                f"{rules.max_length}. Shorten the text: it is never cut automatically."
+            )
+    if not rules.links_allowed and _LINK.search(body):
+        return f"contains a link; {channel_name} ({rules.label}) does not allow links in posts"
+    return None

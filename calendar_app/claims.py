@@ -1,0 +1,143 @@
+"""Claiming due deliveries: the one place that decides who sends what.
+
+A claim is one transaction that reads the crisis in force (with the lock a declaration conflicts
+with), holds what the crisis covers, and takes the rest with a conditional UPDATE. On PostgreSQL
+the rows are picked `FOR UPDATE SKIP LOCKED` inside a CTE, so several schedulers never take the
+same row and the LIMIT is honoured. A claim is a lease with a fencing token: only the holder of
+the current token can record an outcome, and a lease that runs out turns the delivery `unknown`
+(a human decides; it is never re-sent blindly).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from calendar_app.crisis import current_crisis, hold_due_deliveries, must_hold
+from calendar_app.models import Delivery, DeliveryStatus
+from calendar_app.planning import settle_post_status
+
+log = logging.getLogger(__name__)
+
+LEASE_EXPIRED = (
+    "the sender stopped while publishing (its lease expired): it may or may not have gone out. "
+    "Check the channel, then release or discard."
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery_id: int
+    post_id: int
+    channel_id: int
+    token: str
+    attempts: int
+
+
+@dataclass
+class ClaimResult:
+    claims: list[Claim] = field(default_factory=list)
+    held_post_ids: list[int] = field(default_factory=list)
+
+
+def claim_due(
+    session: Session, *, now: datetime, limit: int, worker: str, lease_seconds: float
+) -> ClaimResult:
+    crisis = current_crisis(session, lock="share")
+    held = hold_due_deliveries(session, crisis, now) if crisis is not None else []
+
+    conditions = [Delivery.status == DeliveryStatus.SCHEDULED, Delivery.due_at <= now]
+    if (hold := must_hold(crisis)) is not None:
+        conditions.append(~hold)  # belt and braces: never claim what the crisis covers
+    due = (
+        select(Delivery.id)
+        .where(*conditions)
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    token = uuid.uuid4().hex
+    rows = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(select(due.c.id)), Delivery.status == DeliveryStatus.SCHEDULED)
+        .values(
+            status=DeliveryStatus.PUBLISHING,
+            claim_token=token,
+            claimed_by=worker,
+            claimed_at=now,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            attempts=Delivery.attempts + 1,
+        )
+        .returning(Delivery.id, Delivery.post_id, Delivery.channel_id, Delivery.attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    claims = [Claim(r.id, r.post_id, r.channel_id, token, r.attempts) for r in rows]
+    return ClaimResult(sorted(claims, key=lambda c: c.delivery_id), held)
+
+
+def expire_leases(session: Session, now: datetime) -> list[int]:
+    """Mark deliveries whose sender vanished mid-send as `unknown`; return their ids."""
+    expired = (
+        select(Delivery.id)
+        .where(Delivery.status == DeliveryStatus.PUBLISHING, Delivery.lease_until < now)
+        .with_for_update(skip_locked=True)
+        .cte("expired")
+    )
+    rows = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(select(expired.c.id)))
+        .values(status=DeliveryStatus.UNKNOWN, error=LEASE_EXPIRED, claim_token=None)
+        .returning(Delivery.id, Delivery.post_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if rows:
+        log.warning("lease expired, deliveries now unknown: ids=%s", [r.id for r in rows])
+    settle_post_status(session, {r.post_id for r in rows})
+    return [r.id for r in rows]
+
+
+def _fenced(claim: Claim, **values: object) -> object:
+    return (
+        update(Delivery)
+        .where(
+            Delivery.id == claim.delivery_id,
+            Delivery.claim_token == claim.token,
+            Delivery.status == DeliveryStatus.PUBLISHING,
+        )
+        .values(claim_token=None, lease_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def record_published(session: Session, claim: Claim, now: datetime) -> bool:
+    return _record(session, claim, status=DeliveryStatus.PUBLISHED, published_at=now, error=None)
+
+
+def record_retry(session: Session, claim: Claim, reason: str, retry_at: datetime) -> bool:
+    """Back to the queue for another try at `retry_at` (held then if a crisis has begun)."""
+    return _record(session, claim, status=DeliveryStatus.SCHEDULED, due_at=retry_at, error=reason)
+
+
+def record_failed(session: Session, claim: Claim, reason: str) -> bool:
+    return _record(session, claim, status=DeliveryStatus.FAILED, error=reason)
+
+
+def _record(session: Session, claim: Claim, **values: object) -> bool:
+    """Write an outcome only if this claim still holds the delivery (the fencing token)."""
+    result = session.execute(_fenced(claim, **values))  # type: ignore[call-overload]
+    if result.rowcount != 1:
+        log.warning(
+            "claim lost, outcome not recorded: delivery=%s token=%s outcome=%s",
+            claim.delivery_id,
+            claim.token,
+            values.get("status"),
+        )
+        return False
+    settle_post_status(session, [claim.post_id])
+    return True

@@ -1,0 +1,159 @@
+"""The `calendar-app` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from flask import Flask
+
+from calendar_app import create_app
+from calendar_app.errors import RuleError
+from calendar_app.extensions import get_db
+from config import Config, ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _app(*, serving: bool = False) -> Flask:
+    try:
+        return create_app(Config.from_env(), serving=serving)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _fail(exc: RuleError) -> click.ClickException:
+    details = "".join(f"\n  {k}: {v}" for k, v in exc.fields.items())
+    return click.ClickException(exc.message + details)
+
+
+@click.group(help="calendar_app: the editorial calendar with a crisis override.")
+def main() -> None:
+    pass
+
+
+@main.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Create or migrate the schema to the newest version.")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    from calendar_app.migrate import upgrade
+
+    config = Config.from_env()
+    if config.DATABASE_URL.startswith("sqlite"):
+        config.INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+    upgrade(config.DATABASE_URL, revision)
+    click.echo("database is up to date", err=True)
+
+
+@main.command(help="Serve the app with a real WSGI server (waitress), scheduler included.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option(
+    "--no-scheduler", is_flag=True, help="Serve only; run `calendar-app scheduler` apart."
+)
+def serve(host: str, port: int, threads: int, no_scheduler: bool) -> None:
+    from waitress import serve as waitress_serve
+
+    app = _app(serving=True)
+    scheduler = dispatcher = None
+    if not no_scheduler:
+        from calendar_app.scheduler import start_background
+
+        scheduler, dispatcher = start_background(app)
+    click.echo(f"calendar_app listening on http://{host}:{port}", err=True)
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="calendar_app")
+    finally:
+        if scheduler is not None and dispatcher is not None:
+            scheduler.shutdown(wait=True)
+            dispatcher.close()
+
+
+@main.command(help="Run the scheduler alone (several may run against one PostgreSQL database).")
+@click.option("--once", is_flag=True, help="Do one dispatch pass and exit.")
+def scheduler(once: bool) -> None:
+    from calendar_app.scheduler import build_dispatcher, run_blocking
+
+    app = _app()
+    if not once:
+        run_blocking(app)
+        return
+    dispatcher = build_dispatcher(app)
+    try:
+        report = dispatcher.run_pass()
+    finally:
+        dispatcher.close()
+    click.echo(
+        f"published={len(report.published)} retried={len(report.retried)} "
+        f"failed={len(report.failed)} held_posts={len(report.held_posts)} "
+        f"unknown={len(report.expired)}",
+        err=True,
+    )
+
+
+@main.group(help="People who use the calendar.")
+def users() -> None:
+    pass
+
+
+@users.command("create", help="Create a user; the password is read from standard input.")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["planner", "head", "admin"]))
+@click.option("--name", default=None)
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
+def users_create(email: str, role: str, name: str | None, password_stdin: bool) -> None:
+    from calendar_app.accounts import create_user
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    app = _app()
+    try:
+        with get_db(app).transaction() as session:
+            user = create_user(session, email, role=role, password=password, name=name)
+            click.echo(f"created {user.role} {user.email} (id {user.id})", err=True)
+    except RuleError as exc:
+        raise _fail(exc) from None
+
+
+@main.group(help="API tokens.")
+def tokens() -> None:
+    pass
+
+
+@tokens.command("create", help="Print a new API token for a user (shown once).")
+@click.argument("email")
+@click.option("--label", default="", help="What the token is for.")
+def tokens_create(email: str, label: str) -> None:
+    from calendar_app.accounts import create_token, user_by_email
+
+    app = _app()
+    with get_db(app).transaction() as session:
+        user = user_by_email(session, email)
+        if user is None:
+            raise click.ClickException(f"no user with e-mail {email}")
+        token = create_token(session, user, label)
+    click.echo(token)
+
+
+@main.command(help="Fill an empty database with a demo team, channels and a month of plans.")
+@click.option("--password", default=None, help="Password for all demo users (default: random).")
+@click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when the database has data.")
+def demo(password: str | None, if_empty: bool) -> None:
+    from calendar_app.demo import DatabaseNotEmpty, fill_demo
+
+    app = _app()
+    config: Config = app.config["CALENDAR"]
+    try:
+        with get_db(app).transaction() as session:
+            summary = fill_demo(session, password=password, timezone=config.TIMEZONE)
+    except DatabaseNotEmpty as exc:
+        if if_empty:
+            click.echo(f"demo not loaded: {exc}", err=True)
+            return
+        raise click.ClickException(str(exc)) from None
+    click.echo(summary.describe())

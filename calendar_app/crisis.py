@@ -1,0 +1,327 @@
+"""The crisis rules in one place: declare, hold, lift, release, discard.
+
+The queue_state row is what serialises a declaration against every claim of due deliveries:
+claims read it FOR SHARE (several schedulers at once), a declaration or a lift takes it FOR UPDATE.
+On SQLite every transaction begins IMMEDIATE, which serialises the same way. So a claim either
+committed before the declaration (its deliveries are "in flight" and the declaration waits for
+them) or sees the crisis and holds what is in scope.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import ColumnElement, select, true, update
+from sqlalchemy.orm import Session
+
+from calendar_app import audit
+from calendar_app.channels import channels_by_ids
+from calendar_app.errors import Conflict, InvalidInput
+from calendar_app.models import Crisis, Delivery, DeliveryStatus, Post, PostStatus, QueueState, User
+from calendar_app.permissions import require_may_discard, require_reviewer
+from calendar_app.planning import settle_post_status
+from calendar_app.timeutil import check_aware, now_utc
+
+QUEUE_STATE_ID = 1
+# A delivery in one of these states waits for a person's decision: release or discard.
+REVIEWABLE = (DeliveryStatus.HELD, DeliveryStatus.UNKNOWN, DeliveryStatus.FAILED)
+
+
+def current_crisis(
+    session: Session, *, lock: Literal["share", "update"] | None = None
+) -> Crisis | None:
+    """The crisis in force, reading queue_state with the lock the caller needs."""
+    stmt = select(QueueState.active_crisis_id).where(QueueState.id == QUEUE_STATE_ID)
+    if lock == "share":
+        stmt = stmt.with_for_update(read=True)
+    elif lock == "update":
+        stmt = stmt.with_for_update()
+    crisis_id = session.execute(stmt).scalar_one()
+    return session.get(Crisis, crisis_id) if crisis_id is not None else None
+
+
+def _set_active(session: Session, crisis_id: int | None) -> None:
+    session.execute(
+        update(QueueState).where(QueueState.id == QUEUE_STATE_ID).values(active_crisis_id=crisis_id)
+    )
+
+
+def in_scope(crisis: Crisis) -> ColumnElement[bool]:
+    """Deliveries on the crisis' channels."""
+    if crisis.all_channels:
+        return true()
+    return Delivery.channel_id.in_([c.id for c in crisis.channels])
+
+
+def _not_crisis_response() -> ColumnElement[bool]:
+    return Delivery.post_id.in_(select(Post.id).where(Post.crisis_response.is_(False)))
+
+
+def must_hold(crisis: Crisis | None) -> ColumnElement[bool] | None:
+    """Deliveries that may not go out while `crisis` is in force (None: no crisis, none)."""
+    if crisis is None:
+        return None
+    return in_scope(crisis) & _not_crisis_response()
+
+
+def hold_due_deliveries(session: Session, crisis: Crisis, now: datetime) -> list[int]:
+    """Hold every delivery in scope that is due; return the ids of the posts concerned."""
+    due = (
+        select(Delivery.id)
+        .where(
+            Delivery.status == DeliveryStatus.SCHEDULED,
+            Delivery.due_at <= now,
+            must_hold(crisis),
+        )
+        .with_for_update(skip_locked=True)
+        .cte("due_in_scope")
+    )
+    rows = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(select(due.c.id)))
+        .values(status=DeliveryStatus.HELD, held_by_crisis_id=crisis.id, held_at=now)
+        .returning(Delivery.post_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    post_ids = sorted({row.post_id for row in rows})
+    settle_post_status(session, post_ids)
+    return post_ids
+
+
+@dataclass
+class Declaration:
+    crisis: Crisis
+    in_flight_ids: list[int]
+
+
+def declare_crisis(
+    session: Session, actor: User, *, reason: str, channel_ids: Sequence[int] | None = None
+) -> Declaration:
+    """Put a crisis in force. The caller commits, then calls `wait_for_in_flight`."""
+    require_reviewer(actor, "declare a crisis")
+    if not reason.strip():
+        raise InvalidInput("a crisis needs a reason", {"reason": "must not be empty"})
+    channels = channels_by_ids(session, channel_ids) if channel_ids is not None else []
+    active = current_crisis(session, lock="update")
+    if active is not None:
+        raise Conflict(
+            f"a crisis is already in force since {active.declared_at.isoformat()} "
+            f"(declared by {active.declared_by.email}: {active.reason}); lift it first"
+        )
+    now = now_utc()
+    crisis = Crisis(
+        reason=reason.strip(),
+        declared_at=now,
+        declared_by=actor,
+        all_channels=channel_ids is None,
+        channels=channels,
+    )
+    session.add(crisis)
+    session.flush()
+    _set_active(session, crisis.id)
+    # Claims that committed before this point are in flight; no later claim can start in scope.
+    in_flight = list(
+        session.scalars(
+            select(Delivery.id).where(
+                Delivery.status == DeliveryStatus.PUBLISHING, in_scope(crisis)
+            )
+        )
+    )
+    held_posts = hold_due_deliveries(session, crisis, now)
+    audit.record(
+        session,
+        actor,
+        "declare_crisis",
+        crisis,
+        reason=crisis.reason,
+        channels="all" if crisis.all_channels else [c.id for c in channels],
+        in_flight=in_flight,
+        held_posts=held_posts,
+    )
+    return Declaration(crisis, in_flight)
+
+
+def wait_for_in_flight(
+    session: Session, delivery_ids: Sequence[int], *, timeout: float, poll: float = 0.02
+) -> list[Delivery]:
+    """Wait (outside the declaring transaction) until these deliveries have left `publishing`.
+
+    Returns them as they ended. One still `publishing` at the timeout is reported as such and
+    becomes `unknown` when its lease expires.
+    """
+    if not delivery_ids:
+        return []
+    deadline = time.monotonic() + timeout
+    while True:
+        deliveries = list(
+            session.scalars(
+                select(Delivery)
+                .where(Delivery.id.in_(delivery_ids))
+                .order_by(Delivery.id)
+                .execution_options(populate_existing=True)
+            )
+        )
+        session.rollback()  # end the read so the senders can record their outcomes
+        if all(d.status != DeliveryStatus.PUBLISHING for d in deliveries):
+            return deliveries
+        if time.monotonic() >= deadline:
+            return deliveries
+        time.sleep(poll)
+
+
+@dataclass
+class LiftResult:
+    crisis: Crisis
+    lifted: bool  # False: requested, waiting for a second person's confirmation
+
+
+def lift_crisis(
+    session: Session, actor: User, *, note: str, confirmations_required: int = 1
+) -> LiftResult:
+    """Lift the crisis, or request the lift where a second person must confirm.
+
+    Held posts stay held: lifting never publishes anything by itself.
+    """
+    require_reviewer(actor, "lift a crisis")
+    if not note.strip():
+        raise InvalidInput("lifting a crisis needs a note", {"note": "must not be empty"})
+    crisis = current_crisis(session, lock="update")
+    if crisis is None:
+        raise Conflict("no crisis is in force")
+    if confirmations_required <= 1:
+        _lift(session, crisis, actor, note.strip())
+        return LiftResult(crisis, lifted=True)
+    if crisis.lift_requested_by is not None:
+        raise Conflict(
+            f"{crisis.lift_requested_by.email} already asked to lift this crisis; another head "
+            "or an admin must confirm it"
+        )
+    crisis.lift_requested_by = actor
+    crisis.lift_requested_at = now_utc()
+    crisis.lift_note = note.strip()
+    session.flush()
+    audit.record(session, actor, "request_lift", crisis, reason=crisis.lift_note)
+    return LiftResult(crisis, lifted=False)
+
+
+def confirm_lift(session: Session, actor: User) -> Crisis:
+    require_reviewer(actor, "confirm lifting a crisis")
+    crisis = current_crisis(session, lock="update")
+    if crisis is None:
+        raise Conflict("no crisis is in force")
+    if crisis.lift_requested_by_id is None:
+        raise Conflict("nobody has asked to lift this crisis yet")
+    if crisis.lift_requested_by_id == actor.id:
+        raise Conflict("the lift must be confirmed by someone other than who requested it")
+    _lift(session, crisis, actor, crisis.lift_note or "")
+    return crisis
+
+
+def _lift(session: Session, crisis: Crisis, actor: User, note: str) -> None:
+    crisis.lift_note = note
+    crisis.lifted_at = now_utc()
+    crisis.lifted_by = actor
+    _set_active(session, None)
+    session.flush()
+    still_held = session.scalar(
+        select(Delivery.id).where(Delivery.status == DeliveryStatus.HELD).limit(1)
+    )
+    audit.record(
+        session,
+        actor,
+        "lift_crisis",
+        crisis,
+        reason=note,
+        requested_by=crisis.lift_requested_by.email if crisis.lift_requested_by else None,
+        deliveries_still_held=still_held is not None,
+    )
+
+
+def release_post(
+    session: Session, actor: User, post: Post, *, publish_at: datetime | None = None
+) -> Post:
+    """A head's decision after review: send the held (or failed, or unknown) deliveries again."""
+    require_reviewer(actor, "release held posts")
+    waiting = [d for d in post.deliveries if d.status in REVIEWABLE]
+    if not waiting:
+        raise Conflict(
+            f"post {post.id} has nothing to release: only held, failed or unknown deliveries "
+            f"can be released (post status: {post.status})"
+        )
+    now = now_utc()
+    when = check_aware(publish_at) if publish_at is not None else now
+    crisis = current_crisis(session)
+    if crisis is not None and when <= now and not post.crisis_response:
+        scope = {c.id for c in crisis.channels}
+        blocked = [d for d in waiting if crisis.all_channels or d.channel_id in scope]
+        if blocked:
+            raise Conflict(
+                "a crisis is still in force on "
+                + ", ".join(d.channel.name for d in blocked)
+                + ": releasing now would only hold the post again. Lift the crisis first, "
+                "or release it at a later time.",
+                {"publish_at": "must be later while the crisis is in force"},
+            )
+    previous = {d.id: d.status for d in waiting}
+    for delivery in waiting:
+        delivery.status = DeliveryStatus.SCHEDULED
+        delivery.due_at = when
+        delivery.attempts = 0
+        delivery.error = None
+        delivery.claim_token = None
+        delivery.lease_until = None
+    if publish_at is not None:
+        post.publish_at = when
+    session.flush()
+    settle_post_status(session, [post.id])
+    session.refresh(post)
+    audit.record(
+        session,
+        actor,
+        "release",
+        post,
+        publish_at=when.isoformat(),
+        deliveries={str(k): v for k, v in previous.items()},
+    )
+    return post
+
+
+def discard_post(session: Session, actor: User, post: Post, *, reason: str | None = None) -> Post:
+    """Withdraw a post: nothing of it that has not gone out will be sent. Twice is harmless."""
+    require_may_discard(actor, post)
+    if post.status == PostStatus.DISCARDED:
+        return post
+    if any(d.status == DeliveryStatus.PUBLISHING for d in post.deliveries):
+        raise Conflict("this post is being sent right now; wait a moment and look again")
+    discarded = []
+    for delivery in post.deliveries:
+        if delivery.status != DeliveryStatus.PUBLISHED:
+            delivery.status = DeliveryStatus.DISCARDED
+            delivery.due_at = None
+            discarded.append(delivery.id)
+    previous_status = post.status
+    published = any(d.status == DeliveryStatus.PUBLISHED for d in post.deliveries)
+    post.status = PostStatus.PUBLISHED if published else PostStatus.DISCARDED
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "discard",
+        post,
+        reason=reason,
+        previous_status=previous_status,
+        deliveries=discarded,
+    )
+    return post
+
+
+def held_deliveries(session: Session) -> Sequence[Delivery]:
+    return session.scalars(
+        select(Delivery)
+        .where(Delivery.status.in_(REVIEWABLE))
+        .order_by(Delivery.due_at, Delivery.id)
+    ).all()

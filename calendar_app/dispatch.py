@@ -1,0 +1,196 @@
+"""One dispatch pass: expire dead leases, claim due deliveries, publish them, record outcomes.
+
+Every claim and every outcome is its own short transaction; nothing is held open while a
+message is on the wire. A pass keeps claiming until nothing more is due, so a burst of
+deliveries due at the same minute drains in one pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from calendar_app import claims
+from calendar_app.db import Database
+from calendar_app.models import Channel, Delivery, Post
+from calendar_app.publishers import Message, Outcome, build_publishers
+from calendar_app.timeutil import now_utc
+from config import Config
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 300.0
+
+
+def retry_delay(attempt: int, base: float, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter; at least what the receiver asked for (Retry-After)."""
+    delay = min(MAX_BACKOFF_SECONDS, base * 2 ** max(0, attempt - 1))
+    delay = delay * random.uniform(0.5, 1.0)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_BACKOFF_SECONDS))
+    return delay
+
+
+@dataclass
+class PassReport:
+    published: list[int] = field(default_factory=list)
+    retried: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)
+    held_posts: list[int] = field(default_factory=list)
+    expired: list[int] = field(default_factory=list)
+
+    @property
+    def claimed(self) -> int:
+        return len(self.published) + len(self.retried) + len(self.failed) + len(self.lost)
+
+
+@dataclass(frozen=True)
+class _Job:
+    claim: claims.Claim
+    kind: str
+    config: dict
+    message: Message
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        config: Config,
+        *,
+        worker: str | None = None,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.worker = worker or default_worker_name()
+        self.clock = clock
+        self.publishers = build_publishers(webhook_timeout=config.WEBHOOK_TIMEOUT_SECONDS)
+        self.pool = ThreadPoolExecutor(
+            max_workers=config.DISPATCH_CONCURRENCY, thread_name_prefix="publish"
+        )
+        # Enough for one send plus recording, so a live sender never loses its lease.
+        self.lease_seconds = max(
+            config.CLAIM_LEASE_SECONDS, config.WEBHOOK_TIMEOUT_SECONDS * 3 + 10
+        )
+
+    def run_pass(self) -> PassReport:
+        report = PassReport()
+        with self.db.transaction() as session:
+            report.expired = claims.expire_leases(session, self.clock())
+        while True:
+            jobs, held = self._claim()
+            report.held_posts.extend(held)
+            if not jobs:
+                break
+            for job, outcome in zip(jobs, self.pool.map(self._send_and_record, jobs), strict=True):
+                getattr(report, outcome).append(job.claim.delivery_id)
+            if len(jobs) < self.config.DISPATCH_BATCH_SIZE:
+                break
+        if report.claimed or report.held_posts or report.expired:
+            log.info(
+                "dispatch pass worker=%s published=%d retried=%d failed=%d lost=%d "
+                "held_posts=%d expired=%d",
+                self.worker,
+                len(report.published),
+                len(report.retried),
+                len(report.failed),
+                len(report.lost),
+                len(report.held_posts),
+                len(report.expired),
+            )
+        return report
+
+    def _claim(self) -> tuple[list[_Job], list[int]]:
+        with self.db.transaction() as session:
+            result = claims.claim_due(
+                session,
+                now=self.clock(),
+                limit=self.config.DISPATCH_BATCH_SIZE,
+                worker=self.worker,
+                lease_seconds=self.lease_seconds,
+            )
+            if not result.claims:
+                return [], result.held_post_ids
+            by_id = {c.delivery_id: c for c in result.claims}
+            rows = session.execute(
+                select(Delivery.id, Post, Channel)
+                .join(Post, Delivery.post_id == Post.id)
+                .join(Channel, Delivery.channel_id == Channel.id)
+                .where(Delivery.id.in_(by_id))
+                .order_by(Delivery.id)
+            ).all()
+            jobs = [
+                _Job(
+                    claim=by_id[delivery_id],
+                    kind=channel.kind,
+                    config=dict(channel.config),
+                    message=Message(
+                        post_id=post.id,
+                        delivery_id=delivery_id,
+                        channel_id=channel.id,
+                        title=post.title,
+                        body=post.body,
+                        publish_at=post.publish_at,
+                    ),
+                )
+                for delivery_id, post, channel in rows
+            ]
+            return jobs, result.held_post_ids
+
+    def _send_and_record(self, job: _Job) -> str:
+        publisher = self.publishers.get(job.kind)
+        if publisher is None:
+            outcome = Outcome.failed(f"no publisher for channel kind {job.kind!r}")
+        else:
+            try:
+                outcome = publisher.send(job.message, job.config)
+            except Exception as exc:  # a bug in a publisher must not take the pass down
+                log.exception("publisher crashed: delivery=%s", job.claim.delivery_id)
+                outcome = Outcome.failed(f"internal error while sending: {exc!r}")
+        return self._record(job.claim, outcome)
+
+    def _record(self, claim: claims.Claim, outcome: Outcome) -> str:
+        now = self.clock()
+        with self.db.transaction() as session:
+            if outcome.status == "published":
+                ok, label = claims.record_published(session, claim, now), "published"
+            elif outcome.status == "retry" and claim.attempts < self.config.WEBHOOK_MAX_ATTEMPTS:
+                delay = retry_delay(
+                    claim.attempts, self.config.WEBHOOK_BACKOFF_SECONDS, outcome.retry_after
+                )
+                reason = f"attempt {claim.attempts} failed: {outcome.detail}; retrying"
+                ok = claims.record_retry(session, claim, reason, now + timedelta(seconds=delay))
+                label = "retried"
+            else:
+                reason = outcome.detail or "failed"
+                if outcome.status == "retry":
+                    reason = f"gave up after {claim.attempts} attempts: {reason}"
+                ok, label = claims.record_failed(session, claim, reason), "failed"
+        log.info(
+            "delivery=%s outcome=%s attempt=%d recorded=%s detail=%s",
+            claim.delivery_id,
+            label,
+            claim.attempts,
+            ok,
+            outcome.detail,
+        )
+        return label if ok else "lost"
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for publisher in self.publishers.values():
+            publisher.close()

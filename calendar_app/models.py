@@ -1,0 +1,279 @@
+"""Tables. Small, with no business rules: those live in planning.py, crisis.py and dispatch.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from calendar_app.timeutil import check_aware, now_utc
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant. Aware datetimes in, aware UTC datetimes out; naive ones are refused.
+
+    PostgreSQL stores `timestamptz`. SQLite has no time type: the value is stored as naive UTC
+    text in one fixed format, so comparisons in SQL (`due_at <= :now`) order correctly.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = check_aware(value)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Role(StrEnum):
+    PLANNER = "planner"  # social media manager: creates, edits, submits posts
+    HEAD = "head"  # communications head: approves, declares/lifts a crisis, reviews held posts
+    ADMIN = "admin"  # everything, plus users and channels
+
+
+class PostStatus(StrEnum):
+    DRAFT = "draft"  # being written; deliveries are not armed
+    IN_REVIEW = "in_review"  # submitted, waiting for a head's approval
+    SCHEDULED = "scheduled"  # approved; deliveries are armed and will go out when due
+    HELD = "held"  # at least one delivery was held by a crisis: a head must review it
+    UNKNOWN = "unknown"  # at least one delivery's sender died mid-send: a human decides
+    FAILED = "failed"  # at least one delivery failed for good (reason on the delivery)
+    PUBLISHED = "published"  # every delivery that was not discarded is published
+    DISCARDED = "discarded"  # withdrawn; nothing more will be sent
+
+
+class DeliveryStatus(StrEnum):
+    SCHEDULED = "scheduled"  # waiting; goes out at `due_at` once the post is approved
+    PUBLISHING = "publishing"  # claimed by a dispatcher under a lease; being sent now
+    PUBLISHED = "published"  # the channel accepted it
+    HELD = "held"  # fell due during a crisis in its scope; waits for a head's review
+    FAILED = "failed"  # gave up; `error` says why
+    UNKNOWN = "unknown"  # the lease expired mid-send: it may or may not have gone out
+    DISCARDED = "discarded"  # withdrawn by a person; never sent
+
+
+# A delivery in one of these states is finished with and never changes by itself.
+FINAL_DELIVERY_STATUSES = (DeliveryStatus.PUBLISHED, DeliveryStatus.DISCARDED)
+
+
+user_departments = Table(
+    "user_departments",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("department_id", ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True),
+)
+
+crisis_channels = Table(
+    "crisis_channels",
+    Base.metadata,
+    Column("crisis_id", ForeignKey("crises.id", ondelete="CASCADE"), primary_key=True),
+    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    color: Mapped[str] = mapped_column(String(7), default="#5b6770")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str] = mapped_column(String(10), default="de")
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    departments: Mapped[list[Department]] = relationship(secondary=user_departments)
+
+    # Flask-Login's user protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ApiToken(Base):
+    """A bearer token. Only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(120), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    # How a delivery leaves the app: a module in calendar_app/publishers/.
+    kind: Mapped[str] = mapped_column(String(20))
+    # Where the post finally appears; selects the channel rules (channel_rules.py).
+    network: Mapped[str] = mapped_column(String(20), default="other")
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (Index("ix_posts_publish_at", "publish_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=PostStatus.DRAFT, index=True)
+    publish_at: Mapped[datetime]
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    crisis_response: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    department: Mapped[Department | None] = relationship()
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="post", order_by="Delivery.id", cascade="all, delete-orphan"
+    )
+
+
+class Delivery(Base):
+    """One post on one channel: the unit the scheduler claims, sends and records."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("post_id", "channel_id"),
+        # The claim's access path: due rows in one status, oldest first.
+        Index("ix_deliveries_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.SCHEDULED)
+    # When the delivery may be sent. NULL until the post is approved ("not armed"); set to the
+    # post's time on approval, to a later time when a retry backs off or a head releases it.
+    due_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The fencing token of the current claim: an outcome is recorded only by its holder.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    held_by_crisis_id: Mapped[int | None] = mapped_column(ForeignKey("crises.id"))
+    held_at: Mapped[datetime | None]
+
+    post: Mapped[Post] = relationship(back_populates="deliveries")
+    channel: Mapped[Channel] = relationship()
+
+
+class Crisis(Base):
+    __tablename__ = "crises"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    declared_at: Mapped[datetime] = mapped_column(default=now_utc)
+    declared_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    all_channels: Mapped[bool] = mapped_column(Boolean, default=True)
+    lift_requested_at: Mapped[datetime | None]
+    lift_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lift_note: Mapped[str | None] = mapped_column(Text)
+    lifted_at: Mapped[datetime | None]
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    declared_by: Mapped[User] = relationship(foreign_keys=[declared_by_id])
+    lift_requested_by: Mapped[User | None] = relationship(foreign_keys=[lift_requested_by_id])
+    lifted_by: Mapped[User | None] = relationship(foreign_keys=[lifted_by_id])
+    channels: Mapped[list[Channel]] = relationship(secondary=crisis_channels, order_by=Channel.id)
+
+
+class QueueState(Base):
+    """One row (id 1): the crisis in force, if any.
+
+    Every claim of due deliveries reads this row with a lock that a declaration conflicts with
+    (PostgreSQL: FOR SHARE against FOR UPDATE; SQLite: BEGIN IMMEDIATE), so a claim either
+    finishes before a declaration or sees it.
+    """
+
+    __tablename__ = "queue_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    active_crisis_id: Mapped[int | None] = mapped_column(ForeignKey("crises.id"))
+
+
+class AuditEntry(Base):
+    """Append-only record of decisions (database triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=now_utc, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    subject_type: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[int | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship()

@@ -1,0 +1,44 @@
+"""Who may do what: each rule in one place, so views never decide this themselves."""
+
+from __future__ import annotations
+
+from calendar_app.errors import NotAllowed
+from calendar_app.models import Post, PostStatus, Role, User
+
+REVIEWERS = (Role.HEAD, Role.ADMIN)
+
+
+def is_reviewer(user: User) -> bool:
+    """Communications heads and admins: approve, declare and lift a crisis, review held posts."""
+    return user.role in REVIEWERS
+
+
+def require_reviewer(user: User, action: str) -> None:
+    if not is_reviewer(user):
+        raise NotAllowed(f"only a communications head or an admin may {action}")
+
+
+def require_admin(user: User, action: str) -> None:
+    if user.role != Role.ADMIN:
+        raise NotAllowed(f"only an admin may {action}")
+
+
+def require_may_approve(user: User, post: Post, *, allow_self_approval: bool) -> None:
+    """Four-eyes rule: nobody approves their own post, except a crisis response."""
+    require_reviewer(user, "approve posts")
+    if post.author_id == user.id and not post.crisis_response and not allow_self_approval:
+        raise NotAllowed(
+            "you wrote this post: another head or an admin must approve it (four-eyes rule; "
+            "crisis responses are exempt)"
+        )
+
+
+def require_may_discard(user: User, post: Post) -> None:
+    """Authors may withdraw their own unapproved drafts; anything approved is a head's call."""
+    if is_reviewer(user):
+        return
+    if post.author_id == user.id and post.status in (PostStatus.DRAFT, PostStatus.IN_REVIEW):
+        return
+    raise NotAllowed(
+        "only a communications head or an admin may discard an approved post or one by someone else"
+    )

@@ -1,0 +1,272 @@
+"""Posts and their deliveries: create, edit, submit, approve; checked against channel rules."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from calendar_app import audit
+from calendar_app.channel_rules import body_problem
+from calendar_app.channels import channels_by_ids
+from calendar_app.errors import Conflict, InvalidInput, NotFound
+from calendar_app.models import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Department,
+    Post,
+    PostStatus,
+    User,
+)
+from calendar_app.permissions import require_may_approve
+from calendar_app.timeutil import check_aware, now_utc
+
+# Before approval a post's status is its place in the workflow; after, it is derived from its
+# deliveries (settle_post_status) so the calendar shows what most needs attention.
+WORKFLOW_STATUSES = (PostStatus.DRAFT, PostStatus.IN_REVIEW)
+MAX_TITLE_LENGTH = 200
+
+
+def get_post(session: Session, post_id: int) -> Post:
+    post = session.get(Post, post_id)
+    if post is None:
+        raise NotFound(f"post {post_id} does not exist")
+    return post
+
+
+def list_posts(
+    session: Session,
+    *,
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    channel_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Sequence[Post]:
+    """Posts by publish time; `start`/`end` bound `publish_at` (start inclusive, end exclusive)."""
+    stmt = select(Post).options(
+        selectinload(Post.deliveries), selectinload(Post.author), selectinload(Post.department)
+    )
+    if status is not None:
+        stmt = stmt.where(Post.status == status)
+    if start is not None:
+        stmt = stmt.where(Post.publish_at >= start)
+    if end is not None:
+        stmt = stmt.where(Post.publish_at < end)
+    if channel_id is not None:
+        stmt = stmt.where(
+            Post.id.in_(select(Delivery.post_id).where(Delivery.channel_id == channel_id))
+        )
+    stmt = stmt.order_by(Post.publish_at, Post.id).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return session.scalars(stmt).all()
+
+
+def check_text(title: str, body: str, channels: Iterable[Channel]) -> None:
+    """Refuse a text that a channel would not take in full (never cut it to fit)."""
+    problems: dict[str, str] = {}
+    if len(title) > MAX_TITLE_LENGTH:
+        problems["title"] = f"is longer than {MAX_TITLE_LENGTH} characters"
+    if not body.strip():
+        problems["body"] = "must not be empty"
+    else:
+        channel_problems = [
+            problem
+            for channel in channels
+            if (problem := body_problem(body, channel.network, channel.name))
+        ]
+        if channel_problems:
+            problems["body"] = "; ".join(channel_problems)
+    if problems:
+        raise InvalidInput(
+            "the post does not fit its channels: "
+            + "; ".join(f"{k} {v}" for k, v in problems.items()),
+            problems,
+        )
+
+
+def _department(session: Session, department_id: int | None) -> Department | None:
+    if department_id is None:
+        return None
+    department = session.get(Department, department_id)
+    if department is None:
+        raise InvalidInput(
+            f"unknown department id {department_id}", {"department_id": "unknown department"}
+        )
+    return department
+
+
+def create_post(
+    session: Session,
+    author: User,
+    *,
+    body: str,
+    channel_ids: Sequence[int],
+    publish_at: datetime,
+    title: str = "",
+    crisis_response: bool = False,
+    department_id: int | None = None,
+) -> Post:
+    channels = channels_by_ids(session, channel_ids)
+    check_text(title, body, channels)
+    post = Post(
+        title=title.strip(),
+        body=body,
+        publish_at=check_aware(publish_at),
+        author=author,
+        crisis_response=crisis_response,
+        department=_department(session, department_id),
+        status=PostStatus.DRAFT,
+        deliveries=[Delivery(channel=channel) for channel in channels],
+    )
+    session.add(post)
+    session.flush()
+    return post
+
+
+def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any]) -> Post:
+    """Change a post. Once approved, any change sends it back to draft for a new approval."""
+    if post.status == PostStatus.DISCARDED:
+        raise Conflict("a discarded post cannot be edited")
+    sent = [
+        d
+        for d in post.deliveries
+        if d.status in (DeliveryStatus.PUBLISHED, DeliveryStatus.PUBLISHING)
+    ]
+    if sent:
+        raise Conflict(
+            "this post has already been published (or is being sent) on some channels and cannot "
+            "be edited; create a new post instead"
+        )
+    channels = (
+        channels_by_ids(session, changes["channel_ids"])
+        if "channel_ids" in changes
+        else [d.channel for d in post.deliveries]
+    )
+    title = changes.get("title", post.title)
+    body = changes.get("body", post.body)
+    check_text(title, body, channels)
+
+    previous_status = post.status
+    post.title = title.strip()
+    post.body = body
+    if "publish_at" in changes:
+        post.publish_at = check_aware(changes["publish_at"])
+    if "crisis_response" in changes:
+        post.crisis_response = changes["crisis_response"]
+    if "department_id" in changes:
+        post.department = _department(session, changes["department_id"])
+    if "channel_ids" in changes:
+        wanted = {c.id for c in channels}
+        post.deliveries = [d for d in post.deliveries if d.channel_id in wanted]
+        present = {d.channel_id for d in post.deliveries}
+        post.deliveries.extend(Delivery(channel=c) for c in channels if c.id not in present)
+
+    if previous_status not in WORKFLOW_STATUSES:
+        _back_to_draft(post)
+        audit.record(
+            session,
+            editor,
+            "send_back_to_draft",
+            post,
+            reason="edited after approval",
+            previous_status=previous_status,
+        )
+    post.updated_at = now_utc()
+    session.flush()
+    return post
+
+
+def _back_to_draft(post: Post) -> None:
+    post.status = PostStatus.DRAFT
+    post.approved_by = None
+    post.approved_at = None
+    for delivery in post.deliveries:
+        delivery.status = DeliveryStatus.SCHEDULED
+        delivery.due_at = None  # disarmed until the next approval
+        delivery.error = None
+        delivery.held_by_crisis_id = None
+        delivery.held_at = None
+
+
+def submit_post(session: Session, actor: User, post: Post) -> Post:
+    if post.status != PostStatus.DRAFT:
+        raise Conflict(f"only a draft can be submitted for approval; this post is {post.status}")
+    post.status = PostStatus.IN_REVIEW
+    session.flush()
+    audit.record(session, actor, "submit", post)
+    return post
+
+
+def approve_post(
+    session: Session, approver: User, post: Post, *, allow_self_approval: bool = False
+) -> Post:
+    require_may_approve(approver, post, allow_self_approval=allow_self_approval)
+    if post.status != PostStatus.IN_REVIEW:
+        raise Conflict(f"only a post in review can be approved; this post is {post.status}")
+    check_text(post.title, post.body, [d.channel for d in post.deliveries])
+    post.status = PostStatus.SCHEDULED
+    post.approved_by = approver
+    post.approved_at = now_utc()
+    for delivery in post.deliveries:
+        delivery.status = DeliveryStatus.SCHEDULED
+        delivery.due_at = post.publish_at  # armed: the scheduler takes it when due
+        delivery.attempts = 0
+        delivery.error = None
+    session.flush()
+    audit.record(
+        session,
+        approver,
+        "approve",
+        post,
+        publish_at=post.publish_at.isoformat(),
+        crisis_response=post.crisis_response,
+    )
+    return post
+
+
+def derived_status(delivery_statuses: Iterable[str]) -> PostStatus:
+    """The status of an approved post: the one of its deliveries that most needs attention."""
+    statuses = set(delivery_statuses)
+    for attention in (DeliveryStatus.HELD, DeliveryStatus.UNKNOWN, DeliveryStatus.FAILED):
+        if attention in statuses:
+            return PostStatus(attention.value)
+    live = statuses - {DeliveryStatus.DISCARDED}
+    if not live:
+        return PostStatus.DISCARDED
+    if live == {DeliveryStatus.PUBLISHED}:
+        return PostStatus.PUBLISHED
+    return PostStatus.SCHEDULED
+
+
+def settle_post_status(session: Session, post_ids: Iterable[int]) -> None:
+    """Recompute the status of approved posts after their deliveries changed."""
+    ids = set(post_ids)
+    if not ids:
+        return
+    by_post: dict[int, list[str]] = defaultdict(list)
+    for post_id, status in session.execute(
+        select(Delivery.post_id, Delivery.status).where(Delivery.post_id.in_(ids))
+    ):
+        by_post[post_id].append(status)
+    by_status: dict[PostStatus, list[int]] = defaultdict(list)
+    for post_id, statuses in by_post.items():
+        by_status[derived_status(statuses)].append(post_id)
+    for status, post_ids_with_status in by_status.items():
+        session.execute(
+            update(Post)
+            .where(
+                Post.id.in_(post_ids_with_status),
+                Post.status.not_in([*WORKFLOW_STATUSES, PostStatus.DISCARDED]),
+                Post.status != status,
+            )
+            .values(status=status)
+            .execution_options(synchronize_session="fetch")
+        )

@@ -1,0 +1,55 @@
+"""The one interface every channel kind implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    post_id: int
+    delivery_id: int
+    channel_id: int
+    title: str
+    body: str
+    publish_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Literal["published", "retry", "failed"]
+    detail: str | None = None
+    # For "retry": the receiver asked us to wait this many seconds (HTTP Retry-After).
+    retry_after: float | None = None
+
+    @classmethod
+    def published(cls) -> Outcome:
+        return cls("published")
+
+    @classmethod
+    def retry(cls, reason: str, retry_after: float | None = None) -> Outcome:
+        return cls("retry", reason, retry_after)
+
+    @classmethod
+    def failed(cls, reason: str) -> Outcome:
+        return cls("failed", reason)
+
+
+class Publisher(Protocol):
+    @staticmethod
+    def check_config(config: dict[str, Any]) -> dict[str, str]:
+        """Problems with a channel's `config`, keyed by field (`config.url`)."""
+        ...
+
+    @staticmethod
+    def public_config(config: dict[str, Any]) -> dict[str, Any]:
+        """The config as the API may show it: secrets left out."""
+        ...
+
+    def send(self, message: Message, config: dict[str, Any]) -> Outcome:
+        """Send once. Never raises for a channel's own failure: returns retry or failed."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,121 @@
+"""Kind `webhook`: an HTTP POST of the post as JSON, signed with the channel's secret.
+
+Headers: `Idempotency-Key: <delivery id>` (a receiver can drop a repeat) and
+`X-Signature-SHA256: <hex HMAC-SHA256 of the raw body>`. Any 2xx is success; connection errors,
+timeouts, 429 and 5xx are worth another try; any other answer is final.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from calendar_app.publishers.base import Message, Outcome
+from calendar_app.timeutil import iso_utc
+
+USER_AGENT = "calendar_app-webhook/1"
+
+
+def signature(secret: str, raw_body: bytes) -> str:
+    return hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class WebhookPublisher:
+    def __init__(self, timeout: float = 10.0) -> None:
+        self.timeout = timeout
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def check_config(config: dict[str, Any]) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        url = config.get("url")
+        if not isinstance(url, str) or not url.strip():
+            problems["config.url"] = "is required for a webhook channel"
+        else:
+            parts = urlsplit(url.strip())
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                problems["config.url"] = "must be an http:// or https:// URL"
+        secret = config.get("secret")
+        if not isinstance(secret, str) or not secret:
+            problems["config.secret"] = "is required for a webhook channel (signs every request)"
+        return problems
+
+    @staticmethod
+    def public_config(config: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in config.items() if k != "secret"}
+
+    @property
+    def client(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=self.timeout,
+                    follow_redirects=False,
+                    headers={"User-Agent": USER_AGENT},
+                    limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+                )
+            return self._client
+
+    def send(self, message: Message, config: dict[str, Any]) -> Outcome:
+        raw = json.dumps(
+            {
+                "post_id": message.post_id,
+                "delivery_id": message.delivery_id,
+                "channel_id": message.channel_id,
+                "title": message.title,
+                "body": message.body,
+                "publish_at": iso_utc(message.publish_at),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": str(message.delivery_id),
+            "X-Signature-SHA256": signature(config["secret"], raw),
+        }
+        try:
+            response = self.client.post(config["url"], content=raw, headers=headers)
+        except httpx.TimeoutException:
+            return Outcome.retry(f"timed out after {self.timeout:g} s")
+        except httpx.TransportError as exc:
+            return Outcome.retry(f"connection failed: {exc or type(exc).__name__}")
+        status = response.status_code
+        if 200 <= status < 300:
+            return Outcome.published()
+        snippet = response.text[:200].strip()
+        reason = f"receiver answered HTTP {status}" + (f": {snippet}" if snippet else "")
+        if status == 429 or status >= 500:
+            return Outcome.retry(reason, retry_after_seconds(response.headers.get("Retry-After")))
+        return Outcome.failed(reason)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None

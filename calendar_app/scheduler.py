@@ -1,0 +1,77 @@
+"""APScheduler as the clock only: an in-memory job store that calls one dispatch pass.
+
+The database table of deliveries is the queue and the single source of truth, so several
+scheduler processes may run against one PostgreSQL database; each builds its own clock. The
+embedded scheduler is started once per `serve` process, never per WSGI worker or reloader.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from calendar_app.dispatch import Dispatcher
+from calendar_app.extensions import get_db
+
+log = logging.getLogger(__name__)
+
+_started_lock = threading.Lock()
+
+
+def build_dispatcher(app: Flask) -> Dispatcher:
+    return Dispatcher(get_db(app), app.config["CALENDAR"])
+
+
+def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float) -> None:
+    def dispatch_pass() -> None:
+        try:
+            dispatcher.run_pass()
+        except Exception:  # a lost database connection must not stop the clock
+            log.exception("dispatch pass failed; the next tick tries again")
+
+    scheduler.add_job(
+        dispatch_pass,
+        "interval",
+        seconds=interval,
+        id="dispatch",
+        max_instances=1,  # a slow pass is never overlapped by the next tick
+        coalesce=True,
+        misfire_grace_time=None,
+    )
+
+
+def start_background(app: Flask) -> tuple[BackgroundScheduler, Dispatcher]:
+    """Start the clock beside the web server in this process (once)."""
+    with _started_lock:
+        if app.extensions.get("calendar_scheduler") is not None:
+            raise RuntimeError("the scheduler is already running in this process")
+        dispatcher = build_dispatcher(app)
+        scheduler = BackgroundScheduler(
+            executors={"default": JobExecutor(1)}, timezone="UTC", daemon=True
+        )
+        _configure(scheduler, dispatcher, app.config["CALENDAR"].SCHEDULER_INTERVAL_SECONDS)
+        scheduler.start()
+        app.extensions["calendar_scheduler"] = scheduler
+        log.info("scheduler started worker=%s", dispatcher.worker)
+        return scheduler, dispatcher
+
+
+def run_blocking(app: Flask) -> None:
+    """The scheduler alone, in the foreground, until interrupted."""
+    dispatcher = build_dispatcher(app)
+    scheduler = BlockingScheduler(executors={"default": JobExecutor(1)}, timezone="UTC")
+    _configure(scheduler, dispatcher, app.config["CALENDAR"].SCHEDULER_INTERVAL_SECONDS)
+    log.info("scheduler started worker=%s", dispatcher.worker)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        dispatcher.close()
+        log.info("scheduler stopped worker=%s", dispatcher.worker)

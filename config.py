@@ -1,0 +1,167 @@
+"""Configuration from the environment.
+
+Every setting the app reads is declared here once, with its default. The helpers fail loudly on a
+bad value instead of guessing, so a typo in a deployment shows up at start, not in the middle of a
+crisis.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+ENVIRONMENTS = ("production", "development", "testing")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or has a value the app cannot work with."""
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"Unexpected value {name}={raw!r}: use a whole number") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"Unexpected value {name}={raw!r}: must be at least {minimum}")
+    return value
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"Unexpected value {name}={raw!r}: use a number") from None
+    if value <= minimum:
+        raise ConfigError(f"Unexpected value {name}={raw!r}: must be greater than {minimum}")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"Unexpected value {name}={raw!r}: use 'true' or 'false'")
+
+
+def env_timezone(name: str, default: str) -> str:
+    value = env_str(name, default) or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"Unexpected value {name}={value!r}: use an IANA time zone such as Europe/Berlin"
+        ) from None
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of one app instance. Tests build their own with `replace()`."""
+
+    ENV: str = "production"
+    SECRET_KEY: str | None = None
+    DATABASE_URL: str = ""
+    INSTANCE_PATH: Path = DEFAULT_INSTANCE_PATH
+    TIMEZONE: str = "Europe/Berlin"
+    SCHEDULER_INTERVAL_SECONDS: float = 1.0
+    CRISIS_LIFT_CONFIRMATIONS: int = 1
+    # Four-eyes rule: a head may not approve their own post unless this is set.
+    ALLOW_SELF_APPROVAL: bool = False
+    # The dispatch pass: how many deliveries one claim takes, how many are sent at once.
+    DISPATCH_BATCH_SIZE: int = 50
+    DISPATCH_CONCURRENCY: int = 8
+    # A claim is a lease: a delivery still `publishing` after this is marked `unknown`.
+    CLAIM_LEASE_SECONDS: int = 120
+    WEBHOOK_TIMEOUT_SECONDS: float = 10.0
+    WEBHOOK_MAX_ATTEMPTS: int = 4
+    WEBHOOK_BACKOFF_SECONDS: float = 2.0
+    # How long a crisis declaration waits for deliveries that were already being sent.
+    DECLARE_WAIT_SECONDS: float = 30.0
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def is_development(self) -> bool:
+        return self.ENV in ("development", "testing")
+
+    @classmethod
+    def from_env(cls) -> Config:
+        env = env_str("CALENDAR_ENV", "production") or "production"
+        if env not in ENVIRONMENTS:
+            raise ConfigError(
+                f"Unexpected value CALENDAR_ENV={env!r}: use 'production' or 'development'"
+            )
+        instance = Path(env_str("CALENDAR_INSTANCE_PATH", str(DEFAULT_INSTANCE_PATH)) or "")
+        return cls(
+            ENV=env,
+            SECRET_KEY=env_str("SECRET_KEY"),
+            DATABASE_URL=env_str("DATABASE_URL") or f"sqlite:///{instance / 'calendar.db'}",
+            INSTANCE_PATH=instance,
+            TIMEZONE=env_timezone("CALENDAR_TIMEZONE", "Europe/Berlin"),
+            SCHEDULER_INTERVAL_SECONDS=env_float("SCHEDULER_INTERVAL_SECONDS", 1.0),
+            CRISIS_LIFT_CONFIRMATIONS=env_int("CRISIS_LIFT_CONFIRMATIONS", 1, minimum=1),
+            ALLOW_SELF_APPROVAL=env_bool("ALLOW_SELF_APPROVAL", False),
+            DISPATCH_BATCH_SIZE=env_int("DISPATCH_BATCH_SIZE", 50, minimum=1),
+            DISPATCH_CONCURRENCY=env_int("DISPATCH_CONCURRENCY", 8, minimum=1),
+            CLAIM_LEASE_SECONDS=env_int("CLAIM_LEASE_SECONDS", 120, minimum=5),
+            WEBHOOK_TIMEOUT_SECONDS=env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0),
+            WEBHOOK_MAX_ATTEMPTS=env_int("WEBHOOK_MAX_ATTEMPTS", 4, minimum=1),
+            WEBHOOK_BACKOFF_SECONDS=env_float("WEBHOOK_BACKOFF_SECONDS", 2.0),
+            DECLARE_WAIT_SECONDS=env_float("DECLARE_WAIT_SECONDS", 30.0),
+        )
+
+    def with_secret_key(self, *, required: bool) -> Config:
+        """Return a config that has a secret key, or refuse to start.
+
+        In production the key must come from the environment: a generated key would log everyone
+        out on every restart and differ between workers. In development one is generated and kept
+        in the instance folder, so a restart keeps you logged in.
+        """
+        if self.SECRET_KEY:
+            return self
+        if not self.is_development:
+            if required:
+                raise ConfigError(
+                    "SECRET_KEY is not set. calendar_app refuses to start in production without "
+                    "it: set SECRET_KEY to a long random value (e.g. the output of "
+                    "`python -c 'import secrets; print(secrets.token_hex(32))'`), or set "
+                    "CALENDAR_ENV=development on a developer's machine."
+                )
+            return self
+        return replace(self, SECRET_KEY=_development_secret(self.INSTANCE_PATH))
+
+
+def _development_secret(instance_path: Path) -> str:
+    key_file = instance_path / "development-secret-key"
+    try:
+        if key_file.exists():
+            return key_file.read_text().strip()
+        instance_path.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+    except OSError:
+        return secrets.token_hex(32)
