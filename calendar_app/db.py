@@ -10,6 +10,7 @@ Functions that change state take a `Session` and flush; the request or the dispa
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -47,9 +48,26 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # SQLite admits one writer at a time. Threads of this process queue on a lock for it instead
+    # of polling in SQLite's busy handler, whose growing sleeps can starve a thread for seconds
+    # (e.g. a dispatcher recording an outcome that a crisis declaration is waiting for).
+    write_lock = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        write_lock.acquire()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            write_lock.release()
+            raise
+        connection.info["sqlite_write_lock"] = True
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(connection: Any) -> None:
+        if connection.info.pop("sqlite_write_lock", False):
+            write_lock.release()
 
     return engine
 

@@ -1,0 +1,280 @@
+"""Fixtures: an app per test on a fresh database (SQLite, and PostgreSQL where the behaviour is
+database-specific), a small cast of users with tokens, a dispatcher, a real webhook receiver."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from calendar_app import create_app
+from calendar_app.accounts import create_token, create_user
+from calendar_app.dispatch import Dispatcher
+from calendar_app.extensions import get_db
+from calendar_app.migrate import upgrade
+from calendar_app.timeutil import iso_utc, now_utc
+from config import Config
+from tests.support.postgres import PostgresServer, find_bin_dir
+from tests.support.receiver import Receiver
+
+PASSWORD = "correct horse battery"
+ROLES = {
+    "planner": "planner",
+    "planner2": "planner",
+    "head": "head",
+    "head2": "head",
+    "admin": "admin",
+}
+_db_numbers = itertools.count()
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; .ci/run installs it (make system-deps)")
+        pytest.skip("PostgreSQL binaries not found (run `make system-deps`)")
+    server = PostgresServer(bin_dir).start()
+    server.create_database("calendar_template")
+    upgrade(server.url("calendar_template"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "calendar.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def postgres_url(pg_server: PostgresServer) -> Iterator[str]:
+    name = f"calendar_test_{os.getpid()}_{next(_db_numbers)}"
+    url = pg_server.create_database(name, template="calendar_template")
+    yield url
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Both engines, for behaviour that depends on the database."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+# --- the app -----------------------------------------------------------------------------------
+
+
+def make_config(database_url: str, instance: Path, **overrides: Any) -> Config:
+    return replace(
+        Config(),
+        ENV="testing",
+        SECRET_KEY="test-secret-key",
+        DATABASE_URL=database_url,
+        INSTANCE_PATH=instance,
+        WEBHOOK_TIMEOUT_SECONDS=2.0,
+        WEBHOOK_BACKOFF_SECONDS=0.05,
+        DECLARE_WAIT_SECONDS=10.0,
+        **overrides,
+    )
+
+
+@pytest.fixture
+def config_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings."""
+    return {}
+
+
+def _app(url: str, tmp_path: Path, overrides: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app(make_config(url, tmp_path, **overrides))
+    yield app
+    get_db(app).dispose()
+
+
+@pytest.fixture
+def app(sqlite_url: str, tmp_path: Path, config_overrides: dict[str, Any]) -> Iterator[Flask]:
+    """The app on SQLite: for behaviour that does not depend on the database."""
+    yield from _app(sqlite_url, tmp_path, config_overrides)
+
+
+@pytest.fixture
+def any_app(database_url: str, tmp_path: Path, config_overrides: dict[str, Any]) -> Iterator[Flask]:
+    """The app on SQLite and on PostgreSQL."""
+    yield from _app(database_url, tmp_path, config_overrides)
+
+
+# --- people and the API ------------------------------------------------------------------------
+
+
+class Api:
+    """The JSON API as one user sees it: `api.head.post("/crisis", json=...)`."""
+
+    def __init__(self, client: FlaskClient, token: str | None) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.open("/api/v1" + path, method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self._call("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self._call("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        return self._call("PATCH", path, **kwargs)
+
+
+@dataclass
+class Team:
+    app: Flask
+    client: FlaskClient
+    tokens: dict[str, str]
+    ids: dict[str, int]
+
+    def __getattr__(self, name: str) -> Api:
+        if name == "anonymous":
+            return Api(self.client, None)
+        if name in self.tokens:
+            return Api(self.client, self.tokens[name])
+        raise AttributeError(name)
+
+    def email(self, name: str) -> str:
+        return f"{name}@example.org"
+
+    # Shortcuts for the workflow, all through the public API.
+    def channel(
+        self,
+        name: str = "Outbox",
+        *,
+        kind: str = "outbox",
+        network: str = "other",
+        config: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        response = self.admin.post(
+            "/channels",
+            json={"name": name, "kind": kind, "network": network, "config": config or {}},
+        )
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def draft(
+        self,
+        channels: list[int],
+        *,
+        at: datetime | None = None,
+        author: str = "planner",
+        **fields: Any,
+    ) -> dict[str, Any]:
+        payload = {
+            "body": "Wir laden ein zum Tag der offenen Tür.",
+            "channels": channels,
+            "publish_at": iso_utc(at or now_utc() + timedelta(days=1)),
+            **fields,
+        }
+        response = getattr(self, author).post("/posts", json=payload)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def scheduled(
+        self,
+        channels: list[int],
+        *,
+        at: datetime | None = None,
+        author: str = "planner",
+        approver: str = "head",
+        **fields: Any,
+    ) -> dict[str, Any]:
+        post = self.draft(channels, at=at, author=author, **fields)
+        submitted = getattr(self, author).post(f"/posts/{post['id']}/submit")
+        assert submitted.status_code == 200, submitted.get_json()
+        approved = getattr(self, approver).post(f"/posts/{post['id']}/approve")
+        assert approved.status_code == 200, approved.get_json()
+        return approved.get_json()
+
+    def post(self, post_id: int) -> dict[str, Any]:
+        response = self.head.get(f"/posts/{post_id}")
+        assert response.status_code == 200
+        return response.get_json()
+
+
+def make_team(app: Flask) -> Team:
+    tokens, ids = {}, {}
+    with get_db(app).transaction() as session:
+        for name, role in ROLES.items():
+            user = create_user(
+                session, f"{name}@example.org", role=role, password=PASSWORD, name=name.title()
+            )
+            tokens[name] = create_token(session, user, "tests")
+            ids[name] = user.id
+    return Team(app, app.test_client(), tokens, ids)
+
+
+@pytest.fixture
+def team(app: Flask) -> Team:
+    return make_team(app)
+
+
+@pytest.fixture
+def any_team(any_app: Flask) -> Team:
+    return make_team(any_app)
+
+
+# --- the scheduler and the outside world -------------------------------------------------------
+
+
+class Clock:
+    """A dispatcher's clock that a test can move; starts at the real time."""
+
+    def __init__(self) -> None:
+        self.now = now_utc()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def make_dispatcher() -> Iterator[Any]:
+    made: list[Dispatcher] = []
+
+    def make(app: Flask, **kwargs: Any) -> Dispatcher:
+        dispatcher = Dispatcher(get_db(app), app.config["CALENDAR"], **kwargs)
+        made.append(dispatcher)
+        return dispatcher
+
+    yield make
+    for dispatcher in made:
+        dispatcher.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver().start()
+    yield server
+    server.stop()
