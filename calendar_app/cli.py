@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+from types import FrameType
 
 import click
 from flask import Flask
@@ -21,6 +23,15 @@ def _app(*, serving: bool = False) -> Flask:
         return create_app(Config.from_env(), serving=serving)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends the process like Ctrl-C: servers stop, sends in flight finish."""
+
+    def _handler(_signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _handler)
 
 
 def _fail(exc: RuleError) -> click.ClickException:
@@ -61,6 +72,7 @@ def serve(host: str, port: int, threads: int, no_scheduler: bool) -> None:
     from waitress import serve as waitress_serve
 
     app = _app(serving=True)
+    _exit_on_sigterm()
     scheduler = dispatcher = None
     if not no_scheduler:
         from calendar_app.scheduler import start_background
@@ -82,6 +94,7 @@ def scheduler(once: bool) -> None:
 
     app = _app()
     if not once:
+        _exit_on_sigterm()
         run_blocking(app)
         return
     dispatcher = build_dispatcher(app)

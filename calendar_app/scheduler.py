@@ -73,5 +73,7 @@ def run_blocking(app: Flask) -> None:
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=True)  # let a pass in progress finish
         dispatcher.close()
         log.info("scheduler stopped worker=%s", dispatcher.worker)

@@ -1,0 +1,46 @@
+# make run   install, migrate, load the demo team once, serve on http://127.0.0.1:5000
+# make test  install (Python packages and the Debian packages the tests need), run the suite
+# make lint  ruff
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 5000
+DEMO_PASSWORD ?= demo-kalender
+
+.PHONY: install system-deps run test lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	./scripts/system-deps.sh
+
+# `make run` is for a developer's machine: development mode unless told otherwise.
+run: export CALENDAR_ENV ?= development
+run: install
+	$(BIN)/calendar-app db upgrade
+	$(BIN)/calendar-app demo --if-empty --password '$(DEMO_PASSWORD)'
+	@echo "Log in at http://$(HOST):$(PORT) (demo users: see README; password $(DEMO_PASSWORD))"
+	$(BIN)/calendar-app serve --host $(HOST) --port $(PORT)
+
+test: install system-deps
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache
