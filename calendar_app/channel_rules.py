@@ -10,8 +10,17 @@ from dataclasses import dataclass
 
 import regex
 
-NETWORKS = ("x", "mastodon", "bluesky", "threads", "linkedin", "instagram", "facebook", "blog",
-            "other")  # fmt: skip
+NETWORKS = (
+    "x",
+    "mastodon",
+    "bluesky",
+    "threads",
+    "linkedin",
+    "instagram",
+    "facebook",
+    "blog",
+    "other",
+)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def test_length_is_counted_as_people_see_characters(text: str, length: int) -> N
         ("linkedin", 3000),
         ("instagram", 2200),
         ("facebook", 63206),
-    ],  # fmt: skip
+    ],
 )
 def test_each_network_has_its_limit_and_a_longer_text_is_refused(network: str, limit: int) -> None:
     assert RULES[network].max_length == limit

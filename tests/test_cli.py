@@ -54,11 +54,23 @@ def fresh_env(tmp_path: Path) -> dict[str, str]:
 
 def make_users(env: dict[str, str]) -> dict[str, str]:
     tokens = {}
-    for name, role in (("planner", "planner"), ("head", "head"), ("head2", "head"),
-                       ("admin", "admin")):  # fmt: skip
+    for name, role in (
+        ("planner", "planner"),
+        ("head", "head"),
+        ("head2", "head"),
+        ("admin", "admin"),
+    ):
         email = f"{name}@example.org"
-        created = run_cli(env, "users", "create", email, "--role", role, "--password-stdin",
-                          stdin="a long enough password\n")  # fmt: skip
+        created = run_cli(
+            env,
+            "users",
+            "create",
+            email,
+            "--role",
+            role,
+            "--password-stdin",
+            stdin="a long enough password\n",
+        )
         assert created.returncode == 0, created.stderr
         token = run_cli(env, "tokens", "create", email, "--label", "acceptance")
         assert token.returncode == 0, token.stderr
@@ -119,16 +131,24 @@ def test_served_app_publishes_on_time_and_stops_in_a_crisis(server, receiver: Re
     admin, planner, head, head2 = (client(n) for n in ("admin", "planner", "head", "head2"))
     assert httpx.get(base + "/health").json() == {"status": "ok"}
     assert planner.get("/crisis").json() == {"active": False}
-    channel = admin.post("/channels", json={"name": "Presse-Webhook", "kind": "webhook",
-                         "network": "mastodon", "config": {"url": receiver.url, "secret": "k"}})  # fmt: skip
+    channel = admin.post(
+        "/channels",
+        json={
+            "name": "Presse-Webhook",
+            "kind": "webhook",
+            "network": "mastodon",
+            "config": {"url": receiver.url, "secret": "k"},
+        },
+    )
     assert channel.status_code == 201, channel.text
     assert "secret" not in channel.json().get("config", {})
     channel_id = channel.json()["id"]
 
     def plan(body: str, seconds: float, **extra) -> dict:
         at = iso_utc(now_utc() + timedelta(seconds=seconds))
-        post = planner.post("/posts", json={"body": body, "channels": [channel_id],
-                                            "publish_at": at, **extra})  # fmt: skip
+        post = planner.post(
+            "/posts", json={"body": body, "channels": [channel_id], "publish_at": at, **extra}
+        )
         assert post.status_code == 201, post.text
         assert planner.post(f"/posts/{post.json()['id']}/submit").status_code == 200
         approved = head.post(f"/posts/{post.json()['id']}/approve")
@@ -172,15 +192,39 @@ def test_scheduler_once_does_one_pass_and_exits(cli_env, receiver: Receiver) -> 
 
 def test_users_create_refuses_bad_input_with_a_message(fresh_env) -> None:
     assert run_cli(fresh_env, "db", "upgrade").returncode == 0
-    short = run_cli(fresh_env, "users", "create", "a@example.org", "--role", "head",
-                    "--password-stdin", stdin="short\n")  # fmt: skip
+    short = run_cli(
+        fresh_env,
+        "users",
+        "create",
+        "a@example.org",
+        "--role",
+        "head",
+        "--password-stdin",
+        stdin="short\n",
+    )
     assert short.returncode != 0
     assert "password" in short.stderr
-    ok = run_cli(fresh_env, "users", "create", "a@example.org", "--role", "head",
-                 "--password-stdin", stdin="long enough password\n")  # fmt: skip
+    ok = run_cli(
+        fresh_env,
+        "users",
+        "create",
+        "a@example.org",
+        "--role",
+        "head",
+        "--password-stdin",
+        stdin="long enough password\n",
+    )
     assert ok.returncode == 0
-    again = run_cli(fresh_env, "users", "create", "A@example.org", "--role", "head",
-                    "--password-stdin", stdin="long enough password\n")  # fmt: skip
+    again = run_cli(
+        fresh_env,
+        "users",
+        "create",
+        "A@example.org",
+        "--role",
+        "head",
+        "--password-stdin",
+        stdin="long enough password\n",
+    )
     assert again.returncode != 0
     assert "exists" in again.stderr
     unknown = run_cli(fresh_env, "tokens", "create", "nobody@example.org")

@@ -12,8 +12,14 @@ from config import Config, ConfigError
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in ("CALENDAR_ENV", "SECRET_KEY", "DATABASE_URL", "CALENDAR_TIMEZONE",
-                 "SCHEDULER_INTERVAL_SECONDS", "CRISIS_LIFT_CONFIRMATIONS"):  # fmt: skip
+    for name in (
+        "CALENDAR_ENV",
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "CALENDAR_TIMEZONE",
+        "SCHEDULER_INTERVAL_SECONDS",
+        "CRISIS_LIFT_CONFIRMATIONS",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CALENDAR_INSTANCE_PATH", str(tmp_path))
     return tmp_path
@@ -22,7 +28,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def test_defaults_follow_the_documented_table(clean_env: Path) -> None:
     config = Config.from_env()
     assert config.ENV == "production"
-    assert config.DATABASE_URL == f"sqlite:///{clean_env / 'calendar.db'}"
+    assert f"sqlite:///{clean_env / 'calendar.db'}" == config.DATABASE_URL
     assert config.TIMEZONE == "Europe/Berlin"
     assert config.SCHEDULER_INTERVAL_SECONDS == 1.0
     assert config.CRISIS_LIFT_CONFIRMATIONS == 1
@@ -39,7 +45,8 @@ def test_development_generates_a_secret_key_and_keeps_it(
     monkeypatch.setenv("CALENDAR_ENV", "development")
     first = create_app(Config.from_env())
     second = create_app(Config.from_env())
-    assert first.config["SECRET_KEY"] and first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert first.config["SECRET_KEY"]
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
     assert first.config["SESSION_COOKIE_SECURE"] is False
     for app in (first, second):
         get_db(app).dispose()

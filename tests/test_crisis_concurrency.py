@@ -27,10 +27,12 @@ def test_no_delivery_in_scope_starts_after_declare_returns(
 ) -> None:
     team = any_team
     receiver.reply = lambda _r: Reply(delay=0.01)  # slow enough that sends overlap the declare
-    in_scope = team.channel("Konzern-X", kind="webhook", network="x",
-                            config={"url": receiver.url + "/x", "secret": "a"})  # fmt: skip
-    outside = team.channel("Karriere", kind="webhook",
-                           config={"url": receiver.url + "/jobs", "secret": "b"})  # fmt: skip
+    in_scope = team.channel(
+        "Konzern-X", kind="webhook", network="x", config={"url": receiver.url + "/x", "secret": "a"}
+    )
+    outside = team.channel(
+        "Karriere", kind="webhook", config={"url": receiver.url + "/jobs", "secret": "b"}
+    )
     due_at = now_utc() - timedelta(seconds=1)
     for i in range(DUE):
         team.scheduled([in_scope["id"], outside["id"]], at=due_at, body=f"Beitrag {i}")

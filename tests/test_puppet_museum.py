@@ -15,8 +15,9 @@ def test_post_planned_weeks_ahead_is_held_during_crisis_and_sent_once_after_rele
     team = any_team
     clock = Clock()
     dispatcher = make_dispatcher(team.app, clock=clock)
-    hook = team.channel("Konzern-X", kind="webhook", network="x",
-                        config={"url": receiver.url, "secret": "s3cret"})  # fmt: skip
+    hook = team.channel(
+        "Konzern-X", kind="webhook", network="x", config={"url": receiver.url, "secret": "s3cret"}
+    )
     puppet = team.scheduled(
         [hook["id"]],
         at=clock.now.replace(microsecond=0) + timedelta(weeks=3),

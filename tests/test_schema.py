@@ -44,7 +44,10 @@ def test_audit_log_is_append_only(database_url: str) -> None:
                 ),
                 {"at": "2026-11-23 10:00:00.000000"},
             )
-        for statement in ("UPDATE audit_entries SET reason = 'rewritten'", "DELETE FROM audit_entries"):  # fmt: skip
+        for statement in (
+            "UPDATE audit_entries SET reason = 'rewritten'",
+            "DELETE FROM audit_entries",
+        ):
             with (
                 pytest.raises(sa.exc.DBAPIError, match="append-only"),
                 engine.begin() as connection,
