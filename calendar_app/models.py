@@ -24,6 +24,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from calendar_app.timeutil import check_aware, now_utc
 
+# The largest id an integer column holds; a bigger number names nothing that exists.
+MAX_ID = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """An instant. Aware datetimes in, aware UTC datetimes out; naive ones are refused.

@@ -15,6 +15,7 @@ from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
 from calendar_app.errors import Conflict, InvalidInput, NotFound
 from calendar_app.models import (
+    MAX_ID,
     Channel,
     Delivery,
     DeliveryStatus,
@@ -33,7 +34,7 @@ MAX_TITLE_LENGTH = 200
 
 
 def get_post(session: Session, post_id: int) -> Post:
-    post = session.get(Post, post_id)
+    post = session.get(Post, post_id) if 0 < post_id <= MAX_ID else None
     if post is None:
         raise NotFound(f"post {post_id} does not exist")
     return post

@@ -27,3 +27,20 @@ def test_openapi_document_is_public_and_lists_every_endpoint(team: Team) -> None
 
 def test_health_needs_no_token(team: Team) -> None:
     assert team.anonymous.get("/health").get_json() == {"status": "ok"}
+
+
+def test_input_the_database_cannot_store_is_refused_not_a_500(any_team: Team) -> None:
+    channel = any_team.channel()
+    nul = any_team.planner.post(
+        "/posts",
+        json={"body": "a\x00b", "channels": [channel["id"]], "publish_at": "2026-12-01T09:00:00Z"},
+    )
+    assert nul.status_code == 422
+    assert "body" in nul.get_json()["fields"]
+    huge = any_team.planner.post(
+        "/posts",
+        json={"body": "ok", "channels": [2**40], "publish_at": "2026-12-01T09:00:00Z"},
+    )
+    assert huge.status_code == 422
+    assert any_team.planner.get(f"/posts/{2**40}").status_code == 404
+    assert any_team.planner.get(f"/posts?channel={2**40}").status_code == 422

@@ -10,7 +10,7 @@ from calendar_app.api.schemas import Discard, PostCreate, PostUpdate, Release, p
 from calendar_app.api.serialize import post_json
 from calendar_app.errors import InvalidInput
 from calendar_app.extensions import db_session
-from calendar_app.models import PostStatus
+from calendar_app.models import MAX_ID, PostStatus
 from calendar_app.timeutil import parse_aware
 
 bp = Blueprint("posts", __name__)
@@ -31,8 +31,8 @@ def _query_filters() -> dict[str, Any]:
                 problems[name] = str(exc)
     for name, key in (("channel", "channel_id"), ("limit", "limit"), ("offset", "offset")):
         if value := args.get(name):
-            if not value.isdigit():
-                problems[name] = "must be a whole number"
+            if not value.isdigit() or int(value) > MAX_ID:
+                problems[name] = "must be a whole number (at most 2147483647)"
             else:
                 filters[key] = int(value)
     if problems:

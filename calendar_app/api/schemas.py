@@ -6,11 +6,20 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from flask import request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+)
 from werkzeug.exceptions import BadRequest
 
 from calendar_app.channel_rules import NETWORKS
 from calendar_app.errors import InvalidInput, MalformedRequest
+from calendar_app.models import MAX_ID
 from calendar_app.timeutil import parse_aware
 
 
@@ -22,13 +31,20 @@ def _iso_time_with_offset(value: Any) -> datetime:
     return parse_aware(value)
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 IsoTime = Annotated[
     datetime,
     BeforeValidator(_iso_time_with_offset),
     Field(json_schema_extra={"format": "date-time", "example": "2026-12-01T09:00:00+01:00"}),
 ]
-ChannelId = Annotated[int, Field(strict=True, ge=1)]
-NonEmpty = Annotated[str, Field(min_length=1)]
+ChannelId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+NonEmpty = Annotated[Text, Field(min_length=1)]
 
 
 class Schema(BaseModel):
@@ -36,8 +52,8 @@ class Schema(BaseModel):
 
 
 class ChannelCreate(Schema):
-    name: Annotated[str, Field(min_length=1, max_length=120)]
-    kind: Annotated[str, Field(description="how deliveries leave the app: outbox or webhook")]
+    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    kind: Annotated[Text, Field(description="how deliveries leave the app: outbox or webhook")]
     network: Literal[NETWORKS] = "other"  # type: ignore[valid-type]
     config: dict[str, Any] = Field(default_factory=dict)
 
@@ -46,18 +62,18 @@ class PostCreate(Schema):
     body: NonEmpty
     channels: Annotated[list[ChannelId], Field(min_length=1)]
     publish_at: IsoTime
-    title: Annotated[str, Field(max_length=200)] = ""
+    title: Annotated[Text, Field(max_length=200)] = ""
     crisis_response: StrictBool = False
-    department_id: Annotated[int | None, Field(strict=True, ge=1)] = None
+    department_id: Annotated[int | None, Field(strict=True, ge=1, le=MAX_ID)] = None
 
 
 class PostUpdate(Schema):
     body: NonEmpty | None = None
     channels: Annotated[list[ChannelId], Field(min_length=1)] | None = None
     publish_at: IsoTime | None = None
-    title: Annotated[str, Field(max_length=200)] | None = None
+    title: Annotated[Text, Field(max_length=200)] | None = None
     crisis_response: StrictBool | None = None
-    department_id: Annotated[int | None, Field(strict=True, ge=1)] = None
+    department_id: Annotated[int | None, Field(strict=True, ge=1, le=MAX_ID)] = None
 
 
 class Release(Schema):
@@ -65,7 +81,7 @@ class Release(Schema):
 
 
 class Discard(Schema):
-    reason: str | None = None
+    reason: Text | None = None
 
 
 class CrisisDeclare(Schema):
