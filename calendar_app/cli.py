@@ -83,6 +83,7 @@ def serve(host: str, port: int, threads: int, no_scheduler: bool) -> None:
         waitress_serve(app, host=host, port=port, threads=threads, ident="calendar_app")
     finally:
         if scheduler is not None and dispatcher is not None:
+            dispatcher.stop()
             scheduler.shutdown(wait=True)
             dispatcher.close()
 

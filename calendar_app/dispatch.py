@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import socket
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ class Dispatcher:
         self.pool = ThreadPoolExecutor(
             max_workers=config.DISPATCH_CONCURRENCY, thread_name_prefix="publish"
         )
+        self._stopping = threading.Event()
         # Enough for one send plus recording, so a live sender never loses its lease.
         self.lease_seconds = max(
             config.CLAIM_LEASE_SECONDS, config.WEBHOOK_TIMEOUT_SECONDS * 3 + 10
@@ -91,7 +93,7 @@ class Dispatcher:
         report = PassReport()
         with self.db.transaction() as session:
             report.expired = claims.expire_leases(session, self.clock())
-        while True:
+        while not self._stopping.is_set():
             jobs, held = self._claim()
             report.held_posts.extend(held)
             if not jobs:
@@ -190,7 +192,12 @@ class Dispatcher:
         )
         return label if ok else "lost"
 
+    def stop(self) -> None:
+        """Claim nothing more; sends already under way finish and are recorded."""
+        self._stopping.set()
+
     def close(self) -> None:
+        self.stop()
         self.pool.shutdown(wait=True)
         for publisher in self.publishers.values():
             publisher.close()

@@ -73,7 +73,8 @@ def run_blocking(app: Flask) -> None:
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
+        dispatcher.stop()
         if scheduler.running:
-            scheduler.shutdown(wait=True)  # let a pass in progress finish
+            scheduler.shutdown(wait=True)  # the pass under way records what it sent
         dispatcher.close()
         log.info("scheduler stopped worker=%s", dispatcher.worker)
