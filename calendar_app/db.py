@@ -20,6 +20,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# One process needs a connection per web thread, per concurrent send and for each claim; the
+# default pool (5 + 10) is smaller than that and would make threads wait, then fail.
+POOL_SIZE = 10
+MAX_OVERFLOW = 30
 
 
 def is_sqlite(url: str) -> bool:
@@ -27,6 +31,8 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", MAX_OVERFLOW)
     if not is_sqlite(url):
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)

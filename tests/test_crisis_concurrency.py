@@ -67,10 +67,10 @@ def test_no_delivery_in_scope_starts_after_declare_returns(
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
+    assert not errors, errors
     assert response.status_code == 201, response.get_json()
     in_flight = response.get_json()["in_flight"]
-    assert all(d["status"] != "publishing" for d in in_flight)
-    assert not errors, errors
+    assert all(d["status"] != "publishing" for d in in_flight), in_flight
     for dispatcher in dispatchers:  # drain what is out of scope
         dispatcher.run_pass()
 

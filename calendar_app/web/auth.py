@@ -1,0 +1,60 @@
+"""Logging in and out of the browser UI."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from calendar_app.accounts import authenticate
+from calendar_app.extensions import db_session
+
+WRONG_CREDENTIALS = "E-Mail oder Passwort ist falsch."
+
+
+class LoginForm(FlaskForm):
+    email = StringField("E-Mail", validators=[DataRequired("Bitte ausfüllen."), Length(max=254)])
+    password = PasswordField(
+        "Passwort", validators=[DataRequired("Bitte ausfüllen."), Length(max=1024)]
+    )
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: only a path on this site, never another host (open redirect)."""
+    home = url_for("web.calendar")
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return home
+    # Browsers read `/\evil.example` as `//evil.example` and drop tabs and newlines in URLs.
+    if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return home
+    return target
+
+
+def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = authenticate(db_session(), form.email.data or "", form.password.data or "")
+        if user is not None:
+            session.clear()  # nothing from before the login survives it (session fixation)
+            login_user(user)
+            return redirect(safe_next(request.args.get("next")))
+        error = WRONG_CREDENTIALS
+    return render_template("login.html", form=form, error=error)
+
+
+def logout() -> Response:
+    logout_user()
+    session.clear()
+    flash("Sie sind abgemeldet.", "info")
+    return redirect(url_for("web.login"))

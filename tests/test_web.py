@@ -1,0 +1,322 @@
+"""The browser UI: login and logout, who sees which page, escaping, the crisis banner."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from calendar_app import create_app, crisis, planning
+from calendar_app.accounts import create_user, user_by_email
+from calendar_app.channels import create_channel
+from calendar_app.dispatch import Dispatcher
+from calendar_app.extensions import get_db
+from calendar_app.migrate import upgrade
+from calendar_app.models import Post, User
+from calendar_app.timeutil import now_utc
+from config import Config
+
+PASSWORD = "richtig-geheim-1"
+PEOPLE = {"planner": "planner", "head": "head", "head2": "head", "admin": "admin"}
+PAGES = ["/", "/posts/1", "/crisis", "/outbox", "/audit"]
+XSS = "<script>alert(1)</script>"
+
+
+@dataclass
+class Site:
+    app: Flask
+    channel_id: int
+
+    def email(self, who: str) -> str:
+        return f"{who}@nordhafen.example"
+
+    def user(self, session: Session, who: str) -> User:
+        user = user_by_email(session, self.email(who))
+        assert user is not None
+        return user
+
+    def post(self, *, author: str = "planner", approve: bool = False, **fields: object) -> int:
+        """A post through the rules; approved by `head` when asked."""
+        fields.setdefault("body", "Tag der offenen Tür im Wasserwerk.")
+        fields.setdefault("publish_at", now_utc() + timedelta(days=1))
+        with get_db(self.app).transaction() as session:
+            post = planning.create_post(
+                session,
+                self.user(session, author),
+                channel_ids=[self.channel_id],
+                **fields,  # type: ignore[arg-type]
+            )
+            if approve:
+                planning.submit_post(session, post.author, post)
+                planning.approve_post(session, self.user(session, "head"), post)
+            return post.id
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    url = f"sqlite:///{tmp_path}/t.db"
+    upgrade(url)
+    config = replace(
+        Config(), ENV="testing", SECRET_KEY="test", DATABASE_URL=url, INSTANCE_PATH=tmp_path
+    )
+    app = create_app(config, serving=True)
+    with get_db(app).transaction() as session:
+        users = {
+            who: create_user(
+                session, f"{who}@nordhafen.example", role=role, password=PASSWORD, name=who.title()
+            )
+            for who, role in PEOPLE.items()
+        }
+        channel = create_channel(
+            session, users["admin"], name="X @StadtwerkeNH", kind="outbox", network="x"
+        )
+    yield Site(app, channel.id)
+    get_db(app).dispose()
+
+
+@pytest.fixture
+def browser(site: Site) -> FlaskClient:
+    return site.app.test_client()
+
+
+def csrf_token(browser: FlaskClient, path: str = "/login") -> str:
+    page = browser.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def log_in(browser: FlaskClient, who: str, *, password: str = PASSWORD, query: str = "") -> object:
+    return browser.post(
+        "/login" + query,
+        data={
+            "email": f"{who}@nordhafen.example",
+            "password": password,
+            "csrf_token": csrf_token(browser),
+        },
+    )
+
+
+def is_logged_in(browser: FlaskClient) -> bool:
+    return browser.get("/outbox").status_code == 200
+
+
+# --- logging in and out ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("planner@nordhafen.example", "falsch-falsch"), ("niemand@nordhafen.example", PASSWORD)],
+)
+def test_wrong_login_says_so_and_starts_no_session(
+    browser: FlaskClient, email: str, password: str
+) -> None:
+    response = browser.post(
+        "/login", data={"email": email, "password": password, "csrf_token": csrf_token(browser)}
+    )
+    assert response.status_code == 200
+    assert "E-Mail oder Passwort ist falsch" in response.get_data(as_text=True)
+    with browser.session_transaction() as session:
+        assert "_user_id" not in session
+    assert not is_logged_in(browser)
+
+
+def test_right_login_goes_to_the_calendar(browser: FlaskClient) -> None:
+    response = log_in(browser, "planner")
+    assert response.status_code == 302
+    assert response.location == "/"
+    assert is_logged_in(browser)
+
+
+def test_login_starts_a_fresh_session(browser: FlaskClient) -> None:
+    with browser.session_transaction() as session:
+        session["planted"] = "by someone else"
+    log_in(browser, "planner")
+    with browser.session_transaction() as session:
+        assert "planted" not in session
+        assert "_user_id" in session
+
+
+def test_post_without_csrf_token_is_refused(browser: FlaskClient) -> None:
+    response = browser.post(
+        "/login", data={"email": "planner@nordhafen.example", "password": PASSWORD}
+    )
+    assert response.status_code == 400
+    assert not is_logged_in(browser)
+
+    log_in(browser, "planner")
+    assert browser.post("/logout").status_code == 400
+    assert is_logged_in(browser)
+
+
+def test_logout_ends_the_session(browser: FlaskClient) -> None:
+    log_in(browser, "planner")
+    response = browser.post("/logout", data={"csrf_token": csrf_token(browser, "/")})
+    assert response.status_code == 302
+    assert response.location == "/login"
+    assert not is_logged_in(browser)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_anonymous_is_sent_to_login(browser: FlaskClient, path: str) -> None:
+    response = browser.get(path)
+    assert response.status_code == 302
+    assert response.location.startswith("/login?next=")
+
+
+def test_login_returns_to_the_page_asked_for(browser: FlaskClient) -> None:
+    response = log_in(browser, "head", query="?next=/crisis")
+    assert response.location == "/crisis"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example",
+        "///evil.example",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "http:evil.example",
+        "javascript:alert(1)",
+    ],
+)
+def test_login_never_redirects_to_another_site(browser: FlaskClient, target: str) -> None:
+    response = log_in(browser, "head", query="?" + urlencode({"next": target}))
+    assert response.status_code == 302
+    assert response.location == "/"
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+def test_pages_render_for_a_head(site: Site, browser: FlaskClient) -> None:
+    post_id = site.post(title="Sponsoring Puppentheater-Museum", approve=True)
+    log_in(browser, "head")
+    expected = {
+        "/": "Sponsoring Puppentheater-Museum",
+        f"/posts/{post_id}": "X @StadtwerkeNH",
+        "/crisis": "keine Krise",
+        "/outbox": "Noch nichts veröffentlicht",
+        "/audit": "freigegeben",
+    }
+    for path, text in expected.items():
+        response = browser.get(path)
+        assert response.status_code == 200, path
+        page = response.get_data(as_text=True)
+        assert text in page, path
+        assert '<html lang="de">' in page
+
+
+@pytest.mark.parametrize(("who", "status"), [("planner", 403), ("head", 200), ("admin", 200)])
+def test_audit_log_is_for_heads_and_admins(browser: FlaskClient, who: str, status: int) -> None:
+    log_in(browser, who)
+    assert browser.get("/audit").status_code == status
+
+
+def test_audit_link_is_shown_only_to_reviewers(browser: FlaskClient) -> None:
+    log_in(browser, "planner")
+    assert "/audit" not in browser.get("/").get_data(as_text=True)
+
+
+def test_unknown_post_is_404(browser: FlaskClient) -> None:
+    log_in(browser, "planner")
+    assert browser.get("/posts/999").status_code == 404
+
+
+def test_calendar_rejects_a_bad_date(browser: FlaskClient) -> None:
+    log_in(browser, "planner")
+    response = browser.get("/?von=gestern")
+    assert response.status_code == 400
+    assert "kein Datum" in response.get_data(as_text=True)
+
+
+def test_calendar_groups_posts_by_day_on_the_team_clock(site: Site, browser: FlaskClient) -> None:
+    # 00:30 in Berlin on the night of the spring DST change is still 23:30 UTC the day before.
+    berlin = ZoneInfo("Europe/Berlin")
+    site.post(title="Nachtschicht", publish_at=datetime(2026, 3, 29, 0, 30, tzinfo=berlin))
+    log_in(browser, "planner")
+    page = browser.get("/?von=2026-03-23").get_data(as_text=True)
+    assert "Sonntag, 29. März 2026" in page
+    assert "Samstag, 28. März 2026" not in page
+    assert "00:30" in page
+
+
+def test_user_text_is_escaped(site: Site, browser: FlaskClient) -> None:
+    post_id = site.post(title=f"Titel {XSS}", body=f"Text {XSS}")
+    log_in(browser, "planner")
+    for path in ("/", f"/posts/{post_id}"):
+        page = browser.get(path).get_data(as_text=True)
+        assert XSS not in page, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
+    assert "script-src 'none'" in browser.get("/").headers["Content-Security-Policy"]
+
+
+def test_outbox_shows_what_was_published(site: Site, browser: FlaskClient) -> None:
+    site.post(title="Ladesäulen", approve=True, publish_at=now_utc() - timedelta(minutes=1))
+    dispatcher = Dispatcher(get_db(site.app), site.app.config["CALENDAR"])
+    try:
+        assert len(dispatcher.run_pass().published) == 1
+    finally:
+        dispatcher.close()
+    log_in(browser, "planner")
+    page = browser.get("/outbox").get_data(as_text=True)
+    assert "Ladesäulen" in page
+    assert "X @StadtwerkeNH" in page
+
+
+# --- crisis ------------------------------------------------------------------------------------
+
+
+def declare(site: Site, reason: str) -> None:
+    with get_db(site.app).transaction() as session:
+        crisis.declare_crisis(session, site.user(session, "head2"), reason=reason)
+
+
+def test_no_banner_without_a_crisis(browser: FlaskClient) -> None:
+    log_in(browser, "planner")
+    assert "crisis-banner" not in browser.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/", "/crisis", "/outbox", "/posts/1"])
+def test_crisis_banner_on_every_page(site: Site, browser: FlaskClient, path: str) -> None:
+    site.post()
+    declare(site, "Shitstorm über den Sicherheitsdienst")
+    log_in(browser, "planner")
+    page = browser.get(path).get_data(as_text=True)
+    assert "crisis-banner" in page
+    assert "Shitstorm über den Sicherheitsdienst" in page
+    assert "Head2" in page
+
+
+def test_crisis_reason_is_escaped_in_the_banner(browser: FlaskClient, site: Site) -> None:
+    declare(site, f"Angriff {XSS}")
+    log_in(browser, "planner")
+    page = browser.get("/").get_data(as_text=True)
+    assert XSS not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_crisis_page_lists_held_posts(site: Site, browser: FlaskClient) -> None:
+    post_id = site.post(
+        title="Puppentheater", approve=True, publish_at=now_utc() - timedelta(minutes=5)
+    )
+    declare(site, "Shitstorm")
+    with get_db(site.app).transaction() as session:
+        assert session.get(Post, post_id).status == "held"  # type: ignore[union-attr]
+    log_in(browser, "head")
+    crisis_page = browser.get("/crisis").get_data(as_text=True)
+    assert "Krise in Kraft" in crisis_page
+    assert "Puppentheater" in crisis_page
+    assert "Zurückgehalten" in crisis_page
+    calendar_page = browser.get("/?von=" + (now_utc() - timedelta(days=1)).date().isoformat())
+    assert "status-held" in calendar_page.get_data(as_text=True)
