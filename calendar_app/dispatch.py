@@ -32,11 +32,12 @@ MAX_BACKOFF_SECONDS = 300.0
 
 
 def retry_delay(attempt: int, base: float, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter; at least what the receiver asked for (Retry-After)."""
+    """Exponential backoff with jitter, capped; never sooner than the receiver asked for
+    (Retry-After), however long that is: asking again earlier would only be refused again."""
     delay = min(MAX_BACKOFF_SECONDS, base * 2 ** max(0, attempt - 1))
     delay = delay * random.uniform(0.5, 1.0)
     if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_BACKOFF_SECONDS))
+        delay = max(delay, retry_after)
     return delay
 
 

@@ -21,7 +21,12 @@ def check_aware(value: datetime) -> datetime:
     """Refuse naive datetimes; return the same instant in UTC."""
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise NaiveTimeError("time has no offset, e.g. 2026-12-01T09:00:00+01:00")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            "time is out of range: in UTC it must fall within the years 1-9999"
+        ) from None
 
 
 def parse_aware(text: str) -> datetime:
@@ -31,7 +36,7 @@ def parse_aware(text: str) -> datetime:
     except ValueError:
         raise ValueError("not an ISO 8601 time; use e.g. 2026-12-01T09:00:00+01:00") from None
     try:
-        return check_aware(value)
+        return check_aware(value)  # may also refuse a time whose UTC instant is out of range
     except NaiveTimeError:
         raise ValueError(
             "time has no offset; use e.g. 2026-12-01T09:00:00+01:00 or ...Z for UTC"

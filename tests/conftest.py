@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from calendar_app import create_app
 from calendar_app.accounts import create_token, create_user
+from calendar_app.db import Database
 from calendar_app.dispatch import Dispatcher
 from calendar_app.extensions import get_db
 from calendar_app.migrate import upgrade
@@ -38,17 +39,48 @@ _db_numbers = itertools.count()
 
 
 # --- databases ---------------------------------------------------------------------------------
+# Each engine gets one template database per session: migrated, with the cast of users and their
+# tokens already in it (hashing their passwords costs most of a second). Every test gets a fresh
+# copy of it.
+
+
+@dataclass(frozen=True)
+class Cast:
+    tokens: dict[str, str]
+    ids: dict[str, int]
+
+
+def seed_cast(url: str) -> Cast:
+    tokens, ids = {}, {}
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            for name, role in ROLES.items():
+                user = create_user(
+                    session, f"{name}@example.org", role=role, password=PASSWORD, name=name.title()
+                )
+                tokens[name] = create_token(session, user, "tests")
+                ids[name] = user.id
+    finally:
+        db.dispose()
+    return Cast(tokens, ids)
+
+
+@dataclass(frozen=True)
+class SeededDatabase:
+    url: str
+    cast: Cast
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Cast]:
     path = tmp_path_factory.mktemp("template") / "template.db"
     upgrade(f"sqlite:///{path}")
-    return path
+    return path, seed_cast(f"sqlite:///{path}")
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
+def pg_server() -> Iterator[tuple[PostgresServer, Cast]]:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         if os.environ.get("CI"):
@@ -57,46 +89,58 @@ def pg_server() -> Iterator[PostgresServer]:
     server = PostgresServer(bin_dir).start()
     server.create_database("calendar_template")
     upgrade(server.url("calendar_template"))
-    yield server
+    cast = seed_cast(server.url("calendar_template"))
+    yield server, cast
     server.stop()
 
 
 @pytest.fixture
-def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+def sqlite_db(sqlite_template: tuple[Path, Cast], tmp_path: Path) -> SeededDatabase:
+    template, cast = sqlite_template
     path = tmp_path / "calendar.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
+    shutil.copy(template, path)
+    return SeededDatabase(f"sqlite:///{path}", cast)
 
 
 @pytest.fixture
-def postgres_url(pg_server: PostgresServer) -> Iterator[str]:
+def postgres_db(pg_server: tuple[PostgresServer, Cast]) -> Iterator[SeededDatabase]:
+    server, cast = pg_server
     name = f"calendar_test_{os.getpid()}_{next(_db_numbers)}"
-    url = pg_server.create_database(name, template="calendar_template")
-    yield url
-    pg_server.drop_database(name)
+    url = server.create_database(name, template="calendar_template")
+    yield SeededDatabase(url, cast)
+    server.drop_database(name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest) -> str:
+def database(request: pytest.FixtureRequest) -> SeededDatabase:
     """Both engines, for behaviour that depends on the database."""
-    return request.getfixturevalue(f"{request.param}_url")
+    return request.getfixturevalue(f"{request.param}_db")
+
+
+@pytest.fixture
+def sqlite_url(sqlite_db: SeededDatabase) -> str:
+    return sqlite_db.url
+
+
+@pytest.fixture
+def database_url(database: SeededDatabase) -> str:
+    return database.url
 
 
 # --- the app -----------------------------------------------------------------------------------
 
+TEST_SETTINGS: dict[str, Any] = {
+    "ENV": "testing",
+    "SECRET_KEY": "test-secret-key",
+    "WEBHOOK_TIMEOUT_SECONDS": 2.0,
+    "WEBHOOK_BACKOFF_SECONDS": 0.05,
+    "DECLARE_WAIT_SECONDS": 10.0,
+}
+
 
 def make_config(database_url: str, instance: Path, **overrides: Any) -> Config:
-    return replace(
-        Config(),
-        ENV="testing",
-        SECRET_KEY="test-secret-key",
-        DATABASE_URL=database_url,
-        INSTANCE_PATH=instance,
-        WEBHOOK_TIMEOUT_SECONDS=2.0,
-        WEBHOOK_BACKOFF_SECONDS=0.05,
-        DECLARE_WAIT_SECONDS=10.0,
-        **overrides,
-    )
+    settings = {**TEST_SETTINGS, **overrides}
+    return replace(Config(), DATABASE_URL=database_url, INSTANCE_PATH=instance, **settings)
 
 
 @pytest.fixture
@@ -112,15 +156,19 @@ def _app(url: str, tmp_path: Path, overrides: dict[str, Any]) -> Iterator[Flask]
 
 
 @pytest.fixture
-def app(sqlite_url: str, tmp_path: Path, config_overrides: dict[str, Any]) -> Iterator[Flask]:
+def app(
+    sqlite_db: SeededDatabase, tmp_path: Path, config_overrides: dict[str, Any]
+) -> Iterator[Flask]:
     """The app on SQLite: for behaviour that does not depend on the database."""
-    yield from _app(sqlite_url, tmp_path, config_overrides)
+    yield from _app(sqlite_db.url, tmp_path, config_overrides)
 
 
 @pytest.fixture
-def any_app(database_url: str, tmp_path: Path, config_overrides: dict[str, Any]) -> Iterator[Flask]:
+def any_app(
+    database: SeededDatabase, tmp_path: Path, config_overrides: dict[str, Any]
+) -> Iterator[Flask]:
     """The app on SQLite and on PostgreSQL."""
-    yield from _app(database_url, tmp_path, config_overrides)
+    yield from _app(database.url, tmp_path, config_overrides)
 
 
 # --- people and the API ------------------------------------------------------------------------
@@ -220,26 +268,16 @@ class Team:
         return response.get_json()
 
 
-def make_team(app: Flask) -> Team:
-    tokens, ids = {}, {}
-    with get_db(app).transaction() as session:
-        for name, role in ROLES.items():
-            user = create_user(
-                session, f"{name}@example.org", role=role, password=PASSWORD, name=name.title()
-            )
-            tokens[name] = create_token(session, user, "tests")
-            ids[name] = user.id
-    return Team(app, app.test_client(), tokens, ids)
+@pytest.fixture
+def team(app: Flask, sqlite_db: SeededDatabase) -> Team:
+    """planner, planner2, head, head2 and admin, each with an API token, on SQLite."""
+    return Team(app, app.test_client(), sqlite_db.cast.tokens, sqlite_db.cast.ids)
 
 
 @pytest.fixture
-def team(app: Flask) -> Team:
-    return make_team(app)
-
-
-@pytest.fixture
-def any_team(any_app: Flask) -> Team:
-    return make_team(any_app)
+def any_team(any_app: Flask, database: SeededDatabase) -> Team:
+    """The same cast on SQLite and on PostgreSQL."""
+    return Team(any_app, any_app.test_client(), database.cast.tokens, database.cast.ids)
 
 
 # --- the scheduler and the outside world -------------------------------------------------------
@@ -278,3 +316,8 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()

@@ -31,13 +31,18 @@ def _iso_time_with_offset(value: Any) -> datetime:
     return parse_aware(value)
 
 
-def _no_nul(value: str) -> str:
+def _storable_text(value: str) -> str:
+    """Text a database can store: no NUL characters, no halves of surrogate pairs."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode text (a lone surrogate code point)") from None
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(_storable_text)]
 IsoTime = Annotated[
     datetime,
     BeforeValidator(_iso_time_with_offset),
@@ -107,7 +112,7 @@ def json_object() -> dict[str, Any]:
         return {}
     try:
         data = request.get_json(force=True, silent=False)
-    except BadRequest:
+    except (BadRequest, RecursionError):
         raise MalformedRequest(
             "the request body is not valid JSON", {"body": "malformed JSON"}
         ) from None

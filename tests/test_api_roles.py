@@ -1,0 +1,256 @@
+"""Who may do what (API.md "Roles"), as a table of action x role.
+
+planner: creates, edits, submits posts. head: approves (never their own post, unless it is a crisis
+response), declares and lifts a crisis, reviews held posts. admin: everything, plus channels.
+Signed-in people who may not: 403. Nobody signed in: 401, on everything but the health check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from calendar_app.timeutil import iso_utc, now_utc
+from tests.conftest import Team
+
+ROLES = ("planner", "planner2", "head", "head2", "admin", "anonymous")
+SIGNED_IN = ROLES[:-1]
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+
+    def by(self, team: Team, role: str) -> Any:
+        api = getattr(team, role)
+        return getattr(api, self.method.lower())(self.path, json=self.json)
+
+
+# --- the actions: each sets the scene through the API and returns the call to try ----------
+
+
+def _submitted(team: Team, author: str, **fields: Any) -> dict[str, Any]:
+    post = team.draft([team.channel()["id"]], author=author, **fields)
+    assert getattr(team, author).post(f"/posts/{post['id']}/submit").status_code == 200
+    return post
+
+
+def _held(team: Team) -> dict[str, Any]:
+    """A planner's approved post that fell due as a crisis was declared: held."""
+    post = team.scheduled([team.channel()["id"]], at=now_utc() - timedelta(minutes=1))
+    assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
+    assert team.post(post["id"])["status"] == "held"
+    return post
+
+
+def create_channel(team: Team) -> Call:
+    return Call("POST", "/channels", {"name": "Karriere", "kind": "outbox", "network": "linkedin"})
+
+
+def create_post(team: Team) -> Call:
+    channel = team.channel()
+    publish_at = iso_utc(now_utc() + timedelta(days=3))
+    return Call("POST", "/posts", {"body": "Neu!", "channels": [channel["id"]],
+                                   "publish_at": publish_at})  # fmt: skip
+
+
+def approve_planners_post(team: Team) -> Call:
+    return Call("POST", f"/posts/{_submitted(team, 'planner')['id']}/approve")
+
+
+def approve_heads_own_post(team: Team) -> Call:
+    return Call("POST", f"/posts/{_submitted(team, 'head')['id']}/approve")
+
+
+def approve_heads_own_crisis_response(team: Team) -> Call:
+    post = _submitted(team, "head", crisis_response=True)
+    return Call("POST", f"/posts/{post['id']}/approve")
+
+
+def declare_crisis(team: Team) -> Call:
+    return Call("POST", "/crisis", {"reason": "Shitstorm: Sicherheitsdienst"})
+
+
+def lift_crisis(team: Team) -> Call:
+    assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
+    return Call("POST", "/crisis/lift", {"note": "Lage geklärt"})
+
+
+def release_held_post(team: Team) -> Call:
+    post = _held(team)
+    assert team.head.post("/crisis/lift", json={"note": "Lage geklärt"}).status_code == 200
+    return Call("POST", f"/posts/{post['id']}/release", {})
+
+
+def discard_planners_draft(team: Team) -> Call:
+    return Call("POST", f"/posts/{team.draft([team.channel()['id']])['id']}/discard", {})
+
+
+def discard_planners_post_in_review(team: Team) -> Call:
+    return Call("POST", f"/posts/{_submitted(team, 'planner')['id']}/discard", {})
+
+
+def discard_planners_approved_post(team: Team) -> Call:
+    return Call("POST", f"/posts/{team.scheduled([team.channel()['id']])['id']}/discard", {})
+
+
+def discard_held_post(team: Team) -> Call:
+    return Call("POST", f"/posts/{_held(team)['id']}/discard", {})
+
+
+# Who may, with the success status. Every other signed-in role gets 403, anonymous gets 401.
+MAY: dict[Callable[[Team], Call], dict[str, int]] = {
+    create_channel: {"admin": 201},
+    create_post: {"planner": 201, "planner2": 201, "head": 201, "head2": 201, "admin": 201},
+    approve_planners_post: {"head": 200, "head2": 200, "admin": 200},
+    approve_heads_own_post: {"head2": 200, "admin": 200},  # four eyes: not its author
+    approve_heads_own_crisis_response: {"head": 200, "head2": 200, "admin": 200},
+    declare_crisis: {"head": 201, "head2": 201, "admin": 201},
+    lift_crisis: {"head": 200, "head2": 200, "admin": 200},
+    release_held_post: {"head": 200, "head2": 200, "admin": 200},
+    discard_planners_draft: {"planner": 200, "head": 200, "head2": 200, "admin": 200},
+    discard_planners_post_in_review: {"planner": 200, "head": 200, "head2": 200, "admin": 200},
+    discard_planners_approved_post: {"head": 200, "head2": 200, "admin": 200},
+    discard_held_post: {"head": 200, "head2": 200, "admin": 200},
+}
+
+TABLE = [
+    pytest.param(
+        action,
+        role,
+        MAY[action].get(role, 401 if role == "anonymous" else 403),
+        id=f"{action.__name__}-{role}",
+    )
+    for action in MAY
+    for role in ROLES
+]
+
+
+def _state(team: Team) -> dict[str, Any]:
+    return {path: team.admin.get(path).get_json() for path in ("/channels", "/posts", "/crisis")}
+
+
+@pytest.mark.parametrize(("action", "role", "expected"), TABLE)
+def test_who_may_do_what(
+    team: Team, action: Callable[[Team], Call], role: str, expected: int
+) -> None:
+    call = action(team)
+    before = _state(team)
+    response = call.by(team, role)
+    assert response.status_code == expected, response.get_json()
+    assert response.is_json
+    if expected >= 400:
+        assert response.get_json()["error"]
+        assert _state(team) == before, "a refused request must change nothing"
+
+
+@pytest.mark.parametrize("config_overrides", [{"CRISIS_LIFT_CONFIRMATIONS": 2}])
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("head2", 200),
+        ("admin", 200),
+        ("head", 409),  # asked for the lift: a second person must confirm it
+        ("planner", 403),
+        ("planner2", 403),
+        ("anonymous", 401),
+    ],
+)
+def test_who_may_confirm_lifting_a_crisis(team: Team, role: str, expected: int) -> None:
+    assert team.head2.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
+    requested = team.head.post("/crisis/lift", json={"note": "Lage geklärt"})
+    assert requested.status_code == 202, requested.get_json()
+
+    response = getattr(team, role).post("/crisis/lift/confirm")
+    assert response.status_code == expected, response.get_json()
+    assert team.admin.get("/crisis").get_json()["active"] is (expected != 200)
+
+
+@pytest.mark.parametrize("config_overrides", [{"CRISIS_LIFT_CONFIRMATIONS": 2}])
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [("head", 202), ("head2", 202), ("admin", 202), ("planner", 403), ("anonymous", 401)],
+)
+def test_who_may_ask_to_lift_a_crisis_that_needs_two_people(
+    team: Team, role: str, expected: int
+) -> None:
+    assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
+    response = getattr(team, role).post("/crisis/lift", json={"note": "Lage geklärt"})
+    assert response.status_code == expected, response.get_json()
+    assert team.admin.get("/crisis").get_json()["active"] is True
+
+
+READ_PATHS = ["/health", "/channels", "/posts", "/posts/{post}", "/crisis", "/openapi.json"]
+
+
+@pytest.mark.parametrize("path", READ_PATHS)
+@pytest.mark.parametrize("role", SIGNED_IN)
+def test_everyone_signed_in_may_read(team: Team, role: str, path: str) -> None:
+    post = team.draft([team.channel()["id"]])
+    response = getattr(team, role).get(path.format(post=post["id"]))
+    assert response.status_code == 200, response.get_json()
+    assert response.is_json
+
+
+ANONYMOUS: list[Any] = [
+    ("GET", "/health", 200),
+    ("GET", "/openapi.json", 200),
+    ("GET", "/channels", 401),
+    ("POST", "/channels", 401),
+    ("GET", "/posts", 401),
+    ("POST", "/posts", 401),
+    ("GET", "/posts/{post}", 401),
+    ("PATCH", "/posts/{post}", 401),
+    ("POST", "/posts/{post}/submit", 401),
+    ("POST", "/posts/{post}/approve", 401),
+    ("POST", "/posts/{post}/release", 401),
+    ("POST", "/posts/{post}/discard", 401),
+    ("GET", "/crisis", 401),
+    ("POST", "/crisis", 401),
+    ("POST", "/crisis/lift", 401),
+    ("POST", "/crisis/lift/confirm", 401),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "expected"), ANONYMOUS)
+def test_without_a_token_only_the_health_check_and_the_api_description_answer(
+    team: Team, method: str, path: str, expected: int
+) -> None:
+    post = team.draft([team.channel()["id"]])
+    call = Call(method, path.format(post=post["id"]), {} if method != "GET" else None)
+    response = call.by(team, "anonymous")
+    assert response.status_code == expected, response.get_json()
+    assert response.is_json
+    if expected == 401:
+        assert response.get_json()["error"]
+    assert team.post(post["id"]) == post
+
+
+def test_health_says_ok_without_a_token(team: Team) -> None:
+    response = team.anonymous.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("config_overrides", [{"ALLOW_SELF_APPROVAL": True}])
+def test_a_head_may_approve_their_own_post_where_the_app_is_configured_so(team: Team) -> None:
+    post = _submitted(team, "head")
+    response = team.head.post(f"/posts/{post['id']}/approve")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "scheduled"
+
+
+def test_a_head_refused_their_own_post_leaves_it_in_review_for_another_head(team: Team) -> None:
+    post = _submitted(team, "head")
+    refused = team.head.post(f"/posts/{post['id']}/approve")
+    assert refused.status_code == 403
+    assert team.post(post["id"])["status"] == "in_review"
+    approved = team.head2.post(f"/posts/{post['id']}/approve")
+    assert approved.status_code == 200
+    assert approved.get_json()["status"] == "scheduled"
