@@ -130,7 +130,7 @@ class Dispatcher:
                 return [], result.held_post_ids
             by_id = {c.delivery_id: c for c in result.claims}
             rows = session.execute(
-                select(Delivery.id, Post, Channel)
+                select(Delivery.id, Delivery.body_override, Post, Channel)
                 .join(Post, Delivery.post_id == Post.id)
                 .join(Channel, Delivery.channel_id == Channel.id)
                 .where(Delivery.id.in_(by_id))
@@ -146,11 +146,11 @@ class Dispatcher:
                         delivery_id=delivery_id,
                         channel_id=channel.id,
                         title=post.title,
-                        body=post.body,
+                        body=body_override or post.body,
                         publish_at=post.publish_at,
                     ),
                 )
-                for delivery_id, post, channel in rows
+                for delivery_id, body_override, post, channel in rows
             ]
             return jobs, result.held_post_ids
 

@@ -213,6 +213,8 @@ class Delivery(Base):
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.SCHEDULED)
+    # The text for this channel when it differs from the post's body (e.g. shorter for X).
+    body_override: Mapped[str | None] = mapped_column(Text)
     # When the delivery may be sent. NULL until the post is approved ("not armed"); set to the
     # post's time on approval, to a later time when a retry backs off or a head releases it.
     due_at: Mapped[datetime | None]
@@ -229,6 +231,11 @@ class Delivery(Base):
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
     channel: Mapped[Channel] = relationship()
+
+    @property
+    def text(self) -> str:
+        """What this channel receives."""
+        return self.body_override or self.post.body
 
 
 class Crisis(Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -70,21 +70,37 @@ def list_posts(
     return session.scalars(stmt).all()
 
 
-def check_text(title: str, body: str, channels: Iterable[Channel]) -> None:
-    """Refuse a text that a channel would not take in full (never cut it to fit)."""
+def check_text(
+    title: str,
+    body: str,
+    channels: Sequence[Channel],
+    overrides: Mapping[int, str] | None = None,
+) -> None:
+    """Refuse a text that a channel would not take in full (never cut it to fit).
+
+    Each channel gets its override when it has one, the post's body otherwise.
+    """
+    overrides = overrides or {}
     problems: dict[str, str] = {}
     if len(title) > MAX_TITLE_LENGTH:
         problems["title"] = f"is longer than {MAX_TITLE_LENGTH} characters"
     if not body.strip():
         problems["body"] = "must not be empty"
-    else:
-        channel_problems = [
-            problem
-            for channel in channels
-            if (problem := body_problem(body, channel.network, channel.name))
-        ]
-        if channel_problems:
-            problems["body"] = "; ".join(channel_problems)
+    strangers = sorted(set(overrides) - {c.id for c in channels})
+    for channel_id in strangers:
+        problems[f"overrides.{channel_id}"] = "is not one of the post's channels"
+    body_problems = []
+    for channel in channels:
+        text = overrides.get(channel.id) or body
+        if not text.strip():
+            continue
+        if problem := body_problem(text, channel.network, channel.name):
+            if channel.id in overrides:
+                problems[f"overrides.{channel.id}"] = problem
+            else:
+                body_problems.append(problem)
+    if body_problems and "body" not in problems:
+        problems["body"] = "; ".join(body_problems)
     if problems:
         raise InvalidInput(
             "the post does not fit its channels: "
@@ -114,9 +130,12 @@ def create_post(
     title: str = "",
     crisis_response: bool = False,
     department_id: int | None = None,
+    overrides: Mapping[int, str] | None = None,
 ) -> Post:
+    """A new draft; `overrides` gives some channels their own text (channel id -> text)."""
     channels = channels_by_ids(session, channel_ids)
-    check_text(title, body, channels)
+    overrides = _clean_overrides(overrides)
+    check_text(title, body, channels, overrides)
     post = Post(
         title=title.strip(),
         body=body,
@@ -125,11 +144,23 @@ def create_post(
         crisis_response=crisis_response,
         department=_department(session, department_id),
         status=PostStatus.DRAFT,
-        deliveries=[Delivery(channel=channel) for channel in channels],
+        deliveries=[
+            Delivery(channel=channel, body_override=overrides.get(channel.id))
+            for channel in channels
+        ],
     )
     session.add(post)
     session.flush()
     return post
+
+
+def _clean_overrides(overrides: Mapping[int, str] | None) -> dict[int, str]:
+    """An empty override means "use the post's body"."""
+    return {k: v for k, v in (overrides or {}).items() if v and v.strip()}
+
+
+def current_overrides(post: Post) -> dict[int, str]:
+    return {d.channel_id: d.body_override for d in post.deliveries if d.body_override}
 
 
 def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any]) -> Post:
@@ -153,7 +184,12 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
     )
     title = changes.get("title", post.title)
     body = changes.get("body", post.body)
-    check_text(title, body, channels)
+    if "overrides" in changes:
+        overrides = _clean_overrides(changes["overrides"])
+    else:  # the channels that stay keep their own text
+        staying = {c.id for c in channels}
+        overrides = {k: v for k, v in current_overrides(post).items() if k in staying}
+    check_text(title, body, channels, overrides)
 
     previous_status = post.status
     post.title = title.strip()
@@ -169,6 +205,8 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
         post.deliveries = [d for d in post.deliveries if d.channel_id in wanted]
         present = {d.channel_id for d in post.deliveries}
         post.deliveries.extend(Delivery(channel=c) for c in channels if c.id not in present)
+    for delivery in post.deliveries:
+        delivery.body_override = overrides.get(delivery.channel_id)
 
     if previous_status not in WORKFLOW_STATUSES:
         _back_to_draft(post)
@@ -212,7 +250,7 @@ def approve_post(
     require_may_approve(approver, post, allow_self_approval=allow_self_approval)
     if post.status != PostStatus.IN_REVIEW:
         raise Conflict(f"only a post in review can be approved; this post is {post.status}")
-    check_text(post.title, post.body, [d.channel for d in post.deliveries])
+    check_text(post.title, post.body, [d.channel for d in post.deliveries], current_overrides(post))
     post.status = PostStatus.SCHEDULED
     post.approved_by = approver
     post.approved_at = now_utc()

@@ -14,7 +14,7 @@ from calendar_app.models import MAX_ID, PostStatus
 from calendar_app.timeutil import parse_aware
 
 bp = Blueprint("posts", __name__)
-NOT_NULL = ("body", "publish_at", "title", "crisis_response", "channels")
+NOT_NULL = ("body", "publish_at", "title", "crisis_response", "channels", "overrides")
 
 
 def _query_filters() -> dict[str, Any]:
@@ -60,6 +60,7 @@ def create() -> tuple[dict[str, Any], int]:
         title=data.title,
         crisis_response=data.crisis_response,
         department_id=data.department_id,
+        overrides=data.overrides,
     )
     return post_json(post), 201
 

@@ -49,6 +49,8 @@ IsoTime = Annotated[
     Field(json_schema_extra={"format": "date-time", "example": "2026-12-01T09:00:00+01:00"}),
 ]
 ChannelId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+# JSON object keys are strings: {"3": "shorter text for channel 3"}.
+Overrides = dict[Annotated[int, Field(ge=1, le=MAX_ID)], Text]
 NonEmpty = Annotated[Text, Field(min_length=1)]
 
 
@@ -70,6 +72,9 @@ class PostCreate(Schema):
     title: Annotated[Text, Field(max_length=200)] = ""
     crisis_response: StrictBool = False
     department_id: Annotated[int | None, Field(strict=True, ge=1, le=MAX_ID)] = None
+    overrides: Overrides = Field(
+        default_factory=dict, description="channel id -> the text for that channel"
+    )
 
 
 class PostUpdate(Schema):
@@ -79,6 +84,7 @@ class PostUpdate(Schema):
     title: Annotated[Text, Field(max_length=200)] | None = None
     crisis_response: StrictBool | None = None
     department_id: Annotated[int | None, Field(strict=True, ge=1, le=MAX_ID)] = None
+    overrides: Overrides | None = None
 
 
 class Release(Schema):

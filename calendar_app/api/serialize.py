@@ -26,6 +26,7 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "id": delivery.id,
         "channel_id": delivery.channel_id,
         "status": delivery.status,
+        "body_override": delivery.body_override,
         "published_at": iso_utc(delivery.published_at),
         "error": delivery.error,
         "due_at": iso_utc(delivery.due_at),
