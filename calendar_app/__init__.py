@@ -43,7 +43,8 @@ def configure(app: Flask, config: Config) -> None:
         TESTING=config.ENV == "testing",
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick is noise
+    # APScheduler reports every tick, and every tick skipped while a long pass runs: noise.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 

@@ -128,6 +128,11 @@ def record_failed(session: Session, claim: Claim, reason: str) -> bool:
     return _record(session, claim, status=DeliveryStatus.FAILED, error=reason)
 
 
+def release_claim(session: Session, claim: Claim) -> bool:
+    """Give back a claimed delivery that was never started (the scheduler is shutting down)."""
+    return _record(session, claim, status=DeliveryStatus.SCHEDULED, attempts=Delivery.attempts - 1)
+
+
 def _record(session: Session, claim: Claim, **values: object) -> bool:
     """Write an outcome only if this claim still holds the delivery (the fencing token)."""
     result = session.execute(_fenced(claim, **values))  # type: ignore[call-overload]

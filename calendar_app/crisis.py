@@ -23,7 +23,7 @@ from calendar_app.channels import channels_by_ids
 from calendar_app.errors import Conflict, InvalidInput
 from calendar_app.models import Crisis, Delivery, DeliveryStatus, Post, PostStatus, QueueState, User
 from calendar_app.permissions import require_may_discard, require_reviewer
-from calendar_app.planning import settle_post_status
+from calendar_app.planning import derived_status, settle_post_status
 from calendar_app.timeutil import check_aware, now_utc
 
 QUEUE_STATE_ID = 1
@@ -291,21 +291,24 @@ def release_post(
 
 
 def discard_post(session: Session, actor: User, post: Post, *, reason: str | None = None) -> Post:
-    """Withdraw a post: nothing of it that has not gone out will be sent. Twice is harmless."""
+    """Withdraw a post: nothing of it that has not started will be sent. Twice is harmless.
+
+    A delivery already on the wire cannot be called back: it finishes, and the post then shows
+    how it ended (published, failed, ...) instead of `discarded`.
+    """
     require_may_discard(actor, post)
     if post.status == PostStatus.DISCARDED:
         return post
-    if any(d.status == DeliveryStatus.PUBLISHING for d in post.deliveries):
-        raise Conflict("this post is being sent right now; wait a moment and look again")
-    discarded = []
+    discarded, sending = [], []
     for delivery in post.deliveries:
-        if delivery.status != DeliveryStatus.PUBLISHED:
+        if delivery.status == DeliveryStatus.PUBLISHING:
+            sending.append(delivery.id)
+        elif delivery.status != DeliveryStatus.PUBLISHED:
             delivery.status = DeliveryStatus.DISCARDED
             delivery.due_at = None
             discarded.append(delivery.id)
     previous_status = post.status
-    published = any(d.status == DeliveryStatus.PUBLISHED for d in post.deliveries)
-    post.status = PostStatus.PUBLISHED if published else PostStatus.DISCARDED
+    post.status = derived_status(d.status for d in post.deliveries)
     session.flush()
     audit.record(
         session,
@@ -315,6 +318,7 @@ def discard_post(session: Session, actor: User, post: Post, *, reason: str | Non
         reason=reason,
         previous_status=previous_status,
         deliveries=discarded,
+        still_sending=sending,
     )
     return post
 

@@ -12,12 +12,14 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from calendar_app import claims
 from calendar_app.db import Database
@@ -47,6 +49,7 @@ class PassReport:
     retried: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
+    released: list[int] = field(default_factory=list)
     held_posts: list[int] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
 
@@ -85,10 +88,8 @@ class Dispatcher:
             max_workers=config.DISPATCH_CONCURRENCY, thread_name_prefix="publish"
         )
         self._stopping = threading.Event()
-        # Enough for one send plus recording, so a live sender never loses its lease.
-        self.lease_seconds = max(
-            config.CLAIM_LEASE_SECONDS, config.WEBHOOK_TIMEOUT_SECONDS * 3 + 10
-        )
+        # Enough for one send plus recording it, so a live sender never loses its lease.
+        self.lease_seconds = max(config.CLAIM_LEASE_SECONDS, config.WEBHOOK_TIMEOUT_SECONDS * 2 + 5)
 
     def run_pass(self) -> PassReport:
         report = PassReport()
@@ -155,6 +156,10 @@ class Dispatcher:
             return jobs, result.held_post_ids
 
     def _send_and_record(self, job: _Job) -> str:
+        if self._stopping.is_set():  # shutting down: what has not started goes back, unsent
+            with self.db.transaction() as session:
+                claims.release_claim(session, job.claim)
+            return "released"
         publisher = self.publishers.get(job.kind)
         if publisher is None:
             outcome = Outcome.failed(f"no publisher for channel kind {job.kind!r}")
@@ -167,6 +172,33 @@ class Dispatcher:
         return self._record(job.claim, outcome)
 
     def _record(self, claim: claims.Claim, outcome: Outcome) -> str:
+        """Record what happened, retrying while the database is away: the message is out (or
+        not), and losing that knowledge would turn the delivery `unknown` for nothing. Past the
+        lease another scheduler marks it `unknown`, and the fenced update refuses us."""
+        deadline = time.monotonic() + self.lease_seconds
+        pause = 0.2
+        while True:
+            try:
+                return self._record_once(claim, outcome)
+            except OperationalError as exc:
+                if time.monotonic() + pause > deadline or self._stopping.is_set():
+                    log.error(
+                        "outcome not recorded, database unavailable: delivery=%s outcome=%s "
+                        "error=%s",
+                        claim.delivery_id,
+                        outcome.status,
+                        exc.orig,
+                    )
+                    return "lost"
+                log.warning(
+                    "database unavailable while recording: delivery=%s retry_in=%.1fs",
+                    claim.delivery_id,
+                    pause,
+                )
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    def _record_once(self, claim: claims.Claim, outcome: Outcome) -> str:
         now = self.clock()
         with self.db.transaction() as session:
             if outcome.status == "published":

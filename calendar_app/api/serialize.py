@@ -32,6 +32,9 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "due_at": iso_utc(delivery.due_at),
         "attempts": delivery.attempts,
         "held_by_crisis_id": delivery.held_by_crisis_id,
+        # What is known about the last attempt (for an `unknown` delivery: who was sending it).
+        "claimed_by": delivery.claimed_by,
+        "claimed_at": iso_utc(delivery.claimed_at),
     }
 
 

@@ -55,6 +55,11 @@ class PostgresServer:
                   str(self.base / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
         return self
 
+    def restart(self) -> None:
+        """A database outage as schedulers see it: every connection is cut."""
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"),
+                  "-m", "fast", "-w", "-t", "60", "restart")  # fmt: skip
+
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")

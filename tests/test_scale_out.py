@@ -1,0 +1,290 @@
+"""Guarantees 1-3 with several real scheduler processes on one PostgreSQL database, under faults:
+many deliveries at once, crises declared at random moments, kill -9 mid-send, a database restart,
+SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from calendar_app import crisis, planning
+from calendar_app.channels import create_channel
+from calendar_app.db import Database
+from calendar_app.models import Delivery, User
+from calendar_app.timeutil import now_utc
+from tests.conftest import SeededDatabase
+from tests.support.postgres import PostgresServer
+from tests.support.receiver import Receiver, Reply
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+CLI = str(Path(sys.executable).parent / "calendar-app")
+
+
+class Schedulers:
+    """`calendar-app scheduler` processes against one database."""
+
+    def __init__(self, url: str, tmp_path: Path, **settings: Any) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CALENDAR_")}
+        defaults = {
+            "SCHEDULER_INTERVAL_SECONDS": "0.05",
+            "WEBHOOK_TIMEOUT_SECONDS": "2",
+            "WEBHOOK_BACKOFF_SECONDS": "0.1",
+        }
+        self.env.update(defaults, DATABASE_URL=url, CALENDAR_INSTANCE_PATH=str(tmp_path))
+        self.env.update({k: str(v) for k, v in settings.items()})
+        self.processes: list[subprocess.Popen] = []
+        self.log = tmp_path / "schedulers.log"
+
+    def start(self, count: int = 1) -> list[subprocess.Popen]:
+        started = []
+        with self.log.open("a") as log:
+            for _ in range(count):
+                started.append(
+                    subprocess.Popen(
+                        [CLI, "scheduler"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+                    )
+                )
+        self.processes.extend(started)
+        return started
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def schedulers(postgres_db: SeededDatabase, tmp_path: Path) -> Iterator[Any]:
+    made: list[Schedulers] = []
+
+    def make(**settings: Any) -> Schedulers:
+        group = Schedulers(postgres_db.url, tmp_path, **settings)
+        made.append(group)
+        return group
+
+    yield make
+    for group in made:
+        group.stop_all()
+
+
+@pytest.fixture
+def db(postgres_db: SeededDatabase) -> Iterator[Database]:
+    database = Database(postgres_db.url)
+    yield database
+    database.dispose()
+
+
+def people(session) -> tuple[User, User, User]:
+    by_email = {u.email: u for u in session.scalars(select(User))}
+    return tuple(by_email[f"{name}@example.org"] for name in ("admin", "planner", "head"))
+
+
+def make_webhooks(db: Database, receiver: Receiver, count: int = 1) -> list[int]:
+    with db.transaction() as session:
+        admin, _, _ = people(session)
+        return [
+            create_channel(
+                session,
+                admin,
+                name=f"Kanal {i}",
+                kind="webhook",
+                config={"url": f"{receiver.url}/{i}", "secret": "k"},
+            ).id
+            for i in range(count)
+        ]
+
+
+def plan_due(db: Database, channel_ids: list[int], count: int, *, spread: float = 0.0) -> list[int]:
+    """Approved posts due now (or spread over the next `spread` seconds); their post ids."""
+    start = now_utc()
+    post_ids = []
+    with db.transaction() as session:
+        _, planner, head = people(session)
+        for i in range(count):
+            at = start + timedelta(seconds=spread * i / max(count, 1))
+            post = planning.create_post(
+                session, planner, body=f"Beitrag {i}", channel_ids=channel_ids, publish_at=at
+            )
+            planning.submit_post(session, planner, post)
+            planning.approve_post(session, head, post)
+            post_ids.append(post.id)
+    return post_ids
+
+
+def states(db: Database) -> dict[str, int]:
+    with db.transaction() as session:
+        rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+        return dict(rows.all())
+
+
+def wait_until(check, timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return check()
+
+
+def test_four_schedulers_send_every_delivery_exactly_once(
+    db: Database, receiver: Receiver, schedulers
+) -> None:
+    channels = make_webhooks(db, receiver, 2)
+    plan_due(db, channels, 1000, spread=3.0)  # 2,000 deliveries due within three seconds
+    schedulers().start(4)
+
+    assert wait_until(lambda: len(receiver.snapshot()) >= 2000, timeout=180)
+    assert wait_until(lambda: states(db) == {"published": 2000}, timeout=30), states(db)
+    time.sleep(0.5)  # any duplicate would arrive now
+    counts = receiver.counts_by_key()
+    assert len(counts) == 2000
+    assert set(counts.values()) == {1}, "a delivery was received twice"
+
+
+def test_crisis_declared_at_random_moments_stops_every_scheduler(
+    db: Database, receiver: Receiver, schedulers
+) -> None:
+    trials = int(os.environ.get("CRISIS_TRIALS", "200"))
+    rng = random.Random(20151027)
+    receiver.reply = lambda _r: Reply(delay=rng.choice([0.001, 0.005, 0.01, 0.02]))
+    channels = make_webhooks(db, receiver, 6)
+    paths = {channel_id: f"/hook/{i}" for i, channel_id in enumerate(channels)}
+    # Small claims, so a declaration can fall between two of them as well as during a send.
+    group = schedulers(
+        SCHEDULER_INTERVAL_SECONDS="0.01", DISPATCH_BATCH_SIZE="2", DISPATCH_CONCURRENCY="2"
+    )
+    group.start(3)
+    plan_due(db, channels, 1)  # warm-up: wait until the schedulers are at work
+    assert wait_until(lambda: len(receiver.snapshot()) == len(channels), timeout=30)
+    with db.transaction() as session:
+        _, _, head = people(session)
+        head_id = head.id
+    late_total = 0
+    caught_mid_queue = 0  # trials in which the declaration fell between sends of one batch
+    for trial in range(trials):
+        scope = None if rng.random() < 0.5 else rng.sample(channels, 3)
+        post_ids = plan_due(db, channels, 2)
+        time.sleep(rng.uniform(0, 0.06))
+        session = db.session()
+        try:
+            head = session.get(User, head_id)
+            declaration = crisis.declare_crisis(
+                session, head, reason=f"Versuch {trial}", channel_ids=scope
+            )
+            session.commit()
+            in_flight = crisis.wait_for_in_flight(session, declaration.in_flight_ids, timeout=10)
+            returned_at = time.monotonic()
+            assert all(d.status != "publishing" for d in in_flight)
+        finally:
+            session.close()
+        time.sleep(0.05)  # the schedulers keep ticking
+
+        in_scope = {paths[c] for c in (scope or channels)}
+        late = [r for r in receiver.snapshot() if r.at > returned_at and r.path in in_scope]
+        late_total += len(late)
+        with db.transaction() as session:
+            head = session.get(User, head_id)
+            crisis.lift_crisis(session, head, note="vorbei")
+            seen = set()
+            for post_id in post_ids:  # reviewed: whatever was held is discarded
+                post = planning.get_post(session, post_id)
+                seen |= {d.status for d in post.deliveries}
+                if post.status == "held":
+                    crisis.discard_post(session, head, post)
+            caught_mid_queue += {"published", "held"} <= seen
+
+    assert late_total == 0, "deliveries in scope were received after a declaration returned"
+    assert caught_mid_queue > trials // 20, f"only {caught_mid_queue} trials raced the queue"
+    assert wait_until(lambda: "scheduled" not in states(db) and "publishing" not in states(db), 30)
+    final = states(db)
+    assert set(final) <= {"published", "discarded"}, final
+    assert sum(final.values()) == (trials * 2 + 1) * len(channels)
+    counts = receiver.counts_by_key()
+    assert set(counts.values()) == {1}
+    assert len(counts) == final["published"]
+
+
+def test_kill_9_mid_send_leaves_the_delivery_unknown_and_never_resends_it(
+    db: Database, receiver: Receiver, schedulers
+) -> None:
+    arrived = threading.Event()
+
+    def slow_first(_r) -> Reply:
+        arrived.set()
+        return Reply(delay=0.9)
+
+    receiver.reply = slow_first
+    channels = make_webhooks(db, receiver)
+    [post_id] = plan_due(db, channels, 1)
+    group = schedulers(WEBHOOK_TIMEOUT_SECONDS="1", CLAIM_LEASE_SECONDS="5")
+    [victim] = group.start(1)
+    assert arrived.wait(timeout=30)
+    victim.kill()  # SIGKILL while the request is open
+    victim.wait()
+    assert states(db) == {"publishing": 1}
+
+    group.start(1)  # the replacement sees the lease run out (7 s: twice the timeout plus 5)
+    assert wait_until(lambda: states(db) == {"unknown": 1}, timeout=30), states(db)
+    time.sleep(0.5)
+    assert list(receiver.counts_by_key().values()) == [1], "never re-sent blindly"
+    with db.transaction() as session:
+        post = planning.get_post(session, post_id)
+        assert post.status == "unknown"
+        assert "lease expired" in (post.deliveries[0].error or "")
+        assert post.deliveries[0].claimed_by  # what is known: who was sending it
+
+
+def test_schedulers_ride_out_a_database_restart_without_losing_or_duplicating(
+    db: Database, receiver: Receiver, schedulers, pg_server: tuple[PostgresServer, Any]
+) -> None:
+    server, _ = pg_server
+    receiver.reply = lambda _r: Reply(delay=0.005)
+    channels = make_webhooks(db, receiver)
+    plan_due(db, channels, 300, spread=4.0)
+    schedulers().start(2)
+    assert wait_until(lambda: len(receiver.snapshot()) >= 60, timeout=60)
+    server.restart()
+    db.dispose()  # this test's own connections died with the server, too
+
+    assert wait_until(lambda: states(db) == {"published": 300}, timeout=120), states(db)
+    counts = receiver.counts_by_key()
+    assert len(counts) == 300
+    assert set(counts.values()) == {1}
+
+
+def test_sigterm_finishes_the_send_under_way_and_starts_nothing_new(
+    db: Database, receiver: Receiver, schedulers
+) -> None:
+    arrived = threading.Event()
+
+    def slow(_r) -> Reply:
+        arrived.set()
+        return Reply(delay=1.0)
+
+    receiver.reply = slow
+    channels = make_webhooks(db, receiver)
+    plan_due(db, channels, 5)
+    [process] = schedulers(DISPATCH_CONCURRENCY="1").start(1)
+    assert arrived.wait(timeout=30)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert states(db) == {"published": 1, "scheduled": 4}
+    assert len(receiver.snapshot()) == 1
