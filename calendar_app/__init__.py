@@ -59,6 +59,11 @@ def register_extensions(app: Flask, config: Config) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
 
+    # Languages and the team's time zone for the browser UI (Flask-Babel).
+    from calendar_app.web.i18n import init_babel
+
+    init_babel(app)
+
 
 def register_blueprints(app: Flask) -> None:
     from calendar_app.api import CSRF_EXEMPT, api

@@ -27,7 +27,7 @@ from config import Config
 
 PASSWORD = "richtig-geheim-1"
 PEOPLE = {"planner": "planner", "head": "head", "head2": "head", "admin": "admin"}
-PAGES = ["/", "/posts/1", "/crisis", "/outbox", "/audit"]
+PAGES = ["/", "/agenda", "/compose", "/approvals", "/posts/1", "/crisis", "/outbox", "/audit"]
 XSS = "<script>alert(1)</script>"
 
 
@@ -203,7 +203,8 @@ def test_pages_render_for_a_head(site: Site, browser: FlaskClient) -> None:
     post_id = site.post(title="Sponsoring Puppentheater-Museum", approve=True)
     log_in(browser, "head")
     expected = {
-        "/": "Sponsoring Puppentheater-Museum",
+        "/": 'id="calendar"',
+        "/agenda": "Sponsoring Puppentheater-Museum",
         f"/posts/{post_id}": "X @StadtwerkeNH",
         "/crisis": "keine Krise",
         "/outbox": "Noch nichts veröffentlicht",
@@ -235,7 +236,7 @@ def test_unknown_post_is_404(browser: FlaskClient) -> None:
 
 def test_calendar_rejects_a_bad_date(browser: FlaskClient) -> None:
     log_in(browser, "planner")
-    response = browser.get("/?von=gestern")
+    response = browser.get("/agenda?von=gestern")
     assert response.status_code == 400
     assert "kein Datum" in response.get_data(as_text=True)
 
@@ -245,7 +246,7 @@ def test_calendar_groups_posts_by_day_on_the_team_clock(site: Site, browser: Fla
     berlin = ZoneInfo("Europe/Berlin")
     site.post(title="Nachtschicht", publish_at=datetime(2026, 3, 29, 0, 30, tzinfo=berlin))
     log_in(browser, "planner")
-    page = browser.get("/?von=2026-03-23").get_data(as_text=True)
+    page = browser.get("/agenda?von=2026-03-23").get_data(as_text=True)
     assert "Sonntag, 29. März 2026" in page
     assert "Samstag, 28. März 2026" not in page
     assert "00:30" in page
@@ -254,11 +255,13 @@ def test_calendar_groups_posts_by_day_on_the_team_clock(site: Site, browser: Fla
 def test_user_text_is_escaped(site: Site, browser: FlaskClient) -> None:
     post_id = site.post(title=f"Titel {XSS}", body=f"Text {XSS}")
     log_in(browser, "planner")
-    for path in ("/", f"/posts/{post_id}"):
+    for path in ("/agenda", f"/posts/{post_id}", f"/posts/{post_id}/edit"):
         page = browser.get(path).get_data(as_text=True)
         assert XSS not in page, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
-    assert "script-src 'none'" in browser.get("/").headers["Content-Security-Policy"]
+    policy = browser.get("/").headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
 
 
 def test_outbox_shows_what_was_published(site: Site, browser: FlaskClient) -> None:
@@ -318,5 +321,5 @@ def test_crisis_page_lists_held_posts(site: Site, browser: FlaskClient) -> None:
     assert "Krise in Kraft" in crisis_page
     assert "Puppentheater" in crisis_page
     assert "Zurückgehalten" in crisis_page
-    calendar_page = browser.get("/?von=" + (now_utc() - timedelta(days=1)).date().isoformat())
+    calendar_page = browser.get("/agenda?von=" + (now_utc() - timedelta(days=1)).date().isoformat())
     assert "status-held" in calendar_page.get_data(as_text=True)

@@ -1,13 +1,17 @@
 """Browser views: server-rendered pages over the rules modules. Every page but login needs a login.
 
-The route table is here; the views live in auth.py and pages.py.
+The route table is here; the views live in auth.py, pages.py (reading), compose.py (the
+composer), actions.py (buttons that change things) and feed.py (JSON for the calendar widget).
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, g, render_template, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -18,29 +22,50 @@ from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session, login_manager
 from calendar_app.models import User
 from calendar_app.permissions import is_reviewer
-from calendar_app.web import auth, pages
+from calendar_app.web import actions, auth, compose, feed, pages, queries
 from calendar_app.web.formatting import FILTERS, team_timezone
+from calendar_app.web.forms import ActionForm, DeclareCrisisForm, channel_choices
+from calendar_app.web.i18n import LANGUAGES
 
 web = Blueprint("web", __name__)
 
 login_manager.login_view = "web.login"
-login_manager.login_message = "Bitte melden Sie sich an."
+login_manager.login_message = _l("Please log in.")
 login_manager.login_message_category = "info"
 
 PUBLIC_ENDPOINTS = {"web.login"}
-# No inline scripts anywhere; inline style attributes only carry a department's colour.
+# Scripts only from our own files (no inline scripts, no inline handlers). Styles from our files,
+# plus the one <style> element the calendar widget fills, which carries the request's nonce;
+# inline style attributes only carry a department's colour.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; "
-    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; "
+    "style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 
-web.add_url_rule("/login", "login", auth.login, methods=["GET", "POST"])
-web.add_url_rule("/logout", "logout", auth.logout, methods=["POST"])
-web.add_url_rule("/", "calendar", pages.calendar)
-web.add_url_rule("/posts/<int:post_id>", "post", pages.post)
-web.add_url_rule("/crisis", "crisis", pages.crisis_status)
-web.add_url_rule("/outbox", "outbox", pages.outbox)
-web.add_url_rule("/audit", "audit", pages.audit_log)
+_route = web.add_url_rule
+_route("/login", "login", auth.login, methods=["GET", "POST"])
+_route("/logout", "logout", auth.logout, methods=["POST"])
+_route("/language", "language", actions.choose_language, methods=["POST"])
+_route("/", "calendar", pages.calendar)
+_route("/calendar/events", "events", feed.events)
+_route("/agenda", "agenda", pages.agenda)
+_route("/compose", "compose", compose.compose, methods=["GET", "POST"])
+_route("/posts/<int:post_id>", "post", pages.post)
+_route("/posts/<int:post_id>/edit", "edit", compose.edit, methods=["GET", "POST"])
+_route("/posts/<int:post_id>/submit", "submit", actions.submit, methods=["POST"])
+_route("/posts/<int:post_id>/approve", "approve", actions.approve, methods=["POST"])
+_route("/posts/<int:post_id>/send-back", "send_back", actions.send_back, methods=["POST"])
+_route("/posts/<int:post_id>/discard", "discard", actions.discard, methods=["POST"])
+_route("/posts/<int:post_id>/reschedule", "reschedule", feed.reschedule, methods=["POST"])
+_route("/approvals", "approvals", pages.approvals)
+_route("/crisis", "crisis", pages.crisis_status)
+_route("/crisis/declare", "declare", actions.declare_crisis, methods=["GET", "POST"])
+_route("/crisis/lift", "lift", actions.lift_crisis, methods=["POST"])
+_route("/crisis/lift/confirm", "confirm_lift", actions.confirm_lift, methods=["POST"])
+_route("/crisis/review", "review", actions.review, methods=["POST"])
+_route("/outbox", "outbox", pages.outbox)
+_route("/audit", "audit", pages.audit_log)
 for _name, _filter in FILTERS.items():
     web.add_app_template_filter(_filter, _name)
 
@@ -57,9 +82,17 @@ def _require_login() -> Response | None:
     return login_manager.unauthorized()
 
 
+def csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return str(g.csp_nonce)
+
+
 @web.after_request
 def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault(
+        "Content-Security-Policy", CONTENT_SECURITY_POLICY.format(nonce=csp_nonce())
+    )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
@@ -67,19 +100,35 @@ def _security_headers(response: Response) -> Response:
 
 @web.context_processor
 def _page_context() -> dict[str, Any]:
-    """What every page shows: the crisis banner (to people who are logged in) and the menu."""
-    if not current_user.is_authenticated:
-        return {"crisis_in_force": None, "may_review": False, "team_timezone": team_timezone()}
-    return {
-        "crisis_in_force": current_crisis(db_session()),
-        "may_review": is_reviewer(current_user),
+    """What every page shows: the crisis banner and button, the menu, the language switch."""
+    common = {
         "team_timezone": team_timezone(),
+        "csp_nonce": csp_nonce(),
+        "languages": LANGUAGES,
+        "page_locale": str(get_locale()),
     }
+    if not current_user.is_authenticated:
+        return {**common, "crisis_in_force": None, "may_review": False}
+    session = db_session()
+    reviewer = is_reviewer(current_user)
+    in_force = current_crisis(session)
+    context = {
+        **common,
+        "crisis_in_force": in_force,
+        "may_review": reviewer,
+        "menu_form": ActionForm(),
+        "waiting_for_approval": queries.count_in_review(session) if reviewer else 0,
+    }
+    if reviewer and in_force is None:  # the crisis button and its dialog, on every page
+        form = DeclareCrisisForm()
+        form.channels.choices = channel_choices(queries.active_channels(session))
+        context["declare_form"] = form
+    return context
 
 
 @web.errorhandler(CSRFError)
 def _csrf_error(exc: CSRFError) -> tuple[str, int]:
-    message = "Das Formular ist abgelaufen oder unvollständig. Bitte laden Sie die Seite neu."
+    message = _l("The form has expired or is incomplete. Please reload the page.")
     return render_template("error.html", code=400, message=message), 400
 
 

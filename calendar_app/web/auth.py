@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -14,13 +16,15 @@ from wtforms.validators import DataRequired, Length
 from calendar_app.accounts import authenticate
 from calendar_app.extensions import db_session
 
-WRONG_CREDENTIALS = "E-Mail oder Passwort ist falsch."
+WRONG_CREDENTIALS = _l("Wrong e-mail address or password.")
 
 
 class LoginForm(FlaskForm):
-    email = StringField("E-Mail", validators=[DataRequired("Bitte ausfüllen."), Length(max=254)])
+    email = StringField(
+        _l("E-mail"), validators=[DataRequired(_l("Please fill this in.")), Length(max=254)]
+    )
     password = PasswordField(
-        "Passwort", validators=[DataRequired("Bitte ausfüllen."), Length(max=1024)]
+        _l("Password"), validators=[DataRequired(_l("Please fill this in.")), Length(max=1024)]
     )
 
 
@@ -56,5 +60,5 @@ def login() -> str | Response:
 def logout() -> Response:
     logout_user()
     session.clear()
-    flash("Sie sind abgemeldet.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("web.login"))

@@ -1,46 +1,55 @@
-"""How the pages show things: times on the team's wall clock, statuses and actions in German."""
+"""How the pages show things: times on the team's wall clock in the user's locale, labels in the
+user's language."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_skeleton, format_time
 from flask import current_app
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 
 from calendar_app.models import Department
 from calendar_app.timeutil import local
 
-WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
-MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
-          "Oktober", "November", "Dezember")  # fmt: skip
 NO_DEPARTMENT_COLOUR = "#5b6770"
 NOTHING = "\N{EN DASH}"
 _HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+# What <input type="datetime-local"> sends and shows: a wall-clock time without an offset.
+LOCAL_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 
 STATUS_LABELS = {
-    "draft": "Entwurf",
-    "in_review": "In Prüfung",
-    "scheduled": "Geplant",
-    "publishing": "Wird gesendet",
-    "held": "Zurückgehalten",
-    "unknown": "Unklar: bitte prüfen",
-    "published": "Veröffentlicht",
-    "failed": "Fehlgeschlagen",
-    "discarded": "Verworfen",
+    "draft": _l("Draft"),
+    "in_review": _l("In review"),
+    "scheduled": _l("Scheduled"),
+    "publishing": _l("Being sent"),
+    "held": _l("Held"),
+    "unknown": _l("Unclear: please check"),
+    "published": _l("Published"),
+    "failed": _l("Failed"),
+    "discarded": _l("Discarded"),
 }
 
-ROLE_LABELS = {"planner": "Social Media", "head": "Kommunikationsleitung", "admin": "Admin"}
+ROLE_LABELS = {
+    "planner": _l("Social media"),
+    "head": _l("Communications head"),
+    "admin": _l("Admin"),
+}
 
 ACTION_LABELS = {
-    "submit": "zur Freigabe eingereicht",
-    "approve": "freigegeben",
-    "send_back_to_draft": "zurück in den Entwurf",
-    "declare_crisis": "Krise ausgerufen",
-    "request_lift": "Aufhebung der Krise beantragt",
-    "lift_crisis": "Krise aufgehoben",
-    "release": "freigegeben nach Prüfung",
-    "discard": "verworfen",
-    "create_channel": "Kanal angelegt",
+    "submit": _l("submitted for approval"),
+    "approve": _l("approved"),
+    "send_back": _l("sent back with a comment"),
+    "send_back_to_draft": _l("back to draft"),
+    "declare_crisis": _l("crisis declared"),
+    "request_lift": _l("lifting the crisis requested"),
+    "lift_crisis": _l("crisis lifted"),
+    "release": _l("released after review"),
+    "discard": _l("discarded"),
+    "create_channel": _l("channel created"),
 }
 
 
@@ -52,33 +61,56 @@ def team_time(value: datetime) -> datetime:
     return local(value, team_timezone())
 
 
+def team_wall_clock(text: str) -> datetime:
+    """`2026-03-03T09:00` typed on the team's wall clock, as an aware time.
+
+    A time that does not exist on that clock (skipped by a DST change) moves forward with the
+    clock; one that exists twice means the first of them (zoneinfo's fold=0)."""
+    text = text.strip()
+    if len(text) < 16 or text[10] not in "T ":
+        raise ValueError(f"not a wall-clock time: {text!r}")
+    wall = datetime.fromisoformat(text[:16])
+    return wall.replace(tzinfo=ZoneInfo(team_timezone()))
+
+
+def _locale() -> str:
+    return str(get_locale() or "de")
+
+
 def date_time(value: datetime | None) -> str:
-    """`Di, 03.03.2026, 09:00` on the team's wall clock."""
+    """`So., 29. März 2026, 00:30` (German) or `Sun, Mar 29, 2026, 12:30 AM` on the team clock."""
     if value is None:
         return NOTHING
     shown = team_time(value)
-    return f"{WEEKDAYS[shown.weekday()][:2]}, {shown:%d.%m.%Y, %H:%M}"
+    locale = _locale()
+    day = format_skeleton("yMMMEd", shown, locale=locale)
+    return f"{day}, {format_time(shown.timetz(), 'short', locale=locale)}"
 
 
 def clock_time(value: datetime) -> str:
-    return f"{team_time(value):%H:%M}"
+    return format_time(team_time(value).timetz(), "short", locale=_locale())
 
 
 def day_heading(day: date) -> str:
-    """`Dienstag, 3. März 2026`."""
-    return f"{WEEKDAYS[day.weekday()]}, {day.day}. {MONTHS[day.month - 1]} {day.year}"
+    """`Sonntag, 29. März 2026`."""
+    return format_date(day, "full", locale=_locale())
+
+
+def input_value(value: datetime | None) -> str:
+    """The value of a datetime-local input: the team's wall clock."""
+    return team_time(value).strftime(LOCAL_INPUT_FORMAT) if value is not None else ""
 
 
 def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
+    return str(STATUS_LABELS.get(status, status))
 
 
 def role_label(role: str) -> str:
-    return ROLE_LABELS.get(role, role)
+    return str(ROLE_LABELS.get(role, role))
 
 
 def action_label(action: str) -> str:
-    return ACTION_LABELS.get(action, action)
+    return str(ACTION_LABELS.get(action, action))
 
 
 def department_colour(department: Department | None) -> str:
@@ -93,10 +125,15 @@ def excerpt(text: str, length: int = 140) -> str:
     return flat if len(flat) <= length else flat[: length - 1].rstrip() + "…"
 
 
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(team_timezone()))
+
+
 FILTERS = {
     "date_time": date_time,
     "clock_time": clock_time,
     "day_heading": day_heading,
+    "input_value": input_value,
     "status_label": status_label,
     "role_label": role_label,
     "action_label": action_label,

@@ -1,22 +1,27 @@
-"""The pages: calendar, one post, crisis, outbox, audit log. Thin: they read and render."""
+"""The pages that only read: calendar, agenda, one post, approvals, crisis, outbox, audit log."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import abort, render_template, request
+from flask import abort, current_app, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from calendar_app import crisis, planning
 from calendar_app.extensions import db_session
-from calendar_app.models import User
-from calendar_app.permissions import require_reviewer
+from calendar_app.models import PostStatus, User
+from calendar_app.permissions import is_reviewer, require_reviewer
 from calendar_app.timeutil import local, now_utc
 from calendar_app.web import queries
-from calendar_app.web.formatting import team_timezone
+from calendar_app.web.formatting import STATUS_LABELS, input_value, team_timezone
+from calendar_app.web.forms import ActionForm, LiftCrisisForm, SendBackForm
 
 DAYS_BEFORE_TODAY = 7
 DAYS_SHOWN = 42
+CALENDAR_VIEWS = ("dayGridMonth", "timeGridWeek", "listWeek")
+# Posts one may still move in the calendar; held ones belong to the crisis review.
+MOVABLE = (PostStatus.DRAFT, PostStatus.IN_REVIEW, PostStatus.SCHEDULED)
 
 
 def signed_in_user() -> User:
@@ -32,15 +37,36 @@ def first_day_shown(today: date) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        abort(400, f"von={raw!r} ist kein Datum; erwartet wird z. B. 2026-03-01.")
+        abort(400, _("von=%(value)s is not a date; expected e.g. 2026-03-01.", value=repr(raw)))
+
+
+def calendar_filters() -> dict[str, object]:
+    session = db_session()
+    return {
+        "channels": queries.active_channels(session),
+        "departments": queries.departments(session),
+        "statuses": STATUS_LABELS,
+    }
 
 
 def calendar() -> str:
+    view = request.args.get("view", "dayGridMonth")
+    return render_template(
+        "calendar.html",
+        initial_view=view if view in CALENDAR_VIEWS else "dayGridMonth",
+        initial_date=request.args.get("date", ""),
+        team_now=input_value(now_utc()),
+        **calendar_filters(),
+    )
+
+
+def agenda() -> str:
+    """The calendar as a plain list by day: works without JavaScript, prints well."""
     timezone = team_timezone()
     today = local(now_utc(), timezone).date()
     first = first_day_shown(today)
     return render_template(
-        "calendar.html",
+        "agenda.html",
         days=queries.calendar_days(db_session(), first, DAYS_SHOWN, timezone),
         today=today,
         first=first,
@@ -50,18 +76,58 @@ def calendar() -> str:
     )
 
 
+def may_approve(user: User, post_author_id: int, crisis_response: bool) -> bool:
+    """The four-eyes rule as the page shows it (the rule itself decides on approval)."""
+    if not is_reviewer(user):
+        return False
+    if crisis_response or current_app.config["CALENDAR"].ALLOW_SELF_APPROVAL:
+        return True
+    return post_author_id != user.id
+
+
 def post(post_id: int) -> str:
-    return render_template("post.html", post=planning.get_post(db_session(), post_id))
+    session = db_session()
+    item = planning.get_post(session, post_id)
+    return render_template(
+        "post.html",
+        post=item,
+        history=queries.post_history(session, item),
+        movable=item.status in MOVABLE,
+        may_approve=may_approve(signed_in_user(), item.author_id, item.crisis_response),
+        action_form=ActionForm(),
+        send_back_form=SendBackForm(),
+    )
 
 
-def crisis_status() -> str:
+def approvals() -> str:
+    me = signed_in_user()
+    require_reviewer(me, "approve posts")
+    posts = queries.posts_in_review(db_session())
+    return render_template(
+        "approvals.html",
+        posts=posts,
+        approvable={p.id: may_approve(me, p.author_id, p.crisis_response) for p in posts},
+        action_form=ActionForm(),
+        send_back_form=SendBackForm(),
+    )
+
+
+def crisis_status(
+    *, lift_form: LiftCrisisForm | None = None, error: str | None = None, status: int = 200
+) -> tuple[str, int]:
+    """The crisis now, the review of held posts, and earlier crises."""
     session = db_session()
     return render_template(
         "crisis.html",
         crisis=crisis.current_crisis(session),
-        waiting=crisis.held_deliveries(session),
+        held=queries.held_posts(crisis.held_deliveries(session)),
         past=queries.past_crises(session),
-    )
+        lift_form=lift_form or LiftCrisisForm(),
+        action_form=ActionForm(),
+        review_error=error,
+        confirmations=current_app.config["CALENDAR"].CRISIS_LIFT_CONFIRMATIONS,
+        team_now=input_value(now_utc()),
+    ), status
 
 
 def outbox() -> str:

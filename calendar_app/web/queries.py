@@ -11,7 +11,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from calendar_app.models import AuditEntry, Crisis, Delivery, DeliveryStatus, Post
+from calendar_app.models import (
+    AuditEntry,
+    Channel,
+    Crisis,
+    Delivery,
+    DeliveryStatus,
+    Department,
+    Post,
+    PostStatus,
+)
 from calendar_app.planning import list_posts
 from calendar_app.timeutil import local
 
@@ -67,3 +76,68 @@ def past_crises(session: Session, limit: int = 5) -> Sequence[Crisis]:
         .order_by(Crisis.declared_at.desc())
         .limit(limit)
     ).all()
+
+
+def calendar_posts(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    channel_id: int | None = None,
+    department_id: int | None = None,
+    status: str | None = None,
+) -> list[Post]:
+    """What the calendar shows in a range, with its filters."""
+    posts = list_posts(session, start=start, end=end, channel_id=channel_id, status=status)
+    if department_id is not None:
+        return [p for p in posts if p.department_id == department_id]
+    return list(posts)
+
+
+def active_channels(session: Session) -> Sequence[Channel]:
+    return session.scalars(
+        select(Channel).where(Channel.active.is_(True)).order_by(Channel.name)
+    ).all()
+
+
+def departments(session: Session) -> Sequence[Department]:
+    return session.scalars(select(Department).order_by(Department.name)).all()
+
+
+def posts_in_review(session: Session) -> Sequence[Post]:
+    return list_posts(session, status=PostStatus.IN_REVIEW)
+
+
+def count_in_review(session: Session) -> int:
+    return len(posts_in_review(session))
+
+
+def post_history(session: Session, post: Post) -> Sequence[AuditEntry]:
+    """The post's decisions, oldest first (a head's comment when sending it back is here)."""
+    return session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.subject_type == "post", AuditEntry.subject_id == post.id)
+        .options(joinedload(AuditEntry.actor))
+        .order_by(AuditEntry.at, AuditEntry.id)
+    ).all()
+
+
+@dataclass
+class HeldPost:
+    """A post waiting for review, with the deliveries that wait."""
+
+    post: Post
+    deliveries: list[Delivery]
+
+    @property
+    def original_time(self) -> datetime:
+        return min(d.due_at or self.post.publish_at for d in self.deliveries)
+
+
+def held_posts(deliveries: Sequence[Delivery]) -> list[HeldPost]:
+    """Held, failed and unknown deliveries grouped by their post, in order of due time."""
+    by_post: dict[int, HeldPost] = {}
+    for delivery in deliveries:
+        entry = by_post.setdefault(delivery.post_id, HeldPost(delivery.post, []))
+        entry.deliveries.append(delivery)
+    return sorted(by_post.values(), key=lambda held: (held.original_time, held.post.id))

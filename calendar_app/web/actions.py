@@ -1,0 +1,230 @@
+"""Buttons that change things: submit, approve, send back, discard; the crisis; the review.
+
+Thin: every change goes through the rules modules. A refused change is rolled back and its reason
+shown; the request boundary commits what succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from calendar_app import crisis, planning
+from calendar_app.errors import InvalidInput, RuleError
+from calendar_app.extensions import db_session
+from calendar_app.web import pages, queries
+from calendar_app.web.auth import safe_next
+from calendar_app.web.formatting import team_wall_clock
+from calendar_app.web.forms import DeclareCrisisForm, LiftCrisisForm, SendBackForm, channel_choices
+from calendar_app.web.i18n import LANGUAGES
+from calendar_app.web.pages import signed_in_user
+from calendar_app.web.workflow import send_back_post
+
+
+def _back(default: str) -> Response:
+    return redirect(safe_next(request.form.get("next") or default))
+
+
+def _attempt(change: Callable[[], object]) -> bool:
+    """Run one rule; on refusal keep nothing of it and say why."""
+    try:
+        change()
+    except RuleError as exc:
+        db_session().rollback()
+        flash(exc.message, "error")
+        return False
+    return True
+
+
+# --- the workflow ------------------------------------------------------------------------------
+
+
+def submit(post_id: int) -> Response:
+    session = db_session()
+    post = planning.get_post(session, post_id)
+    if _attempt(lambda: planning.submit_post(session, signed_in_user(), post)):
+        flash(_("Submitted for approval."), "success")
+    return _back(url_for("web.post", post_id=post_id))
+
+
+def approve(post_id: int) -> Response:
+    session = db_session()
+    post = planning.get_post(session, post_id)
+    allow = current_app.config["CALENDAR"].ALLOW_SELF_APPROVAL
+    if _attempt(
+        lambda: planning.approve_post(session, signed_in_user(), post, allow_self_approval=allow)
+    ):
+        flash(_("Approved: it goes out at its time."), "success")
+    return _back(url_for("web.approvals"))
+
+
+def send_back(post_id: int) -> Response:
+    session = db_session()
+    post = planning.get_post(session, post_id)
+    form = SendBackForm()  # CSRFProtect has checked the token of every POST already
+    comment = form.comment.data or ""
+    if _attempt(lambda: send_back_post(session, signed_in_user(), post, comment=comment)):
+        flash(_("Sent back to the author with your comment."), "success")
+    return _back(url_for("web.approvals"))
+
+
+def discard(post_id: int) -> Response:
+    session = db_session()
+    post = planning.get_post(session, post_id)
+    if _attempt(lambda: crisis.discard_post(session, signed_in_user(), post)):
+        flash(_("Discarded: nothing more of it will be sent."), "success")
+    return _back(url_for("web.post", post_id=post_id))
+
+
+# --- the crisis --------------------------------------------------------------------------------
+
+
+def declare_crisis() -> Any:
+    session = db_session()
+    form = DeclareCrisisForm()
+    form.channels.choices = channel_choices(queries.active_channels(session))
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 200 if request.method == "GET" else 422
+        return render_template("declare.html", declare_form=form), status
+    channel_ids = list(form.channels.data or []) if form.scope.data == "chosen" else None
+    try:
+        if channel_ids == []:
+            raise InvalidInput(
+                _("Choose the channels that stop, or stop all channels."),
+                {"channels": _("Choose at least one channel.")},
+            )
+        declaration = crisis.declare_crisis(
+            session, signed_in_user(), reason=form.reason.data or "", channel_ids=channel_ids
+        )
+    except RuleError as exc:
+        session.rollback()
+        form.form_errors.append(exc.message)
+        for name, problem in exc.fields.items():
+            field = getattr(form, name, None)
+            if field is not None:
+                field.errors = [*field.errors, problem]
+        return render_template("declare.html", declare_form=form), exc.status_code
+    session.commit()  # the queue stops here; then wait for what was already being sent
+    finished = crisis.wait_for_in_flight(
+        session,
+        declaration.in_flight_ids,
+        timeout=current_app.config["CALENDAR"].DECLARE_WAIT_SECONDS,
+    )
+    flash(_("Crisis declared: nothing planned goes out on its channels."), "alarm")
+    if finished:
+        flash(
+            _(
+                "%(count)d deliveries were already being sent when the crisis began; "
+                "see the outbox and the review below.",
+                count=len(finished),
+            ),
+            "info",
+        )
+    return redirect(url_for("web.crisis"))
+
+
+def lift_crisis() -> Any:
+    session = db_session()
+    form = LiftCrisisForm()
+    if not form.validate_on_submit():
+        return pages.crisis_status(lift_form=form, status=422)
+    try:
+        result = crisis.lift_crisis(
+            session,
+            signed_in_user(),
+            note=form.note.data or "",
+            confirmations_required=current_app.config["CALENDAR"].CRISIS_LIFT_CONFIRMATIONS,
+        )
+    except RuleError as exc:
+        session.rollback()
+        form.note.errors = [exc.message]
+        return pages.crisis_status(lift_form=form, status=exc.status_code)
+    if result.lifted:
+        flash(
+            _("Crisis lifted. Held posts stay held until you release or discard them."), "success"
+        )
+    else:
+        flash(_("Lifting requested: another head or an admin must confirm it."), "info")
+    return redirect(url_for("web.crisis"))
+
+
+def confirm_lift() -> Response:
+    session = db_session()
+    if _attempt(lambda: crisis.confirm_lift(session, signed_in_user())):
+        flash(
+            _("Crisis lifted. Held posts stay held until you release or discard them."), "success"
+        )
+    return redirect(url_for("web.crisis"))
+
+
+# --- the review of held posts ------------------------------------------------------------------
+
+REVIEW_ACTIONS = ("release_now", "release_at", "discard")
+
+
+def _review_targets() -> tuple[str, list[tuple[int, str]]]:
+    """(action, [(post id, new time text)]) from either a row's button or the bulk buttons."""
+    one = request.form.get("one", "")
+    if ":" in one:
+        action, _sep, raw_id = one.partition(":")
+        if raw_id.isdigit():
+            post_id = int(raw_id)
+            return action, [(post_id, request.form.get(f"at-{post_id}", ""))]
+    action = request.form.get("bulk", "")
+    when = request.form.get("bulk_at", "")
+    ids = [int(v) for v in request.form.getlist("post_ids") if v.isdigit()]
+    return action, [(post_id, when) for post_id in ids]
+
+
+def _review_one(action: str, post_id: int, when_text: str) -> None:
+    session = db_session()
+    me = signed_in_user()
+    post = planning.get_post(session, post_id)
+    if action == "discard":
+        crisis.discard_post(session, me, post, reason=_("discarded after crisis review"))
+        return
+    when: datetime | None = None
+    if action == "release_at":
+        try:
+            when = team_wall_clock(when_text)
+        except ValueError:
+            raise InvalidInput(
+                _("Post %(id)d: enter the new date and time.", id=post_id),
+                {"publish_at": _("Enter a date and time.")},
+            ) from None
+    crisis.release_post(session, me, post, publish_at=when)
+
+
+def review() -> Any:
+    action, targets = _review_targets()
+    if action not in REVIEW_ACTIONS or not targets:
+        flash(_("Choose at least one post and what should happen to it."), "error")
+        return redirect(url_for("web.crisis") + "#review")
+    try:
+        for post_id, when_text in targets:
+            _review_one(action, post_id, when_text)
+    except RuleError as exc:
+        db_session().rollback()  # all or nothing: a bulk decision is one decision
+        return pages.crisis_status(error=exc.message, status=exc.status_code)
+    done = {
+        "release_now": _("Released %(count)d post(s): they go out now.", count=len(targets)),
+        "release_at": _("Released %(count)d post(s) at the new time.", count=len(targets)),
+        "discard": _("Discarded %(count)d post(s).", count=len(targets)),
+    }
+    flash(done[action], "success")
+    return redirect(url_for("web.crisis") + "#review")
+
+
+# --- the user's language -----------------------------------------------------------------------
+
+
+def choose_language() -> Response:
+    locale = request.form.get("locale", "")
+    if locale in LANGUAGES:
+        signed_in_user().locale = locale  # a preference, not a rule: no audit entry
+    return _back(url_for("web.calendar"))

@@ -1,0 +1,217 @@
+"""The composer: one text for several channels, per-channel overrides, save or submit.
+
+Also the crisis-response composer: a head may publish an approved crisis response at once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response
+
+from calendar_app import planning
+from calendar_app.channel_rules import rules_for
+from calendar_app.errors import RuleError
+from calendar_app.extensions import db_session
+from calendar_app.models import Channel, Post, PostStatus
+from calendar_app.permissions import is_reviewer
+from calendar_app.timeutil import local, now_utc
+from calendar_app.web import queries
+from calendar_app.web.formatting import (
+    input_value,
+    midnight,
+    team_timezone,
+    team_wall_clock,
+)
+from calendar_app.web.forms import ComposeForm, channel_choices, department_choices
+from calendar_app.web.pages import MOVABLE, signed_in_user
+
+# Where a rule names a field by its API name, the form names it so.
+FORM_FIELDS = {"department_id": "department", "channel_ids": "channels", "channels": "channels"}
+DEFAULT_HOUR = 9
+
+
+def channel_rows(channels: list[Channel] | Any) -> list[dict[str, Any]]:
+    """What the page and its live counter need to know about each channel."""
+    rows = []
+    for channel in channels:
+        rules = rules_for(channel.network)
+        rows.append(
+            {
+                "channel": channel,
+                "limit": rules.max_length,
+                "network": rules.label,
+                "links_allowed": rules.links_allowed,
+            }
+        )
+    return rows
+
+
+def _form() -> ComposeForm:
+    session = db_session()
+    form = ComposeForm()
+    form.override_errors = {}  # channel id (text) -> problem with that channel's own text
+    form.channels.choices = channel_choices(queries.active_channels(session))
+    form.department.choices = department_choices(queries.departments(session))
+    return form
+
+
+def _defaults(form: ComposeForm, crisis_response: bool) -> None:
+    me = signed_in_user()
+    if crisis_response:
+        form.crisis_response.data = True
+        form.publish_at.data = input_value(now_utc())
+    else:
+        day = request.args.get("date", "")
+        try:
+            start = team_wall_clock(f"{day[:10]}T{DEFAULT_HOUR:02d}:00")
+        except ValueError:
+            tomorrow = local(now_utc(), team_timezone()).date() + timedelta(days=1)
+            start = midnight(tomorrow) + timedelta(hours=DEFAULT_HOUR)
+        form.publish_at.data = input_value(start)
+    form.department.data = me.departments[0].id if me.departments else 0
+
+
+def _overrides_from_request(channel_ids: list[int]) -> dict[int, str]:
+    return {cid: request.form.get(f"override-{cid}", "").strip() for cid in channel_ids}
+
+
+def _show_rule_error(form: ComposeForm, exc: RuleError) -> None:
+    db_session().rollback()  # nothing of a refused change is kept
+    for name, problem in exc.fields.items():
+        if name.startswith("overrides."):  # next to that channel's own text
+            form.override_errors[name.partition(".")[2]] = problem
+            continue
+        field = getattr(form, FORM_FIELDS.get(name, name), None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*field.errors, problem]
+    form.form_errors.append(exc.message)
+
+
+def _render(form: ComposeForm, post: Post | None, overrides: dict[int, str], status: int = 200):
+    channels = queries.active_channels(db_session())
+    return render_template(
+        "compose.html",
+        form=form,
+        post=post,
+        rows=channel_rows(channels),
+        overrides=overrides,
+        override_errors=getattr(form, "override_errors", {}),
+        may_publish=is_reviewer(signed_in_user()),
+        team_timezone=team_timezone(),
+    ), status
+
+
+def _changes(form: ComposeForm, overrides: dict[int, str]) -> dict[str, Any]:
+    return {
+        "title": form.title.data or "",
+        "body": form.body.data or "",
+        "channel_ids": list(form.channels.data or []),
+        "publish_at": team_wall_clock(form.publish_at.data or ""),
+        "department_id": form.department.data or None,
+        "crisis_response": bool(form.crisis_response.data),
+        "overrides": overrides,
+    }
+
+
+def _parse(form: ComposeForm, overrides: dict[int, str]) -> dict[str, Any] | None:
+    if not form.validate_on_submit():
+        return None
+    try:
+        return _changes(form, overrides)
+    except ValueError:
+        form.publish_at.errors = [_("Enter a date and time, e.g. 2026-03-03 09:00.")]
+        return None
+
+
+def _after_save(post: Post, action: str) -> None:
+    """`submit`: ask for approval; `publish`: a head's crisis response goes out now."""
+    session = db_session()
+    me = signed_in_user()
+    if action in ("submit", "publish") and post.status == PostStatus.DRAFT:
+        planning.submit_post(session, me, post)
+    if action == "publish":
+        planning.approve_post(
+            session,
+            me,
+            post,
+            allow_self_approval=current_app.config["CALENDAR"].ALLOW_SELF_APPROVAL,
+        )
+
+
+SAVED_MESSAGES = {
+    "draft": _l("Saved as a draft."),
+    "submit": _l("Submitted for approval."),
+    "publish": _l("Approved: the crisis response goes out at its time."),
+}
+
+
+def _saved(post: Post, action: str) -> Response:
+    flash(str(SAVED_MESSAGES[action]), "success")
+    return redirect(url_for("web.post", post_id=post.id))
+
+
+def compose() -> Any:
+    form = _form()
+    overrides = _overrides_from_request(list(form.channels.data or []))
+    if request.method == "GET":
+        _defaults(form, crisis_response=request.args.get("crisis_response") == "1")
+        return _render(form, None, {})
+    action = request.form.get("action", "draft")
+    if action == "publish":
+        form.crisis_response.data = True
+    changes = _parse(form, overrides)
+    if changes is None:
+        return _render(form, None, overrides, 422)
+    try:
+        post = planning.create_post(
+            db_session(),
+            signed_in_user(),
+            body=changes["body"],
+            channel_ids=changes["channel_ids"],
+            publish_at=changes["publish_at"],
+            title=changes["title"],
+            crisis_response=changes["crisis_response"],
+            department_id=changes["department_id"],
+            overrides=changes["overrides"],
+        )
+        _after_save(post, action if action in SAVED_MESSAGES else "draft")
+    except RuleError as exc:
+        _show_rule_error(form, exc)
+        return _render(form, None, overrides, exc.status_code)
+    return _saved(post, action if action in SAVED_MESSAGES else "draft")
+
+
+def edit(post_id: int) -> Any:
+    session = db_session()
+    post = planning.get_post(session, post_id)
+    if post.status not in MOVABLE:
+        flash(_("This post can no longer be edited here."), "error")
+        return redirect(url_for("web.post", post_id=post.id))
+    form = _form()
+    if request.method == "GET":
+        form.title.data = post.title
+        form.body.data = post.body
+        form.channels.data = [d.channel_id for d in post.deliveries]
+        form.publish_at.data = input_value(post.publish_at)
+        form.department.data = post.department_id or 0
+        form.crisis_response.data = post.crisis_response
+        overrides = {d.channel_id: getattr(d, "body_override", None) or "" for d in post.deliveries}
+        return _render(form, post, overrides)
+    overrides = _overrides_from_request(list(form.channels.data or []))
+    changes = _parse(form, overrides)
+    if changes is None:
+        return _render(form, post, overrides, 422)
+    action = request.form.get("action", "draft")
+    action = action if action in SAVED_MESSAGES else "draft"
+    try:
+        planning.edit_post(session, signed_in_user(), post, changes)
+        _after_save(post, action)
+    except RuleError as exc:
+        _show_rule_error(form, exc)
+        return _render(form, post, overrides, exc.status_code)
+    return _saved(post, action)

@@ -1,0 +1,108 @@
+"""JSON for the calendar in the page (FullCalendar): the events feed and drag-and-drop moves.
+
+Times travel as the team's wall clock without an offset (`2026-03-03T09:00:00`) and the calendar
+runs in UTC mode, so it shows the team's clock whatever the browser's time zone is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request, url_for
+from flask_babel import gettext as _
+from werkzeug.exceptions import BadRequest
+
+from calendar_app import planning
+from calendar_app.errors import RuleError
+from calendar_app.extensions import db_session
+from calendar_app.models import Post, PostStatus
+from calendar_app.web import queries
+from calendar_app.web.formatting import (
+    department_colour,
+    status_label,
+    team_time,
+    team_wall_clock,
+)
+from calendar_app.web.pages import MOVABLE, signed_in_user
+
+ATTENTION = (PostStatus.HELD, PostStatus.UNKNOWN, PostStatus.FAILED)
+WALL_CLOCK = "%Y-%m-%dT%H:%M:%S"
+
+
+def _id_arg(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        raise BadRequest(_("%(name)s must be an id", name=name))
+    return int(raw)
+
+
+def _time_arg(name: str) -> Any:
+    try:
+        return team_wall_clock(request.args.get(name, "")[:16])
+    except ValueError:
+        raise BadRequest(_("%(name)s must be a time such as 2026-03-01T00:00", name=name)) from None
+
+
+def event(post: Post) -> dict[str, Any]:
+    colour = department_colour(post.department)
+    attention = post.status in ATTENTION
+    return {
+        "id": str(post.id),
+        "title": post.title or post.body[:80],
+        "start": team_time(post.publish_at).strftime(WALL_CLOCK),
+        "url": url_for("web.post", post_id=post.id),
+        "backgroundColor": colour,
+        "borderColor": "#c92a2a" if attention else colour,
+        "textColor": "#ffffff",
+        "editable": post.status in MOVABLE,
+        "classNames": [f"status-{post.status}"] + (["needs-attention"] if attention else []),
+        "extendedProps": {
+            "status": post.status,
+            "statusLabel": status_label(post.status),
+            "department": post.department.name if post.department else "",
+            "channels": [d.channel.name for d in post.deliveries],
+            "crisisResponse": post.crisis_response,
+        },
+    }
+
+
+def events() -> list[dict[str, Any]]:
+    status = request.args.get("status") or None
+    if status is not None and status not in PostStatus.__members__.values():
+        raise BadRequest(_("unknown status"))
+    posts = queries.calendar_posts(
+        db_session(),
+        start=_time_arg("start"),
+        end=_time_arg("end"),
+        channel_id=_id_arg("channel"),
+        department_id=_id_arg("department"),
+        status=status,
+    )
+    return [event(post) for post in posts]
+
+
+def reschedule(post_id: int) -> tuple[dict[str, Any], int]:
+    """A post dragged to a new time. An approved post goes back to draft for a new approval."""
+    session = db_session()
+    data = request.get_json(silent=True) or {}
+    try:
+        publish_at = team_wall_clock(str(data.get("publish_at", "")))
+    except ValueError:
+        return {"error": _("publish_at must be a time such as 2026-03-03T09:00")}, 400
+    try:
+        post = planning.get_post(session, post_id)
+        if post.status not in MOVABLE:
+            return {"error": _("Held, published or discarded posts cannot be moved.")}, 409
+        was_approved = post.status == PostStatus.SCHEDULED
+        planning.edit_post(session, signed_in_user(), post, {"publish_at": publish_at})
+    except RuleError as exc:
+        session.rollback()
+        return {"error": exc.message, "fields": exc.fields}, exc.status_code
+    message = (
+        _("Moved. It was approved, so it needs a new approval now.")
+        if was_approved
+        else _("Moved.")
+    )
+    return {"id": post.id, "status": post.status, "message": message}, 200

@@ -1,0 +1,76 @@
+"""The browser's forms (Flask-WTF: every one carries a CSRF token)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from calendar_app.models import Channel, Department
+from calendar_app.planning import MAX_TITLE_LENGTH
+from calendar_app.web.formatting import NOTHING
+
+REQUIRED = _l("Please fill this in.")
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ComposeForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=MAX_TITLE_LENGTH)])
+    body = TextAreaField(_l("Text"), validators=[DataRequired(REQUIRED)])
+    channels = CheckboxesField(
+        _l("Channels"), coerce=int, validators=[DataRequired(_l("Choose at least one channel."))]
+    )
+    publish_at = StringField(_l("Publish at"), validators=[DataRequired(REQUIRED)])
+    department = SelectField(_l("Department"), coerce=int, validators=[Optional()])
+    crisis_response = BooleanField(_l("Crisis response (may be published during a crisis)"))
+
+
+class SendBackForm(FlaskForm):
+    comment = TextAreaField(
+        _l("What should change?"), validators=[DataRequired(REQUIRED), Length(max=2000)]
+    )
+
+
+class DeclareCrisisForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=2000)])
+    scope = RadioField(
+        _l("Which channels stop?"),
+        choices=[
+            SelectChoice("all", _l("All channels")),
+            SelectChoice("chosen", _l("Only the channels chosen below")),
+        ],
+        default="all",
+    )
+    channels = CheckboxesField(_l("Channels"), coerce=int, validators=[Optional()])
+
+
+class LiftCrisisForm(FlaskForm):
+    note = TextAreaField(_l("Note"), validators=[DataRequired(REQUIRED), Length(max=2000)])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+def channel_choices(channels: Iterable[Channel]) -> list[SelectChoice]:
+    return [SelectChoice(c.id, c.name) for c in channels]
+
+
+def department_choices(departments: Iterable[Department]) -> list[SelectChoice]:
+    return [SelectChoice(0, NOTHING), *(SelectChoice(d.id, d.name) for d in departments)]

@@ -1,0 +1,128 @@
+/* The calendar page: FullCalendar (static/vendor/fullcalendar, MIT) fed from /calendar/events.
+ *
+ * Times are the team's wall clock without an offset, and the calendar runs in UTC mode, so it
+ * shows the team's clock whatever time zone the browser is in.
+ */
+(function () {
+  "use strict";
+
+  function pad(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+
+  // A Date in the calendar's UTC mode, as the team's wall clock: 2026-03-03T09:00
+  function wallClock(date) {
+    return date.getUTCFullYear() + "-" + pad(date.getUTCMonth() + 1) + "-" + pad(date.getUTCDate()) +
+      "T" + pad(date.getUTCHours()) + ":" + pad(date.getUTCMinutes());
+  }
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function say(text, kind) {
+    var box = document.getElementById("calendar-message");
+    box.textContent = text;
+    box.className = "flash flash-" + kind;
+    box.hidden = false;
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var el = document.getElementById("calendar");
+    if (!el || !window.FullCalendar) {
+      return;
+    }
+    var data = el.dataset;
+    var filters = {
+      channel: document.getElementById("filter-channel"),
+      department: document.getElementById("filter-department"),
+      status: document.getElementById("filter-status"),
+    };
+    var loadedAt = Date.now();
+    var teamNow = new Date(data.now + ":00Z");
+    var phone = window.matchMedia("(max-width: 40rem)").matches;
+
+    var calendar = new FullCalendar.Calendar(el, {
+      timeZone: "UTC",
+      now: function () {
+        return new Date(teamNow.getTime() + (Date.now() - loadedAt));
+      },
+      locale: data.locale,
+      initialView: phone && data.initialView === "dayGridMonth" ? "listWeek" : data.initialView,
+      initialDate: data.initialDate || undefined,
+      firstDay: 1,
+      height: "auto",
+      nowIndicator: true,
+      dayMaxEvents: 4,
+      headerToolbar: phone
+        ? { left: "prev,next", center: "title", right: "dayGridMonth,listWeek" }
+        : { left: "prev,next today", center: "title", right: "dayGridMonth,timeGridWeek,listWeek" },
+      eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: data.locale !== "de" },
+      editable: true,
+      eventDurationEditable: false,
+      eventStartEditable: true,
+      displayEventEnd: false,
+      defaultTimedEventDuration: "00:30",
+      events: {
+        url: data.eventsUrl,
+        extraParams: function () {
+          return {
+            channel: filters.channel.value,
+            department: filters.department.value,
+            status: filters.status.value,
+          };
+        },
+        failure: function () {
+          say(data.error, "error");
+        },
+      },
+      eventDidMount: function (info) {
+        var props = info.event.extendedProps;
+        var label = info.event.title + " · " + props.statusLabel + " · " + props.channels.join(", ");
+        info.el.setAttribute("title", label);
+        info.el.setAttribute("aria-label", label);
+        if (props.status === "held" || props.status === "failed" || props.status === "unknown") {
+          var title = info.el.querySelector(".fc-event-title, .fc-list-event-title a");
+          if (title && !title.dataset.marked) {
+            title.dataset.marked = "1";
+            title.textContent = "⚠ " + props.statusLabel + ": " + title.textContent;
+          }
+        }
+      },
+      dateClick: function (info) {
+        window.location.href = data.composeUrl + "?date=" + info.dateStr.slice(0, 10);
+      },
+      eventDrop: function (info) {
+        var url = data.rescheduleUrl.replace(/\/0\/reschedule$/, "/" + info.event.id + "/reschedule");
+        fetch(url, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+          body: JSON.stringify({ publish_at: wallClock(info.event.start) }),
+        })
+          .then(function (response) {
+            return response.json().catch(function () {
+              return { error: response.statusText };
+            }).then(function (body) {
+              if (!response.ok) {
+                throw new Error(body.error || response.statusText);
+              }
+              say(body.message, "success");
+              calendar.refetchEvents();
+            });
+          })
+          .catch(function (error) {
+            info.revert();
+            say(data.moveFailed + " " + error.message, "error");
+          });
+      },
+    });
+    calendar.render();
+    Object.keys(filters).forEach(function (name) {
+      filters[name].addEventListener("change", function () {
+        calendar.refetchEvents();
+      });
+    });
+  });
+})();
