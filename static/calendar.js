@@ -55,6 +55,7 @@
       height: "auto",
       nowIndicator: true,
       dayMaxEvents: 4,
+      eventDisplay: "block",
       headerToolbar: phone
         ? { left: "prev,next", center: "title", right: "dayGridMonth,listWeek" }
         : { left: "prev,next today", center: "title", right: "dayGridMonth,timeGridWeek,listWeek" },

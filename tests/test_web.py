@@ -323,3 +323,145 @@ def test_crisis_page_lists_held_posts(site: Site, browser: FlaskClient) -> None:
     assert "Zurückgehalten" in crisis_page
     calendar_page = browser.get("/agenda?von=" + (now_utc() - timedelta(days=1)).date().isoformat())
     assert "status-held" in calendar_page.get_data(as_text=True)
+
+
+# --- the calendar feed and drag-and-drop -------------------------------------------------------
+
+
+def feed(browser: FlaskClient, **params: str) -> list[dict[str, object]]:
+    query = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-06T00:00:00Z", **params}
+    response = browser.get("/calendar/events?" + urlencode(query))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_feed_gives_team_wall_clock_and_filters(site: Site, browser: FlaskClient) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    site.post(title="Nachtschicht", publish_at=datetime(2026, 3, 29, 0, 30, tzinfo=berlin))
+    log_in(browser, "planner")
+    (event,) = feed(browser)
+    assert event["start"] == "2026-03-29T00:30:00"
+    assert event["title"] == "Nachtschicht"
+    assert feed(browser, channel=str(site.channel_id)) == [event]
+    assert feed(browser, status="scheduled") == []
+    assert browser.get("/calendar/events?start=gestern&end=x").status_code == 400
+
+
+def reschedule(browser: FlaskClient, post_id: int, when: str, token: str | None) -> object:
+    headers = {"X-CSRFToken": token} if token else {}
+    return browser.post(f"/posts/{post_id}/reschedule", json={"publish_at": when}, headers=headers)
+
+
+def test_dragging_an_approved_post_sends_it_back_for_approval(
+    site: Site, browser: FlaskClient
+) -> None:
+    post_id = site.post(title="Ladesäulen", approve=True)
+    log_in(browser, "planner")
+    token = csrf_token(browser, "/")
+    assert reschedule(browser, post_id, "2026-12-01T09:00", None).status_code == 400  # no CSRF
+    response = reschedule(browser, post_id, "2026-12-01T09:00", token)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "draft"
+    with get_db(site.app).transaction() as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        assert post.publish_at == datetime(2026, 12, 1, 8, 0, tzinfo=ZoneInfo("UTC"))
+    assert reschedule(browser, post_id, "morgen", token).status_code == 400
+
+
+# --- composer, approvals, crisis in forms ------------------------------------------------------
+
+
+def test_composer_refuses_a_text_too_long_for_x(site: Site, browser: FlaskClient) -> None:
+    log_in(browser, "planner")
+    response = browser.post(
+        "/compose",
+        data={
+            "csrf_token": csrf_token(browser, "/compose"),
+            "title": "Zu lang",
+            "body": "x" * 281,
+            "channels": str(site.channel_id),
+            "publish_at": "2026-12-01T09:00",
+            "department": "0",
+            "action": "submit",
+        },
+    )
+    assert response.status_code == 422
+    assert "allows at most 280" in response.get_data(as_text=True)
+    with get_db(site.app).transaction() as session:
+        assert session.query(Post).count() == 0
+
+
+def test_a_head_sends_a_post_back_with_a_comment(site: Site, browser: FlaskClient) -> None:
+    post_id = site.post(title="Tarifwechsel")
+    with get_db(site.app).transaction() as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        planning.submit_post(session, post.author, post)
+    log_in(browser, "head")
+    assert "Tarifwechsel" in browser.get("/approvals").get_data(as_text=True)
+    token = csrf_token(browser, "/approvals")
+    refused = browser.post(f"/posts/{post_id}/send-back", data={"csrf_token": token})
+    assert refused.status_code == 302
+    response = browser.post(
+        f"/posts/{post_id}/send-back",
+        data={"csrf_token": token, "comment": "Bitte den Preis nennen."},
+        follow_redirects=True,
+    )
+    assert "Mit Ihrem Kommentar" in response.get_data(as_text=True)
+    with get_db(site.app).transaction() as session:
+        assert session.get(Post, post_id).status == "draft"  # type: ignore[union-attr]
+    history = browser.get(f"/posts/{post_id}").get_data(as_text=True)
+    assert "Bitte den Preis nennen." in history
+
+
+def test_four_eyes_rule_is_shown_to_the_author(site: Site, browser: FlaskClient) -> None:
+    post_id = site.post(title="Eigenes", author="head")
+    with get_db(site.app).transaction() as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        planning.submit_post(session, post.author, post)
+    log_in(browser, "head")
+    page = browser.get("/approvals").get_data(as_text=True)
+    assert "Sie haben diesen Beitrag verfasst" in page
+    assert f"/posts/{post_id}/approve" not in page
+
+
+def test_declare_review_and_lift_through_the_forms(site: Site, browser: FlaskClient) -> None:
+    post_id = site.post(title="Museum", approve=True, publish_at=now_utc() - timedelta(minutes=1))
+    log_in(browser, "head")
+    token = csrf_token(browser, "/crisis")
+    empty = browser.post("/crisis/declare", data={"csrf_token": token, "scope": "all"})
+    assert empty.status_code == 422
+    declared = browser.post(
+        "/crisis/declare",
+        data={"csrf_token": token, "scope": "all", "reason": "Shitstorm"},
+        follow_redirects=True,
+    )
+    assert "Krise ausgerufen" in declared.get_data(as_text=True)
+    page = browser.get("/crisis").get_data(as_text=True)
+    assert f'value="{post_id}"' in page
+    now_refused = browser.post(
+        "/crisis/review",
+        data={"csrf_token": token, "post_ids": str(post_id), "bulk": "release_now"},
+    )
+    assert now_refused.status_code == 409
+    discarded = browser.post(
+        "/crisis/review",
+        data={"csrf_token": token, "post_ids": str(post_id), "bulk": "discard"},
+        follow_redirects=True,
+    )
+    assert "1 Beitrag/Beiträge verworfen" in discarded.get_data(as_text=True)
+    lifted = browser.post(
+        "/crisis/lift", data={"csrf_token": token, "note": "Ruhe"}, follow_redirects=True
+    )
+    assert "crisis-banner" not in lifted.get_data(as_text=True)
+
+
+def test_language_is_chosen_per_user(browser: FlaskClient) -> None:
+    log_in(browser, "planner")
+    assert '<html lang="de">' in browser.get("/outbox").get_data(as_text=True)
+    browser.post("/language", data={"csrf_token": csrf_token(browser, "/"), "locale": "en"})
+    page = browser.get("/outbox").get_data(as_text=True)
+    assert '<html lang="en">' in page
+    assert "Nothing published yet." in page

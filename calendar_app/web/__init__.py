@@ -39,8 +39,9 @@ PUBLIC_ENDPOINTS = {"web.login"}
 # inline style attributes only carry a department's colour.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; "
-    "style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    "style-src-attr 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
 )
 
 _route = web.add_url_rule

@@ -1,0 +1,335 @@
+"""The calendar in a real browser: a headless Chromium (Debian's) against `calendar-app serve`.
+
+One story, as a team lives it: a planner composes for two channels and the counter refuses an
+over-long X post; a head approves it; a head declares a crisis; the planner sees the banner; the
+post falls due and is held; a head reviews and releases it and lifts the crisis. Screenshots of
+the calendar, the composer, the banner and the review are saved under build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from calendar_app.accounts import create_user
+from calendar_app.channels import create_channel
+from calendar_app.db import Database
+from calendar_app.dispatch import Dispatcher
+from calendar_app.migrate import upgrade
+from calendar_app.models import Department, Post
+from calendar_app.timeutil import now_utc
+from config import PROJECT_ROOT, Config
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = PROJECT_ROOT / "build" / "screenshots"
+PASSWORD = "browser-test-1"
+TEAM = ZoneInfo("Europe/Berlin")
+LAPTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+XSS = "<script>alert(1)</script>"
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
+
+
+def _need_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail("Debian's chromium is missing: scripts/system-deps.sh installs it")
+    pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); run `make system-deps`")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveSite:
+    url: str
+    database_url: str
+    channels: dict[str, int]
+
+    def email(self, who: str) -> str:
+        return f"{who}@nordhafen.example"
+
+
+def seed(database_url: str) -> dict[str, int]:
+    db = Database(database_url)
+    try:
+        with db.transaction() as session:
+            marketing = Department(name="Marketing", slug="marketing", color="#d9480f")
+            session.add(marketing)
+            people = {
+                who: create_user(
+                    session, f"{who}@nordhafen.example", role=role, password=PASSWORD, name=name
+                )
+                for who, role, name in [
+                    ("planner", "planner", "Lena Hoffmann"),
+                    ("head", "head", "Katrin Albers"),
+                    ("admin", "admin", "Jana Petersen"),
+                ]
+            }
+            people["planner"].departments.append(marketing)
+            x = create_channel(
+                session, people["admin"], name="X @StadtwerkeNH", kind="outbox", network="x"
+            )
+            linkedin = create_channel(
+                session,
+                people["admin"],
+                name="LinkedIn Stadtwerke",
+                kind="outbox",
+                network="linkedin",
+            )
+            return {"x": x.id, "linkedin": linkedin.id}
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
+    _need_chromium()
+    folder = tmp_path_factory.mktemp("browser")
+    database_url = f"sqlite:///{folder}/calendar.db"
+    upgrade(database_url)
+    channels = seed(database_url)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "browser-test-secret",
+        "CALENDAR_ENV": "development",
+        "CALENDAR_INSTANCE_PATH": str(folder),
+        "CALENDAR_TIMEZONE": "Europe/Berlin",
+    }
+    command = [str(Path(sys.executable).parent / "calendar-app"), "serve", "--no-scheduler"]
+    server = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start: {server.stderr.read()!r}")  # type: ignore[union-attr]
+            time.sleep(0.1)
+        yield LiveSite(url, database_url, channels)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stderr is not None:
+            server.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def browser(live_site: LiveSite) -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def new_page(browser: object, viewport: dict[str, int] = LAPTOP) -> object:
+    context = browser.new_context(viewport=viewport, locale="de-DE")  # type: ignore[attr-defined]
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.on("dialog", lambda dialog: pytest.fail(f"a script ran: {dialog.message}"))
+    page.on("pageerror", lambda error: pytest.fail(f"JavaScript error: {error}"))
+    return page
+
+
+def log_in(page: object, site: LiveSite, who: str, password: str = PASSWORD) -> None:
+    page.goto(f"{site.url}/login")  # type: ignore[attr-defined]
+    page.get_by_label("E-Mail").fill(site.email(who))  # type: ignore[attr-defined]
+    page.get_by_label("Passwort").fill(password)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Anmelden").click()  # type: ignore[attr-defined]
+
+
+def log_out(page: object) -> None:
+    page.get_by_role("button", name="Abmelden").click()  # type: ignore[attr-defined]
+    sync_api.expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
+
+
+def screenshot(page: object, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    assert path.exists(), path
+    assert path.stat().st_size > 1024, path
+    return path
+
+
+def wall_clock(instant: datetime) -> str:
+    return instant.astimezone(TEAM).strftime("%Y-%m-%dT%H:%M")
+
+
+def dispatch_pass(site: LiveSite, at: datetime) -> None:
+    """One scheduler pass as if it were `at`: what is due and in a crisis' scope is held."""
+    config = replace(Config(), DATABASE_URL=site.database_url, ENV="testing", SECRET_KEY="x")
+    db = Database(site.database_url)
+    dispatcher = Dispatcher(db, config, clock=lambda: at)
+    try:
+        dispatcher.run_pass()
+    finally:
+        dispatcher.close()
+        db.dispose()
+
+
+def post_status(site: LiveSite, title: str) -> str:
+    db = Database(site.database_url)
+    try:
+        with db.transaction() as session:
+            from sqlalchemy import select
+
+            return session.scalars(select(Post.status).where(Post.title == title)).one()
+    finally:
+        db.dispose()
+
+
+TITLE = "Sponsoring Puppentheater-Museum"
+
+
+def test_plan_approve_declare_review(browser: object, live_site: LiveSite) -> None:
+    expect = sync_api.expect
+    site = live_site
+    page = new_page(browser)
+
+    # Wrong credentials are named as such.
+    log_in(page, site, "planner", password="falsch-falsch")
+    expect(page.get_by_role("alert")).to_contain_text("E-Mail oder Passwort ist falsch")
+
+    # The planner composes for two channels; X's 280 characters are enforced as she types.
+    log_in(page, site, "planner")
+    expect(page.locator("#calendar .fc-toolbar-title")).to_be_visible()
+    page.get_by_role("link", name="Neuer Beitrag").first.click()
+    page.get_by_label("Titel").fill(TITLE)
+    page.get_by_role("checkbox", name="X @StadtwerkeNH").check()
+    page.get_by_role("checkbox", name="LinkedIn Stadtwerke").check()
+    page.locator("#body").fill("Wir fördern das Puppentheater-Museum in Nordhafen. " * 7)
+    x_counter = page.locator(f"#counter-{site.channels['x']}")
+    expect(x_counter).to_have_class("counter too-long")
+    expect(page.locator("#fit-message")).to_contain_text("Zeichen zu viel für X @StadtwerkeNH")
+    expect(page.get_by_role("button", name="Zur Freigabe einreichen")).to_be_disabled()
+    screenshot(page, "composer-too-long")
+
+    # A shorter text of its own for X; LinkedIn takes the long one.
+    page.locator(f"li[data-channel='{site.channels['x']}'] summary").click()
+    page.locator(f"#override-{site.channels['x']}").fill("Wir fördern das Puppentheater-Museum!")
+    expect(x_counter).to_have_text("37 / 280")
+    expect(page.locator("#fit-message")).to_have_text("")
+    due = now_utc() + timedelta(minutes=2)
+    page.locator("#publish_at").fill(wall_clock(due))
+    expect(page.get_by_label("Abteilung")).to_have_value(str(1))
+    screenshot(page, "composer")
+    page.get_by_role("button", name="Zur Freigabe einreichen").click()
+    expect(page.get_by_role("status")).to_contain_text("Zur Freigabe eingereicht")
+    expect(page.locator(".override-text")).to_have_text("Wir fördern das Puppentheater-Museum!")
+
+    # User text is never markup: a draft with <script> in title and body shows it as text.
+    page.goto(f"{site.url}/compose")
+    page.get_by_label("Titel").fill(f"Titel {XSS}")
+    page.get_by_role("checkbox", name="LinkedIn Stadtwerke").check()
+    page.locator("#body").fill(f"Text {XSS}")
+    page.get_by_role("button", name="Als Entwurf speichern").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Titel {XSS}")
+    expect(page.locator(".post-detail .body")).to_have_text(f"Text {XSS}")
+    page.goto(f"{site.url}/?view=listWeek&date={wall_clock(due)[:10]}")
+    expect(page.locator(".fc-list-event-title", has_text=XSS)).to_have_count(1)
+    log_out(page)
+
+    # A head approves; the four-eyes rule is shown on the queue.
+    log_in(page, site, "head")
+    page.get_by_role("link", name="Freigaben").click()
+    card = page.locator(".review-card", has_text=TITLE)
+    expect(card).to_contain_text("Lena Hoffmann")
+    card.get_by_role("button", name="Freigeben").click()
+    expect(page.get_by_role("status")).to_contain_text("Freigegeben")
+    assert post_status(site, TITLE) == "scheduled"
+
+    # The crisis dialog: keyboard first. Escape closes it, an empty reason is refused.
+    crisis_button = page.locator("#crisis-button")
+    crisis_button.focus()
+    page.keyboard.press("Enter")
+    dialog = page.locator("#declare-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Grund")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(crisis_button).to_be_focused()
+    crisis_button.click()
+    dialog.get_by_role("button", name="Krise ausrufen").click()
+    expect(dialog).to_be_visible()  # the reason is required
+    dialog.get_by_label("Grund").fill("Shitstorm über den Sicherheitsdienst")
+    dialog.get_by_label("Alle Kanäle").check()
+    dialog.get_by_role("button", name="Krise ausrufen").click()
+    expect(page.locator("#crisis-banner")).to_contain_text("Shitstorm über den Sicherheitsdienst")
+    log_out(page)
+
+    # The post falls due during the crisis: held, not published.
+    dispatch_pass(site, due + timedelta(minutes=1))
+    assert post_status(site, TITLE) == "held"
+
+    # The planner sees the banner on every page: who, when, why.
+    log_in(page, site, "planner")
+    banner = page.locator("#crisis-banner")
+    expect(banner).to_contain_text("Katrin Albers")
+    expect(banner).to_contain_text("Shitstorm über den Sicherheitsdienst")
+    page.goto(f"{site.url}/?date={wall_clock(due)[:10]}")
+    expect(page.locator("#calendar .fc-event.needs-attention")).to_have_count(1)
+    screenshot(page, "calendar-crisis-banner")
+    phone = new_page(browser, PHONE)
+    log_in(phone, site, "planner")
+    expect(phone.locator("#crisis-banner")).to_be_visible()
+    expect(phone.locator("#calendar .fc-list-event-title", has_text=TITLE)).to_have_count(1)
+    screenshot(phone, "phone-calendar-crisis-banner")
+    phone.context.close()
+    log_out(page)
+
+    # A head reviews: releasing now is refused while the crisis lasts; at a new time it works.
+    log_in(page, site, "head")
+    page.goto(f"{site.url}/crisis")
+    row = page.locator("tr", has_text=TITLE)
+    expect(row).to_contain_text("X @StadtwerkeNH")
+    expect(row).to_contain_text("LinkedIn Stadtwerke")
+    screenshot(page, "review")
+    row.get_by_role("button", name="Jetzt freigeben").click()
+    expect(page.get_by_role("alert").filter(has_text="crisis is still in force")).to_be_visible()
+    later = now_utc() + timedelta(days=1)
+    row = page.locator("tr", has_text=TITLE)
+    row.locator("input[type=datetime-local]").fill(wall_clock(later))
+    row.get_by_role("button", name="Zu dieser Zeit freigeben").click()
+    expect(page.get_by_role("status")).to_contain_text("zur neuen Zeit freigegeben")
+    assert post_status(site, TITLE) == "scheduled"
+
+    # Lifting the crisis takes a note; the banner is gone for everyone.
+    page.get_by_label("Notiz zur Aufhebung der Krise").fill(
+        "Lage geklärt, Pressestelle hat reagiert."
+    )
+    page.get_by_role("button", name="Krise aufheben").click()
+    expect(page.get_by_role("status")).to_contain_text("Krise aufgehoben")
+    expect(page.locator("#crisis-banner")).to_have_count(0)
+    page.goto(f"{site.url}/?date={wall_clock(later)[:10]}")
+    expect(page.locator("#calendar .fc-event", has_text=TITLE)).to_have_count(1)
+    screenshot(page, "calendar")
+    page.context.close()
