@@ -67,6 +67,17 @@ def create_user(
     return user
 
 
+# The languages the app speaks, with their own names (German is the default).
+LANGUAGES = {"de": "Deutsch", "en": "English"}
+
+
+def set_language(user: User, locale: str) -> None:
+    """A personal preference, not a decision: no audit entry."""
+    if locale not in LANGUAGES:
+        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}", {"locale": "unknown"})
+    user.locale = locale
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     user = user_by_email(session, email)
     if user is None:

@@ -24,7 +24,7 @@ from calendar_app.models import (
     PostStatus,
     User,
 )
-from calendar_app.permissions import require_may_approve
+from calendar_app.permissions import require_may_approve, require_reviewer
 from calendar_app.timeutil import check_aware, now_utc
 
 # Before approval a post's status is its place in the workflow; after, it is derived from its
@@ -47,6 +47,7 @@ def list_posts(
     start: datetime | None = None,
     end: datetime | None = None,
     channel_id: int | None = None,
+    department_id: int | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> Sequence[Post]:
@@ -64,6 +65,8 @@ def list_posts(
         stmt = stmt.where(
             Post.id.in_(select(Delivery.post_id).where(Delivery.channel_id == channel_id))
         )
+    if department_id is not None:
+        stmt = stmt.where(Post.department_id == department_id)
     stmt = stmt.order_by(Post.publish_at, Post.id).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
@@ -241,6 +244,22 @@ def submit_post(session: Session, actor: User, post: Post) -> Post:
     post.status = PostStatus.IN_REVIEW
     session.flush()
     audit.record(session, actor, "submit", post)
+    return post
+
+
+def send_back_post(session: Session, head: User, post: Post, *, comment: str) -> Post:
+    """A head returns a submitted post to its author as a draft, saying what to change."""
+    require_reviewer(head, "send posts back to their authors")
+    if not comment.strip():
+        raise InvalidInput(
+            "say what should change when sending a post back", {"comment": "must not be empty"}
+        )
+    if post.status != PostStatus.IN_REVIEW:
+        raise Conflict(f"only a post in review can be sent back; this post is {post.status}")
+    post.status = PostStatus.DRAFT
+    post.updated_at = now_utc()
+    session.flush()
+    audit.record(session, head, "send_back", post, reason=comment.strip())
     return post
 
 

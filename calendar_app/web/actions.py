@@ -15,15 +15,14 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from calendar_app import crisis, planning
+from calendar_app.accounts import LANGUAGES, set_language
 from calendar_app.errors import InvalidInput, RuleError
 from calendar_app.extensions import db_session
 from calendar_app.web import pages, queries
 from calendar_app.web.auth import safe_next
 from calendar_app.web.formatting import team_wall_clock
 from calendar_app.web.forms import DeclareCrisisForm, LiftCrisisForm, SendBackForm, channel_choices
-from calendar_app.web.i18n import LANGUAGES
 from calendar_app.web.pages import signed_in_user
-from calendar_app.web.workflow import send_back_post
 
 
 def _back(default: str) -> Response:
@@ -68,7 +67,7 @@ def send_back(post_id: int) -> Response:
     post = planning.get_post(session, post_id)
     form = SendBackForm()  # CSRFProtect has checked the token of every POST already
     comment = form.comment.data or ""
-    if _attempt(lambda: send_back_post(session, signed_in_user(), post, comment=comment)):
+    if _attempt(lambda: planning.send_back_post(session, signed_in_user(), post, comment=comment)):
         flash(_("Sent back to the author with your comment."), "success")
     return _back(url_for("web.approvals"))
 
@@ -226,5 +225,5 @@ def review() -> Any:
 def choose_language() -> Response:
     locale = request.form.get("locale", "")
     if locale in LANGUAGES:
-        signed_in_user().locale = locale  # a preference, not a rule: no audit entry
+        set_language(signed_in_user(), locale)
     return _back(url_for("web.calendar"))

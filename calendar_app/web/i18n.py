@@ -9,7 +9,8 @@ from flask import Flask, current_app, request
 from flask_babel import Babel
 from flask_login import current_user
 
-LANGUAGES = {"de": "Deutsch", "en": "English"}
+from calendar_app.accounts import LANGUAGES
+
 DEFAULT_LOCALE = "de"
 
 babel = Babel()

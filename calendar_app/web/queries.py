@@ -88,10 +88,16 @@ def calendar_posts(
     status: str | None = None,
 ) -> list[Post]:
     """What the calendar shows in a range, with its filters."""
-    posts = list_posts(session, start=start, end=end, channel_id=channel_id, status=status)
-    if department_id is not None:
-        return [p for p in posts if p.department_id == department_id]
-    return list(posts)
+    return list(
+        list_posts(
+            session,
+            start=start,
+            end=end,
+            channel_id=channel_id,
+            department_id=department_id,
+            status=status,
+        )
+    )
 
 
 def active_channels(session: Session) -> Sequence[Channel]:
