@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_PASSWORD ?= demo-kalender
 
-.PHONY: install system-deps run test lint format clean
+.PHONY: install system-deps run test lint format clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ run: install
 
 test: install system-deps
 	$(BIN)/pytest
+
+# Not part of `make test`: about ten minutes; BENCH_ARGS=--quick for a smoke run.
+bench: install system-deps
+	PYTHONPATH=. $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

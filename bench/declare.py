@@ -1,0 +1,130 @@
+"""How fast it stops: crisis declarations through the API while a scheduler process is at work,
+at random moments, with a queue of planned deliveries behind them. Counts every delivery in the
+crisis' scope that the receiver saw after the declaration had returned (the goal is none)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import time
+from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
+from datetime import timedelta
+
+from bench.world import Databases, Receiver, Schedulers, make_webhooks, plan, seed_background
+from calendar_app import create_app, crisis, planning
+from calendar_app.db import Database
+from calendar_app.extensions import get_db
+from calendar_app.models import User
+from calendar_app.scheduler import start_background
+from calendar_app.timeutil import now_utc
+from config import Config
+
+CHANNELS = 6
+
+
+@dataclass
+class DeclareRun:
+    trials: int
+    declare_ms: list[float] = field(default_factory=list)
+    health_ms: list[float] = field(default_factory=list)
+    late: int = 0  # in scope, received after the declaration returned
+    caught_mid_queue: int = 0  # trials where one declaration found both sent and held posts
+    in_flight: int = 0  # deliveries a declaration waited for
+
+
+def declare_run(
+    dbs: Databases, receiver: Receiver, *, engine: str, queued: int, trials: int, seed: int
+) -> DeclareRun:
+    """SQLite: the scheduler embedded in the app's process (as `calendar-app serve` runs it; the
+    only layout the docs recommend on SQLite). PostgreSQL: two `calendar-app scheduler`
+    processes."""
+    url, team = dbs.fresh(engine)
+    workdir = dbs.tmp / f"declare-{time.monotonic_ns()}"
+    workdir.mkdir()
+    # Small claims and a fast tick, as in tests/test_scale_out.py: a declaration then falls
+    # between two claims as often as during a send.
+    settings = {
+        "SCHEDULER_INTERVAL_SECONDS": 0.01,
+        "DISPATCH_BATCH_SIZE": 2,
+        "DISPATCH_CONCURRENCY": 2,
+        "WEBHOOK_TIMEOUT_SECONDS": 2.0,
+    }
+    schedulers = Schedulers(url, workdir, **settings)
+    config = dc_replace(
+        Config(),
+        ENV="testing",
+        SECRET_KEY=secrets.token_hex(16),
+        DATABASE_URL=url,
+        INSTANCE_PATH=workdir,
+        **settings,  # type: ignore[arg-type]
+    )
+    app = create_app(config)
+    logging.getLogger("calendar_app").setLevel(logging.WARNING)  # one line per send otherwise
+    embedded = None
+    db = get_db(app) if engine == "sqlite" else Database(url)
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {team.head_token}"}
+    rng = random.Random(seed)
+    run = DeclareRun(trials)
+    try:
+        channels = make_webhooks(db, team, receiver, CHANNELS)
+        paths = {channel_id: f"/hook/{i}" for i, channel_id in enumerate(channels)}
+        if queued:  # the queue: planned, approved, not yet due
+            seed_background(db, team, channels[0], queued, spread_days=60, future_only=True)
+        receiver.reset()
+        if engine == "sqlite":
+            embedded = start_background(app)
+        else:
+            schedulers.start(2)
+        plan(db, team, channels, 1, at=now_utc())
+        assert receiver.wait_for(CHANNELS, timeout=60), "scheduler did not start"
+        deadline = time.monotonic() + 60 + trials * 2.0
+        for trial in range(trials):
+            if time.monotonic() > deadline:
+                break
+            scope = None if rng.random() < 0.5 else rng.sample(channels, 3)
+            post_ids = plan(db, team, channels, 2, at=now_utc() - timedelta(seconds=0.001))
+            time.sleep(rng.uniform(0, 0.06))
+            started = time.perf_counter()
+            response = client.post(
+                "/api/v1/crisis",
+                json={"reason": f"Versuch {trial}", **({"channels": scope} if scope else {})},
+                headers=auth,
+            )
+            returned_at = time.time()
+            run.declare_ms.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 201, response.get_json()
+            run.in_flight += len(response.get_json()["in_flight"])
+            started = time.perf_counter()
+            assert client.get("/api/v1/health").status_code == 200
+            run.health_ms.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.05)  # the scheduler keeps ticking
+            in_scope = {paths[c] for c in (scope or channels)}
+            run.late += sum(
+                1 for at, path in receiver.arrivals() if at > returned_at and path in in_scope
+            )
+            lifted = client.post("/api/v1/crisis/lift", json={"note": "vorbei"}, headers=auth)
+            assert lifted.status_code == 200, lifted.get_json()
+            with db.transaction() as session:
+                head = session.get(User, team.head_id)
+                seen: set[str] = set()
+                for post_id in post_ids:  # reviewed: whatever was held is discarded
+                    post = planning.get_post(session, post_id)
+                    seen |= {d.status for d in post.deliveries}
+                    if post.status == "held":
+                        crisis.discard_post(session, head, post)
+                run.caught_mid_queue += {"published", "held"} <= seen
+            receiver.reset()
+        run.trials = len(run.declare_ms)
+        return run
+    finally:
+        if embedded is not None:
+            scheduler, dispatcher = embedded
+            dispatcher.stop()
+            scheduler.shutdown(wait=True)
+            dispatcher.close()
+        schedulers.stop()
+        get_db(app).dispose()
+        db.dispose()
