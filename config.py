@@ -77,6 +77,34 @@ def env_timezone(name: str, default: str) -> str:
     return value
 
 
+def env_rate(name: str, default: str) -> str:
+    """A rate in the words Flask-Limiter reads, e.g. `10 per 15 minutes`."""
+    from limits import parse_many
+
+    value = env_str(name, default) or default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"Unexpected value {name}={value!r}: use a rate such as '10 per 15 minutes'"
+        ) from None
+    return value
+
+
+def env_storage_uri(name: str, default: str) -> str:
+    """Where the login throttle counts: memory://, redis://host:6379, memcached://host:11211."""
+    from limits.storage import SCHEMES
+
+    value = env_str(name, default) or default
+    scheme = value.partition("://")[0]
+    if "://" not in value or scheme not in SCHEMES:
+        raise ConfigError(
+            f"Unexpected value {name}={value!r}: use memory:// or a shared store such as "
+            "redis://host:6379"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Config:
     """All settings of one app instance. Tests build their own with `replace()`."""
@@ -100,6 +128,11 @@ class Config:
     WEBHOOK_BACKOFF_SECONDS: float = 2.0
     # How long a crisis declaration waits for deliveries that were already being sent.
     DECLARE_WAIT_SECONDS: float = 30.0
+    # Login throttling (Flask-Limiter): failed logins counted per account and per address.
+    # `memory://` counts per process: with several web processes use a shared store (redis://...).
+    RATELIMIT_STORAGE_URI: str = "memory://"
+    LOGIN_LIMIT_PER_ACCOUNT: str = "10 per 15 minutes"
+    LOGIN_LIMIT_PER_ADDRESS: str = "50 per 15 minutes"
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -130,6 +163,9 @@ class Config:
             WEBHOOK_MAX_ATTEMPTS=env_int("WEBHOOK_MAX_ATTEMPTS", 4, minimum=1),
             WEBHOOK_BACKOFF_SECONDS=env_float("WEBHOOK_BACKOFF_SECONDS", 2.0),
             DECLARE_WAIT_SECONDS=env_float("DECLARE_WAIT_SECONDS", 30.0),
+            RATELIMIT_STORAGE_URI=env_storage_uri("RATELIMIT_STORAGE_URI", "memory://"),
+            LOGIN_LIMIT_PER_ACCOUNT=env_rate("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
+            LOGIN_LIMIT_PER_ADDRESS=env_rate("LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes"),
         )
 
     def with_secret_key(self, *, required: bool) -> Config:

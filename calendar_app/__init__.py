@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import Flask
 
@@ -23,6 +24,7 @@ def create_app(config: Config | None = None, *, serving: bool = True) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     register_extensions(app, config)
     register_blueprints(app)
+    register_protections(app, config)
     register_errorhandlers(app)
     return app
 
@@ -37,6 +39,8 @@ def configure(app: Flask, config: Config) -> None:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=not config.is_development,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        # A signed-in browser session ends after this long without a request.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,
         JSON_SORT_KEYS=False,
         DEBUG=False,
@@ -74,6 +78,13 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)
     app.register_blueprint(api)
     app.register_blueprint(web)
+
+
+def register_protections(app: Flask, config: Config) -> None:
+    from calendar_app.security import init_login_throttle, init_security_headers
+
+    init_security_headers(app, config)
+    init_login_throttle(app, config)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -10,12 +10,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from calendar_app.errors import Conflict, InvalidInput
-from calendar_app.models import ApiToken, Role, User
+from calendar_app.errors import Conflict, InvalidInput, NotFound
+from calendar_app.models import MAX_ID, ApiToken, Role, User
 from calendar_app.timeutil import now_utc
 
-MIN_PASSWORD_LENGTH = 8
+# OWASP ASVS 4.0 level 2: at least 12 characters; long passphrases welcome.
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
 TOKEN_PREFIX = "cal_"  # noqa: S105 (a prefix that makes leaked tokens greppable)
+# How much of a token is kept in the clear to tell tokens apart: "cal_" and 8 of its 43 random
+# characters (48 bits), far too few to guess the rest.
+SHOWN_PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
 
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of a login for an unknown e-mail like a real one.
@@ -51,7 +56,12 @@ def create_user(
     if role not in set(Role):
         problems["role"] = f"must be one of {', '.join(Role)}"
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems["password"] = f"must be at least {MIN_PASSWORD_LENGTH} characters"
+        problems["password"] = (
+            f"must be at least {MIN_PASSWORD_LENGTH} characters (a passphrase of a few words "
+            "is easy to remember)"
+        )
+    elif len(password) > MAX_PASSWORD_LENGTH:
+        problems["password"] = f"must be at most {MAX_PASSWORD_LENGTH} characters"
     if problems:
         raise InvalidInput("the user cannot be created", problems)
     if user_by_email(session, email) is not None:
@@ -88,16 +98,65 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user
 
 
+def end_sessions(user: User) -> None:
+    """Every browser session of this user ends, including copies of its cookie."""
+    user.session_version = (user.session_version or 0) + 1
+
+
 def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def create_token(session: Session, user: User, label: str = "") -> str:
     """Store a new token's digest and return the token itself (shown once, never again)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, label=label, token_hash=_token_digest(token)))
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            label=label,
+            token_hash=_token_digest(token),
+            prefix=token[:SHOWN_PREFIX_LENGTH],
+        )
+    )
     session.flush()
     return token
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    return list(
+        session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))
+    )
+
+
+def find_token(session: Session, id_or_prefix: str) -> ApiToken:
+    """A token by its id, its shown prefix, or the whole token."""
+    text = id_or_prefix.strip()
+    if text.isdigit():
+        found = session.get(ApiToken, int(text)) if int(text) <= MAX_ID else None
+    elif len(text) > SHOWN_PREFIX_LENGTH:
+        found = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(text)))
+    elif len(text) == SHOWN_PREFIX_LENGTH:
+        matches = list(session.scalars(select(ApiToken).where(ApiToken.prefix == text)).all())
+        if len(matches) > 1:
+            ids = ", ".join(str(t.id) for t in matches)
+            raise Conflict(f"{len(matches)} tokens start with {text}: use the id ({ids})")
+        found = matches[0] if matches else None
+    else:
+        raise InvalidInput(
+            f"give a token id or the first {SHOWN_PREFIX_LENGTH} characters of the token",
+            {"token": "neither an id nor a prefix"},
+        )
+    if found is None:
+        raise NotFound(f"no API token {text}")
+    return found
+
+
+def revoke_token(session: Session, api_token: ApiToken) -> ApiToken:
+    """From now on the token is refused (401). Revoking twice keeps the first time."""
+    if api_token.revoked_at is None:
+        api_token.revoked_at = now_utc()
+        session.flush()
+    return api_token
 
 
 def user_for_token(session: Session, token: str) -> User | None:

@@ -12,7 +12,7 @@ from calendar_app import audit
 from calendar_app.channel_rules import NETWORKS
 from calendar_app.errors import Conflict, InvalidInput
 from calendar_app.models import Channel, User
-from calendar_app.permissions import require_admin
+from calendar_app.permissions import require_may_manage_channels
 from calendar_app.publishers import PUBLISHER_TYPES
 
 
@@ -25,7 +25,7 @@ def create_channel(
     network: str = "other",
     config: dict[str, Any] | None = None,
 ) -> Channel:
-    require_admin(actor, "manage channels")
+    require_may_manage_channels(actor)
     name = name.strip()
     config = config or {}
     problems: dict[str, str] = {}

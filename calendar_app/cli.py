@@ -154,6 +154,45 @@ def tokens_create(email: str, label: str) -> None:
     click.echo(token)
 
 
+@tokens.command("list", help="List a user's API tokens (never the tokens themselves).")
+@click.argument("email")
+def tokens_list(email: str) -> None:
+    from calendar_app.accounts import tokens_of, user_by_email
+    from calendar_app.timeutil import iso_utc
+
+    app = _app()
+    with get_db(app).transaction() as session:
+        user = user_by_email(session, email)
+        if user is None:
+            raise click.ClickException(f"no user with e-mail {email}")
+        click.echo("id\tprefix\tlabel\tcreated\tlast used\trevoked")
+        for token in tokens_of(session, user):
+            fields = (
+                str(token.id),
+                token.prefix or "-",
+                token.label or "-",
+                iso_utc(token.created_at) or "-",
+                iso_utc(token.last_used_at) or "never",
+                iso_utc(token.revoked_at) or "-",
+            )
+            click.echo("\t".join(fields))
+
+
+@tokens.command("revoke", help="Revoke an API token, by its id or its prefix (from `list`).")
+@click.argument("token_id_or_prefix")
+def tokens_revoke(token_id_or_prefix: str) -> None:
+    from calendar_app.accounts import find_token, revoke_token
+
+    app = _app()
+    try:
+        with get_db(app).transaction() as session:
+            token = revoke_token(session, find_token(session, token_id_or_prefix))
+            owner = token.user.email
+            click.echo(f"revoked token {token.id} ({token.prefix or 'no prefix'}) of {owner}")
+    except RuleError as exc:
+        raise _fail(exc) from None
+
+
 @main.command(help="Fill an empty database with a demo team, channels and a month of plans.")
 @click.option("--password", default=None, help="Password for all demo users (default: random).")
 @click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when the database has data.")

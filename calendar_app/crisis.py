@@ -22,7 +22,11 @@ from calendar_app import audit
 from calendar_app.channels import channels_by_ids
 from calendar_app.errors import Conflict, InvalidInput
 from calendar_app.models import Crisis, Delivery, DeliveryStatus, Post, PostStatus, QueueState, User
-from calendar_app.permissions import require_may_discard, require_reviewer
+from calendar_app.permissions import (
+    require_may_declare_crisis,
+    require_may_discard,
+    require_reviewer,
+)
 from calendar_app.planning import derived_status, settle_post_status
 from calendar_app.timeutil import check_aware, now_utc
 
@@ -102,7 +106,7 @@ def declare_crisis(
     session: Session, actor: User, *, reason: str, channel_ids: Sequence[int] | None = None
 ) -> Declaration:
     """Put a crisis in force. The caller commits, then calls `wait_for_in_flight`."""
-    require_reviewer(actor, "declare a crisis")
+    require_may_declare_crisis(actor)
     if not reason.strip():
         raise InvalidInput("a crisis needs a reason", {"reason": "must not be empty"})
     channels = channels_by_ids(session, channel_ids) if channel_ids is not None else []

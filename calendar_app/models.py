@@ -124,6 +124,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(10), default="de")
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    # Browser sessions are signed cookies: a copy of one stays valid until this number changes.
+    # Each session carries the number it started with; logging out increments it.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     departments: Mapped[list[Department]] = relationship(secondary=user_departments)
 
@@ -153,6 +156,8 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     label: Mapped[str] = mapped_column(String(120), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The token's first characters, so a person can tell their tokens apart (not enough to use).
+    prefix: Mapped[str | None] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

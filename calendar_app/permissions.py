@@ -19,14 +19,50 @@ def require_reviewer(user: User, action: str) -> None:
 
 
 def require_admin(user: User, action: str) -> None:
-    if user.role != Role.ADMIN:
+    if not is_admin(user):
         raise NotAllowed(f"only an admin may {action}")
 
 
-def require_may_approve(user: User, post: Post, *, allow_self_approval: bool) -> None:
-    """Four-eyes rule: nobody approves their own post, except a crisis response."""
+def is_admin(user: User) -> bool:
+    """Admins: everything a head may, plus people and channels."""
+    return user.role == Role.ADMIN
+
+
+def require_may_manage_users(user: User) -> None:
+    require_admin(user, "manage users")
+
+
+def require_may_manage_channels(user: User) -> None:
+    require_admin(user, "manage channels")
+
+
+def require_may_read_audit_log(user: User) -> None:
+    require_reviewer(user, "read the audit log")
+
+
+def require_may_review_approvals(user: User) -> None:
     require_reviewer(user, "approve posts")
-    if post.author_id == user.id and not post.crisis_response and not allow_self_approval:
+
+
+def require_may_declare_crisis(user: User) -> None:
+    require_reviewer(user, "declare a crisis")
+
+
+def may_publish_crisis_response(user: User) -> bool:
+    """Who the composer offers "approve and publish now" to: those who may approve."""
+    return is_reviewer(user)
+
+
+def may_approve(user: User, post: Post, *, allow_self_approval: bool) -> bool:
+    """Four-eyes rule: nobody approves their own post, except a crisis response."""
+    if not is_reviewer(user):
+        return False
+    return post.author_id != user.id or post.crisis_response or allow_self_approval
+
+
+def require_may_approve(user: User, post: Post, *, allow_self_approval: bool) -> None:
+    require_reviewer(user, "approve posts")
+    if not may_approve(user, post, allow_self_approval=allow_self_approval):
         raise NotAllowed(
             "you wrote this post: another head or an admin must approve it (four-eyes rule; "
             "crisis responses are exempt)"

@@ -124,12 +124,12 @@ def test_demo_has_the_puppet_museum_post_a_couple_of_weeks_ahead(db: Database) -
 
 
 def test_every_demo_user_logs_in_with_the_given_password(db: Database) -> None:
-    summary = load_demo(db, password="x12345678")
+    summary = load_demo(db, password="x12345678-demo")
     with db.transaction() as session:
         for _name, email, _role in summary.people:
-            assert authenticate(session, email, "x12345678") is not None
+            assert authenticate(session, email, "x12345678-demo") is not None
     described = summary.describe()
-    assert "x12345678" in described
+    assert "x12345678-demo" in described
     assert all(email in described for _name, email, _role in summary.people)
 
 
@@ -162,12 +162,12 @@ def test_demo_command_after_db_upgrade(tmp_path: Path) -> None:
         )
 
     assert run("db", "upgrade").returncode == 0
-    first = run("demo", "--password", "x12345678")
+    first = run("demo", "--password", "x12345678-demo")
     assert first.returncode == 0, first.stderr
-    assert "x12345678" in first.stdout
+    assert "x12345678-demo" in first.stdout
     assert "@nordhafen.example" in first.stdout
 
-    again = run("demo", "--password", "x12345678")
+    again = run("demo", "--password", "x12345678-demo")
     assert again.returncode != 0
     assert "empty" in again.stderr
     assert run("demo", "--if-empty").returncode == 0

@@ -9,9 +9,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, g, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -23,6 +24,7 @@ from calendar_app.extensions import db_session, login_manager
 from calendar_app.models import User
 from calendar_app.permissions import is_reviewer
 from calendar_app.web import actions, auth, compose, feed, pages, queries
+from calendar_app.web.auth import SESSION_VERSION_KEY
 from calendar_app.web.formatting import FILTERS, team_timezone
 from calendar_app.web.forms import ActionForm, DeclareCrisisForm, channel_choices
 from calendar_app.web.i18n import LANGUAGES
@@ -73,7 +75,13 @@ for _name, _filter in FILTERS.items():
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    return db_session().get(User, int(user_id)) if user_id.isdigit() else None
+    """The signed-in user, unless their sessions were ended (logout) since this one began."""
+    if not user_id.isdigit() or len(user_id) > 10:
+        return None
+    user = db_session().get(User, int(user_id))
+    if user is None or session.get(SESSION_VERSION_KEY) != user.session_version:
+        return None
+    return user
 
 
 @web.before_request
@@ -91,11 +99,12 @@ def csp_nonce() -> str:
 
 @web.after_request
 def _security_headers(response: Response) -> Response:
+    """The pages' own policy; the headers every response carries are added in security.py."""
     response.headers.setdefault(
         "Content-Security-Policy", CONTENT_SECURITY_POLICY.format(nonce=csp_nonce())
     )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+    # Pages show unpublished plans: no copy in shared caches or the browser's history cache.
+    response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
@@ -131,6 +140,11 @@ def _page_context() -> dict[str, Any]:
 def _csrf_error(exc: CSRFError) -> tuple[str, int]:
     message = _l("The form has expired or is incomplete. Please reload the page.")
     return render_template("error.html", code=400, message=message), 400
+
+
+@web.errorhandler(RateLimitExceeded)
+def _too_many_logins(exc: RateLimitExceeded) -> Response:
+    return auth.too_many_attempts(exc)
 
 
 @web.errorhandler(RuleError)

@@ -18,6 +18,7 @@ from calendar_app import crisis, planning
 from calendar_app.accounts import LANGUAGES, set_language
 from calendar_app.errors import InvalidInput, RuleError
 from calendar_app.extensions import db_session
+from calendar_app.permissions import require_may_declare_crisis
 from calendar_app.web import pages, queries
 from calendar_app.web.auth import safe_next
 from calendar_app.web.formatting import team_wall_clock
@@ -85,6 +86,7 @@ def discard(post_id: int) -> Response:
 
 def declare_crisis() -> Any:
     session = db_session()
+    require_may_declare_crisis(signed_in_user())
     form = DeclareCrisisForm()
     form.channels.choices = channel_choices(queries.active_channels(session))
     if request.method == "GET" or not form.validate_on_submit():

@@ -18,7 +18,7 @@ from calendar_app.channel_rules import rules_for
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
 from calendar_app.models import Channel, Post, PostStatus
-from calendar_app.permissions import is_reviewer
+from calendar_app.permissions import may_publish_crisis_response
 from calendar_app.timeutil import local, now_utc
 from calendar_app.web import queries
 from calendar_app.web.formatting import (
@@ -101,7 +101,7 @@ def _render(form: ComposeForm, post: Post | None, overrides: dict[int, str], sta
         rows=channel_rows(channels),
         overrides=overrides,
         override_errors=getattr(form, "override_errors", {}),
-        may_publish=is_reviewer(signed_in_user()),
+        may_publish=may_publish_crisis_response(signed_in_user()),
         team_timezone=team_timezone(),
     ), status
 

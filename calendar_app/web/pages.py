@@ -10,8 +10,12 @@ from flask_login import current_user
 
 from calendar_app import crisis, planning
 from calendar_app.extensions import db_session
-from calendar_app.models import PostStatus, User
-from calendar_app.permissions import is_reviewer, require_reviewer
+from calendar_app.models import Post, PostStatus, User
+from calendar_app.permissions import (
+    may_approve,
+    require_may_read_audit_log,
+    require_may_review_approvals,
+)
 from calendar_app.timeutil import local, now_utc
 from calendar_app.web import queries
 from calendar_app.web.formatting import STATUS_LABELS, input_value, team_timezone
@@ -76,13 +80,9 @@ def agenda() -> str:
     )
 
 
-def may_approve(user: User, post_author_id: int, crisis_response: bool) -> bool:
-    """The four-eyes rule as the page shows it (the rule itself decides on approval)."""
-    if not is_reviewer(user):
-        return False
-    if crisis_response or current_app.config["CALENDAR"].ALLOW_SELF_APPROVAL:
-        return True
-    return post_author_id != user.id
+def _may_approve(user: User, post: Post) -> bool:
+    allow = current_app.config["CALENDAR"].ALLOW_SELF_APPROVAL
+    return may_approve(user, post, allow_self_approval=allow)
 
 
 def post(post_id: int) -> str:
@@ -93,7 +93,7 @@ def post(post_id: int) -> str:
         post=item,
         history=queries.post_history(session, item),
         movable=item.status in MOVABLE,
-        may_approve=may_approve(signed_in_user(), item.author_id, item.crisis_response),
+        may_approve=_may_approve(signed_in_user(), item),
         action_form=ActionForm(),
         send_back_form=SendBackForm(),
     )
@@ -101,12 +101,12 @@ def post(post_id: int) -> str:
 
 def approvals() -> str:
     me = signed_in_user()
-    require_reviewer(me, "approve posts")
+    require_may_review_approvals(me)
     posts = queries.posts_in_review(db_session())
     return render_template(
         "approvals.html",
         posts=posts,
-        approvable={p.id: may_approve(me, p.author_id, p.crisis_response) for p in posts},
+        approvable={p.id: _may_approve(me, p) for p in posts},
         action_form=ActionForm(),
         send_back_form=SendBackForm(),
     )
@@ -135,5 +135,5 @@ def outbox() -> str:
 
 
 def audit_log() -> str:
-    require_reviewer(signed_in_user(), "read the audit log")
+    require_may_read_audit_log(signed_in_user())
     return render_template("audit.html", entries=queries.audit_entries(db_session()))

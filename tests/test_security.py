@@ -1,0 +1,550 @@
+"""Security of the browser UI and the API: headers, login throttling, sessions, CSRF, tokens,
+no password in the logs, and who may open which page or press which button (the page matrix;
+the API's matrix is tests/test_api_roles.py)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from calendar_app import create_app, crisis, planning
+from calendar_app.accounts import find_token, revoke_token
+from calendar_app.channels import create_channel
+from calendar_app.cli import main as cli
+from calendar_app.extensions import get_db
+from calendar_app.models import Crisis, Post, User
+from calendar_app.timeutil import now_utc
+from config import Config
+from tests.conftest import PASSWORD, SeededDatabase, Team
+
+WEB_ROLES = ("planner", "head", "admin", "anonymous")
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def csrf_token(browser: FlaskClient, path: str = "/login") -> str:
+    page = browser.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, f"{path} has no CSRF token"
+    return match.group(1)
+
+
+def log_in(browser: FlaskClient, who: str, password: str = PASSWORD) -> Any:
+    return browser.post(
+        "/login",
+        data={
+            "email": f"{who}@example.org",
+            "password": password,
+            "csrf_token": csrf_token(browser),
+        },
+    )
+
+
+def signed_in(app: Flask, who: str) -> FlaskClient:
+    browser = app.test_client()
+    if who != "anonymous":
+        assert log_in(browser, who).status_code == 302
+    return browser
+
+
+def is_logged_in(browser: FlaskClient) -> bool:
+    return browser.get("/outbox").status_code == 200
+
+
+def user(session: Any, who: str) -> User:
+    found = session.scalar(select(User).where(User.email == f"{who}@example.org"))
+    assert found is not None
+    return found
+
+
+# --- headers -----------------------------------------------------------------------------------
+
+
+def _common_headers(response: Any) -> None:
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_a_page_carries_a_strict_policy_and_the_security_headers(app: Flask) -> None:
+    browser = signed_in(app, "head")
+    response = browser.get("/")
+    assert response.status_code == 200
+    _common_headers(response)
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert "unsafe-eval" not in csp
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "<script>" not in response.get_data(as_text=True), "no inline scripts"
+    assert "Strict-Transport-Security" not in response.headers, "plain http in development"
+
+
+@pytest.mark.parametrize("path", ["/health", "/posts", "/no-such-thing", "/openapi.json"])
+def test_api_responses_carry_the_security_headers(team: Team, path: str) -> None:
+    for response in (team.admin.get(path), team.anonymous.get(path)):
+        _common_headers(response)
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_production_sends_hsts_and_secure_cookies(
+    sqlite_db: SeededDatabase, tmp_path: Path
+) -> None:
+    config = replace(
+        Config(), ENV="production", SECRET_KEY="s" * 64, DATABASE_URL=sqlite_db.url,
+        INSTANCE_PATH=tmp_path,
+    )  # fmt: skip
+    app = create_app(config)
+    try:
+        assert app.config["SESSION_COOKIE_SECURE"] is True
+        assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+        assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+        response = app.test_client().get("/api/v1/health", base_url="https://localhost")
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    finally:
+        get_db(app).dispose()
+
+
+# --- login throttling --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config_overrides", [{"LOGIN_LIMIT_PER_ACCOUNT": "3 per minute"}])
+def test_failed_logins_are_throttled_per_account(app: Flask) -> None:
+    browser = app.test_client()
+    for _ in range(3):
+        assert log_in(browser, "planner", "wrong password!").status_code == 200
+    refused = log_in(browser, "planner")  # even the right password waits now
+    assert refused.status_code == 429
+    assert "Zu viele fehlgeschlagene Anmeldungen" in refused.get_data(as_text=True)
+    assert int(refused.headers["Retry-After"]) > 0
+    assert not is_logged_in(browser)
+    other = app.test_client()
+    assert log_in(other, "head").status_code == 302, "other accounts are not locked out"
+
+
+@pytest.mark.parametrize("config_overrides", [{"LOGIN_LIMIT_PER_ADDRESS": "4 per minute"}])
+def test_failed_logins_are_throttled_per_address(app: Flask) -> None:
+    browser = app.test_client()
+    for who in ("planner", "planner2", "head", "head2"):
+        assert log_in(browser, who, "wrong password!").status_code == 200
+    refused = log_in(browser, "admin")
+    assert refused.status_code == 429
+    english = browser.post(
+        "/login",
+        data={"email": "admin@example.org", "password": "x", "csrf_token": csrf_token(browser)},
+        headers={"Accept-Language": "en"},
+    )
+    assert english.status_code == 429
+    assert "Too many failed logins" in english.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("config_overrides", [{"LOGIN_LIMIT_PER_ACCOUNT": "2 per minute"}])
+def test_successful_logins_do_not_count(app: Flask) -> None:
+    for _ in range(4):
+        assert log_in(app.test_client(), "planner").status_code == 302
+
+
+def test_bad_throttle_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from config import ConfigError
+
+    monkeypatch.setenv("LOGIN_LIMIT_PER_ACCOUNT", "often")
+    with pytest.raises(ConfigError, match="LOGIN_LIMIT_PER_ACCOUNT"):
+        Config.from_env()
+    monkeypatch.delenv("LOGIN_LIMIT_PER_ACCOUNT")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "carrier-pigeon://loft")
+    with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI"):
+        Config.from_env()
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+def test_login_renews_the_session(app: Flask) -> None:
+    browser = app.test_client()
+    with browser.session_transaction() as session:
+        session["planted_before_login"] = "attacker's value"
+    before = browser.get_cookie("session")
+    assert before is not None
+    assert log_in(browser, "planner").status_code == 302
+    after = browser.get_cookie("session")
+    assert after is not None
+    assert after.value != before.value
+    with browser.session_transaction() as session:
+        assert "planted_before_login" not in session
+        assert session["_user_id"]
+    assert after.http_only
+    assert after.same_site == "Lax"
+
+
+def test_logout_invalidates_a_copied_session_cookie(app: Flask) -> None:
+    browser = signed_in(app, "planner")
+    cookie = browser.get_cookie("session")
+    assert cookie is not None
+    thief = app.test_client()
+    thief.set_cookie("session", cookie.value)
+    assert is_logged_in(thief), "a copy works while the session lives"
+
+    token = csrf_token(browser, "/")
+    assert browser.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert not is_logged_in(browser)
+    assert not is_logged_in(thief), "logout ends the copy too"
+    assert log_in(browser, "planner").status_code == 302, "a new login works"
+    assert is_logged_in(browser)
+    assert not is_logged_in(thief)
+
+
+# --- CSRF --------------------------------------------------------------------------------------
+
+
+def _draft(app: Flask, author: str = "planner") -> int:
+    with get_db(app).transaction() as session:
+        admin = user(session, "admin")
+        channel = create_channel(session, admin, name=f"Kanal {now_utc().timestamp()}",
+                                 kind="outbox")  # fmt: skip
+        post = planning.create_post(
+            session, user(session, author), body="Tag der offenen Tür",
+            channel_ids=[channel.id], publish_at=now_utc() + timedelta(days=2),
+        )  # fmt: skip
+        return post.id
+
+
+def _status(app: Flask, post_id: int) -> str:
+    with get_db(app).transaction() as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        return post.status
+
+
+def test_a_form_without_csrf_token_is_refused(app: Flask) -> None:
+    post_id = _draft(app)
+    browser = signed_in(app, "planner")
+    response = browser.post(f"/posts/{post_id}/submit", data={})
+    assert response.status_code == 400
+    forged = browser.post(f"/posts/{post_id}/submit", data={"csrf_token": "forged"})
+    assert forged.status_code == 400
+    assert _status(app, post_id) == "draft"
+
+
+def test_the_reschedule_fetch_needs_the_csrf_header(app: Flask) -> None:
+    post_id = _draft(app)
+    browser = signed_in(app, "planner")
+    move = {"publish_at": (now_utc() + timedelta(days=5)).strftime("%Y-%m-%dT09:00:00")}
+    refused = browser.post(f"/posts/{post_id}/reschedule", json=move)
+    assert refused.status_code == 400
+    token = csrf_token(browser, "/")
+    moved = browser.post(f"/posts/{post_id}/reschedule", json=move, headers={"X-CSRFToken": token})
+    assert moved.status_code == 200, moved.get_data(as_text=True)
+
+
+def test_the_api_takes_no_cookies(app: Flask) -> None:
+    browser = signed_in(app, "admin")
+    assert browser.get("/api/v1/posts").status_code == 401, "bearer tokens only"
+
+
+# --- API tokens --------------------------------------------------------------------------------
+
+
+def test_a_revoked_token_gets_401(team: Team) -> None:
+    assert team.planner.get("/posts").status_code == 200
+    with get_db(team.app).transaction() as session:
+        revoke_token(session, find_token(session, team.tokens["planner"]))
+    response = team.planner.get("/posts")
+    assert response.status_code == 401
+    assert response.get_json()["error"]
+    assert team.head.get("/posts").status_code == 200
+
+
+def test_tokens_are_listed_without_the_token_and_revoked_from_the_command_line(
+    team: Team, sqlite_db: SeededDatabase, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": sqlite_db.url, "CALENDAR_ENV": "development",
+           "CALENDAR_INSTANCE_PATH": str(tmp_path)}  # fmt: skip
+    runner = CliRunner()
+    created = runner.invoke(cli, ["tokens", "create", "head@example.org", "--label", "laptop"],
+                            env=env)  # fmt: skip
+    assert created.exit_code == 0, created.output
+    new_token = created.stdout.strip()
+    assert created.stdout.count("\n") == 1
+
+    assert team.head.get("/posts", headers={"Authorization": f"Bearer {new_token}"}).status_code \
+        == 200  # fmt: skip
+    listed = runner.invoke(cli, ["tokens", "list", "head@example.org"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert new_token not in listed.stdout
+    assert team.tokens["head"] not in listed.stdout
+    rows = [line.split("\t") for line in listed.stdout.splitlines()[1:]]
+    laptop = next(row for row in rows if row[2] == "laptop")
+    assert new_token.startswith(laptop[1])
+    assert laptop[4] != "never", "last use is recorded"
+    assert laptop[5] == "-"
+
+    revoked = runner.invoke(cli, ["tokens", "revoke", laptop[1]], env=env)
+    assert revoked.exit_code == 0, revoked.output
+    again = team.head.get("/posts", headers={"Authorization": f"Bearer {new_token}"})
+    assert again.status_code == 401
+    assert team.head.get("/posts").status_code == 200, "the other token still works"
+    listed = runner.invoke(cli, ["tokens", "list", "head@example.org"], env=env)
+    laptop = next(line for line in listed.stdout.splitlines() if "laptop" in line).split("\t")
+    assert laptop[5] != "-", "the revocation time is shown"
+    unknown = runner.invoke(cli, ["tokens", "revoke", "999999"], env=env)
+    assert unknown.exit_code != 0
+    assert "no API token" in unknown.output
+
+
+# --- passwords ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config_overrides", [{"LOGIN_LIMIT_PER_ACCOUNT": "2 per minute"}])
+def test_no_password_in_the_logs(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "Geheimes-Passwort-4711"
+    browser = app.test_client()
+    for _ in range(3):  # wrong, wrong, throttled
+        log_in(browser, "planner", secret)
+    log_in(app.test_client(), "head")
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    assert caplog.records, "the requests were logged at all"
+    assert secret not in logged
+    assert PASSWORD not in logged
+
+
+def test_passwords_are_argon2_hashed_and_at_least_12_characters(app: Flask) -> None:
+    from calendar_app.accounts import MIN_PASSWORD_LENGTH, create_user
+    from calendar_app.errors import InvalidInput
+
+    assert MIN_PASSWORD_LENGTH >= 12
+    with get_db(app).transaction() as session:
+        assert user(session, "planner").password_hash.startswith("$argon2id$")
+        with pytest.raises(InvalidInput, match="cannot be created") as refused:
+            create_user(session, "kurz@example.org", role="planner", password="elf-zeichen")
+        assert "12" in refused.value.fields["password"]
+
+
+# --- the page matrix: every page and form x planner/head/admin/anonymous ------------------------
+
+# Pages that only read. Who gets a 403; everyone else signed in gets 200; anonymous goes to login.
+PAGES: dict[str, tuple[str, ...]] = {
+    "/": (),
+    "/agenda": (),
+    "/compose": (),
+    "/posts/{post}": (),
+    "/posts/{post}/edit": (),
+    "/calendar/events?start=2026-01-01T00:00&end=2026-02-01T00:00": (),
+    "/crisis": (),
+    "/outbox": (),
+    "/approvals": ("planner",),
+    "/audit": ("planner",),
+    "/crisis/declare": ("planner",),
+}
+
+
+@pytest.mark.parametrize("role", WEB_ROLES)
+@pytest.mark.parametrize("page", list(PAGES))
+def test_who_may_open_which_page(app: Flask, page: str, role: str) -> None:
+    path = page.format(post=_draft(app))
+    response = signed_in(app, role).get(path)
+    if role == "anonymous":
+        assert response.status_code == 302
+        assert response.location.startswith("/login")
+    elif role in PAGES[page]:
+        assert response.status_code == 403
+    else:
+        assert response.status_code == 200, response.get_data(as_text=True)[:500]
+
+
+@dataclass(frozen=True)
+class Button:
+    """A form action: how to press it, and how to tell that it took effect."""
+
+    path: str
+    data: dict[str, Any]
+    took_effect: Callable[[], bool]
+    json: bool = False
+
+
+def _in_review(app: Flask) -> int:
+    post_id = _draft(app)
+    with get_db(app).transaction() as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        planning.submit_post(session, post.author, post)
+    return post_id
+
+
+def _scheduled(app: Flask, at_offset: timedelta = timedelta(days=2)) -> int:
+    post_id = _in_review(app)
+    with get_db(app).transaction() as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        post.publish_at = now_utc() + at_offset
+        planning.approve_post(session, user(session, "head2"), post)
+    return post_id
+
+
+def _declared(app: Flask) -> None:
+    with get_db(app).transaction() as session:
+        crisis.declare_crisis(session, user(session, "head2"), reason="Shitstorm")
+
+
+def _crisis_active(app: Flask) -> bool:
+    with get_db(app).transaction() as session:
+        return crisis.current_crisis(session) is not None
+
+
+def _held(app: Flask) -> int:
+    post_id = _scheduled(app)
+    _declared(app)
+    with get_db(app).transaction() as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        for delivery in post.deliveries:
+            delivery.status = "held"
+            delivery.held_by_crisis_id = session.scalars(select(Crisis.id)).first()
+        post.status = "held"
+        crisis.lift_crisis(session, user(session, "head2"), note="vorbei")
+    return post_id
+
+
+def _posts_count(app: Flask) -> int:
+    with get_db(app).transaction() as session:
+        return len(list(session.scalars(select(Post.id))))
+
+
+def submit(app: Flask) -> Button:
+    post_id = _draft(app)
+    return Button(f"/posts/{post_id}/submit", {}, lambda: _status(app, post_id) == "in_review")
+
+
+def approve(app: Flask) -> Button:
+    post_id = _in_review(app)
+    return Button(f"/posts/{post_id}/approve", {}, lambda: _status(app, post_id) == "scheduled")
+
+
+def send_back(app: Flask) -> Button:
+    post_id = _in_review(app)
+    return Button(f"/posts/{post_id}/send-back", {"comment": "kürzer bitte"},
+                  lambda: _status(app, post_id) == "draft")  # fmt: skip
+
+
+def discard_own_draft(app: Flask) -> Button:
+    post_id = _draft(app)
+    return Button(f"/posts/{post_id}/discard", {}, lambda: _status(app, post_id) == "discarded")
+
+
+def discard_approved(app: Flask) -> Button:
+    post_id = _scheduled(app)
+    return Button(f"/posts/{post_id}/discard", {}, lambda: _status(app, post_id) == "discarded")
+
+
+def reschedule(app: Flask) -> Button:
+    post_id = _draft(app)
+    day = (now_utc() + timedelta(days=9)).strftime("%Y-%m-%dT10:00:00")
+
+    def moved() -> bool:
+        with get_db(app).transaction() as session:
+            post = session.get(Post, post_id)
+            assert post is not None
+            return post.publish_at.date().isoformat() == day[:10]
+
+    return Button(f"/posts/{post_id}/reschedule", {"publish_at": day}, moved, json=True)
+
+
+def edit(app: Flask) -> Button:
+    post_id = _draft(app)
+    with get_db(app).transaction() as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        channel_id = post.deliveries[0].channel_id
+
+    def edited() -> bool:
+        with get_db(app).transaction() as session:
+            post = session.get(Post, post_id)
+            return post is not None and post.body == "Neuer Text"
+
+    data = {"body": "Neuer Text", "channels": [channel_id], "publish_at": "2030-03-03 09:00"}
+    return Button(f"/posts/{post_id}/edit", data, edited)
+
+
+def compose(app: Flask) -> Button:
+    _draft(app)
+    with get_db(app).transaction() as session:
+        post = session.scalars(select(Post)).first()
+        assert post is not None
+        channel_id = post.deliveries[0].channel_id
+    before = _posts_count(app)
+    data = {"body": "Neu", "channels": [channel_id], "publish_at": "2030-03-03 09:00"}
+    return Button("/compose", data, lambda: _posts_count(app) == before + 1)
+
+
+def declare(app: Flask) -> Button:
+    return Button("/crisis/declare", {"reason": "Störfall", "scope": "all"},
+                  lambda: _crisis_active(app))  # fmt: skip
+
+
+def lift(app: Flask) -> Button:
+    _declared(app)
+    return Button("/crisis/lift", {"note": "Lage geklärt"}, lambda: not _crisis_active(app))
+
+
+def release(app: Flask) -> Button:
+    post_id = _held(app)
+    return Button("/crisis/review", {"one": f"release_now:{post_id}"},
+                  lambda: _status(app, post_id) == "scheduled")  # fmt: skip
+
+
+def choose_language(app: Flask) -> Button:
+    def english() -> bool:
+        with get_db(app).transaction() as session:
+            return any(u.locale == "en" for u in session.scalars(select(User)))
+
+    return Button("/language", {"locale": "en"}, english)
+
+
+# Who may press which button; the rest are refused (nothing changes), anonymous goes to login.
+BUTTONS: dict[Callable[[Flask], Button], tuple[str, ...]] = {
+    submit: ("planner", "head", "admin"),
+    approve: ("head", "admin"),
+    send_back: ("head", "admin"),
+    discard_own_draft: ("planner", "head", "admin"),
+    discard_approved: ("head", "admin"),
+    reschedule: ("planner", "head", "admin"),
+    edit: ("planner", "head", "admin"),
+    compose: ("planner", "head", "admin"),
+    declare: ("head", "admin"),
+    lift: ("head", "admin"),
+    release: ("head", "admin"),
+    choose_language: ("planner", "head", "admin"),
+}
+
+
+@pytest.mark.parametrize("role", WEB_ROLES)
+@pytest.mark.parametrize("action", list(BUTTONS), ids=lambda a: a.__name__)
+def test_who_may_press_which_button(
+    app: Flask, action: Callable[[Flask], Button], role: str
+) -> None:
+    button = action(app)
+    browser = signed_in(app, role)
+    token = csrf_token(browser, "/login" if role == "anonymous" else "/")
+    if button.json:
+        response = browser.post(button.path, json=button.data, headers={"X-CSRFToken": token})
+    else:
+        response = browser.post(button.path, data={**button.data, "csrf_token": token})
+    allowed = role in BUTTONS[action]
+    assert button.took_effect() is allowed, response.get_data(as_text=True)[:800]
+    if role == "anonymous":
+        assert response.status_code in (302, 401)
+    elif not allowed:
+        assert response.status_code in (302, 403)  # a refused button says why on the next page
