@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from calendar_app.api import schemas
+from calendar_app.api import responses, schemas
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -26,25 +26,49 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
 def _op(
-    summary: str, request: type[BaseModel] | None = None, ok: int = 200, **extra: Any
+    summary: str,
+    answer: type[BaseModel],
+    request: type[BaseModel] | None = None,
+    ok: int = 200,
+    *,
+    also: dict[int, str] | None = None,
+    errors: bool = True,
+    **extra: Any,
 ) -> dict[str, Any]:
-    responses = {str(ok): {"description": "success", "content": _json({"type": "object"})}}
-    responses.update(
-        {code: {"description": text, "content": _json(_ERROR)} for code, text in _ERRORS.items()}
-    )
-    operation: dict[str, Any] = {"summary": summary, "responses": responses, **extra}
+    responses_ = {str(ok): {"description": "success", "content": _json(_ref(answer))}}
+    for status, text in (also or {}).items():
+        responses_[str(status)] = {"description": text, "content": _json(_ref(answer))}
+    if errors:
+        responses_.update(
+            {
+                code: {"description": text, "content": _json(_ERROR)}
+                for code, text in _ERRORS.items()
+            }
+        )
+    operation: dict[str, Any] = {"summary": summary, "responses": responses_, **extra}
     if request is not None:
-        ref = {"$ref": f"#/components/schemas/{request.__name__}"}
-        operation["requestBody"] = {"required": True, "content": _json(ref)}
+        operation["requestBody"] = {"required": True, "content": _json(_ref(request))}
     return operation
 
 
-_ID = [{"name": "post_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_ID = [
+    {
+        "name": "post_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+]
 
 
-def document() -> dict[str, Any]:
-    models = [
+def _components() -> dict[str, Any]:
+    """Request schemas as they validate, answers as they are serialised."""
+    requests = [
         schemas.ChannelCreate,
         schemas.PostCreate,
         schemas.PostUpdate,
@@ -54,17 +78,14 @@ def document() -> dict[str, Any]:
         schemas.CrisisLift,
     ]
     _, defs = models_json_schema(
-        [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
+        [(m, "validation") for m in requests] + [(m, "serialization") for m in responses.ANSWERS],
+        ref_template="#/components/schemas/{model}",
     )
-    components = defs.get("$defs", {})
-    components["Error"] = {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {"type": "string"},
-            "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-        },
-    }
+    return defs.get("$defs", {})
+
+
+def document() -> dict[str, Any]:
+    r = responses
     filters = [
         {"name": n, "in": "query", "required": False, "schema": s}
         for n, s in (
@@ -79,37 +100,50 @@ def document() -> dict[str, Any]:
         "info": {"title": "calendar_app API", "version": "1"},
         "servers": [{"url": "/api/v1"}],
         "components": {
-            "schemas": components,
+            "schemas": _components(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
         "paths": {
-            "/health": {"get": {**_op("liveness"), "security": []}},
+            "/health": {"get": {**_op("liveness", r.Health, errors=False), "security": []}},
             "/channels": {
-                "get": _op("list channels"),
-                "post": _op("create a channel (admin)", schemas.ChannelCreate, 201),
+                "get": _op("list channels", r.ChannelList),
+                "post": _op("create a channel (admin)", r.Channel, schemas.ChannelCreate, 201),
             },
             "/posts": {
-                "get": _op("list posts", parameters=filters),
-                "post": _op("plan a post (draft)", schemas.PostCreate, 201),
+                "get": _op("list posts", r.PostList, parameters=filters),
+                "post": _op("plan a post (draft)", r.Post, schemas.PostCreate, 201),
             },
             "/posts/{post_id}": {
-                "get": _op("one post", parameters=_ID),
-                "patch": _op("edit a post", schemas.PostUpdate, parameters=_ID),
+                "get": _op("one post", r.Post, parameters=_ID),
+                "patch": _op("edit a post", r.Post, schemas.PostUpdate, parameters=_ID),
             },
-            "/posts/{post_id}/submit": {"post": _op("submit for approval", parameters=_ID)},
-            "/posts/{post_id}/approve": {"post": _op("approve (head, admin)", parameters=_ID)},
+            "/posts/{post_id}/submit": {"post": _op("submit for approval", r.Post, parameters=_ID)},
+            "/posts/{post_id}/approve": {
+                "post": _op("approve (head, admin)", r.Post, parameters=_ID)
+            },
             "/posts/{post_id}/release": {
-                "post": _op("release a held post (head, admin)", schemas.Release, parameters=_ID)
+                "post": _op(
+                    "release a held post (head, admin)", r.Post, schemas.Release, parameters=_ID
+                )
             },
             "/posts/{post_id}/discard": {
-                "post": _op("discard a post", schemas.Discard, parameters=_ID)
+                "post": _op("discard a post", r.Post, schemas.Discard, parameters=_ID)
             },
             "/crisis": {
-                "get": _op("the crisis in force"),
-                "post": _op("declare a crisis (head, admin)", schemas.CrisisDeclare, 201),
+                "get": _op("the crisis in force", r.Crisis),
+                "post": _op("declare a crisis (head, admin)", r.Crisis, schemas.CrisisDeclare, 201),
             },
-            "/crisis/lift": {"post": _op("lift the crisis (head, admin)", schemas.CrisisLift)},
-            "/crisis/lift/confirm": {"post": _op("confirm a requested lift (head, admin)")},
+            "/crisis/lift": {
+                "post": _op(
+                    "lift the crisis (head, admin)",
+                    r.Crisis,
+                    schemas.CrisisLift,
+                    also={202: "a second head or admin must confirm"},
+                )
+            },
+            "/crisis/lift/confirm": {
+                "post": _op("confirm a requested lift (head, admin)", r.Crisis)
+            },
         },
     }

@@ -1,0 +1,100 @@
+"""What the API answers, as schemas: they describe serialize.py's output in the OpenAPI document,
+and the schemathesis run (tests/test_api_fuzz.py) checks every answer against them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from calendar_app.models import DeliveryStatus, PostStatus
+
+PostStatusName = Literal[tuple(PostStatus)]  # type: ignore[valid-type]
+DeliveryStatusName = Literal[tuple(DeliveryStatus)]  # type: ignore[valid-type]
+
+
+class Answer(BaseModel):
+    # An answer carries exactly these fields: an undocumented one fails the conformance check.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Health(Answer):
+    status: Literal["ok"]
+
+
+class Channel(Answer):
+    id: int
+    name: str
+    kind: str
+    network: str
+    config: dict[str, Any]
+    active: bool
+    created_at: datetime
+
+
+class ChannelList(Answer):
+    items: list[Channel]
+
+
+class Delivery(Answer):
+    id: int
+    channel_id: int
+    status: DeliveryStatusName
+    body_override: str | None
+    published_at: datetime | None
+    error: str | None
+    due_at: datetime | None
+    attempts: int
+    held_by_crisis_id: int | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+
+
+class Post(Answer):
+    id: int
+    title: str
+    body: str
+    status: PostStatusName
+    publish_at: datetime
+    author: str
+    crisis_response: bool
+    department_id: int | None
+    channels: list[int]
+    approved_by: str | None
+    approved_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    deliveries: list[Delivery]
+
+
+class PostList(Answer):
+    items: list[Post]
+
+
+class Crisis(Answer):
+    """The crisis in force (`active: true`), the last one lifted, or just `{"active": false}`."""
+
+    active: bool
+    id: int | None = None
+    reason: str | None = None
+    declared_at: datetime | None = None
+    declared_by: str | None = None
+    channels: Literal["all"] | list[int] | None = None
+    lift_requested_by: str | None = None
+    lift_requested_at: datetime | None = None
+    lift_note: str | None = None
+    lifted_at: datetime | None = None
+    lifted_by: str | None = None
+    # Declaring: the deliveries that were being sent as the crisis began (finished since).
+    in_flight: list[Delivery] | None = None
+    # Lifting where a second person must confirm (202).
+    pending_confirmation: bool | None = None
+
+
+class Error(Answer):
+    error: str
+    fields: dict[str, str]
+
+
+ANSWERS: list[type[BaseModel]] = [Health, Channel, ChannelList, Post, PostList, Crisis, Error]
