@@ -133,6 +133,19 @@ class Config:
     RATELIMIT_STORAGE_URI: str = "memory://"
     LOGIN_LIMIT_PER_ACCOUNT: str = "10 per 15 minutes"
     LOGIN_LIMIT_PER_ADDRESS: str = "50 per 15 minutes"
+    # Where people reach the app: links in e-mails and chat messages start with it.
+    BASE_URL: str = "http://127.0.0.1:5000"
+    # E-mail for notifications: off unless SMTP_HOST is set (in-app notifications always work).
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = 25
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = field(default=None, repr=False)
+    SMTP_STARTTLS: bool = False
+    MAIL_FROM: str = "calendar_app <calendar@localhost>"
+    # A generic chat incoming webhook (Slack, Teams, Mattermost...): POST {"text": ...}.
+    CHAT_WEBHOOK_URL: str | None = None
+    # How often e-mails and chat messages are tried before they are `failed`.
+    OUTGOING_MAX_ATTEMPTS: int = 5
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -166,6 +179,15 @@ class Config:
             RATELIMIT_STORAGE_URI=env_storage_uri("RATELIMIT_STORAGE_URI", "memory://"),
             LOGIN_LIMIT_PER_ACCOUNT=env_rate("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
             LOGIN_LIMIT_PER_ADDRESS=env_rate("LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes"),
+            BASE_URL=(env_str("CALENDAR_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            SMTP_HOST=env_str("SMTP_HOST"),
+            SMTP_PORT=env_int("SMTP_PORT", 25, minimum=1),
+            SMTP_USERNAME=env_str("SMTP_USERNAME"),
+            SMTP_PASSWORD=env_str("SMTP_PASSWORD"),
+            SMTP_STARTTLS=env_bool("SMTP_STARTTLS", False),
+            MAIL_FROM=env_str("MAIL_FROM") or "calendar_app <calendar@localhost>",
+            CHAT_WEBHOOK_URL=env_str("CHAT_WEBHOOK_URL"),
+            OUTGOING_MAX_ATTEMPTS=env_int("OUTGOING_MAX_ATTEMPTS", 5, minimum=1),
         )
 
     def with_secret_key(self, *, required: bool) -> Config:

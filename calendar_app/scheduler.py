@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -18,31 +19,47 @@ from flask import Flask
 
 from calendar_app.dispatch import Dispatcher
 from calendar_app.extensions import get_db
+from calendar_app.notifications import send_outgoing
 
 log = logging.getLogger(__name__)
 
 _started_lock = threading.Lock()
+# Each job runs in its own thread, so a slow mail server never delays a dispatch pass.
+JOB_THREADS = 4
+OUTGOING_INTERVAL_SECONDS = 5.0
 
 
 def build_dispatcher(app: Flask) -> Dispatcher:
     return Dispatcher(get_db(app), app.config["CALENDAR"])
 
 
-def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float) -> None:
-    def dispatch_pass() -> None:
+def _every(
+    scheduler: BaseScheduler, job_id: str, seconds: float, work: Callable[[], object]
+) -> None:
+    def run() -> None:
         try:
-            dispatcher.run_pass()
+            work()
         except Exception:  # a lost database connection must not stop the clock
-            log.exception("dispatch pass failed; the next tick tries again")
+            log.exception("job %s failed; the next tick tries again", job_id)
 
     scheduler.add_job(
-        dispatch_pass,
+        run,
         "interval",
-        seconds=interval,
-        id="dispatch",
-        max_instances=1,  # a slow pass is never overlapped by the next tick
+        seconds=seconds,
+        id=job_id,
+        max_instances=1,  # a slow run is never overlapped by the next tick
         coalesce=True,
         misfire_grace_time=None,
+    )
+
+
+def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float) -> None:
+    _every(scheduler, "dispatch", interval, dispatcher.run_pass)
+    _every(
+        scheduler,
+        "outgoing",
+        OUTGOING_INTERVAL_SECONDS,
+        lambda: send_outgoing(dispatcher.db, dispatcher.config),
     )
 
 
@@ -53,7 +70,7 @@ def start_background(app: Flask) -> tuple[BackgroundScheduler, Dispatcher]:
             raise RuntimeError("the scheduler is already running in this process")
         dispatcher = build_dispatcher(app)
         scheduler = BackgroundScheduler(
-            executors={"default": JobExecutor(1)}, timezone="UTC", daemon=True
+            executors={"default": JobExecutor(JOB_THREADS)}, timezone="UTC", daemon=True
         )
         _configure(scheduler, dispatcher, app.config["CALENDAR"].SCHEDULER_INTERVAL_SECONDS)
         scheduler.start()
@@ -65,7 +82,7 @@ def start_background(app: Flask) -> tuple[BackgroundScheduler, Dispatcher]:
 def run_blocking(app: Flask) -> None:
     """The scheduler alone, in the foreground, until interrupted."""
     dispatcher = build_dispatcher(app)
-    scheduler = BlockingScheduler(executors={"default": JobExecutor(1)}, timezone="UTC")
+    scheduler = BlockingScheduler(executors={"default": JobExecutor(JOB_THREADS)}, timezone="UTC")
     _configure(scheduler, dispatcher, app.config["CALENDAR"].SCHEDULER_INTERVAL_SECONDS)
     log.info("scheduler started worker=%s", dispatcher.worker)
     try:

@@ -24,6 +24,7 @@ from calendar_app.extensions import get_db
 from calendar_app.migrate import upgrade
 from calendar_app.timeutil import iso_utc, now_utc
 from config import Config
+from tests.support.mailbox import Mailbox
 from tests.support.postgres import PostgresServer, find_bin_dir
 from tests.support.receiver import Receiver
 
@@ -321,3 +322,11 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server on loopback."""
+    server = Mailbox().start()
+    yield server
+    server.stop()

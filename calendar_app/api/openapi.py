@@ -145,5 +145,34 @@ def document() -> dict[str, Any]:
             "/crisis/lift/confirm": {
                 "post": _op("confirm a requested lift (head, admin)", r.Crisis)
             },
+            "/notifications": {
+                "get": _op(
+                    "my notifications, newest first",
+                    r.NotificationList,
+                    parameters=[
+                        {
+                            "name": "unread",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": ["true", "false"]},
+                        }
+                    ],
+                )
+            },
+            "/notifications/{notification_id}/read": {
+                "post": _op(
+                    "mark one of my notifications read",
+                    r.Notification,
+                    parameters=[
+                        {
+                            "name": "notification_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 0},
+                        }
+                    ],
+                )
+            },
+            "/notifications/read": {"post": _op("mark all my notifications read", r.UnreadCount)},
         },
     }

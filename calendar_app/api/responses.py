@@ -92,9 +92,39 @@ class Crisis(Answer):
     pending_confirmation: bool | None = None
 
 
+class Notification(Answer):
+    id: int
+    kind: str
+    subject: str
+    text: str
+    link: str | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationList(Answer):
+    items: list[Notification]
+    unread: int
+
+
+class UnreadCount(Answer):
+    unread: int
+
+
 class Error(Answer):
     error: str
     fields: dict[str, str]
 
 
-ANSWERS: list[type[BaseModel]] = [Health, Channel, ChannelList, Post, PostList, Crisis, Error]
+ANSWERS: list[type[BaseModel]] = [
+    Health,
+    Channel,
+    ChannelList,
+    Post,
+    PostList,
+    Crisis,
+    Notification,
+    NotificationList,
+    UnreadCount,
+    Error,
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from calendar_app.channels import public_config
-from calendar_app.models import Channel, Crisis, Delivery, Post
+from calendar_app.models import Channel, Crisis, Delivery, Notification, Post
 from calendar_app.timeutil import iso_utc
 
 
@@ -72,4 +72,16 @@ def crisis_json(crisis: Crisis | None) -> dict[str, Any]:
         "lift_note": crisis.lift_note,
         "lifted_at": iso_utc(crisis.lifted_at),
         "lifted_by": crisis.lifted_by.email if crisis.lifted_by else None,
+    }
+
+
+def notification_json(note: Notification) -> dict[str, Any]:
+    return {
+        "id": note.id,
+        "kind": note.kind,
+        "subject": note.subject,
+        "text": note.text,
+        "link": note.link,
+        "created_at": iso_utc(note.created_at),
+        "read_at": iso_utc(note.read_at),
     }

@@ -22,6 +22,7 @@ from calendar_app.crisis import current_crisis
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session, login_manager
 from calendar_app.models import User
+from calendar_app.notifications import unread_count
 from calendar_app.permissions import is_reviewer
 from calendar_app.web import actions, auth, compose, feed, pages, queries
 from calendar_app.web.auth import SESSION_VERSION_KEY
@@ -69,6 +70,16 @@ _route("/crisis/lift/confirm", "confirm_lift", actions.confirm_lift, methods=["P
 _route("/crisis/review", "review", actions.review, methods=["POST"])
 _route("/outbox", "outbox", pages.outbox)
 _route("/audit", "audit", pages.audit_log)
+_route("/notifications", "notifications", pages.notifications_page)
+_route(
+    "/notifications/read", "read_notifications", actions.read_all_notifications, methods=["POST"]
+)
+_route(
+    "/notifications/<int:notification_id>/read",
+    "read_notification",
+    actions.read_notification,
+    methods=["POST"],
+)
 for _name, _filter in FILTERS.items():
     web.add_app_template_filter(_filter, _name)
 
@@ -128,6 +139,7 @@ def _page_context() -> dict[str, Any]:
         "may_review": reviewer,
         "menu_form": ActionForm(),
         "waiting_for_approval": queries.count_in_review(session) if reviewer else 0,
+        "unread_notifications": unread_count(session, current_user),
     }
     if reviewer and in_force is None:  # the crisis button and its dialog, on every page
         form = DeclareCrisisForm()

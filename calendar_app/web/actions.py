@@ -14,7 +14,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from calendar_app import crisis, planning
+from calendar_app import crisis, notifications, planning
 from calendar_app.accounts import LANGUAGES, set_language
 from calendar_app.errors import InvalidInput, RuleError
 from calendar_app.extensions import db_session
@@ -229,3 +229,17 @@ def choose_language() -> Response:
     if locale in LANGUAGES:
         set_language(signed_in_user(), locale)
     return _back(url_for("web.calendar"))
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+
+def read_notification(notification_id: int) -> Response:
+    """Open a notification: it is read, and its link (a path in this app) is where it leads."""
+    note = notifications.mark_read(db_session(), signed_in_user(), notification_id)
+    return redirect(safe_next(note.link or url_for("web.notifications")))
+
+
+def read_all_notifications() -> Response:
+    notifications.mark_all_read(db_session(), signed_in_user())
+    return redirect(url_for("web.notifications"))

@@ -8,7 +8,7 @@ from flask import abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from calendar_app import crisis, planning
+from calendar_app import crisis, notifications, planning
 from calendar_app.extensions import db_session
 from calendar_app.models import Post, PostStatus, User
 from calendar_app.permissions import (
@@ -137,3 +137,12 @@ def outbox() -> str:
 def audit_log() -> str:
     require_may_read_audit_log(signed_in_user())
     return render_template("audit.html", entries=queries.audit_entries(db_session()))
+
+
+def notifications_page() -> str:
+    session, me = db_session(), signed_in_user()
+    return render_template(
+        "notifications.html",
+        items=notifications.notifications_for(session, me),
+        action_form=ActionForm(),
+    )
