@@ -548,3 +548,51 @@ def test_who_may_press_which_button(
         assert response.status_code in (302, 401)
     elif not allowed:
         assert response.status_code in (302, 403)  # a refused button says why on the next page
+
+
+# --- nothing is left open by accident: derived from the routing table, so new routes count ------
+
+
+def _concrete(rule: str) -> str:
+    return re.sub(r"<(?:\w+:)?\w+>", "1", rule)
+
+
+def _routes(app: Flask, prefix: str) -> list[tuple[str, str, str]]:
+    return sorted(
+        (rule.endpoint, method, _concrete(rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith(prefix)
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    )
+
+
+def test_every_api_route_but_health_and_description_wants_a_token(app: Flask) -> None:
+    client = app.test_client()
+    open_ones = {"api.health", "api.openapi"}
+    checked = 0
+    for endpoint, method, path in _routes(app, "api."):
+        response = client.open(path, method=method, json={} if method != "GET" else None)
+        if endpoint in open_ones:
+            assert response.status_code == 200, path
+            continue
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert response.get_json()["error"]
+        checked += 1
+    assert checked >= 10
+
+
+def test_every_page_and_button_wants_a_login(app: Flask) -> None:
+    client = app.test_client()
+    checked = 0
+    for endpoint, method, path in _routes(app, "web."):
+        if endpoint == "web.login":
+            continue
+        response = client.open(path, method=method)
+        if method == "GET":
+            assert response.status_code == 302, path
+            assert response.location.startswith("/login"), path
+        else:  # refused before anything happens: no CSRF token (400) or no login (302)
+            assert response.status_code in (302, 400), (method, path, response.status_code)
+        checked += 1
+    assert checked >= 20
