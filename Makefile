@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_PASSWORD ?= demo-kalender
 
-.PHONY: install system-deps run test lint format clean bench
+.PHONY: install system-deps run test lint format clean bench translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,10 @@ format: install
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
+
+# After changing user-facing text: collect it, add new German lines to the catalogue, compile.
+translations: install
+	mkdir -p build
+	$(BIN)/pybabel extract --no-location --sort-output --width=100 -F babel.cfg -k _l -k lazy_gettext -o build/messages.pot .
+	$(BIN)/pybabel update --width=100 --ignore-obsolete --ignore-pot-creation-date -i build/messages.pot -d calendar_app/translations
+	$(BIN)/pybabel compile -d calendar_app/translations
