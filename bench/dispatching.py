@@ -145,13 +145,19 @@ def dispatch_run(
             peak_rss_kib=peak_rss,
             idle_rss_kib=idle_rss,
         )
-        with db.transaction() as session:
-            rows = session.execute(
-                select(Delivery.published_at, Post.publish_at)
-                .join(Post, Delivery.post_id == Post.id)
-                .where(Post.publish_at >= due)
-            ).all()
-        run.lateness = [(p - a).total_seconds() for p, a in rows if p is not None]
+        # Outcomes are recorded just after the sends: give the last group commit a moment.
+        deadline = time.monotonic() + 10
+        while True:
+            with db.transaction() as session:
+                rows = session.execute(
+                    select(Delivery.published_at, Post.publish_at)
+                    .join(Post, Delivery.post_id == Post.id)
+                    .where(Post.publish_at >= due)
+                ).all()
+            run.lateness = [(p - a).total_seconds() for p, a in rows if p is not None]
+            if len(run.lateness) == count or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert len(run.lateness) == count, "a delivery was not recorded as published"
         return run
     finally:

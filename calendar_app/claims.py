@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -115,8 +116,39 @@ def _fenced(claim: Claim, **values: object) -> object:
     )
 
 
-def record_published(session: Session, claim: Claim, now: datetime) -> bool:
-    return _record(session, claim, status=DeliveryStatus.PUBLISHED, published_at=now, error=None)
+def record_published_together(session: Session, claims: list[Claim], now: datetime) -> set[int]:
+    """Record several sends as published with one fenced UPDATE per claim token (a pass's
+    claims share one) and one status update of their posts; returns the delivery ids recorded.
+    A delivery whose claim was lost meanwhile is left as the other party recorded it."""
+    by_token: dict[str, list[int]] = defaultdict(list)
+    for claim in claims:
+        by_token[claim.token].append(claim.delivery_id)
+    recorded: set[int] = set()
+    for token, delivery_ids in by_token.items():
+        recorded.update(
+            session.scalars(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_(delivery_ids),
+                    Delivery.claim_token == token,
+                    Delivery.status == DeliveryStatus.PUBLISHING,
+                )
+                .values(
+                    status=DeliveryStatus.PUBLISHED,
+                    published_at=now,
+                    error=None,
+                    claim_token=None,
+                    lease_until=None,
+                )
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    for claim in claims:
+        if claim.delivery_id not in recorded:
+            _log_lost(claim, DeliveryStatus.PUBLISHED)
+    settle_post_status(session, {c.post_id for c in claims if c.delivery_id in recorded})
+    return recorded
 
 
 def record_retry(session: Session, claim: Claim, reason: str, retry_at: datetime) -> bool:
@@ -137,12 +169,16 @@ def _record(session: Session, claim: Claim, **values: object) -> bool:
     """Write an outcome only if this claim still holds the delivery (the fencing token)."""
     result = session.execute(_fenced(claim, **values))  # type: ignore[call-overload]
     if result.rowcount != 1:
-        log.warning(
-            "claim lost, outcome not recorded: delivery=%s token=%s outcome=%s",
-            claim.delivery_id,
-            claim.token,
-            values.get("status"),
-        )
+        _log_lost(claim, values.get("status"))
         return False
     settle_post_status(session, [claim.post_id])
     return True
+
+
+def _log_lost(claim: Claim, status: object) -> None:
+    log.warning(
+        "claim lost, outcome not recorded: delivery=%s token=%s outcome=%s",
+        claim.delivery_id,
+        claim.token,
+        status,
+    )

@@ -1,8 +1,9 @@
 """One dispatch pass: expire dead leases, claim due deliveries, publish them, record outcomes.
 
-Every claim and every outcome is its own short transaction; nothing is held open while a
-message is on the wire. A pass keeps claiming until nothing more is due, so a burst of
-deliveries due at the same minute drains in one pass.
+Every claim is its own short transaction, and outcomes that come in together are recorded in
+one (a group commit); nothing is held open while a message is on the wire. A pass keeps
+claiming until nothing more is due, so a burst of deliveries due at the same minute drains in
+one pass.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from calendar_app import claims
 from calendar_app.db import Database
@@ -100,8 +102,8 @@ class Dispatcher:
             report.held_posts.extend(held)
             if not jobs:
                 break
-            for job, outcome in zip(jobs, self.pool.map(self._send_and_record, jobs), strict=True):
-                getattr(report, outcome).append(job.claim.delivery_id)
+            for claim, label in self._publish(jobs):
+                getattr(report, label).append(claim.delivery_id)
             if len(jobs) < self.config.DISPATCH_BATCH_SIZE:
                 break
         if report.claimed or report.held_posts or report.expired:
@@ -155,75 +157,105 @@ class Dispatcher:
             ]
             return jobs, result.held_post_ids
 
-    def _send_and_record(self, job: _Job) -> str:
-        if self._stopping.is_set():  # shutting down: what has not started goes back, unsent
-            with self.db.transaction() as session:
-                claims.release_claim(session, job.claim)
-            return "released"
+    def _publish(self, jobs: list[_Job]) -> list[tuple[claims.Claim, str]]:
+        """Send the claimed deliveries on the pool and record the outcomes as they come in.
+
+        Outcomes that arrive together are recorded in one transaction (a group commit): on
+        SQLite every transaction takes the one write lock, and a commit per delivery made the
+        database, not the network, the limit. Nothing waits for a slow send to record the rest.
+        """
+        pending = {self.pool.submit(self._send, job): job for job in jobs}
+        recorded: list[tuple[claims.Claim, str]] = []
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            finished = [(pending.pop(future).claim, future.result()) for future in done]
+            recorded.extend(self._record(sorted(finished, key=lambda f: f[0].delivery_id)))
+        return recorded
+
+    def _send(self, job: _Job) -> Outcome | None:
+        """Publish one delivery; None when shutting down before it started (it goes back)."""
+        if self._stopping.is_set():
+            return None
         publisher = self.publishers.get(job.kind)
         if publisher is None:
-            outcome = Outcome.failed(f"no publisher for channel kind {job.kind!r}")
-        else:
-            try:
-                outcome = publisher.send(job.message, job.config)
-            except Exception as exc:  # a bug in a publisher must not take the pass down
-                log.exception("publisher crashed: delivery=%s", job.claim.delivery_id)
-                outcome = Outcome.failed(f"internal error while sending: {exc!r}")
-        return self._record(job.claim, outcome)
+            return Outcome.failed(f"no publisher for channel kind {job.kind!r}")
+        try:
+            return publisher.send(job.message, job.config)
+        except Exception as exc:  # a bug in a publisher must not take the pass down
+            log.exception("publisher crashed: delivery=%s", job.claim.delivery_id)
+            return Outcome.failed(f"internal error while sending: {exc!r}")
 
-    def _record(self, claim: claims.Claim, outcome: Outcome) -> str:
-        """Record what happened, retrying while the database is away: the message is out (or
-        not), and losing that knowledge would turn the delivery `unknown` for nothing. Past the
-        lease another scheduler marks it `unknown`, and the fenced update refuses us."""
+    def _record(
+        self, finished: list[tuple[claims.Claim, Outcome | None]]
+    ) -> list[tuple[claims.Claim, str]]:
+        """Record what happened, retrying while the database is away: the messages are out (or
+        not), and losing that knowledge would turn the deliveries `unknown` for nothing. Past
+        the lease another scheduler marks them `unknown`, and the fenced update refuses us."""
         deadline = time.monotonic() + self.lease_seconds
         pause = 0.2
         while True:
             try:
-                return self._record_once(claim, outcome)
+                return self._record_once(finished)
             except OperationalError as exc:
                 if time.monotonic() + pause > deadline or self._stopping.is_set():
-                    log.error(
-                        "outcome not recorded, database unavailable: delivery=%s outcome=%s "
-                        "error=%s",
-                        claim.delivery_id,
-                        outcome.status,
-                        exc.orig,
-                    )
-                    return "lost"
+                    for claim, outcome in finished:
+                        log.error(
+                            "outcome not recorded, database unavailable: delivery=%s "
+                            "outcome=%s error=%s",
+                            claim.delivery_id,
+                            "released" if outcome is None else outcome.status,
+                            exc.orig,
+                        )
+                    return [(claim, "lost") for claim, _ in finished]
                 log.warning(
-                    "database unavailable while recording: delivery=%s retry_in=%.1fs",
-                    claim.delivery_id,
+                    "database unavailable while recording: deliveries=%s retry_in=%.1fs",
+                    [claim.delivery_id for claim, _ in finished],
                     pause,
                 )
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
 
-    def _record_once(self, claim: claims.Claim, outcome: Outcome) -> str:
+    def _record_once(
+        self, finished: list[tuple[claims.Claim, Outcome | None]]
+    ) -> list[tuple[claims.Claim, str]]:
         now = self.clock()
+        published = [c for c, o in finished if o is not None and o.status == "published"]
         with self.db.transaction() as session:
-            if outcome.status == "published":
-                ok, label = claims.record_published(session, claim, now), "published"
-            elif outcome.status == "retry" and claim.attempts < self.config.WEBHOOK_MAX_ATTEMPTS:
-                delay = retry_delay(
-                    claim.attempts, self.config.WEBHOOK_BACKOFF_SECONDS, outcome.retry_after
-                )
-                reason = f"attempt {claim.attempts} failed: {outcome.detail}; retrying"
-                ok = claims.record_retry(session, claim, reason, now + timedelta(seconds=delay))
-                label = "retried"
-            else:
-                reason = outcome.detail or "failed"
-                if outcome.status == "retry":
-                    reason = f"gave up after {claim.attempts} attempts: {reason}"
-                ok, label = claims.record_failed(session, claim, reason), "failed"
-        log.info(
-            "delivery=%s outcome=%s attempt=%d recorded=%s detail=%s",
-            claim.delivery_id,
-            label,
-            claim.attempts,
-            ok,
-            outcome.detail,
-        )
-        return label if ok else "lost"
+            recorded = claims.record_published_together(session, published, now)
+            results = [
+                (claim, outcome, "published", claim.delivery_id in recorded)
+                if outcome is not None and outcome.status == "published"
+                else (claim, outcome, *self._record_outcome(session, claim, outcome, now))
+                for claim, outcome in finished
+            ]
+        for claim, outcome, label, ok in results:
+            log.info(
+                "delivery=%s outcome=%s attempt=%d recorded=%s detail=%s",
+                claim.delivery_id,
+                label,
+                claim.attempts,
+                ok,
+                None if outcome is None else outcome.detail,
+            )
+        return [(claim, label if ok else "lost") for claim, _, label, ok in results]
+
+    def _record_outcome(
+        self, session: Session, claim: claims.Claim, outcome: Outcome | None, now: datetime
+    ) -> tuple[str, bool]:
+        if outcome is None:  # shutting down: what has not started goes back, unsent
+            return "released", claims.release_claim(session, claim)
+        if outcome.status == "retry" and claim.attempts < self.config.WEBHOOK_MAX_ATTEMPTS:
+            delay = retry_delay(
+                claim.attempts, self.config.WEBHOOK_BACKOFF_SECONDS, outcome.retry_after
+            )
+            reason = f"attempt {claim.attempts} failed: {outcome.detail}; retrying"
+            return "retried", claims.record_retry(
+                session, claim, reason, now + timedelta(seconds=delay)
+            )
+        reason = outcome.detail or "failed"
+        if outcome.status == "retry":
+            reason = f"gave up after {claim.attempts} attempts: {reason}"
+        return "failed", claims.record_failed(session, claim, reason)
 
     def stop(self) -> None:
         """Claim nothing more; sends already under way finish and are recorded."""

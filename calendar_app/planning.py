@@ -309,6 +309,10 @@ def settle_post_status(session: Session, post_ids: Iterable[int]) -> None:
     ids = set(post_ids)
     if not ids:
         return
+    # Lock the posts first (in one order, against deadlocks): two transactions that change
+    # different deliveries of one post must not each derive the post's status from a view
+    # without the other's change, or the later write hides a held delivery behind "scheduled".
+    session.execute(select(Post.id).where(Post.id.in_(ids)).order_by(Post.id).with_for_update())
     by_post: dict[int, list[str]] = defaultdict(list)
     for post_id, status in session.execute(
         select(Delivery.post_id, Delivery.status).where(Delivery.post_id.in_(ids))
