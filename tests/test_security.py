@@ -348,6 +348,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/approvals": ("planner",),
     "/audit": ("planner",),
     "/crisis/declare": ("planner",),
+    "/admin/departments": ("planner", "head"),
 }
 
 

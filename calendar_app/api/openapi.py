@@ -56,20 +56,21 @@ def _op(
     return operation
 
 
-_ID = [
-    {
-        "name": "post_id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 0},
-    }
-]
+def _path_id(name: str) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+    ]
+
+
+_ID = _path_id("post_id")
 
 
 def _components() -> dict[str, Any]:
     """Request schemas as they validate, answers as they are serialised."""
     requests = [
         schemas.ChannelCreate,
+        schemas.DepartmentCreate,
+        schemas.UserDepartments,
         schemas.PostCreate,
         schemas.PostUpdate,
         schemas.Release,
@@ -109,6 +110,21 @@ def document() -> dict[str, Any]:
             "/channels": {
                 "get": _op("list channels", r.ChannelList),
                 "post": _op("create a channel (admin)", r.Channel, schemas.ChannelCreate, 201),
+            },
+            "/departments": {
+                "get": _op("list departments", r.DepartmentList),
+                "post": _op(
+                    "add a department (admin)", r.Department, schemas.DepartmentCreate, 201
+                ),
+            },
+            "/users": {"get": _op("list users with their departments (admin)", r.UserList)},
+            "/users/{user_id}/departments": {
+                "put": _op(
+                    "set a user's departments (admin)",
+                    r.User,
+                    schemas.UserDepartments,
+                    parameters=_path_id("user_id"),
+                )
             },
             "/posts": {
                 "get": _op("list posts", r.PostList, parameters=filters),

@@ -23,6 +23,29 @@ class Health(Answer):
     status: Literal["ok"]
 
 
+class Department(Answer):
+    id: int
+    name: str
+    slug: str
+
+
+class DepartmentList(Answer):
+    items: list[Department]
+
+
+class User(Answer):
+    id: int
+    email: str
+    name: str
+    role: str
+    active: bool
+    departments: list[Department]
+
+
+class UserList(Answer):
+    items: list[User]
+
+
 class Channel(Answer):
     id: int
     name: str
@@ -60,6 +83,7 @@ class Post(Answer):
     author: str
     crisis_response: bool
     department_id: int | None
+    department: Department | None
     channels: list[int]
     approved_by: str | None
     approved_at: datetime | None
@@ -118,6 +142,10 @@ class Error(Answer):
 
 ANSWERS: list[type[BaseModel]] = [
     Health,
+    Department,
+    DepartmentList,
+    User,
+    UserList,
     Channel,
     ChannelList,
     Post,

@@ -65,6 +65,24 @@ class ChannelCreate(Schema):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
+class DepartmentCreate(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    slug: (
+        Annotated[Text, Field(max_length=60, description="default: made from the name")] | None
+    ) = None
+    color: Annotated[Text, Field(description="e.g. #1c7ed6")] | None = None
+
+
+DepartmentId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+
+
+class UserDepartments(Schema):
+    departments: Annotated[
+        list[DepartmentId],
+        Field(description="department ids; the first is where the user's posts go by default"),
+    ]
+
+
 class PostCreate(Schema):
     body: NonEmpty
     channels: Annotated[list[ChannelId], Field(min_length=1)]

@@ -5,8 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from calendar_app.channels import public_config
-from calendar_app.models import Channel, Crisis, Delivery, Notification, Post
+from calendar_app.models import Channel, Crisis, Delivery, Department, Notification, Post, User
 from calendar_app.timeutil import iso_utc
+
+
+def department_json(department: Department) -> dict[str, Any]:
+    return {"id": department.id, "name": department.name, "slug": department.slug}
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "active": user.active,
+        "departments": [department_json(d) for d in user.departments],
+    }
 
 
 def channel_json(channel: Channel) -> dict[str, Any]:
@@ -48,6 +63,7 @@ def post_json(post: Post) -> dict[str, Any]:
         "author": post.author.email,
         "crisis_response": post.crisis_response,
         "department_id": post.department_id,
+        "department": department_json(post.department) if post.department else None,
         "channels": [d.channel_id for d in post.deliveries],
         "approved_by": post.approved_by.email if post.approved_by else None,
         "approved_at": iso_utc(post.approved_at),

@@ -64,6 +64,11 @@ class LiftCrisisForm(FlaskForm):
     note = TextAreaField(_l("Note"), validators=[DataRequired(REQUIRED), Length(max=2000)])
 
 
+class DepartmentForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    color = StringField(_l("Colour (e.g. #1c7ed6)"), validators=[Optional(), Length(max=7)])
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
 
