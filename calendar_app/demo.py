@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from calendar_app import planning
 from calendar_app.accounts import create_user
-from calendar_app.channels import create_channel
+from calendar_app.channels import create_channel, update_channel
 from calendar_app.departments import department_by_slug
 from calendar_app.models import Channel, Department, Post, Role, User
 from calendar_app.timeutil import now_utc
@@ -64,6 +64,17 @@ CHANNELS = {
     "facebook": ("Facebook Stadtwerke Nordhafen", "facebook"),
     "mastodon": ("Mastodon @stadtwerke@social.nordhafen.example", "mastodon"),
     "blog": ("Blog: Energie vor Ort", "blog"),
+}
+
+# key: (owner, deputy). The blog has only an owner: it shows how a channel at risk is flagged.
+CHANNEL_CARE = {
+    "x": ("janssen", "demir"),
+    "linkedin": ("behrens", "demir"),
+    "karriere": ("wolf", "albers"),
+    "instagram": ("hoffmann", "krueger"),
+    "facebook": ("krueger", "janssen"),
+    "mastodon": ("demir", "behrens"),
+    "blog": ("behrens", None),
 }
 
 DRAFT, REVIEW, APPROVED = "draft", "review", "approved"
@@ -344,11 +355,15 @@ def add_people(
     return people
 
 
-def add_channels(session: Session, admin: User) -> dict[str, Channel]:
-    return {
-        key: create_channel(session, admin, name=name, kind="outbox", network=network)
-        for key, (name, network) in CHANNELS.items()
-    }
+def add_channels(session: Session, people: dict[str, User]) -> dict[str, Channel]:
+    admin = people["admin"]
+    channels = {}
+    for key, (name, network) in CHANNELS.items():
+        channel = create_channel(session, admin, name=name, kind="outbox", network=network)
+        owner, deputy = CHANNEL_CARE[key]
+        care = {"owner_id": people[owner].id, "deputy_id": people[deputy].id if deputy else None}
+        channels[key] = update_channel(session, admin, channel, care)
+    return channels
 
 
 def local_time(today: date, plan: Plan, timezone: str) -> datetime:
@@ -402,7 +417,7 @@ def fill_demo(
     today = (now or now_utc()).astimezone(ZoneInfo(timezone)).date()
     departments = add_departments(session)
     people = add_people(session, departments, password)
-    channels = add_channels(session, people["admin"])
+    channels = add_channels(session, people)
     posts = [
         add_post(
             session,

@@ -64,6 +64,11 @@ def set_users_departments(team: Team) -> Call:
     )
 
 
+def set_channel_owner(team: Team) -> Call:
+    channel = team.channel()
+    return Call("PATCH", f"/channels/{channel['id']}", {"owner_id": team.ids["head"]})
+
+
 def list_users(team: Team) -> Call:
     return Call("GET", "/users")
 
@@ -125,6 +130,7 @@ MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     create_department: {"admin": 201},
     set_users_departments: {"admin": 200},
     list_users: {"admin": 200},
+    set_channel_owner: {"admin": 200},
     create_post: {"planner": 201, "planner2": 201, "head": 201, "head2": 201, "admin": 201},
     approve_planners_post: {"head": 200, "head2": 200, "admin": 200},
     approve_heads_own_post: {"head2": 200, "admin": 200},  # four eyes: not its author
@@ -242,6 +248,7 @@ ANONYMOUS: list[Any] = [
     ("POST", "/crisis", 401),
     ("POST", "/crisis/lift", 401),
     ("POST", "/crisis/lift/confirm", 401),
+    ("PATCH", "/channels/1", 401),
     ("GET", "/departments", 401),
     ("POST", "/departments", 401),
     ("GET", "/users", 401),

@@ -349,6 +349,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/audit": ("planner",),
     "/crisis/declare": ("planner",),
     "/admin/departments": ("planner", "head"),
+    "/admin/channels": ("planner", "head"),
 }
 
 

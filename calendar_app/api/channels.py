@@ -5,10 +5,11 @@ from typing import Any
 from flask import Blueprint
 
 from calendar_app.api.auth import api_user
-from calendar_app.api.schemas import ChannelCreate, parse
+from calendar_app.api.schemas import ChannelCreate, ChannelUpdate, parse
 from calendar_app.api.serialize import channel_json
-from calendar_app.channels import create_channel, list_channels
+from calendar_app.channels import create_channel, get_channel, list_channels, update_channel
 from calendar_app.extensions import db_session
+from calendar_app.permissions import require_may_manage_channels
 
 bp = Blueprint("channels", __name__)
 
@@ -30,3 +31,12 @@ def create() -> tuple[dict[str, Any], int]:
 @bp.get("/channels")
 def index() -> dict[str, Any]:
     return {"items": [channel_json(c) for c in list_channels(db_session())]}
+
+
+@bp.patch("/channels/<int:channel_id>")
+def edit(channel_id: int) -> dict[str, Any]:
+    session = db_session()
+    require_may_manage_channels(api_user())
+    channel = get_channel(session, channel_id)
+    changes = parse(ChannelUpdate).model_dump(exclude_unset=True)
+    return channel_json(update_channel(session, api_user(), channel, changes))

@@ -69,6 +69,7 @@ def _components() -> dict[str, Any]:
     """Request schemas as they validate, answers as they are serialised."""
     requests = [
         schemas.ChannelCreate,
+        schemas.ChannelUpdate,
         schemas.DepartmentCreate,
         schemas.UserDepartments,
         schemas.PostCreate,
@@ -110,6 +111,14 @@ def document() -> dict[str, Any]:
             "/channels": {
                 "get": _op("list channels", r.ChannelList),
                 "post": _op("create a channel (admin)", r.Channel, schemas.ChannelCreate, 201),
+            },
+            "/channels/{channel_id}": {
+                "patch": _op(
+                    "set a channel's owner, deputy and graveyard alerts (admin)",
+                    r.Channel,
+                    schemas.ChannelUpdate,
+                    parameters=_path_id("channel_id"),
+                )
             },
             "/departments": {
                 "get": _op("list departments", r.DepartmentList),

@@ -46,6 +46,12 @@ class UserList(Answer):
     items: list[User]
 
 
+class Person(Answer):
+    id: int
+    email: str
+    name: str
+
+
 class Channel(Answer):
     id: int
     name: str
@@ -54,6 +60,11 @@ class Channel(Answer):
     config: dict[str, Any]
     active: bool
     created_at: datetime
+    owner: Person | None
+    deputy: Person | None
+    ownership_complete: bool
+    silent_after_days: int
+    plan_ahead_days: int
 
 
 class ChannelList(Answer):
@@ -146,6 +157,7 @@ ANSWERS: list[type[BaseModel]] = [
     DepartmentList,
     User,
     UserList,
+    Person,
     Channel,
     ChannelList,
     Post,

@@ -65,6 +65,21 @@ class ChannelCreate(Schema):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
+UserId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+Days = Annotated[int, Field(strict=True, ge=1, le=365)]
+
+
+class ChannelUpdate(Schema):
+    owner_id: UserId | None = Field(None, description="null removes the owner")
+    deputy_id: UserId | None = Field(None, description="null removes the deputy")
+    silent_after_days: Days = Field(
+        14, description="alert when nothing was published on the channel for this many days"
+    )
+    plan_ahead_days: Days = Field(
+        7, description="alert when nothing is planned on the channel within this many days"
+    )
+
+
 class DepartmentCreate(Schema):
     name: Annotated[Text, Field(min_length=1, max_length=120)]
     slug: (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from calendar_app.channels import public_config
+from calendar_app.channels import ownership_complete, public_config
 from calendar_app.models import Channel, Crisis, Delivery, Department, Notification, Post, User
 from calendar_app.timeutil import iso_utc
 
@@ -24,6 +24,12 @@ def user_json(user: User) -> dict[str, Any]:
     }
 
 
+def person_json(user: User | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.id, "email": user.email, "name": user.name}
+
+
 def channel_json(channel: Channel) -> dict[str, Any]:
     return {
         "id": channel.id,
@@ -33,6 +39,12 @@ def channel_json(channel: Channel) -> dict[str, Any]:
         "config": public_config(channel),
         "active": channel.active,
         "created_at": iso_utc(channel.created_at),
+        "owner": person_json(channel.owner),
+        "deputy": person_json(channel.deputy),
+        # False: nobody or only one person answers for the channel (it is flagged).
+        "ownership_complete": ownership_complete(channel),
+        "silent_after_days": channel.silent_after_days,
+        "plan_ahead_days": channel.plan_ahead_days,
     }
 
 
