@@ -219,6 +219,7 @@ READ_PATHS = [
     "/crisis",
     "/openapi.json",
     "/departments",
+    "/channels/health",
 ]
 
 
@@ -249,6 +250,7 @@ ANONYMOUS: list[Any] = [
     ("POST", "/crisis/lift", 401),
     ("POST", "/crisis/lift/confirm", 401),
     ("PATCH", "/channels/1", 401),
+    ("GET", "/channels/health", 401),
     ("GET", "/departments", 401),
     ("POST", "/departments", 401),
     ("GET", "/users", 401),

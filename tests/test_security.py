@@ -350,6 +350,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/crisis/declare": ("planner",),
     "/admin/departments": ("planner", "head"),
     "/admin/channels": ("planner", "head"),
+    "/dashboard": (),
 }
 
 

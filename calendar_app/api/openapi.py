@@ -112,6 +112,12 @@ def document() -> dict[str, Any]:
                 "get": _op("list channels", r.ChannelList),
                 "post": _op("create a channel (admin)", r.Channel, schemas.ChannelCreate, 201),
             },
+            "/channels/health": {
+                "get": _op(
+                    "graveyard check: silent channels, nothing planned, missing owners",
+                    r.ChannelHealthList,
+                )
+            },
             "/channels/{channel_id}": {
                 "patch": _op(
                     "set a channel's owner, deputy and graveyard alerts (admin)",

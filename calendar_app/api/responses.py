@@ -71,6 +71,28 @@ class ChannelList(Answer):
     items: list[Channel]
 
 
+class ChannelProblem(Answer):
+    kind: Literal["silent", "nothing_planned"]
+    text: str
+
+
+class ChannelHealth(Answer):
+    channel_id: int
+    name: str
+    owner: Person | None
+    deputy: Person | None
+    ownership_complete: bool
+    silent_after_days: int
+    plan_ahead_days: int
+    last_published_at: datetime | None
+    next_planned_at: datetime | None
+    problems: list[ChannelProblem]
+
+
+class ChannelHealthList(Answer):
+    items: list[ChannelHealth]
+
+
 class Delivery(Answer):
     id: int
     channel_id: int
@@ -160,6 +182,9 @@ ANSWERS: list[type[BaseModel]] = [
     Person,
     Channel,
     ChannelList,
+    ChannelProblem,
+    ChannelHealth,
+    ChannelHealthList,
     Post,
     PostList,
     Crisis,

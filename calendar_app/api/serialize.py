@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from calendar_app.channels import ownership_complete, public_config
+from calendar_app.graveyard import ChannelHealth
 from calendar_app.models import Channel, Crisis, Delivery, Department, Notification, Post, User
 from calendar_app.timeutil import iso_utc
 
@@ -112,4 +113,20 @@ def notification_json(note: Notification) -> dict[str, Any]:
         "link": note.link,
         "created_at": iso_utc(note.created_at),
         "read_at": iso_utc(note.read_at),
+    }
+
+
+def channel_health_json(health: ChannelHealth) -> dict[str, Any]:
+    channel = health.channel
+    return {
+        "channel_id": channel.id,
+        "name": channel.name,
+        "owner": person_json(channel.owner),
+        "deputy": person_json(channel.deputy),
+        "ownership_complete": health.ownership_complete,
+        "silent_after_days": channel.silent_after_days,
+        "plan_ahead_days": channel.plan_ahead_days,
+        "last_published_at": iso_utc(health.last_published_at),
+        "next_planned_at": iso_utc(health.next_planned_at),
+        "problems": [{"kind": kind, "text": words} for kind, words in health.problems.items()],
     }

@@ -82,6 +82,7 @@ _route(
 )
 _route("/admin/departments", "departments", admin.departments_page, methods=["GET", "POST"])
 _route("/admin/channels", "channels", admin.channels_page)
+_route("/dashboard", "dashboard", admin.dashboard)
 _route("/admin/channels/<int:channel_id>", "channel", admin.channel_page, methods=["GET", "POST"])
 for _name, _filter in FILTERS.items():
     web.add_app_template_filter(_filter, _name)

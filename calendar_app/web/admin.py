@@ -1,4 +1,4 @@
-"""Admin pages: departments, and channels with their owners and graveyard settings."""
+"""Channel care and admin pages: the dashboard of channels at risk, departments, channels."""
 
 from __future__ import annotations
 
@@ -11,8 +11,14 @@ from sqlalchemy import func, select
 from calendar_app import channels, departments
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
+from calendar_app.graveyard import NOTHING_PLANNED, SILENT, channel_health
 from calendar_app.models import User, user_departments
-from calendar_app.permissions import require_may_manage_channels, require_may_manage_departments
+from calendar_app.permissions import (
+    is_admin,
+    require_may_manage_channels,
+    require_may_manage_departments,
+)
+from calendar_app.timeutil import now_utc
 from calendar_app.web.forms import ChannelCareForm, DepartmentForm, person_choices
 from calendar_app.web.pages import signed_in_user
 
@@ -106,3 +112,15 @@ def channel_page(channel_id: int) -> Any:
         form=form,
         complete=channels.ownership_complete(channel),
     ), status
+
+
+def dashboard() -> str:
+    """Channels at risk: silent, nothing planned, or nobody (or only one person) answering."""
+    health = channel_health(db_session(), now_utc())
+    return render_template(
+        "dashboard.html",
+        silent=[h for h in health if SILENT in h.problems],
+        unplanned=[h for h in health if NOTHING_PLANNED in h.problems],
+        unowned=[h for h in health if not h.ownership_complete],
+        may_manage=is_admin(signed_in_user()),
+    )
