@@ -69,6 +69,11 @@ def set_channel_owner(team: Team) -> Call:
     return Call("PATCH", f"/channels/{channel['id']}", {"owner_id": team.ids["head"]})
 
 
+def comment_on_a_post(team: Team) -> Call:
+    post = team.draft([team.channel()["id"]])
+    return Call("POST", f"/posts/{post['id']}/comments", {"body": "Bitte übernehmen"})
+
+
 def list_users(team: Team) -> Call:
     return Call("GET", "/users")
 
@@ -131,6 +136,7 @@ MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     set_users_departments: {"admin": 200},
     list_users: {"admin": 200},
     set_channel_owner: {"admin": 200},
+    comment_on_a_post: {r: 201 for r in SIGNED_IN},
     create_post: {"planner": 201, "planner2": 201, "head": 201, "head2": 201, "admin": 201},
     approve_planners_post: {"head": 200, "head2": 200, "admin": 200},
     approve_heads_own_post: {"head2": 200, "admin": 200},  # four eyes: not its author
@@ -220,6 +226,7 @@ READ_PATHS = [
     "/openapi.json",
     "/departments",
     "/channels/health",
+    "/posts/{post}/comments",
 ]
 
 
@@ -251,6 +258,8 @@ ANONYMOUS: list[Any] = [
     ("POST", "/crisis/lift/confirm", 401),
     ("PATCH", "/channels/1", 401),
     ("GET", "/channels/health", 401),
+    ("GET", "/posts/{post}/comments", 401),
+    ("POST", "/posts/{post}/comments", 401),
     ("GET", "/departments", 401),
     ("POST", "/departments", 401),
     ("GET", "/users", 401),

@@ -75,6 +75,7 @@ def _components() -> dict[str, Any]:
         schemas.PostCreate,
         schemas.PostUpdate,
         schemas.Release,
+        schemas.CommentCreate,
         schemas.Discard,
         schemas.CrisisDeclare,
         schemas.CrisisLift,
@@ -160,6 +161,16 @@ def document() -> dict[str, Any]:
             },
             "/posts/{post_id}/discard": {
                 "post": _op("discard a post", r.Post, schemas.Discard, parameters=_ID)
+            },
+            "/posts/{post_id}/comments": {
+                "get": _op("comments on a post, oldest first", r.CommentList, parameters=_ID),
+                "post": _op(
+                    "comment on a post; @e-mail mentions notify",
+                    r.Comment,
+                    schemas.CommentCreate,
+                    201,
+                    parameters=_ID,
+                ),
             },
             "/crisis": {
                 "get": _op("the crisis in force", r.Crisis),

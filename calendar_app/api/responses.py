@@ -129,6 +129,18 @@ class PostList(Answer):
     items: list[Post]
 
 
+class Comment(Answer):
+    id: int
+    post_id: int
+    author: Person
+    body: str
+    created_at: datetime
+
+
+class CommentList(Answer):
+    items: list[Comment]
+
+
 class Crisis(Answer):
     """The crisis in force (`active: true`), the last one lifted, or just `{"active": false}`."""
 
@@ -187,6 +199,8 @@ ANSWERS: list[type[BaseModel]] = [
     ChannelHealthList,
     Post,
     PostList,
+    Comment,
+    CommentList,
     Crisis,
     Notification,
     NotificationList,

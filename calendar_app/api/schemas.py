@@ -120,6 +120,16 @@ class PostUpdate(Schema):
     overrides: Overrides | None = None
 
 
+class CommentCreate(Schema):
+    body: Annotated[
+        NonEmpty,
+        Field(
+            max_length=5000,
+            description="mention someone with @ and their e-mail address: @anna@example.org",
+        ),
+    ]
+
+
 class Release(Schema):
     publish_at: IsoTime | None = None
 

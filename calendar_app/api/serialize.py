@@ -6,7 +6,16 @@ from typing import Any
 
 from calendar_app.channels import ownership_complete, public_config
 from calendar_app.graveyard import ChannelHealth
-from calendar_app.models import Channel, Crisis, Delivery, Department, Notification, Post, User
+from calendar_app.models import (
+    Channel,
+    Comment,
+    Crisis,
+    Delivery,
+    Department,
+    Notification,
+    Post,
+    User,
+)
 from calendar_app.timeutil import iso_utc
 
 
@@ -129,4 +138,14 @@ def channel_health_json(health: ChannelHealth) -> dict[str, Any]:
         "last_published_at": iso_utc(health.last_published_at),
         "next_planned_at": iso_utc(health.next_planned_at),
         "problems": [{"kind": kind, "text": words} for kind, words in health.problems.items()],
+    }
+
+
+def comment_json(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "post_id": comment.post_id,
+        "author": person_json(comment.author),
+        "body": comment.body,
+        "created_at": iso_utc(comment.created_at),
     }

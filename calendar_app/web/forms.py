@@ -83,6 +83,10 @@ class ChannelCareForm(FlaskForm):
     )
 
 
+class CommentForm(FlaskForm):
+    body = TextAreaField(_l("Comment"), validators=[DataRequired(REQUIRED), Length(max=5000)])
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
 
