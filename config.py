@@ -146,6 +146,8 @@ class Config:
     CHAT_WEBHOOK_URL: str | None = None
     # How often e-mails and chat messages are tried before they are `failed`.
     OUTGOING_MAX_ATTEMPTS: int = 5
+    # How often the graveyard check looks for silent channels and channels with nothing planned.
+    GRAVEYARD_CHECK_SECONDS: float = 3600.0
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -188,6 +190,7 @@ class Config:
             MAIL_FROM=env_str("MAIL_FROM") or "calendar_app <calendar@localhost>",
             CHAT_WEBHOOK_URL=env_str("CHAT_WEBHOOK_URL"),
             OUTGOING_MAX_ATTEMPTS=env_int("OUTGOING_MAX_ATTEMPTS", 5, minimum=1),
+            GRAVEYARD_CHECK_SECONDS=env_float("GRAVEYARD_CHECK_SECONDS", 3600.0),
         )
 
     def with_secret_key(self, *, required: bool) -> Config:

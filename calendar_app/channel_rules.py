@@ -27,16 +27,22 @@ NETWORKS = (
 class ChannelRules:
     label: str
     max_length: int | None  # None: no limit
+    # Instagram shows links in captions as plain, unclickable text: a link there is a mistake.
     links_allowed: bool = True
+    images_allowed: bool = True
+    # Instagram publishes no text-only posts: the picture or video is added where it is
+    # published (posts here carry text only), so the composer reminds the planner of it.
+    image_required: bool = False
 
 
+# Limits as each network counts them, in characters as people see them (checked 2026-11).
 RULES: dict[str, ChannelRules] = {
     "x": ChannelRules("X", 280),
     "mastodon": ChannelRules("Mastodon", 500),
     "bluesky": ChannelRules("Bluesky", 300),
     "threads": ChannelRules("Threads", 500),
     "linkedin": ChannelRules("LinkedIn", 3000),
-    "instagram": ChannelRules("Instagram", 2200, links_allowed=False),
+    "instagram": ChannelRules("Instagram", 2200, links_allowed=False, image_required=True),
     "facebook": ChannelRules("Facebook", 63206),
     "blog": ChannelRules("Blog", None),
     "other": ChannelRules("Other", None),
@@ -66,5 +72,8 @@ def body_problem(body: str, network: str, channel_name: str) -> str | None:
                 f"{rules.max_length}. Shorten the text: it is never cut automatically."
             )
     if not rules.links_allowed and _LINK.search(body):
-        return f"contains a link; {channel_name} ({rules.label}) does not allow links in posts"
+        return (
+            f"contains a link; {channel_name} ({rules.label}) does not allow links in posts. "
+            "Remove the link or give this channel its own text."
+        )
     return None

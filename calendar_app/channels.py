@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from calendar_app import audit
 from calendar_app.channel_rules import NETWORKS
-from calendar_app.errors import Conflict, InvalidInput
-from calendar_app.models import Channel, User
+from calendar_app.errors import Conflict, InvalidInput, NotFound
+from calendar_app.models import MAX_ID, Channel, User
 from calendar_app.permissions import require_may_manage_channels
 from calendar_app.publishers import PUBLISHER_TYPES
 
@@ -45,6 +45,88 @@ def create_channel(
     session.add(channel)
     session.flush()
     audit.record(session, actor, "create_channel", channel, kind=kind, network=network)
+    return channel
+
+
+# Graveyard settings an admin may choose (days).
+MIN_DAYS, MAX_DAYS = 1, 365
+CHANNEL_SETTINGS = ("owner_id", "deputy_id", "silent_after_days", "plan_ahead_days")
+
+
+def get_channel(session: Session, channel_id: int) -> Channel:
+    channel = session.get(Channel, channel_id) if 0 < channel_id <= MAX_ID else None
+    if channel is None:
+        raise NotFound(f"channel {channel_id} does not exist")
+    return channel
+
+
+def ownership_complete(channel: Channel) -> bool:
+    """Someone answers for the channel and someone stands in: two different active people."""
+    owner, deputy = channel.owner, channel.deputy
+    return (
+        owner is not None
+        and deputy is not None
+        and owner.id != deputy.id
+        and owner.active
+        and deputy.active
+    )
+
+
+def _person(
+    session: Session, user_id: int | None, field: str, problems: dict[str, str]
+) -> User | None:
+    if user_id is None:
+        return None
+    user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        problems[field] = f"unknown user id {user_id}"
+    elif not user.active:
+        problems[field] = f"user {user.email} is deactivated"
+    return user
+
+
+def update_channel(
+    session: Session, actor: User, channel: Channel, changes: dict[str, Any]
+) -> Channel:
+    """Change who owns and deputises a channel and when its graveyard alerts fire.
+
+    `changes` holds only what changes; `owner_id`/`deputy_id` None removes that person.
+    """
+    require_may_manage_channels(actor)
+    problems: dict[str, str] = {}
+    owner = (
+        _person(session, changes["owner_id"], "owner_id", problems)
+        if "owner_id" in changes
+        else channel.owner
+    )
+    deputy = (
+        _person(session, changes["deputy_id"], "deputy_id", problems)
+        if "deputy_id" in changes
+        else channel.deputy
+    )
+    if owner is not None and deputy is not None and owner.id == deputy.id and not problems:
+        problems["deputy_id"] = "must be someone other than the owner"
+    for field in ("silent_after_days", "plan_ahead_days"):
+        if field in changes:
+            value = changes[field]
+            if not isinstance(value, int) or not MIN_DAYS <= value <= MAX_DAYS:
+                problems[field] = f"must be a whole number of days from {MIN_DAYS} to {MAX_DAYS}"
+    if problems:
+        raise InvalidInput(
+            f"channel {channel.name!r} cannot be changed: "
+            + "; ".join(f"{k} {v}" for k, v in problems.items()),
+            problems,
+        )
+    before = {f: getattr(channel, f) for f in CHANNEL_SETTINGS}
+    channel.owner, channel.deputy = owner, deputy
+    for field in ("silent_after_days", "plan_ahead_days"):
+        if field in changes:
+            setattr(channel, field, changes[field])
+    session.flush()
+    after = {f: getattr(channel, f) for f in CHANNEL_SETTINGS}
+    changed = {f: [before[f], after[f]] for f in CHANNEL_SETTINGS if before[f] != after[f]}
+    if changed:
+        audit.record(session, actor, "update_channel", channel, **changed)
     return channel
 
 

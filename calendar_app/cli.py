@@ -121,14 +121,27 @@ def users() -> None:
 @click.option("--role", required=True, type=click.Choice(["planner", "head", "admin"]))
 @click.option("--name", default=None)
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
-def users_create(email: str, role: str, name: str | None, password_stdin: bool) -> None:
+@click.option(
+    "--department",
+    "departments",
+    multiple=True,
+    metavar="SLUG",
+    help="A department the user works in (repeatable; the first is their default).",
+)
+def users_create(
+    email: str, role: str, name: str | None, password_stdin: bool, departments: tuple[str, ...]
+) -> None:
     from calendar_app.accounts import create_user
+    from calendar_app.departments import departments_by_slugs
 
     password = sys.stdin.readline().rstrip("\r\n")
     app = _app()
     try:
         with get_db(app).transaction() as session:
             user = create_user(session, email, role=role, password=password, name=name)
+            if departments:
+                # Setting up an account from the server's shell is an admin's act by definition.
+                user.departments = departments_by_slugs(session, departments)
             click.echo(f"created {user.role} {user.email} (id {user.id})", err=True)
     except RuleError as exc:
         raise _fail(exc) from None

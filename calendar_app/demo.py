@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from calendar_app import planning
 from calendar_app.accounts import create_user
-from calendar_app.channels import create_channel
+from calendar_app.channels import create_channel, update_channel
+from calendar_app.departments import department_by_slug
 from calendar_app.models import Channel, Department, Post, Role, User
 from calendar_app.timeutil import now_utc
 
@@ -29,13 +30,15 @@ class DatabaseNotEmpty(Exception):
     """The demo only fills an empty database; it never mixes with real data."""
 
 
-# slug: (name, colour)
+# key: (slug of the standard department, the company's name for it, colour). Every database has
+# the standard departments (migration 0005); the demo company calls them by its own names.
 DEPARTMENTS = {
-    "marketing": ("Marketing", "#d9480f"),
-    "presse": ("Presse (PR)", "#1c7ed6"),
-    "hr": ("Personal (HR)", "#2f9e44"),
-    "kundenservice": ("Kundenservice", "#ae3ec9"),
-    "uk": ("Unternehmenskommunikation", "#0b7285"),
+    "marketing": ("marketing", "Marketing", "#d9480f"),
+    "presse": ("pr", "Presse (PR)", "#1c7ed6"),
+    "hr": ("hr", "Personal (HR)", "#2f9e44"),
+    "kundenservice": ("customer-service", "Kundenservice", "#ae3ec9"),
+    "media": ("media", "Mediaplanung", "#f08c00"),
+    "uk": ("corporate-communications", "Unternehmenskommunikation", "#0b7285"),
 }
 
 # key: (name, role, department slugs)
@@ -49,6 +52,7 @@ PEOPLE = {
     "wolf": ("Sebastian Wolf", Role.PLANNER, ["hr"]),
     "janssen": ("Mira Janssen", Role.PLANNER, ["kundenservice"]),
     "behrens": ("Jonas Behrens", Role.PLANNER, ["uk", "presse"]),
+    "yilmaz": ("Deniz Yilmaz", Role.PLANNER, ["media", "marketing"]),
 }
 
 # key: (name, network); all of kind `outbox`, so the demo works without any external account.
@@ -60,6 +64,17 @@ CHANNELS = {
     "facebook": ("Facebook Stadtwerke Nordhafen", "facebook"),
     "mastodon": ("Mastodon @stadtwerke@social.nordhafen.example", "mastodon"),
     "blog": ("Blog: Energie vor Ort", "blog"),
+}
+
+# key: (owner, deputy). The blog has only an owner: it shows how a channel at risk is flagged.
+CHANNEL_CARE = {
+    "x": ("janssen", "demir"),
+    "linkedin": ("behrens", "demir"),
+    "karriere": ("wolf", "albers"),
+    "instagram": ("hoffmann", "krueger"),
+    "facebook": ("krueger", "janssen"),
+    "mastodon": ("demir", "behrens"),
+    "blog": ("behrens", None),
 }
 
 DRAFT, REVIEW, APPROVED = "draft", "review", "approved"
@@ -193,6 +208,10 @@ PLANS = (
          "Am Girls' Day öffnen wir unsere Werkstätten: Schülerinnen ab Klasse 7 können löten, "
          "Leitungen verlegen und einen Tag im Netzbetrieb erleben. Anmeldung ab sofort.",
          state=DRAFT),
+    Plan(16, "15:00", "media", "yilmaz", ("facebook", "instagram"),
+         "Kampagnenstart: Ökostrom für alle",
+         "Ab heute sehen Sie uns auch auf den Werbeflächen am Hauptbahnhof: „Ökostrom für alle“. "
+         "Wo entdeckt ihr unsere Plakate? 📍"),
     Plan(17, "10:00", "presse", "demir", ("x", "linkedin", "mastodon", "blog"),
          "Trinkwasserbericht",
          "Unser Trinkwasser hat auch im letzten Jahr alle Grenzwerte deutlich unterschritten. "
@@ -214,6 +233,10 @@ PLANS = (
          "Sprechstunde Energieberatung",
          "Jeden Dienstag von 14 bis 18 Uhr: kostenlose Energieberatung im Kundenzentrum. "
          "Bringen Sie einfach Ihre letzte Jahresabrechnung mit."),
+    Plan(21, "18:00", "media", "yilmaz", ("x", "mastodon"),
+         "Radiospot",
+         "Heute ab 18 Uhr im Radio Nordhafen: unser neuer Spot zum Wärmenetz. Einschalten!",
+         state=REVIEW),
     Plan(22, "09:30", "hr", "wolf", ("karriere", "linkedin"),
          "Top-Arbeitgeber in der Region",
          "Wir sind stolz: Zum dritten Mal in Folge zählen die Stadtwerke Nordhafen zu den "
@@ -307,11 +330,15 @@ def ensure_empty(session: Session) -> None:
 
 
 def add_departments(session: Session) -> dict[str, Department]:
-    departments = {
-        slug: Department(name=name, slug=slug, color=color)
-        for slug, (name, color) in DEPARTMENTS.items()
-    }
-    session.add_all(departments.values())
+    """The standard departments under the company's names (created where one is missing)."""
+    departments = {}
+    for key, (slug, name, color) in DEPARTMENTS.items():
+        department = department_by_slug(session, slug)
+        if department is None:
+            department = Department(slug=slug, name=name, color=color)
+            session.add(department)
+        department.name, department.color = name, color
+        departments[key] = department
     session.flush()
     return departments
 
@@ -328,11 +355,15 @@ def add_people(
     return people
 
 
-def add_channels(session: Session, admin: User) -> dict[str, Channel]:
-    return {
-        key: create_channel(session, admin, name=name, kind="outbox", network=network)
-        for key, (name, network) in CHANNELS.items()
-    }
+def add_channels(session: Session, people: dict[str, User]) -> dict[str, Channel]:
+    admin = people["admin"]
+    channels = {}
+    for key, (name, network) in CHANNELS.items():
+        channel = create_channel(session, admin, name=name, kind="outbox", network=network)
+        owner, deputy = CHANNEL_CARE[key]
+        care = {"owner_id": people[owner].id, "deputy_id": people[deputy].id if deputy else None}
+        channels[key] = update_channel(session, admin, channel, care)
+    return channels
 
 
 def local_time(today: date, plan: Plan, timezone: str) -> datetime:
@@ -386,7 +417,7 @@ def fill_demo(
     today = (now or now_utc()).astimezone(ZoneInfo(timezone)).date()
     departments = add_departments(session)
     people = add_people(session, departments, password)
-    channels = add_channels(session, people["admin"])
+    channels = add_channels(session, people)
     posts = [
         add_post(
             session,

@@ -128,7 +128,10 @@ class User(Base):
     # Each session carries the number it started with; logging out increments it.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    departments: Mapped[list[Department]] = relationship(secondary=user_departments)
+    # In a stable order: the first one is where the user's posts go unless they choose another.
+    departments: Mapped[list[Department]] = relationship(
+        secondary=user_departments, order_by="Department.id"
+    )
 
     # Flask-Login's user protocol
     @property
@@ -177,6 +180,16 @@ class Channel(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    # Who answers for the channel, and who stands in; a channel without both is flagged.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    deputy_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Graveyard alerts: silent when nothing was published for this many days ...
+    silent_after_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
+    # ... and empty ahead when nothing is planned within this many days.
+    plan_ahead_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    deputy: Mapped[User | None] = relationship(foreign_keys=[deputy_id])
 
 
 class Post(Base):
@@ -344,3 +357,36 @@ class OutgoingMessage(Base):
     sent_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+
+class GraveyardAlert(Base):
+    """One problem of one channel that its owner and deputy were told about.
+
+    Open (resolved_at NULL) while the problem lasts, so the periodic check tells them once; closed
+    when the check no longer finds it, so a later relapse is told again.
+    """
+
+    __tablename__ = "graveyard_alerts"
+    __table_args__ = (Index("ix_graveyard_alerts_channel_open", "channel_id", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    problem: Mapped[str] = mapped_column(String(20))  # "silent" or "nothing_planned"
+    alerted_at: Mapped[datetime] = mapped_column(default=now_utc)
+    resolved_at: Mapped[datetime | None]
+
+    channel: Mapped[Channel] = relationship()
+
+
+class Comment(Base):
+    """A remark on a post, e.g. for handing a thread over to another department."""
+
+    __tablename__ = "post_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    author: Mapped[User] = relationship()

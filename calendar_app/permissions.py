@@ -36,6 +36,10 @@ def require_may_manage_channels(user: User) -> None:
     require_admin(user, "manage channels")
 
 
+def require_may_manage_departments(user: User) -> None:
+    require_admin(user, "manage departments")
+
+
 def require_may_read_audit_log(user: User) -> None:
     require_reviewer(user, "read the audit log")
 

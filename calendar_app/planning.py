@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session, selectinload
 from calendar_app import audit
 from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
+from calendar_app.departments import default_department, get_department
 from calendar_app.errors import Conflict, InvalidInput, NotFound
 from calendar_app.models import (
     MAX_ID,
     Channel,
     Delivery,
     DeliveryStatus,
-    Department,
     Post,
     PostStatus,
     User,
@@ -112,17 +112,6 @@ def check_text(
         )
 
 
-def _department(session: Session, department_id: int | None) -> Department | None:
-    if department_id is None:
-        return None
-    department = session.get(Department, department_id)
-    if department is None:
-        raise InvalidInput(
-            f"unknown department id {department_id}", {"department_id": "unknown department"}
-        )
-    return department
-
-
 def create_post(
     session: Session,
     author: User,
@@ -135,7 +124,10 @@ def create_post(
     department_id: int | None = None,
     overrides: Mapping[int, str] | None = None,
 ) -> Post:
-    """A new draft; `overrides` gives some channels their own text (channel id -> text)."""
+    """A new draft; `overrides` gives some channels their own text (channel id -> text).
+
+    Without a department the post belongs to the author's first one (departments.py).
+    """
     channels = channels_by_ids(session, channel_ids)
     overrides = _clean_overrides(overrides)
     check_text(title, body, channels, overrides)
@@ -145,7 +137,11 @@ def create_post(
         publish_at=check_aware(publish_at),
         author=author,
         crisis_response=crisis_response,
-        department=_department(session, department_id),
+        department=(
+            get_department(session, department_id)
+            if department_id is not None
+            else default_department(session, author)
+        ),
         status=PostStatus.DRAFT,
         deliveries=[
             Delivery(channel=channel, body_override=overrides.get(channel.id))
@@ -201,8 +197,8 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
         post.publish_at = check_aware(changes["publish_at"])
     if "crisis_response" in changes:
         post.crisis_response = changes["crisis_response"]
-    if "department_id" in changes:
-        post.department = _department(session, changes["department_id"])
+    if changes.get("department_id") is not None:  # a post always keeps a department
+        post.department = get_department(session, changes["department_id"])
     if "channel_ids" in changes:
         wanted = {c.id for c in channels}
         post.deliveries = [d for d in post.deliveries if d.channel_id in wanted]

@@ -19,7 +19,9 @@ from flask import Flask
 
 from calendar_app.dispatch import Dispatcher
 from calendar_app.extensions import get_db
+from calendar_app.graveyard import check_graveyards
 from calendar_app.notifications import send_outgoing
+from calendar_app.timeutil import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,12 @@ def _every(
     )
 
 
+def check_graveyards_once(dispatcher: Dispatcher) -> None:
+    """One graveyard check in its own transaction (the alerts are mailed by `outgoing`)."""
+    with dispatcher.db.transaction() as session:
+        check_graveyards(session, now_utc())
+
+
 def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float) -> None:
     _every(scheduler, "dispatch", interval, dispatcher.run_pass)
     _every(
@@ -60,6 +68,12 @@ def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float
         "outgoing",
         OUTGOING_INTERVAL_SECONDS,
         lambda: send_outgoing(dispatcher.db, dispatcher.config),
+    )
+    _every(
+        scheduler,
+        "graveyard",
+        dispatcher.config.GRAVEYARD_CHECK_SECONDS,
+        lambda: check_graveyards_once(dispatcher),
     )
 
 

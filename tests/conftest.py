@@ -195,6 +195,9 @@ class Api:
     def patch(self, path: str, **kwargs: Any) -> Any:
         return self._call("PATCH", path, **kwargs)
 
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self._call("PUT", path, **kwargs)
+
 
 @dataclass
 class Team:

@@ -53,6 +53,31 @@ def create_channel(team: Team) -> Call:
     return Call("POST", "/channels", {"name": "Karriere", "kind": "outbox", "network": "linkedin"})
 
 
+def create_department(team: Team) -> Call:
+    return Call("POST", "/departments", {"name": "Investor Relations"})
+
+
+def set_users_departments(team: Team) -> Call:
+    departments = team.admin.get("/departments").get_json()["items"]
+    return Call(
+        "PUT", f"/users/{team.ids['planner2']}/departments", {"departments": [departments[0]["id"]]}
+    )
+
+
+def set_channel_owner(team: Team) -> Call:
+    channel = team.channel()
+    return Call("PATCH", f"/channels/{channel['id']}", {"owner_id": team.ids["head"]})
+
+
+def comment_on_a_post(team: Team) -> Call:
+    post = team.draft([team.channel()["id"]])
+    return Call("POST", f"/posts/{post['id']}/comments", {"body": "Bitte übernehmen"})
+
+
+def list_users(team: Team) -> Call:
+    return Call("GET", "/users")
+
+
 def create_post(team: Team) -> Call:
     channel = team.channel()
     publish_at = iso_utc(now_utc() + timedelta(days=3))
@@ -107,6 +132,11 @@ def discard_held_post(team: Team) -> Call:
 # Who may, with the success status. Every other signed-in role gets 403, anonymous gets 401.
 MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     create_channel: {"admin": 201},
+    create_department: {"admin": 201},
+    set_users_departments: {"admin": 200},
+    list_users: {"admin": 200},
+    set_channel_owner: {"admin": 200},
+    comment_on_a_post: {r: 201 for r in SIGNED_IN},
     create_post: {"planner": 201, "planner2": 201, "head": 201, "head2": 201, "admin": 201},
     approve_planners_post: {"head": 200, "head2": 200, "admin": 200},
     approve_heads_own_post: {"head2": 200, "admin": 200},  # four eyes: not its author
@@ -133,7 +163,8 @@ TABLE = [
 
 
 def _state(team: Team) -> dict[str, Any]:
-    return {path: team.admin.get(path).get_json() for path in ("/channels", "/posts", "/crisis")}
+    paths = ("/channels", "/posts", "/crisis", "/departments", "/users")
+    return {path: team.admin.get(path).get_json() for path in paths}
 
 
 @pytest.mark.parametrize(("action", "role", "expected"), TABLE)
@@ -186,7 +217,17 @@ def test_who_may_ask_to_lift_a_crisis_that_needs_two_people(
     assert team.admin.get("/crisis").get_json()["active"] is True
 
 
-READ_PATHS = ["/health", "/channels", "/posts", "/posts/{post}", "/crisis", "/openapi.json"]
+READ_PATHS = [
+    "/health",
+    "/channels",
+    "/posts",
+    "/posts/{post}",
+    "/crisis",
+    "/openapi.json",
+    "/departments",
+    "/channels/health",
+    "/posts/{post}/comments",
+]
 
 
 @pytest.mark.parametrize("path", READ_PATHS)
@@ -215,6 +256,14 @@ ANONYMOUS: list[Any] = [
     ("POST", "/crisis", 401),
     ("POST", "/crisis/lift", 401),
     ("POST", "/crisis/lift/confirm", 401),
+    ("PATCH", "/channels/1", 401),
+    ("GET", "/channels/health", 401),
+    ("GET", "/posts/{post}/comments", 401),
+    ("POST", "/posts/{post}/comments", 401),
+    ("GET", "/departments", 401),
+    ("POST", "/departments", 401),
+    ("GET", "/users", 401),
+    ("PUT", "/users/1/departments", 401),
 ]
 
 

@@ -3,6 +3,9 @@ from __future__ import annotations
 import pytest
 
 from calendar_app.channel_rules import RULES, body_problem, visible_length
+from tests.conftest import Team
+
+FUTURE = "2030-12-01T09:00:00+01:00"
 
 
 @pytest.mark.parametrize(
@@ -49,3 +52,52 @@ def test_blog_and_other_have_no_length_limit() -> None:
 def test_emoji_heavy_text_at_the_limit_fits_x() -> None:
     assert body_problem("👨‍👩‍👧‍👦" * 280, "x", "X") is None
     assert body_problem("👨‍👩‍👧‍👦" * 281, "x", "X") is not None
+
+
+def test_instagram_refuses_links_and_needs_a_picture_the_others_take_links() -> None:
+    assert RULES["instagram"].image_required
+    assert all(rules.images_allowed for rules in RULES.values())
+    problem = body_problem("Mehr unter https://nordhafen.example/x", "instagram", "Insta NH")
+    assert problem is not None
+    assert "Insta NH" in problem
+    assert "link" in problem
+    for network in ("x", "mastodon", "bluesky", "threads", "linkedin", "facebook", "blog"):
+        assert body_problem("Mehr unter https://nordhafen.example/x", network, "K") is None
+
+
+def test_a_post_too_long_for_one_channel_is_refused_naming_that_channel_and_never_cut(
+    team: Team,
+) -> None:
+    x = team.channel("X @Konzern", network="x")
+    blog = team.channel("Blog", network="blog")
+    body = "🇩🇪" * 281  # 562 code points, 281 characters as people see them
+    response = team.planner.post(
+        "/posts",
+        json={"body": body, "channels": [x["id"], blog["id"]], "publish_at": FUTURE},
+    )
+    assert response.status_code == 422
+    answer = response.get_json()
+    assert "X @Konzern" in answer["fields"]["body"]
+    assert "281" in answer["fields"]["body"]
+    assert "280" in answer["error"]
+    assert team.planner.get("/posts").get_json()["items"] == []
+
+    fits = team.draft([x["id"], blog["id"]], body="🇩🇪" * 280)
+    assert fits["body"] == "🇩🇪" * 280  # stored in full, nothing cut
+
+
+def test_an_own_text_for_a_channel_obeys_that_channels_rules(team: Team) -> None:
+    x = team.channel("X @Konzern", network="x")
+    insta = team.channel("Instagram NH", network="instagram")
+    post = team.draft([x["id"], insta["id"]], body="Kurz.")
+    too_long = team.planner.patch(
+        f"/posts/{post['id']}", json={"overrides": {str(x["id"]): "a" * 281}}
+    )
+    assert too_long.status_code == 422
+    assert "X @Konzern" in too_long.get_json()["fields"][f"overrides.{x['id']}"]
+    link = team.planner.patch(
+        f"/posts/{post['id']}", json={"overrides": {str(insta["id"]): "https://example.org"}}
+    )
+    assert link.status_code == 422
+    assert "Instagram NH" in link.get_json()["fields"][f"overrides.{insta['id']}"]
+    assert team.post(post["id"])["deliveries"][0]["body_override"] is None

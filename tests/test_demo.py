@@ -59,7 +59,12 @@ def test_demo_fills_an_empty_database(db: Database) -> None:
         assert len({d.color for d in departments}) == len(departments)
         assert {u.role for u in users} == {"planner", "head", "admin"}
         assert all(u.email.endswith("@nordhafen.example") for u in users)
-        assert all(u.departments for u in users if u.role == "planner")
+        assert all(u.departments for u in users)
+        assert {d.slug for d in departments} >= {
+            "marketing", "pr", "hr", "customer-service", "media", "corporate-communications"
+        }  # fmt: skip
+        cared_for = [c for c in channels if c.owner and c.deputy]
+        assert len(cared_for) == len(channels) - 1  # the blog shows how a gap is flagged
         assert {c.kind for c in channels} == {"outbox"}
         assert {"x", "linkedin", "instagram", "facebook", "mastodon", "blog"} <= {
             c.network for c in channels

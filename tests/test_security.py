@@ -23,7 +23,7 @@ from calendar_app.accounts import find_token, revoke_token
 from calendar_app.channels import create_channel
 from calendar_app.cli import main as cli
 from calendar_app.extensions import get_db
-from calendar_app.models import Crisis, Post, User
+from calendar_app.models import Channel, Comment, Crisis, Department, Post, User
 from calendar_app.timeutil import now_utc
 from config import Config
 from tests.conftest import PASSWORD, SeededDatabase, Team
@@ -348,6 +348,9 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/approvals": ("planner",),
     "/audit": ("planner",),
     "/crisis/declare": ("planner",),
+    "/admin/departments": ("planner", "head"),
+    "/admin/channels": ("planner", "head"),
+    "/dashboard": (),
 }
 
 
@@ -513,6 +516,44 @@ def choose_language(app: Flask) -> Button:
     return Button("/language", {"locale": "en"}, english)
 
 
+def comment(app: Flask) -> Button:
+    post_id = _draft(app)
+
+    def commented() -> bool:
+        with get_db(app).transaction() as session:
+            return session.scalar(select(Comment.id).where(Comment.post_id == post_id)) is not None
+
+    return Button(f"/posts/{post_id}/comments", {"body": "Bitte übernehmen"}, commented)
+
+
+def add_department(app: Flask) -> Button:
+    def added() -> bool:
+        with get_db(app).transaction() as session:
+            return (
+                session.scalar(select(Department.id).where(Department.name == "Recht")) is not None
+            )
+
+    return Button("/admin/departments", {"name": "Recht"}, added)
+
+
+def set_channel_owners(app: Flask) -> Button:
+    with get_db(app).transaction() as session:
+        channel = create_channel(session, user(session, "admin"), name="Besitz", kind="outbox")
+        channel_id, head, planner = (
+            channel.id,
+            user(session, "head").id,
+            user(session, "planner").id,
+        )
+
+    def owned() -> bool:
+        with get_db(app).transaction() as session:
+            found = session.get(Channel, channel_id)
+            return found is not None and found.owner_id == head
+
+    data = {"owner": head, "deputy": planner, "silent_after_days": 14, "plan_ahead_days": 7}
+    return Button(f"/admin/channels/{channel_id}", data, owned)
+
+
 # Who may press which button; the rest are refused (nothing changes), anonymous goes to login.
 BUTTONS: dict[Callable[[Flask], Button], tuple[str, ...]] = {
     submit: ("planner", "head", "admin"),
@@ -527,6 +568,9 @@ BUTTONS: dict[Callable[[Flask], Button], tuple[str, ...]] = {
     lift: ("head", "admin"),
     release: ("head", "admin"),
     choose_language: ("planner", "head", "admin"),
+    comment: ("planner", "head", "admin"),
+    add_department: ("admin",),
+    set_channel_owners: ("admin",),
 }
 
 

@@ -5,10 +5,13 @@ from typing import Any
 from flask import Blueprint
 
 from calendar_app.api.auth import api_user
-from calendar_app.api.schemas import ChannelCreate, parse
-from calendar_app.api.serialize import channel_json
-from calendar_app.channels import create_channel, list_channels
+from calendar_app.api.schemas import ChannelCreate, ChannelUpdate, parse
+from calendar_app.api.serialize import channel_health_json, channel_json
+from calendar_app.channels import create_channel, get_channel, list_channels, update_channel
 from calendar_app.extensions import db_session
+from calendar_app.graveyard import channel_health
+from calendar_app.permissions import require_may_manage_channels
+from calendar_app.timeutil import now_utc
 
 bp = Blueprint("channels", __name__)
 
@@ -30,3 +33,18 @@ def create() -> tuple[dict[str, Any], int]:
 @bp.get("/channels")
 def index() -> dict[str, Any]:
     return {"items": [channel_json(c) for c in list_channels(db_session())]}
+
+
+@bp.patch("/channels/<int:channel_id>")
+def edit(channel_id: int) -> dict[str, Any]:
+    session = db_session()
+    require_may_manage_channels(api_user())
+    channel = get_channel(session, channel_id)
+    changes = parse(ChannelUpdate).model_dump(exclude_unset=True)
+    return channel_json(update_channel(session, api_user(), channel, changes))
+
+
+@bp.get("/channels/health")
+def health() -> dict[str, Any]:
+    """Every active channel with its graveyard problems (silent, nothing planned) and owners."""
+    return {"items": [channel_health_json(h) for h in channel_health(db_session(), now_utc())]}

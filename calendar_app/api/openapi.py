@@ -56,23 +56,26 @@ def _op(
     return operation
 
 
-_ID = [
-    {
-        "name": "post_id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 0},
-    }
-]
+def _path_id(name: str) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+    ]
+
+
+_ID = _path_id("post_id")
 
 
 def _components() -> dict[str, Any]:
     """Request schemas as they validate, answers as they are serialised."""
     requests = [
         schemas.ChannelCreate,
+        schemas.ChannelUpdate,
+        schemas.DepartmentCreate,
+        schemas.UserDepartments,
         schemas.PostCreate,
         schemas.PostUpdate,
         schemas.Release,
+        schemas.CommentCreate,
         schemas.Discard,
         schemas.CrisisDeclare,
         schemas.CrisisLift,
@@ -110,6 +113,35 @@ def document() -> dict[str, Any]:
                 "get": _op("list channels", r.ChannelList),
                 "post": _op("create a channel (admin)", r.Channel, schemas.ChannelCreate, 201),
             },
+            "/channels/health": {
+                "get": _op(
+                    "graveyard check: silent channels, nothing planned, missing owners",
+                    r.ChannelHealthList,
+                )
+            },
+            "/channels/{channel_id}": {
+                "patch": _op(
+                    "set a channel's owner, deputy and graveyard alerts (admin)",
+                    r.Channel,
+                    schemas.ChannelUpdate,
+                    parameters=_path_id("channel_id"),
+                )
+            },
+            "/departments": {
+                "get": _op("list departments", r.DepartmentList),
+                "post": _op(
+                    "add a department (admin)", r.Department, schemas.DepartmentCreate, 201
+                ),
+            },
+            "/users": {"get": _op("list users with their departments (admin)", r.UserList)},
+            "/users/{user_id}/departments": {
+                "put": _op(
+                    "set a user's departments (admin)",
+                    r.User,
+                    schemas.UserDepartments,
+                    parameters=_path_id("user_id"),
+                )
+            },
             "/posts": {
                 "get": _op("list posts", r.PostList, parameters=filters),
                 "post": _op("plan a post (draft)", r.Post, schemas.PostCreate, 201),
@@ -129,6 +161,16 @@ def document() -> dict[str, Any]:
             },
             "/posts/{post_id}/discard": {
                 "post": _op("discard a post", r.Post, schemas.Discard, parameters=_ID)
+            },
+            "/posts/{post_id}/comments": {
+                "get": _op("comments on a post, oldest first", r.CommentList, parameters=_ID),
+                "post": _op(
+                    "comment on a post; @e-mail mentions notify",
+                    r.Comment,
+                    schemas.CommentCreate,
+                    201,
+                    parameters=_ID,
+                ),
             },
             "/crisis": {
                 "get": _op("the crisis in force", r.Crisis),

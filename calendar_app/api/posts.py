@@ -4,10 +4,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 
-from calendar_app import crisis, planning
+from calendar_app import comments, crisis, planning
 from calendar_app.api.auth import api_user
-from calendar_app.api.schemas import Discard, PostCreate, PostUpdate, Release, parse
-from calendar_app.api.serialize import post_json
+from calendar_app.api.schemas import CommentCreate, Discard, PostCreate, PostUpdate, Release, parse
+from calendar_app.api.serialize import comment_json, post_json
 from calendar_app.errors import InvalidInput
 from calendar_app.extensions import db_session
 from calendar_app.models import MAX_ID, PostStatus
@@ -116,3 +116,18 @@ def discard(post_id: int) -> dict[str, Any]:
     post = planning.get_post(session, post_id)
     data = parse(Discard)
     return post_json(crisis.discard_post(session, api_user(), post, reason=data.reason))
+
+
+@bp.get("/posts/<int:post_id>/comments")
+def comments_index(post_id: int) -> dict[str, Any]:
+    session = db_session()
+    post = planning.get_post(session, post_id)
+    return {"items": [comment_json(c) for c in comments.comments_on(session, post)]}
+
+
+@bp.post("/posts/<int:post_id>/comments")
+def comment(post_id: int) -> tuple[dict[str, Any], int]:
+    session = db_session()
+    post = planning.get_post(session, post_id)
+    data = parse(CommentCreate)
+    return comment_json(comments.add_comment(session, api_user(), post, data.body)), 201

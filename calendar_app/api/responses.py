@@ -23,6 +23,35 @@ class Health(Answer):
     status: Literal["ok"]
 
 
+class Department(Answer):
+    id: int
+    name: str
+    slug: str
+
+
+class DepartmentList(Answer):
+    items: list[Department]
+
+
+class User(Answer):
+    id: int
+    email: str
+    name: str
+    role: str
+    active: bool
+    departments: list[Department]
+
+
+class UserList(Answer):
+    items: list[User]
+
+
+class Person(Answer):
+    id: int
+    email: str
+    name: str
+
+
 class Channel(Answer):
     id: int
     name: str
@@ -31,10 +60,37 @@ class Channel(Answer):
     config: dict[str, Any]
     active: bool
     created_at: datetime
+    owner: Person | None
+    deputy: Person | None
+    ownership_complete: bool
+    silent_after_days: int
+    plan_ahead_days: int
 
 
 class ChannelList(Answer):
     items: list[Channel]
+
+
+class ChannelProblem(Answer):
+    kind: Literal["silent", "nothing_planned"]
+    text: str
+
+
+class ChannelHealth(Answer):
+    channel_id: int
+    name: str
+    owner: Person | None
+    deputy: Person | None
+    ownership_complete: bool
+    silent_after_days: int
+    plan_ahead_days: int
+    last_published_at: datetime | None
+    next_planned_at: datetime | None
+    problems: list[ChannelProblem]
+
+
+class ChannelHealthList(Answer):
+    items: list[ChannelHealth]
 
 
 class Delivery(Answer):
@@ -60,6 +116,7 @@ class Post(Answer):
     author: str
     crisis_response: bool
     department_id: int | None
+    department: Department | None
     channels: list[int]
     approved_by: str | None
     approved_at: datetime | None
@@ -70,6 +127,18 @@ class Post(Answer):
 
 class PostList(Answer):
     items: list[Post]
+
+
+class Comment(Answer):
+    id: int
+    post_id: int
+    author: Person
+    body: str
+    created_at: datetime
+
+
+class CommentList(Answer):
+    items: list[Comment]
 
 
 class Crisis(Answer):
@@ -118,10 +187,20 @@ class Error(Answer):
 
 ANSWERS: list[type[BaseModel]] = [
     Health,
+    Department,
+    DepartmentList,
+    User,
+    UserList,
+    Person,
     Channel,
     ChannelList,
+    ChannelProblem,
+    ChannelHealth,
+    ChannelHealthList,
     Post,
     PostList,
+    Comment,
+    CommentList,
     Crisis,
     Notification,
     NotificationList,

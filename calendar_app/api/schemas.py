@@ -65,6 +65,39 @@ class ChannelCreate(Schema):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
+UserId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+Days = Annotated[int, Field(strict=True, ge=1, le=365)]
+
+
+class ChannelUpdate(Schema):
+    owner_id: UserId | None = Field(None, description="null removes the owner")
+    deputy_id: UserId | None = Field(None, description="null removes the deputy")
+    silent_after_days: Days = Field(
+        14, description="alert when nothing was published on the channel for this many days"
+    )
+    plan_ahead_days: Days = Field(
+        7, description="alert when nothing is planned on the channel within this many days"
+    )
+
+
+class DepartmentCreate(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    slug: (
+        Annotated[Text, Field(max_length=60, description="default: made from the name")] | None
+    ) = None
+    color: Annotated[Text, Field(description="e.g. #1c7ed6")] | None = None
+
+
+DepartmentId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+
+
+class UserDepartments(Schema):
+    departments: Annotated[
+        list[DepartmentId],
+        Field(description="department ids; the first is where the user's posts go by default"),
+    ]
+
+
 class PostCreate(Schema):
     body: NonEmpty
     channels: Annotated[list[ChannelId], Field(min_length=1)]
@@ -85,6 +118,16 @@ class PostUpdate(Schema):
     crisis_response: StrictBool | None = None
     department_id: Annotated[int | None, Field(strict=True, ge=1, le=MAX_ID)] = None
     overrides: Overrides | None = None
+
+
+class CommentCreate(Schema):
+    body: Annotated[
+        NonEmpty,
+        Field(
+            max_length=5000,
+            description="mention someone with @ and their e-mail address: @anna@example.org",
+        ),
+    ]
 
 
 class Release(Schema):

@@ -4,9 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
-from calendar_app.channels import public_config
-from calendar_app.models import Channel, Crisis, Delivery, Notification, Post
+from calendar_app.channels import ownership_complete, public_config
+from calendar_app.graveyard import ChannelHealth
+from calendar_app.models import (
+    Channel,
+    Comment,
+    Crisis,
+    Delivery,
+    Department,
+    Notification,
+    Post,
+    User,
+)
 from calendar_app.timeutil import iso_utc
+
+
+def department_json(department: Department) -> dict[str, Any]:
+    return {"id": department.id, "name": department.name, "slug": department.slug}
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "active": user.active,
+        "departments": [department_json(d) for d in user.departments],
+    }
+
+
+def person_json(user: User | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.id, "email": user.email, "name": user.name}
 
 
 def channel_json(channel: Channel) -> dict[str, Any]:
@@ -18,6 +49,12 @@ def channel_json(channel: Channel) -> dict[str, Any]:
         "config": public_config(channel),
         "active": channel.active,
         "created_at": iso_utc(channel.created_at),
+        "owner": person_json(channel.owner),
+        "deputy": person_json(channel.deputy),
+        # False: nobody or only one person answers for the channel (it is flagged).
+        "ownership_complete": ownership_complete(channel),
+        "silent_after_days": channel.silent_after_days,
+        "plan_ahead_days": channel.plan_ahead_days,
     }
 
 
@@ -48,6 +85,7 @@ def post_json(post: Post) -> dict[str, Any]:
         "author": post.author.email,
         "crisis_response": post.crisis_response,
         "department_id": post.department_id,
+        "department": department_json(post.department) if post.department else None,
         "channels": [d.channel_id for d in post.deliveries],
         "approved_by": post.approved_by.email if post.approved_by else None,
         "approved_at": iso_utc(post.approved_at),
@@ -84,4 +122,30 @@ def notification_json(note: Notification) -> dict[str, Any]:
         "link": note.link,
         "created_at": iso_utc(note.created_at),
         "read_at": iso_utc(note.read_at),
+    }
+
+
+def channel_health_json(health: ChannelHealth) -> dict[str, Any]:
+    channel = health.channel
+    return {
+        "channel_id": channel.id,
+        "name": channel.name,
+        "owner": person_json(channel.owner),
+        "deputy": person_json(channel.deputy),
+        "ownership_complete": health.ownership_complete,
+        "silent_after_days": channel.silent_after_days,
+        "plan_ahead_days": channel.plan_ahead_days,
+        "last_published_at": iso_utc(health.last_published_at),
+        "next_planned_at": iso_utc(health.next_planned_at),
+        "problems": [{"kind": kind, "text": words} for kind, words in health.problems.items()],
+    }
+
+
+def comment_json(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "post_id": comment.post_id,
+        "author": person_json(comment.author),
+        "body": comment.body,
+        "created_at": iso_utc(comment.created_at),
     }

@@ -23,8 +23,8 @@ from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session, login_manager
 from calendar_app.models import User
 from calendar_app.notifications import unread_count
-from calendar_app.permissions import is_reviewer
-from calendar_app.web import actions, auth, compose, feed, pages, queries
+from calendar_app.permissions import is_admin, is_reviewer
+from calendar_app.web import actions, admin, auth, compose, feed, pages, queries
 from calendar_app.web.auth import SESSION_VERSION_KEY
 from calendar_app.web.formatting import FILTERS, team_timezone
 from calendar_app.web.forms import ActionForm, DeclareCrisisForm, channel_choices
@@ -56,6 +56,7 @@ _route("/calendar/events", "events", feed.events)
 _route("/agenda", "agenda", pages.agenda)
 _route("/compose", "compose", compose.compose, methods=["GET", "POST"])
 _route("/posts/<int:post_id>", "post", pages.post)
+_route("/posts/<int:post_id>/comments", "comment", actions.comment, methods=["POST"])
 _route("/posts/<int:post_id>/edit", "edit", compose.edit, methods=["GET", "POST"])
 _route("/posts/<int:post_id>/submit", "submit", actions.submit, methods=["POST"])
 _route("/posts/<int:post_id>/approve", "approve", actions.approve, methods=["POST"])
@@ -80,6 +81,10 @@ _route(
     actions.read_notification,
     methods=["POST"],
 )
+_route("/admin/departments", "departments", admin.departments_page, methods=["GET", "POST"])
+_route("/admin/channels", "channels", admin.channels_page)
+_route("/dashboard", "dashboard", admin.dashboard)
+_route("/admin/channels/<int:channel_id>", "channel", admin.channel_page, methods=["GET", "POST"])
 for _name, _filter in FILTERS.items():
     web.add_app_template_filter(_filter, _name)
 
@@ -129,7 +134,7 @@ def _page_context() -> dict[str, Any]:
         "page_locale": str(get_locale()),
     }
     if not current_user.is_authenticated:
-        return {**common, "crisis_in_force": None, "may_review": False}
+        return {**common, "crisis_in_force": None, "may_review": False, "may_administer": False}
     session = db_session()
     reviewer = is_reviewer(current_user)
     in_force = current_crisis(session)
@@ -137,6 +142,7 @@ def _page_context() -> dict[str, Any]:
         **common,
         "crisis_in_force": in_force,
         "may_review": reviewer,
+        "may_administer": is_admin(current_user),
         "menu_form": ActionForm(),
         "waiting_for_approval": queries.count_in_review(session) if reviewer else 0,
         "unread_notifications": unread_count(session, current_user),

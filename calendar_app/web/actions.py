@@ -14,7 +14,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from calendar_app import crisis, notifications, planning
+from calendar_app import comments, crisis, notifications, planning
 from calendar_app.accounts import LANGUAGES, set_language
 from calendar_app.errors import InvalidInput, RuleError
 from calendar_app.extensions import db_session
@@ -22,7 +22,13 @@ from calendar_app.permissions import require_may_declare_crisis
 from calendar_app.web import pages, queries
 from calendar_app.web.auth import safe_next
 from calendar_app.web.formatting import team_wall_clock
-from calendar_app.web.forms import DeclareCrisisForm, LiftCrisisForm, SendBackForm, channel_choices
+from calendar_app.web.forms import (
+    CommentForm,
+    DeclareCrisisForm,
+    LiftCrisisForm,
+    SendBackForm,
+    channel_choices,
+)
 from calendar_app.web.pages import signed_in_user
 
 
@@ -79,6 +85,22 @@ def discard(post_id: int) -> Response:
     if _attempt(lambda: crisis.discard_post(session, signed_in_user(), post)):
         flash(_("Discarded: nothing more of it will be sent."), "success")
     return _back(url_for("web.post", post_id=post_id))
+
+
+def comment(post_id: int) -> Any:
+    session = db_session()
+    post = planning.get_post(session, post_id)
+    form = CommentForm()
+    if not form.validate_on_submit():
+        return pages.post(post_id, comment_form=form, status=422)
+    try:
+        comments.add_comment(session, signed_in_user(), post, form.body.data or "")
+    except RuleError as exc:
+        session.rollback()
+        form.body.errors = [*form.body.errors, exc.message]
+        return pages.post(post_id, comment_form=form, status=exc.status_code)
+    flash(_("Comment added."), "success")
+    return redirect(url_for("web.post", post_id=post_id) + "#comments")
 
 
 # --- the crisis --------------------------------------------------------------------------------

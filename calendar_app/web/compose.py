@@ -46,6 +46,7 @@ def channel_rows(channels: list[Channel] | Any) -> list[dict[str, Any]]:
                 "limit": rules.max_length,
                 "network": rules.label,
                 "links_allowed": rules.links_allowed,
+                "image_required": rules.image_required,
             }
         )
     return rows

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    IntegerField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -15,10 +16,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from calendar_app.models import Channel, Department
+from calendar_app.models import Channel, Department, User
 from calendar_app.planning import MAX_TITLE_LENGTH
 from calendar_app.web.formatting import NOTHING
 
@@ -64,6 +65,28 @@ class LiftCrisisForm(FlaskForm):
     note = TextAreaField(_l("Note"), validators=[DataRequired(REQUIRED), Length(max=2000)])
 
 
+class DepartmentForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    color = StringField(_l("Colour (e.g. #1c7ed6)"), validators=[Optional(), Length(max=7)])
+
+
+class ChannelCareForm(FlaskForm):
+    owner = SelectField(_l("Owner"), coerce=int, validators=[Optional()])
+    deputy = SelectField(_l("Deputy"), coerce=int, validators=[Optional()])
+    silent_after_days = IntegerField(
+        _l("Alert when nothing was published for (days)"),
+        validators=[DataRequired(REQUIRED), NumberRange(min=1, max=365)],
+    )
+    plan_ahead_days = IntegerField(
+        _l("Alert when nothing is planned within (days)"),
+        validators=[DataRequired(REQUIRED), NumberRange(min=1, max=365)],
+    )
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField(_l("Comment"), validators=[DataRequired(REQUIRED), Length(max=5000)])
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
 
@@ -74,3 +97,10 @@ def channel_choices(channels: Iterable[Channel]) -> list[SelectChoice]:
 
 def department_choices(departments: Iterable[Department]) -> list[SelectChoice]:
     return [SelectChoice(0, NOTHING), *(SelectChoice(d.id, d.name) for d in departments)]
+
+
+def person_choices(people: Iterable[User]) -> list[SelectChoice]:
+    return [
+        SelectChoice(0, NOTHING),
+        *(SelectChoice(u.id, f"{u.name} <{u.email}>") for u in people),
+    ]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from flask import abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from calendar_app import crisis, notifications, planning
+from calendar_app import comments, crisis, notifications, planning
 from calendar_app.extensions import db_session
 from calendar_app.models import Post, PostStatus, User
 from calendar_app.permissions import (
@@ -19,7 +20,7 @@ from calendar_app.permissions import (
 from calendar_app.timeutil import local, now_utc
 from calendar_app.web import queries
 from calendar_app.web.formatting import STATUS_LABELS, input_value, team_timezone
-from calendar_app.web.forms import ActionForm, LiftCrisisForm, SendBackForm
+from calendar_app.web.forms import ActionForm, CommentForm, LiftCrisisForm, SendBackForm
 
 DAYS_BEFORE_TODAY = 7
 DAYS_SHOWN = 42
@@ -85,7 +86,7 @@ def _may_approve(user: User, post: Post) -> bool:
     return may_approve(user, post, allow_self_approval=allow)
 
 
-def post(post_id: int) -> str:
+def post(post_id: int, *, comment_form: CommentForm | None = None, status: int = 200) -> Any:
     session = db_session()
     item = planning.get_post(session, post_id)
     return render_template(
@@ -96,7 +97,9 @@ def post(post_id: int) -> str:
         may_approve=_may_approve(signed_in_user(), item),
         action_form=ActionForm(),
         send_back_form=SendBackForm(),
-    )
+        comments=comments.comments_on(session, item),
+        comment_form=comment_form or CommentForm(formdata=None),
+    ), status
 
 
 def approvals() -> str:
