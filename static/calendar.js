@@ -37,6 +37,7 @@
     var filters = {
       channel: document.getElementById("filter-channel"),
       department: document.getElementById("filter-department"),
+      campaign: document.getElementById("filter-campaign"),
       status: document.getElementById("filter-status"),
     };
     var loadedAt = Date.now();
@@ -71,6 +72,7 @@
           return {
             channel: filters.channel.value,
             department: filters.department.value,
+            campaign: filters.campaign.value,
             status: filters.status.value,
           };
         },

@@ -60,6 +60,19 @@ def create_post(team: Team) -> Call:
                                    "publish_at": publish_at})  # fmt: skip
 
 
+CAMPAIGN = {"name": "Azubi-Kampagne", "goal": "recruiting", "starts_on": "2026-10-01",
+            "ends_on": "2026-11-30"}  # fmt: skip
+
+
+def create_campaign(team: Team) -> Call:
+    return Call("POST", "/campaigns", CAMPAIGN)
+
+
+def edit_campaign(team: Team) -> Call:
+    made = team.admin.post("/campaigns", json=CAMPAIGN).get_json()
+    return Call("PATCH", f"/campaigns/{made['id']}", {"ends_on": "2026-12-31"})
+
+
 def approve_planners_post(team: Team) -> Call:
     return Call("POST", f"/posts/{_submitted(team, 'planner')['id']}/approve")
 
@@ -108,6 +121,8 @@ def discard_held_post(team: Team) -> Call:
 MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     create_channel: {"admin": 201},
     create_post: {"planner": 201, "planner2": 201, "head": 201, "head2": 201, "admin": 201},
+    create_campaign: {"head": 201, "head2": 201, "admin": 201},
+    edit_campaign: {"head": 200, "head2": 200, "admin": 200},
     approve_planners_post: {"head": 200, "head2": 200, "admin": 200},
     approve_heads_own_post: {"head2": 200, "admin": 200},  # four eyes: not its author
     approve_heads_own_crisis_response: {"head": 200, "head2": 200, "admin": 200},
@@ -133,7 +148,10 @@ TABLE = [
 
 
 def _state(team: Team) -> dict[str, Any]:
-    return {path: team.admin.get(path).get_json() for path in ("/channels", "/posts", "/crisis")}
+    return {
+        path: team.admin.get(path).get_json()
+        for path in ("/channels", "/posts", "/campaigns", "/crisis")
+    }
 
 
 @pytest.mark.parametrize(("action", "role", "expected"), TABLE)
@@ -186,7 +204,8 @@ def test_who_may_ask_to_lift_a_crisis_that_needs_two_people(
     assert team.admin.get("/crisis").get_json()["active"] is True
 
 
-READ_PATHS = ["/health", "/channels", "/posts", "/posts/{post}", "/crisis", "/openapi.json"]
+READ_PATHS = ["/health", "/channels", "/posts", "/posts/{post}", "/campaigns", "/crisis",
+              "/openapi.json"]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", READ_PATHS)
@@ -211,6 +230,10 @@ ANONYMOUS: list[Any] = [
     ("POST", "/posts/{post}/approve", 401),
     ("POST", "/posts/{post}/release", 401),
     ("POST", "/posts/{post}/discard", 401),
+    ("GET", "/campaigns", 401),
+    ("POST", "/campaigns", 401),
+    ("GET", "/campaigns/1", 401),
+    ("PATCH", "/campaigns/1", 401),
     ("GET", "/crisis", 401),
     ("POST", "/crisis", 401),
     ("POST", "/crisis/lift", 401),

@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from calendar_app import create_app, crisis, planning
+from calendar_app import campaigns, create_app, crisis, planning
 from calendar_app.accounts import find_token, revoke_token
 from calendar_app.channels import create_channel
 from calendar_app.cli import main as cli
@@ -221,6 +221,20 @@ def _draft(app: Flask, author: str = "planner") -> int:
         return post.id
 
 
+def _campaign(app: Flask) -> int:
+    """A campaign with one post in it."""
+    post_id = _draft(app)
+    with get_db(app).transaction() as session:
+        made = campaigns.create_campaign(
+            session, user(session, "head"), name=f"Kampagne {post_id}", goal="awareness",
+            starts_on=date(2026, 10, 1), ends_on=date(2026, 10, 31),
+        )  # fmt: skip
+        post = session.get(Post, post_id)
+        assert post is not None
+        post.campaign = made
+        return made.id
+
+
 def _status(app: Flask, post_id: int) -> str:
     with get_db(app).transaction() as session:
         post = session.get(Post, post_id)
@@ -345,6 +359,8 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/calendar/events?start=2026-01-01T00:00&end=2026-02-01T00:00": (),
     "/crisis": (),
     "/outbox": (),
+    "/campaigns": (),
+    "/campaigns/{campaign}": (),
     "/approvals": ("planner",),
     "/audit": ("planner",),
     "/crisis/declare": ("planner",),
@@ -354,7 +370,7 @@ PAGES: dict[str, tuple[str, ...]] = {
 @pytest.mark.parametrize("role", WEB_ROLES)
 @pytest.mark.parametrize("page", list(PAGES))
 def test_who_may_open_which_page(app: Flask, page: str, role: str) -> None:
-    path = page.format(post=_draft(app))
+    path = page.format(post=_draft(app), campaign=_campaign(app) if "{campaign}" in page else 0)
     response = signed_in(app, role).get(path)
     if role == "anonymous":
         assert response.status_code == 302

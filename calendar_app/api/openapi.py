@@ -56,14 +56,14 @@ def _op(
     return operation
 
 
-_ID = [
-    {
-        "name": "post_id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 0},
-    }
-]
+def _path_id(name: str) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+    ]
+
+
+_ID = _path_id("post_id")
+_CAMPAIGN_ID = _path_id("campaign_id")
 
 
 def _components() -> dict[str, Any]:
@@ -72,6 +72,8 @@ def _components() -> dict[str, Any]:
         schemas.ChannelCreate,
         schemas.PostCreate,
         schemas.PostUpdate,
+        schemas.CampaignCreate,
+        schemas.CampaignUpdate,
         schemas.Release,
         schemas.Discard,
         schemas.CrisisDeclare,
@@ -93,6 +95,8 @@ def document() -> dict[str, Any]:
             ("from", {"type": "string", "format": "date-time"}),
             ("to", {"type": "string", "format": "date-time"}),
             ("channel", {"type": "integer"}),
+            ("department", {"type": "integer"}),
+            ("campaign", {"type": "integer"}),
         )
     ]
     return {
@@ -129,6 +133,28 @@ def document() -> dict[str, Any]:
             },
             "/posts/{post_id}/discard": {
                 "post": _op("discard a post", r.Post, schemas.Discard, parameters=_ID)
+            },
+            "/campaigns": {
+                "get": _op("list campaigns", r.CampaignList),
+                "post": _op(
+                    "create a campaign (head, admin)",
+                    r.CampaignDetail,
+                    schemas.CampaignCreate,
+                    201,
+                ),
+            },
+            "/campaigns/{campaign_id}": {
+                "get": _op(
+                    "one campaign with its delivery record",
+                    r.CampaignDetail,
+                    parameters=_CAMPAIGN_ID,
+                ),
+                "patch": _op(
+                    "change a campaign (head, admin)",
+                    r.CampaignDetail,
+                    schemas.CampaignUpdate,
+                    parameters=_CAMPAIGN_ID,
+                ),
             },
             "/crisis": {
                 "get": _op("the crisis in force", r.Crisis),

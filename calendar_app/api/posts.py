@@ -29,7 +29,13 @@ def _query_filters() -> dict[str, Any]:
                 filters[key] = parse_aware(value)
             except ValueError as exc:
                 problems[name] = str(exc)
-    for name, key in (("channel", "channel_id"), ("limit", "limit"), ("offset", "offset")):
+    for name, key in (
+        ("channel", "channel_id"),
+        ("department", "department_id"),
+        ("campaign", "campaign_id"),
+        ("limit", "limit"),
+        ("offset", "offset"),
+    ):
         if value := args.get(name):
             if not value.isdigit() or int(value) > MAX_ID:
                 problems[name] = "must be a whole number (at most 2147483647)"
@@ -60,6 +66,7 @@ def create() -> tuple[dict[str, Any], int]:
         title=data.title,
         crisis_response=data.crisis_response,
         department_id=data.department_id,
+        campaign_id=data.campaign_id,
         overrides=data.overrides,
     )
     return post_json(post), 201

@@ -24,7 +24,7 @@ from calendar_app.extensions import db_session, login_manager
 from calendar_app.models import User
 from calendar_app.notifications import unread_count
 from calendar_app.permissions import is_reviewer
-from calendar_app.web import actions, auth, compose, feed, pages, queries
+from calendar_app.web import actions, auth, campaigns, compose, feed, pages, queries
 from calendar_app.web.auth import SESSION_VERSION_KEY
 from calendar_app.web.formatting import FILTERS, team_timezone
 from calendar_app.web.forms import ActionForm, DeclareCrisisForm, channel_choices
@@ -62,6 +62,8 @@ _route("/posts/<int:post_id>/approve", "approve", actions.approve, methods=["POS
 _route("/posts/<int:post_id>/send-back", "send_back", actions.send_back, methods=["POST"])
 _route("/posts/<int:post_id>/discard", "discard", actions.discard, methods=["POST"])
 _route("/posts/<int:post_id>/reschedule", "reschedule", feed.reschedule, methods=["POST"])
+_route("/campaigns", "campaigns", campaigns.campaign_list)
+_route("/campaigns/<int:campaign_id>", "campaign", campaigns.campaign_page)
 _route("/approvals", "approvals", pages.approvals)
 _route("/crisis", "crisis", pages.crisis_status)
 _route("/crisis/declare", "declare", actions.declare_crisis, methods=["GET", "POST"])
@@ -80,7 +82,11 @@ _route(
     actions.read_notification,
     methods=["POST"],
 )
-for _name, _filter in FILTERS.items():
+for _name, _filter in {
+    **FILTERS,
+    "goal_label": campaigns.goal_label,
+    "kpi_number": campaigns.kpi_number,
+}.items():
     web.add_app_template_filter(_filter, _name)
 
 

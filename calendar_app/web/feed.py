@@ -62,6 +62,7 @@ def event(post: Post) -> dict[str, Any]:
             "status": post.status,
             "statusLabel": status_label(post.status),
             "department": post.department.name if post.department else "",
+            "campaign": post.campaign.name if post.campaign else "",
             "channels": [d.channel.name for d in post.deliveries],
             "crisisResponse": post.crisis_response,
         },
@@ -78,6 +79,7 @@ def events() -> list[dict[str, Any]]:
         end=_time_arg("end"),
         channel_id=_id_arg("channel"),
         department_id=_id_arg("department"),
+        campaign_id=_id_arg("campaign"),
         status=status,
     )
     return [event(post) for post in posts]

@@ -18,7 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from calendar_app.models import Channel, Department
+from calendar_app.models import Campaign, Channel, Department
 from calendar_app.planning import MAX_TITLE_LENGTH
 from calendar_app.web.formatting import NOTHING
 
@@ -38,6 +38,7 @@ class ComposeForm(FlaskForm):
     )
     publish_at = StringField(_l("Publish at"), validators=[DataRequired(REQUIRED)])
     department = SelectField(_l("Department"), coerce=int, validators=[Optional()])
+    campaign = SelectField(_l("Campaign"), coerce=int, validators=[Optional()])
     crisis_response = BooleanField(_l("Crisis response (may be published during a crisis)"))
 
 
@@ -74,3 +75,7 @@ def channel_choices(channels: Iterable[Channel]) -> list[SelectChoice]:
 
 def department_choices(departments: Iterable[Department]) -> list[SelectChoice]:
     return [SelectChoice(0, NOTHING), *(SelectChoice(d.id, d.name) for d in departments)]
+
+
+def campaign_choices(campaigns: Iterable[Campaign]) -> list[SelectChoice]:
+    return [SelectChoice(0, NOTHING), *(SelectChoice(c.id, c.name) for c in campaigns)]
