@@ -357,6 +357,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/posts/{post}": (),
     "/posts/{post}/edit": (),
     "/calendar/events?start=2026-01-01T00:00&end=2026-02-01T00:00": (),
+    "/calendar/export.csv?status=draft": (),
     "/crisis": (),
     "/outbox": (),
     "/campaigns": (),

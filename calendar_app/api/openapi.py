@@ -56,6 +56,15 @@ def _op(
     return operation
 
 
+def _csv_op(summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    operation = _op(summary, responses.Error, parameters=parameters)
+    operation["responses"]["200"] = {
+        "description": "success: one header row, then one row per post",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+    return operation
+
+
 def _path_id(name: str) -> list[dict[str, Any]]:
     return [
         {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
@@ -117,6 +126,14 @@ def document() -> dict[str, Any]:
             "/posts": {
                 "get": _op("list posts", r.PostList, parameters=filters),
                 "post": _op("plan a post (draft)", r.Post, schemas.PostCreate, 201),
+            },
+            "/posts.csv": {
+                "get": _csv_op(
+                    "the filtered plan as CSV: title, body, publish_at (team time zone, with "
+                    "offset), channels (names, |-separated), department, campaign, "
+                    "crisis_response, status, overrides (JSON: channel name -> text)",
+                    filters,
+                )
             },
             "/posts/{post_id}": {
                 "get": _op("one post", r.Post, parameters=_ID),

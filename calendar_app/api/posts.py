@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 
-from calendar_app import crisis, planning
+from calendar_app import crisis, plan_csv, planning
 from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import Discard, PostCreate, PostUpdate, Release, parse
 from calendar_app.api.serialize import post_json
@@ -52,6 +52,18 @@ def _query_filters() -> dict[str, Any]:
 def index() -> dict[str, Any]:
     posts = planning.list_posts(db_session(), **_query_filters())
     return {"items": [post_json(p) for p in posts]}
+
+
+@bp.get("/posts.csv")
+def export() -> Response:
+    """The filtered plan as CSV, times on the team's clock (plan_csv.py has the columns)."""
+    posts = planning.list_posts(db_session(), **_query_filters())
+    text = plan_csv.export_csv(posts, current_app.config["CALENDAR"].TIMEZONE)
+    return Response(
+        text,
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="plan.csv"'},
+    )
 
 
 @bp.post("/posts")

@@ -54,6 +54,7 @@ def calendar_filters() -> dict[str, object]:
         "statuses": STATUS_LABELS,
         # `?campaign=3` (from a campaign's page) opens the calendar with that filter chosen.
         "chosen": {name: request.args.get(name, "") for name in FILTER_NAMES},
+        "chosen_filters": {n: request.args[n] for n in FILTER_NAMES if request.args.get(n)},
     }
 
 
