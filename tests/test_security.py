@@ -361,6 +361,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/crisis": (),
     "/outbox": (),
     "/campaigns": (),
+    "/posts/import": (),
     "/campaigns/{campaign}": (),
     "/approvals": ("planner",),
     "/audit": ("planner",),

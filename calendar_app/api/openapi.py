@@ -83,6 +83,7 @@ def _components() -> dict[str, Any]:
         schemas.PostUpdate,
         schemas.CampaignCreate,
         schemas.CampaignUpdate,
+        schemas.PlanImport,
         schemas.Release,
         schemas.Discard,
         schemas.CrisisDeclare,
@@ -133,6 +134,16 @@ def document() -> dict[str, Any]:
                     "offset), channels (names, |-separated), department, campaign, "
                     "crisis_response, status, overrides (JSON: channel name -> text)",
                     filters,
+                )
+            },
+            "/posts/import": {
+                "post": _op(
+                    "import a plan from CSV as drafts: every row is checked first; nothing is "
+                    "imported unless all rows are valid (422 names each bad line: "
+                    '{"fields": {"line 3": "..."}})',
+                    r.PostList,
+                    schemas.PlanImport,
+                    201,
                 )
             },
             "/posts/{post_id}": {

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, request
 
 from calendar_app import crisis, plan_csv, planning
 from calendar_app.api.auth import api_user
-from calendar_app.api.schemas import Discard, PostCreate, PostUpdate, Release, parse
+from calendar_app.api.schemas import Discard, PlanImport, PostCreate, PostUpdate, Release, parse
 from calendar_app.api.serialize import post_json
 from calendar_app.errors import InvalidInput
 from calendar_app.extensions import db_session
@@ -64,6 +64,16 @@ def export() -> Response:
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="plan.csv"'},
     )
+
+
+@bp.post("/posts/import")
+def import_plan() -> tuple[dict[str, Any], int]:
+    """All rows as drafts, or nothing: 422 names every bad line ("line 3": "reason")."""
+    data = parse(PlanImport)
+    posts = plan_csv.import_plan(
+        db_session(), api_user(), data.csv, current_app.config["CALENDAR"].TIMEZONE
+    )
+    return {"items": [post_json(p) for p in posts]}, 201
 
 
 @bp.post("/posts")

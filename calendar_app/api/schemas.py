@@ -134,6 +134,19 @@ class CampaignUpdate(Schema):
     departments: DepartmentIds | None = None
 
 
+class PlanImport(Schema):
+    csv: Annotated[
+        Text,
+        Field(
+            min_length=1,
+            description=(
+                "the plan as CSV text, in the columns of GET /posts.csv; a time without an "
+                "offset is read on the team's clock (CALENDAR_TIMEZONE)"
+            ),
+        ),
+    ]
+
+
 class Release(Schema):
     publish_at: IsoTime | None = None
 

@@ -24,7 +24,7 @@ from calendar_app.extensions import db_session, login_manager
 from calendar_app.models import User
 from calendar_app.notifications import unread_count
 from calendar_app.permissions import is_reviewer
-from calendar_app.web import actions, auth, campaigns, compose, feed, pages, queries
+from calendar_app.web import actions, auth, campaigns, compose, feed, imports, pages, queries
 from calendar_app.web.auth import SESSION_VERSION_KEY
 from calendar_app.web.formatting import FILTERS, team_timezone
 from calendar_app.web.forms import ActionForm, DeclareCrisisForm, channel_choices
@@ -56,6 +56,7 @@ _route("/calendar/events", "events", feed.events)
 _route("/calendar/export.csv", "export_csv", feed.export_csv)
 _route("/agenda", "agenda", pages.agenda)
 _route("/compose", "compose", compose.compose, methods=["GET", "POST"])
+_route("/posts/import", "import_plan", imports.import_plan, methods=["GET", "POST"])
 _route("/posts/<int:post_id>", "post", pages.post)
 _route("/posts/<int:post_id>/edit", "edit", compose.edit, methods=["GET", "POST"])
 _route("/posts/<int:post_id>/submit", "submit", actions.submit, methods=["POST"])

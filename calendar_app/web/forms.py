@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     RadioField,
@@ -63,6 +64,10 @@ class DeclareCrisisForm(FlaskForm):
 
 class LiftCrisisForm(FlaskForm):
     note = TextAreaField(_l("Note"), validators=[DataRequired(REQUIRED), Length(max=2000)])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
 
 
 class ActionForm(FlaskForm):
