@@ -181,6 +181,26 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class CalendarFeed(Base):
+    """A user's secret iCal address (/feeds/<token>.ics): one per user, renewed or revoked there.
+
+    The token is kept as it is, not hashed, so the user's page can show the address again (to
+    subscribe on a second device without breaking the first). It only reads the plan, which is
+    in the same database; renewing or revoking it makes the old address answer 404.
+    """
+
+    __tablename__ = "calendar_feeds"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    last_fetched_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
 class Channel(Base):
     __tablename__ = "channels"
 

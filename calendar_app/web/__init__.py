@@ -24,7 +24,17 @@ from calendar_app.extensions import db_session, login_manager
 from calendar_app.models import User
 from calendar_app.notifications import unread_count
 from calendar_app.permissions import is_reviewer
-from calendar_app.web import actions, auth, campaigns, compose, feed, imports, pages, queries
+from calendar_app.web import (
+    actions,
+    auth,
+    campaigns,
+    compose,
+    feed,
+    imports,
+    pages,
+    queries,
+    subscriptions,
+)
 from calendar_app.web.auth import SESSION_VERSION_KEY
 from calendar_app.web.formatting import FILTERS, team_timezone
 from calendar_app.web.forms import ActionForm, DeclareCrisisForm, channel_choices
@@ -36,7 +46,8 @@ login_manager.login_view = "web.login"
 login_manager.login_message = _l("Please log in.")
 login_manager.login_message_category = "info"
 
-PUBLIC_ENDPOINTS = {"web.login"}
+# The iCal feed is public: its secret token is the credential (calendar programs cannot log in).
+PUBLIC_ENDPOINTS = {"web.login", "web.ical_feed"}
 # Scripts only from our own files (no inline scripts, no inline handlers). Styles from our files,
 # plus the one <style> element the calendar widget fills, which carries the request's nonce;
 # inline style attributes only carry a department's colour.
@@ -66,6 +77,10 @@ _route("/posts/<int:post_id>/discard", "discard", actions.discard, methods=["POS
 _route("/posts/<int:post_id>/reschedule", "reschedule", feed.reschedule, methods=["POST"])
 _route("/campaigns", "campaigns", campaigns.campaign_list)
 _route("/campaigns/<int:campaign_id>", "campaign", campaigns.campaign_page)
+_route("/feeds/<token>.ics", "ical_feed", subscriptions.ical_feed)
+_route("/subscription", "subscription", subscriptions.subscription)
+_route("/subscription/renew", "renew_subscription", subscriptions.renew, methods=["POST"])
+_route("/subscription/revoke", "revoke_subscription", subscriptions.revoke, methods=["POST"])
 _route("/approvals", "approvals", pages.approvals)
 _route("/crisis", "crisis", pages.crisis_status)
 _route("/crisis/declare", "declare", actions.declare_crisis, methods=["GET", "POST"])

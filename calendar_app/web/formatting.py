@@ -53,6 +53,8 @@ ACTION_LABELS = {
     "create_campaign": _l("campaign created"),
     "edit_campaign": _l("campaign changed"),
     "import": _l("imported from a CSV file"),
+    "renew_feed": _l("calendar address renewed"),
+    "revoke_feed": _l("calendar address switched off"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Campaigns (goal, KPIs, dates, departments) that posts belong to.
+"""Campaigns (goal, KPIs, dates, departments) that posts belong to; secret iCal feeds per user.
 
 Revision ID: 0006
 Revises: 0004
@@ -50,9 +50,20 @@ def upgrade() -> None:
             "posts_campaign_id_fkey", "posts", "campaigns", ["campaign_id"], ["id"]
         )
     op.create_index("ix_posts_campaign_id", "posts", ["campaign_id"], unique=False)
+    op.create_table(
+        "calendar_feeds",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_fetched_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("user_id"),
+        sa.UniqueConstraint("token"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("calendar_feeds")
     op.drop_index("ix_posts_campaign_id", table_name="posts")
     with op.batch_alter_table("posts") as batch_op:
         batch_op.drop_column("campaign_id")
