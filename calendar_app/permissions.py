@@ -52,6 +52,15 @@ def require_may_declare_crisis(user: User) -> None:
     require_reviewer(user, "declare a crisis")
 
 
+def may_manage_campaigns(user: User) -> bool:
+    """Campaigns set goals for several departments: heads and admins create and change them."""
+    return is_reviewer(user)
+
+
+def require_may_manage_campaigns(user: User) -> None:
+    require_reviewer(user, "create or change campaigns")
+
+
 def may_publish_crisis_response(user: User) -> bool:
     """Who the composer offers "approve and publish now" to: those who may approve."""
     return is_reviewer(user)
