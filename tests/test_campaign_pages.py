@@ -285,3 +285,27 @@ def test_a_script_in_a_campaign_name_is_shown_as_text(app: Flask) -> None:
         page = browser.get(path).get_data(as_text=True)
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
         assert "<script>alert" not in page, path
+
+
+def test_kpi_targets_are_read_as_the_page_language_writes_numbers(app: Flask) -> None:
+    browser = signed_in(app, "head")
+    token = csrf_token(browser, "/campaigns")
+    assert browser.post("/language", data={"locale": "en", "csrf_token": token}).status_code == 302
+    response = browser.post(
+        "/campaigns/new",
+        data=_form_data(browser, "/campaigns/new", name="Reach",
+                        **{"kpis-0-name": "Views", "kpis-0-target": "1,500",
+                           "kpis-1-name": "Rate", "kpis-1-target": "2.5",
+                           "kpis-2-name": "Odd", "kpis-2-target": "NaN"}),
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert _field_error(response.get_data(as_text=True), "kpis-2-target") == (
+        "Enter the target as a number, e.g. 1500."
+    )
+    data = _form_data(browser, "/campaigns/new", name="Reach",
+                      **{"kpis-0-name": "Views", "kpis-0-target": "1,500",
+                         "kpis-1-name": "Rate", "kpis-1-target": "2.5"})  # fmt: skip
+    assert browser.post("/campaigns/new", data=data).status_code == 302
+    made = _campaign(app, "Reach")
+    assert made is not None
+    assert made.kpis == [{"name": "Views", "target": 1500}, {"name": "Rate", "target": 2.5}]
