@@ -126,6 +126,8 @@ class Config:
     WEBHOOK_TIMEOUT_SECONDS: float = 10.0
     WEBHOOK_MAX_ATTEMPTS: int = 4
     WEBHOOK_BACKOFF_SECONDS: float = 2.0
+    # A delivery found more than this many minutes after its time is not sent but `missed`.
+    MISSED_AFTER_MINUTES: int = 30
     # How long a crisis declaration waits for deliveries that were already being sent.
     DECLARE_WAIT_SECONDS: float = 30.0
     # Login throttling (Flask-Limiter): failed logins counted per account and per address.
@@ -176,6 +178,7 @@ class Config:
             WEBHOOK_MAX_ATTEMPTS=env_int("WEBHOOK_MAX_ATTEMPTS", 4, minimum=1),
             WEBHOOK_BACKOFF_SECONDS=env_float("WEBHOOK_BACKOFF_SECONDS", 2.0),
             DECLARE_WAIT_SECONDS=env_float("DECLARE_WAIT_SECONDS", 30.0),
+            MISSED_AFTER_MINUTES=env_int("MISSED_AFTER_MINUTES", 30, minimum=1),
             RATELIMIT_STORAGE_URI=env_storage_uri("RATELIMIT_STORAGE_URI", "memory://"),
             LOGIN_LIMIT_PER_ACCOUNT=env_rate("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
             LOGIN_LIMIT_PER_ADDRESS=env_rate("LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes"),

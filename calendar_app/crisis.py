@@ -32,7 +32,12 @@ from calendar_app.timeutil import check_aware, now_utc
 
 QUEUE_STATE_ID = 1
 # A delivery in one of these states waits for a person's decision: release or discard.
-REVIEWABLE = (DeliveryStatus.HELD, DeliveryStatus.UNKNOWN, DeliveryStatus.FAILED)
+REVIEWABLE = (
+    DeliveryStatus.HELD,
+    DeliveryStatus.MISSED,
+    DeliveryStatus.UNKNOWN,
+    DeliveryStatus.FAILED,
+)
 
 
 def current_crisis(
@@ -248,13 +253,13 @@ def _lift(session: Session, crisis: Crisis, actor: User, note: str) -> None:
 def release_post(
     session: Session, actor: User, post: Post, *, publish_at: datetime | None = None
 ) -> Post:
-    """A head's decision after review: send the held (or failed, or unknown) deliveries again."""
+    """A head's decision after review: send the held (missed, failed, unknown) deliveries again."""
     require_reviewer(actor, "release held posts")
     waiting = [d for d in post.deliveries if d.status in REVIEWABLE]
     if not waiting:
         raise Conflict(
-            f"post {post.id} has nothing to release: only held, failed or unknown deliveries "
-            f"can be released (post status: {post.status})"
+            f"post {post.id} has nothing to release: only held, missed, failed or unknown "
+            f"deliveries can be released (post status: {post.status})"
         )
     now = now_utc()
     when = check_aware(publish_at) if publish_at is not None else now

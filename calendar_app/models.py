@@ -69,6 +69,7 @@ class PostStatus(StrEnum):
     IN_REVIEW = "in_review"  # submitted, waiting for a head's approval
     SCHEDULED = "scheduled"  # approved; deliveries are armed and will go out when due
     HELD = "held"  # at least one delivery was held by a crisis: a head must review it
+    MISSED = "missed"  # at least one delivery was found too late to send: a head must review it
     UNKNOWN = "unknown"  # at least one delivery's sender died mid-send: a human decides
     FAILED = "failed"  # at least one delivery failed for good (reason on the delivery)
     PUBLISHED = "published"  # every delivery that was not discarded is published
@@ -80,6 +81,9 @@ class DeliveryStatus(StrEnum):
     PUBLISHING = "publishing"  # claimed by a dispatcher under a lease; being sent now
     PUBLISHED = "published"  # the channel accepted it
     HELD = "held"  # fell due during a crisis in its scope; waits for a head's review
+    # Found by the scheduler long after its time (an outage, a long crisis): never sent late
+    # blindly; waits for a head's review with its original time kept in `due_at`.
+    MISSED = "missed"
     FAILED = "failed"  # gave up; `error` says why
     UNKNOWN = "unknown"  # the lease expired mid-send: it may or may not have gone out
     DISCARDED = "discarded"  # withdrawn by a person; never sent

@@ -83,7 +83,7 @@
         var label = info.event.title + " · " + props.statusLabel + " · " + props.channels.join(", ");
         info.el.setAttribute("title", label);
         info.el.setAttribute("aria-label", label);
-        if (props.status === "held" || props.status === "failed" || props.status === "unknown") {
+        if (props.status === "held" || props.status === "missed" || props.status === "failed" || props.status === "unknown") {
           var title = info.el.querySelector(".fc-event-title, .fc-list-event-title a");
           if (title && !title.dataset.marked) {
             title.dataset.marked = "1";

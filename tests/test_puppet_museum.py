@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from calendar_app.timeutil import iso_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver
 
@@ -58,7 +59,10 @@ def test_post_planned_weeks_ahead_is_held_during_crisis_and_sent_once_after_rele
     assert len(receiver.snapshot()) == 1, "lifting must never publish held posts by itself"
     assert team.post(puppet["id"])["status"] == "held"
 
-    released = team.head2.post(f"/posts/{puppet['id']}/release", json={})
+    # Released for the scheduler's "now" (its clock runs weeks ahead of the real one).
+    released = team.head2.post(
+        f"/posts/{puppet['id']}/release", json={"publish_at": iso_utc(clock.now)}
+    )
     assert released.status_code == 200
     assert released.get_json()["status"] == "scheduled"
     clock.advance(seconds=1)
