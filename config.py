@@ -115,7 +115,8 @@ class Config:
     INSTANCE_PATH: Path = DEFAULT_INSTANCE_PATH
     TIMEZONE: str = "Europe/Berlin"
     SCHEDULER_INTERVAL_SECONDS: float = 1.0
-    CRISIS_LIFT_CONFIRMATIONS: int = 1
+    # Two people lift a crisis: one requests, another head or an admin confirms. 1: one is enough.
+    CRISIS_LIFT_CONFIRMATIONS: int = 2
     # Four-eyes rule: a head may not approve their own post unless this is set.
     ALLOW_SELF_APPROVAL: bool = False
     # The dispatch pass: how many deliveries one claim takes, how many are sent at once.
@@ -169,7 +170,7 @@ class Config:
             INSTANCE_PATH=instance,
             TIMEZONE=env_timezone("CALENDAR_TIMEZONE", "Europe/Berlin"),
             SCHEDULER_INTERVAL_SECONDS=env_float("SCHEDULER_INTERVAL_SECONDS", 1.0),
-            CRISIS_LIFT_CONFIRMATIONS=env_int("CRISIS_LIFT_CONFIRMATIONS", 1, minimum=1),
+            CRISIS_LIFT_CONFIRMATIONS=env_int("CRISIS_LIFT_CONFIRMATIONS", 2, minimum=1),
             ALLOW_SELF_APPROVAL=env_bool("ALLOW_SELF_APPROVAL", False),
             DISPATCH_BATCH_SIZE=env_int("DISPATCH_BATCH_SIZE", 50, minimum=1),
             DISPATCH_CONCURRENCY=env_int("DISPATCH_CONCURRENCY", 8, minimum=1),

@@ -84,7 +84,8 @@ def lift_crisis(team: Team) -> Call:
 
 def release_held_post(team: Team) -> Call:
     post = _held(team)
-    assert team.head.post("/crisis/lift", json={"note": "Lage geklärt"}).status_code == 200
+    assert team.head.post("/crisis/lift", json={"note": "Lage geklärt"}).status_code == 202
+    assert team.head2.post("/crisis/lift/confirm").status_code == 200
     return Call("POST", f"/posts/{post['id']}/release", {})
 
 
@@ -112,7 +113,7 @@ MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     approve_heads_own_post: {"head2": 200, "admin": 200},  # four eyes: not its author
     approve_heads_own_crisis_response: {"head": 200, "head2": 200, "admin": 200},
     declare_crisis: {"head": 201, "head2": 201, "admin": 201},
-    lift_crisis: {"head": 200, "head2": 200, "admin": 200},
+    lift_crisis: {"head": 202, "head2": 202, "admin": 202},  # two people: asked, not yet lifted
     release_held_post: {"head": 200, "head2": 200, "admin": 200},
     discard_planners_draft: {"planner": 200, "head": 200, "head2": 200, "admin": 200},
     discard_planners_post_in_review: {"planner": 200, "head": 200, "head2": 200, "admin": 200},
@@ -150,7 +151,6 @@ def test_who_may_do_what(
         assert _state(team) == before, "a refused request must change nothing"
 
 
-@pytest.mark.parametrize("config_overrides", [{"CRISIS_LIFT_CONFIRMATIONS": 2}])
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
@@ -172,7 +172,6 @@ def test_who_may_confirm_lifting_a_crisis(team: Team, role: str, expected: int) 
     assert team.admin.get("/crisis").get_json()["active"] is (expected != 200)
 
 
-@pytest.mark.parametrize("config_overrides", [{"CRISIS_LIFT_CONFIRMATIONS": 2}])
 @pytest.mark.parametrize(
     ("role", "expected"),
     [("head", 202), ("head2", 202), ("admin", 202), ("planner", 403), ("anonymous", 401)],
@@ -184,6 +183,20 @@ def test_who_may_ask_to_lift_a_crisis_that_needs_two_people(
     response = getattr(team, role).post("/crisis/lift", json={"note": "Lage geklärt"})
     assert response.status_code == expected, response.get_json()
     assert team.admin.get("/crisis").get_json()["active"] is True
+
+
+@pytest.mark.parametrize("config_overrides", [{"CRISIS_LIFT_CONFIRMATIONS": 1}])
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [("head", 200), ("head2", 200), ("admin", 200), ("planner", 403), ("anonymous", 401)],
+)
+def test_who_may_lift_a_crisis_alone_where_one_is_enough(
+    team: Team, role: str, expected: int
+) -> None:
+    assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
+    response = getattr(team, role).post("/crisis/lift", json={"note": "Lage geklärt"})
+    assert response.status_code == expected, response.get_json()
+    assert team.admin.get("/crisis").get_json()["active"] is (expected != 200)
 
 
 READ_PATHS = ["/health", "/channels", "/posts", "/posts/{post}", "/crisis", "/openapi.json"]

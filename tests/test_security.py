@@ -494,9 +494,24 @@ def declare(app: Flask) -> Button:
                   lambda: _crisis_active(app))  # fmt: skip
 
 
+def _lift_requested(app: Flask) -> bool:
+    with get_db(app).transaction() as session:
+        active = crisis.current_crisis(session)
+        return active is not None and active.lift_requested_by_id is not None
+
+
 def lift(app: Flask) -> Button:
     _declared(app)
-    return Button("/crisis/lift", {"note": "Lage geklärt"}, lambda: not _crisis_active(app))
+    return Button("/crisis/lift", {"note": "Lage geklärt"}, lambda: _lift_requested(app))
+
+
+def confirm_lift(app: Flask) -> Button:
+    _declared(app)
+    with get_db(app).transaction() as session:
+        crisis.lift_crisis(
+            session, user(session, "head2"), note="Lage geklärt", confirmations_required=2
+        )
+    return Button("/crisis/lift/confirm", {}, lambda: not _crisis_active(app))
 
 
 def release(app: Flask) -> Button:
@@ -525,6 +540,7 @@ BUTTONS: dict[Callable[[Flask], Button], tuple[str, ...]] = {
     compose: ("planner", "head", "admin"),
     declare: ("head", "admin"),
     lift: ("head", "admin"),
+    confirm_lift: ("head", "admin"),
     release: ("head", "admin"),
     choose_language: ("planner", "head", "admin"),
 }
