@@ -129,6 +129,8 @@ class Config:
     WEBHOOK_BACKOFF_SECONDS: float = 2.0
     # A delivery found more than this many minutes after its time is not sent but `missed`.
     MISSED_AFTER_MINUTES: int = 30
+    # Everyone is reminded of a blackout date this many hours before it begins (once).
+    BLACKOUT_REMINDER_HOURS: int = 24
     # How long a crisis declaration waits for deliveries that were already being sent.
     DECLARE_WAIT_SECONDS: float = 30.0
     # Login throttling (Flask-Limiter): failed logins counted per account and per address.
@@ -180,6 +182,7 @@ class Config:
             WEBHOOK_BACKOFF_SECONDS=env_float("WEBHOOK_BACKOFF_SECONDS", 2.0),
             DECLARE_WAIT_SECONDS=env_float("DECLARE_WAIT_SECONDS", 30.0),
             MISSED_AFTER_MINUTES=env_int("MISSED_AFTER_MINUTES", 30, minimum=1),
+            BLACKOUT_REMINDER_HOURS=env_int("BLACKOUT_REMINDER_HOURS", 24, minimum=1),
             RATELIMIT_STORAGE_URI=env_storage_uri("RATELIMIT_STORAGE_URI", "memory://"),
             LOGIN_LIMIT_PER_ACCOUNT=env_rate("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
             LOGIN_LIMIT_PER_ADDRESS=env_rate("LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes"),

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from calendar_app import audit
+from calendar_app.blackouts import blackouts_in_force, hold_for_blackouts, must_hold_for_blackouts
 from calendar_app.crisis import current_crisis, hold_due_deliveries, must_hold
 from calendar_app.models import Delivery, DeliveryStatus, Post
 from calendar_app.planning import settle_post_status
@@ -58,12 +59,16 @@ def claim_due(
     lease_seconds: float,
     missed_after: timedelta | None = None,
 ) -> ClaimResult:
-    """Hold what a crisis covers, set aside what is too late, and claim the rest that is due.
+    """Hold what a crisis or a blackout date covers, set aside what is too late, and claim the
+    rest that is due.
 
     `missed_after`: a delivery due longer ago than this is `missed`, not sent (None: never).
     """
     crisis = current_crisis(session, lock="share")
     held = hold_due_deliveries(session, crisis, now) if crisis is not None else []
+    blackouts = blackouts_in_force(session, now)
+    if blackouts:
+        held = sorted({*held, *hold_for_blackouts(session, blackouts, now)})
     missed = set_aside_missed(session, now, missed_after) if missed_after is not None else []
 
     conditions = [Delivery.status == DeliveryStatus.SCHEDULED, Delivery.due_at <= now]
@@ -71,6 +76,8 @@ def claim_due(
         conditions.append(Delivery.due_at >= now - missed_after)  # belt and braces
     if (hold := must_hold(crisis)) is not None:
         conditions.append(~hold)  # belt and braces: never claim what the crisis covers
+    if (quiet := must_hold_for_blackouts(blackouts)) is not None:
+        conditions.append(~quiet)
     due = (
         select(Delivery.id)
         .where(*conditions)

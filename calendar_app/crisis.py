@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, select, true, update
 from sqlalchemy.orm import Session
 
 from calendar_app import audit
+from calendar_app.blackouts import blackout_blocking_release
 from calendar_app.channels import channels_by_ids
 from calendar_app.errors import Conflict, InvalidInput
 from calendar_app.models import Crisis, Delivery, DeliveryStatus, Post, PostStatus, QueueState, User
@@ -275,6 +276,7 @@ def release_post(
                 "or release it at a later time.",
                 {"publish_at": "must be later while the crisis is in force"},
             )
+    _refuse_release_into_blackout(session, waiting, when)
     previous = {d.id: d.status for d in waiting}
     for delivery in waiting:
         delivery.status = DeliveryStatus.SCHEDULED
@@ -297,6 +299,20 @@ def release_post(
         deliveries={str(k): v for k, v in previous.items()},
     )
     return post
+
+
+def _refuse_release_into_blackout(
+    session: Session, deliveries: Sequence[Delivery], when: datetime
+) -> None:
+    if deliveries and deliveries[0].post.crisis_response:
+        return
+    blackout = blackout_blocking_release(session, deliveries, when)
+    if blackout is not None:
+        raise Conflict(
+            f"the blackout “{blackout.name}” lasts until {blackout.ends_at.isoformat()}: "
+            "releasing into it would only hold the post again. Release it for a time after it.",
+            {"publish_at": "must be outside the blackout"},
+        )
 
 
 def discard_post(session: Session, actor: User, post: Post, *, reason: str | None = None) -> Post:

@@ -236,10 +236,15 @@ class Delivery(Base):
     published_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     held_by_crisis_id: Mapped[int | None] = mapped_column(ForeignKey("crises.id"))
+    # The blackout date it fell due in, when that is what held it.
+    held_by_blackout_id: Mapped[int | None] = mapped_column(
+        ForeignKey("blackouts.id", ondelete="SET NULL")
+    )
     held_at: Mapped[datetime | None]
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
     channel: Mapped[Channel] = relationship()
+    held_by_blackout: Mapped[Blackout | None] = relationship()
 
     @property
     def text(self) -> str:
@@ -265,6 +270,36 @@ class Crisis(Base):
     lift_requested_by: Mapped[User | None] = relationship(foreign_keys=[lift_requested_by_id])
     lifted_by: Mapped[User | None] = relationship(foreign_keys=[lifted_by_id])
     channels: Mapped[list[Channel]] = relationship(secondary=crisis_channels, order_by=Channel.id)
+
+
+blackout_channels = Table(
+    "blackout_channels",
+    Base.metadata,
+    Column("blackout_id", ForeignKey("blackouts.id", ondelete="CASCADE"), primary_key=True),
+    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Blackout(Base):
+    """A planned quiet period (a day of mourning, the anniversary of an incident): nothing
+    planned goes out on its channels from `starts_at` until `ends_at`."""
+
+    __tablename__ = "blackouts"
+    __table_args__ = (Index("ix_blackouts_period", "starts_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    all_channels: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    # When everyone was reminded that it begins soon (once; NULL: not yet).
+    reminded_at: Mapped[datetime | None]
+
+    created_by: Mapped[User] = relationship()
+    channels: Mapped[list[Channel]] = relationship(secondary=blackout_channels, order_by=Channel.id)
 
 
 class QueueState(Base):

@@ -17,6 +17,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from calendar_app.blackouts import send_reminders
 from calendar_app.dispatch import Dispatcher
 from calendar_app.extensions import get_db
 from calendar_app.notifications import send_outgoing
@@ -27,6 +28,7 @@ _started_lock = threading.Lock()
 # Each job runs in its own thread, so a slow mail server never delays a dispatch pass.
 JOB_THREADS = 4
 OUTGOING_INTERVAL_SECONDS = 5.0
+BLACKOUT_REMINDER_INTERVAL_SECONDS = 60.0
 
 
 def build_dispatcher(app: Flask) -> Dispatcher:
@@ -60,6 +62,12 @@ def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float
         "outgoing",
         OUTGOING_INTERVAL_SECONDS,
         lambda: send_outgoing(dispatcher.db, dispatcher.config),
+    )
+    _every(
+        scheduler,
+        "blackout_reminders",
+        BLACKOUT_REMINDER_INTERVAL_SECONDS,
+        lambda: send_reminders(dispatcher.db, dispatcher.config),
     )
 
 

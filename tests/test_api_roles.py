@@ -105,6 +105,31 @@ def discard_held_post(team: Team) -> Call:
     return Call("POST", f"/posts/{_held(team)['id']}/discard", {})
 
 
+BLACKOUT = {
+    "name": "Trauertag",
+    "starts_at": "2031-11-20T00:00:00+01:00",
+    "ends_at": "2031-11-21T00:00:00+01:00",
+}
+
+
+def _blackout(team: Team) -> dict[str, Any]:
+    response = team.admin.post("/blackouts", json=BLACKOUT)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def plan_blackout(team: Team) -> Call:
+    return Call("POST", "/blackouts", BLACKOUT)
+
+
+def change_blackout(team: Team) -> Call:
+    return Call("PATCH", f"/blackouts/{_blackout(team)['id']}", {"name": "Gedenktag"})
+
+
+def cancel_blackout(team: Team) -> Call:
+    return Call("DELETE", f"/blackouts/{_blackout(team)['id']}")
+
+
 # Who may, with the success status. Every other signed-in role gets 403, anonymous gets 401.
 MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     create_channel: {"admin": 201},
@@ -119,6 +144,9 @@ MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     discard_planners_post_in_review: {"planner": 200, "head": 200, "head2": 200, "admin": 200},
     discard_planners_approved_post: {"head": 200, "head2": 200, "admin": 200},
     discard_held_post: {"head": 200, "head2": 200, "admin": 200},
+    plan_blackout: {"head": 201, "head2": 201, "admin": 201},
+    change_blackout: {"head": 200, "head2": 200, "admin": 200},
+    cancel_blackout: {"head": 204, "head2": 204, "admin": 204},
 }
 
 TABLE = [
@@ -134,7 +162,8 @@ TABLE = [
 
 
 def _state(team: Team) -> dict[str, Any]:
-    return {path: team.admin.get(path).get_json() for path in ("/channels", "/posts", "/crisis")}
+    paths = ("/channels", "/posts", "/crisis", "/blackouts")
+    return {path: team.admin.get(path).get_json() for path in paths}
 
 
 @pytest.mark.parametrize(("action", "role", "expected"), TABLE)
@@ -145,7 +174,7 @@ def test_who_may_do_what(
     before = _state(team)
     response = call.by(team, role)
     assert response.status_code == expected, response.get_json()
-    assert response.is_json
+    assert response.is_json or expected == 204
     if expected >= 400:
         assert response.get_json()["error"]
         assert _state(team) == before, "a refused request must change nothing"
@@ -199,7 +228,15 @@ def test_who_may_lift_a_crisis_alone_where_one_is_enough(
     assert team.admin.get("/crisis").get_json()["active"] is (expected != 200)
 
 
-READ_PATHS = ["/health", "/channels", "/posts", "/posts/{post}", "/crisis", "/openapi.json"]
+READ_PATHS = [
+    "/health",
+    "/channels",
+    "/posts",
+    "/posts/{post}",
+    "/crisis",
+    "/openapi.json",
+    "/blackouts",
+]
 
 
 @pytest.mark.parametrize("path", READ_PATHS)
@@ -228,6 +265,11 @@ ANONYMOUS: list[Any] = [
     ("POST", "/crisis", 401),
     ("POST", "/crisis/lift", 401),
     ("POST", "/crisis/lift/confirm", 401),
+    ("GET", "/blackouts", 401),
+    ("POST", "/blackouts", 401),
+    ("GET", "/blackouts/1", 401),
+    ("PATCH", "/blackouts/1", 401),
+    ("DELETE", "/blackouts/1", 401),
 ]
 
 

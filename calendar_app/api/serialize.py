@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from calendar_app.channels import public_config
-from calendar_app.models import Channel, Crisis, Delivery, Notification, Post
+from calendar_app.models import Blackout, Channel, Crisis, Delivery, Notification, Post
 from calendar_app.timeutil import iso_utc
 
 
@@ -32,6 +32,7 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "due_at": iso_utc(delivery.due_at),
         "attempts": delivery.attempts,
         "held_by_crisis_id": delivery.held_by_crisis_id,
+        "held_by_blackout_id": delivery.held_by_blackout_id,
         # What is known about the last attempt (for an `unknown` delivery: who was sending it).
         "claimed_by": delivery.claimed_by,
         "claimed_at": iso_utc(delivery.claimed_at),
@@ -72,6 +73,20 @@ def crisis_json(crisis: Crisis | None) -> dict[str, Any]:
         "lift_note": crisis.lift_note,
         "lifted_at": iso_utc(crisis.lifted_at),
         "lifted_by": crisis.lifted_by.email if crisis.lifted_by else None,
+    }
+
+
+def blackout_json(blackout: Blackout) -> dict[str, Any]:
+    return {
+        "id": blackout.id,
+        "name": blackout.name,
+        "reason": blackout.reason,
+        "starts_at": iso_utc(blackout.starts_at),
+        "ends_at": iso_utc(blackout.ends_at),
+        "channels": "all" if blackout.all_channels else [c.id for c in blackout.channels],
+        "created_by": blackout.created_by.email,
+        "created_at": iso_utc(blackout.created_at),
+        "reminded_at": iso_utc(blackout.reminded_at),
     }
 
 
