@@ -15,6 +15,7 @@ from calendar_app.extensions import get_db
 from calendar_app.timeutil import iso_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver
+from tests.support.web import csrf_token, signed_in
 
 
 @pytest.fixture
@@ -182,3 +183,73 @@ def test_blackouts_are_planned_by_heads_and_admins_and_checked(any_team: Team) -
     assert team.planner.delete(path).status_code == 403
     assert team.head.delete(path).status_code == 204
     assert team.head.get(path).status_code == 404
+
+
+# --- in the browser ------------------------------------------------------------------------------
+
+
+def test_the_calendar_shades_blackouts_and_the_composer_warns(team: Team) -> None:
+    x = team.channel("X")
+    start = datetime.fromisoformat("2031-11-20T00:00:00+01:00")
+    plan_blackout(team, start, start + timedelta(days=1), channels=[x["id"]])
+    browser = signed_in(team, "planner")
+
+    events = browser.get(
+        "/calendar/blackouts?start=2031-11-01T00:00&end=2031-12-01T00:00"
+    ).get_json()
+    assert [(e["start"], e["end"], e["display"]) for e in events] == [
+        ("2031-11-20T00:00:00", "2031-11-21T00:00:00", "background")
+    ]
+    assert "Trauertag" in events[0]["title"]
+    assert events[0]["extendedProps"]["channels"] == ["X"]
+    elsewhere = "/calendar/blackouts?start=2031-12-01T00:00&end=2032-01-01T00:00"
+    assert browser.get(elsewhere).get_json() == []
+
+    page = browser.get("/blackouts").get_data(as_text=True)
+    assert "Trauertag" in page
+    assert 'action="/blackouts"' not in page, "planners see blackouts but do not plan them"
+
+    token = csrf_token(browser, "/compose")
+    saved = browser.post(
+        "/compose",
+        data={
+            "csrf_token": token,
+            "body": "Gewinnspiel!",
+            "channels": [str(x["id"])],
+            "publish_at": "2031-11-20 09:00",
+            "action": "draft",
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Trauertag" in saved, "planning into a blackout warns in the composer"
+
+
+def test_a_head_plans_a_blackout_in_the_browser(team: Team) -> None:
+    browser = signed_in(team, "head")
+    token = csrf_token(browser, "/blackouts")
+    backwards = browser.post(
+        "/blackouts",
+        data={
+            "csrf_token": token,
+            "name": "Jahrestag",
+            "starts_at": "2031-11-20T10:00",
+            "ends_at": "2031-11-20T09:00",
+            "scope": "all",
+        },
+    )
+    assert backwards.status_code == 422
+    planned = browser.post(
+        "/blackouts",
+        data={
+            "csrf_token": token,
+            "name": "Jahrestag",
+            "starts_at": "2031-11-20T00:00",
+            "ends_at": "2031-11-21T00:00",
+            "scope": "all",
+        },
+        follow_redirects=True,
+    )
+    assert planned.status_code == 200
+    [blackout] = team.planner.get("/blackouts").get_json()["items"]
+    assert blackout["starts_at"] == "2031-11-19T23:00:00Z"  # the team's wall clock, stored in UTC
+    assert blackout["channels"] == "all"
