@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, select, true, update
 from sqlalchemy.orm import Session
 
 from calendar_app import audit
+from calendar_app.blackouts import blackout_blocking_release
 from calendar_app.channels import channels_by_ids
 from calendar_app.errors import Conflict, InvalidInput
 from calendar_app.models import Crisis, Delivery, DeliveryStatus, Post, PostStatus, QueueState, User
@@ -32,7 +33,12 @@ from calendar_app.timeutil import check_aware, now_utc
 
 QUEUE_STATE_ID = 1
 # A delivery in one of these states waits for a person's decision: release or discard.
-REVIEWABLE = (DeliveryStatus.HELD, DeliveryStatus.UNKNOWN, DeliveryStatus.FAILED)
+REVIEWABLE = (
+    DeliveryStatus.HELD,
+    DeliveryStatus.MISSED,
+    DeliveryStatus.UNKNOWN,
+    DeliveryStatus.FAILED,
+)
 
 
 def current_crisis(
@@ -248,13 +254,13 @@ def _lift(session: Session, crisis: Crisis, actor: User, note: str) -> None:
 def release_post(
     session: Session, actor: User, post: Post, *, publish_at: datetime | None = None
 ) -> Post:
-    """A head's decision after review: send the held (or failed, or unknown) deliveries again."""
+    """A head's decision after review: send the held (missed, failed, unknown) deliveries again."""
     require_reviewer(actor, "release held posts")
     waiting = [d for d in post.deliveries if d.status in REVIEWABLE]
     if not waiting:
         raise Conflict(
-            f"post {post.id} has nothing to release: only held, failed or unknown deliveries "
-            f"can be released (post status: {post.status})"
+            f"post {post.id} has nothing to release: only held, missed, failed or unknown "
+            f"deliveries can be released (post status: {post.status})"
         )
     now = now_utc()
     when = check_aware(publish_at) if publish_at is not None else now
@@ -270,6 +276,7 @@ def release_post(
                 "or release it at a later time.",
                 {"publish_at": "must be later while the crisis is in force"},
             )
+    _refuse_release_into_blackout(session, waiting, when)
     previous = {d.id: d.status for d in waiting}
     for delivery in waiting:
         delivery.status = DeliveryStatus.SCHEDULED
@@ -292,6 +299,20 @@ def release_post(
         deliveries={str(k): v for k, v in previous.items()},
     )
     return post
+
+
+def _refuse_release_into_blackout(
+    session: Session, deliveries: Sequence[Delivery], when: datetime
+) -> None:
+    if deliveries and deliveries[0].post.crisis_response:
+        return
+    blackout = blackout_blocking_release(session, deliveries, when)
+    if blackout is not None:
+        raise Conflict(
+            f"the blackout “{blackout.name}” lasts until {blackout.ends_at.isoformat()}: "
+            "releasing into it would only hold the post again. Release it for a time after it.",
+            {"publish_at": "must be outside the blackout"},
+        )
 
 
 def discard_post(session: Session, actor: User, post: Post, *, reason: str | None = None) -> Post:

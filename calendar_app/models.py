@@ -69,6 +69,7 @@ class PostStatus(StrEnum):
     IN_REVIEW = "in_review"  # submitted, waiting for a head's approval
     SCHEDULED = "scheduled"  # approved; deliveries are armed and will go out when due
     HELD = "held"  # at least one delivery was held by a crisis: a head must review it
+    MISSED = "missed"  # at least one delivery was found too late to send: a head must review it
     UNKNOWN = "unknown"  # at least one delivery's sender died mid-send: a human decides
     FAILED = "failed"  # at least one delivery failed for good (reason on the delivery)
     PUBLISHED = "published"  # every delivery that was not discarded is published
@@ -80,6 +81,9 @@ class DeliveryStatus(StrEnum):
     PUBLISHING = "publishing"  # claimed by a dispatcher under a lease; being sent now
     PUBLISHED = "published"  # the channel accepted it
     HELD = "held"  # fell due during a crisis in its scope; waits for a head's review
+    # Found by the scheduler long after its time (an outage, a long crisis): never sent late
+    # blindly; waits for a head's review with its original time kept in `due_at`.
+    MISSED = "missed"
     FAILED = "failed"  # gave up; `error` says why
     UNKNOWN = "unknown"  # the lease expired mid-send: it may or may not have gone out
     DISCARDED = "discarded"  # withdrawn by a person; never sent
@@ -245,10 +249,15 @@ class Delivery(Base):
     published_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     held_by_crisis_id: Mapped[int | None] = mapped_column(ForeignKey("crises.id"))
+    # The blackout date it fell due in, when that is what held it.
+    held_by_blackout_id: Mapped[int | None] = mapped_column(
+        ForeignKey("blackouts.id", ondelete="SET NULL")
+    )
     held_at: Mapped[datetime | None]
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
     channel: Mapped[Channel] = relationship()
+    held_by_blackout: Mapped[Blackout | None] = relationship()
 
     @property
     def text(self) -> str:
@@ -274,6 +283,36 @@ class Crisis(Base):
     lift_requested_by: Mapped[User | None] = relationship(foreign_keys=[lift_requested_by_id])
     lifted_by: Mapped[User | None] = relationship(foreign_keys=[lifted_by_id])
     channels: Mapped[list[Channel]] = relationship(secondary=crisis_channels, order_by=Channel.id)
+
+
+blackout_channels = Table(
+    "blackout_channels",
+    Base.metadata,
+    Column("blackout_id", ForeignKey("blackouts.id", ondelete="CASCADE"), primary_key=True),
+    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Blackout(Base):
+    """A planned quiet period (a day of mourning, the anniversary of an incident): nothing
+    planned goes out on its channels from `starts_at` until `ends_at`."""
+
+    __tablename__ = "blackouts"
+    __table_args__ = (Index("ix_blackouts_period", "starts_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    all_channels: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    # When everyone was reminded that it begins soon (once; NULL: not yet).
+    reminded_at: Mapped[datetime | None]
+
+    created_by: Mapped[User] = relationship()
+    channels: Mapped[list[Channel]] = relationship(secondary=blackout_channels, order_by=Channel.id)
 
 
 class QueueState(Base):

@@ -52,6 +52,10 @@ def require_may_declare_crisis(user: User) -> None:
     require_reviewer(user, "declare a crisis")
 
 
+def require_may_plan_blackouts(user: User) -> None:
+    require_reviewer(user, "plan blackout dates")
+
+
 def may_publish_crisis_response(user: User) -> bool:
     """Who the composer offers "approve and publish now" to: those who may approve."""
     return is_reviewer(user)

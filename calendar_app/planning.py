@@ -289,7 +289,12 @@ def approve_post(
 def derived_status(delivery_statuses: Iterable[str]) -> PostStatus:
     """The status of an approved post: the one of its deliveries that most needs attention."""
     statuses = set(delivery_statuses)
-    for attention in (DeliveryStatus.HELD, DeliveryStatus.UNKNOWN, DeliveryStatus.FAILED):
+    for attention in (
+        DeliveryStatus.HELD,
+        DeliveryStatus.MISSED,
+        DeliveryStatus.UNKNOWN,
+        DeliveryStatus.FAILED,
+    ):
         if attention in statuses:
             return PostStatus(attention.value)
     live = statuses - {DeliveryStatus.DISCARDED}

@@ -79,6 +79,8 @@ def _components() -> dict[str, Any]:
         schemas.Discard,
         schemas.CrisisDeclare,
         schemas.CrisisLift,
+        schemas.BlackoutCreate,
+        schemas.BlackoutUpdate,
     ]
     _, defs = models_json_schema(
         [(m, "validation") for m in requests] + [(m, "serialization") for m in responses.ANSWERS],
@@ -216,5 +218,42 @@ def document() -> dict[str, Any]:
                 )
             },
             "/notifications/read": {"post": _op("mark all my notifications read", r.UnreadCount)},
+            **_blackout_paths(),
+        },
+    }
+
+
+def _blackout_paths() -> dict[str, Any]:
+    r = responses
+    one = [
+        {
+            "name": "blackout_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    ]
+    delete = _op("cancel a blackout date (head, admin)", r.Blackout, parameters=one)
+    delete["responses"].pop("200")
+    delete["responses"]["204"] = {"description": "cancelled; what it held stays held"}
+    return {
+        "/blackouts": {
+            "get": _op("blackout dates, by start time", r.BlackoutList),
+            "post": _op(
+                "plan a blackout date (head, admin); everyone is told",
+                r.Blackout,
+                schemas.BlackoutCreate,
+                201,
+            ),
+        },
+        "/blackouts/{blackout_id}": {
+            "get": _op("one blackout date", r.Blackout, parameters=one),
+            "patch": _op(
+                "change a blackout date (head, admin)",
+                r.Blackout,
+                schemas.BlackoutUpdate,
+                parameters=one,
+            ),
+            "delete": delete,
         },
     }

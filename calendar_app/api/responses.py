@@ -103,6 +103,7 @@ class Delivery(Answer):
     due_at: datetime | None
     attempts: int
     held_by_crisis_id: int | None
+    held_by_blackout_id: int | None
     claimed_by: str | None
     claimed_at: datetime | None
 
@@ -123,6 +124,8 @@ class Post(Answer):
     created_at: datetime
     updated_at: datetime
     deliveries: list[Delivery]
+    # Planning into a blackout date: what will happen (the post is held there).
+    warnings: list[str] | None = None
 
 
 class PostList(Answer):
@@ -180,6 +183,24 @@ class UnreadCount(Answer):
     unread: int
 
 
+class Blackout(Answer):
+    """A planned quiet period: nothing planned goes out on its channels while it lasts."""
+
+    id: int
+    name: str
+    reason: str
+    starts_at: datetime
+    ends_at: datetime
+    channels: Literal["all"] | list[int]
+    created_by: str
+    created_at: datetime
+    reminded_at: datetime | None
+
+
+class BlackoutList(Answer):
+    items: list[Blackout]
+
+
 class Error(Answer):
     error: str
     fields: dict[str, str]
@@ -205,5 +226,7 @@ ANSWERS: list[type[BaseModel]] = [
     Notification,
     NotificationList,
     UnreadCount,
+    Blackout,
+    BlackoutList,
     Error,
 ]

@@ -147,6 +147,26 @@ class CrisisLift(Schema):
     note: NonEmpty
 
 
+class BlackoutCreate(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
+    starts_at: IsoTime
+    ends_at: IsoTime
+    reason: Text = ""
+    channels: Annotated[list[ChannelId], Field(min_length=1)] | None = Field(
+        default=None, description="channel ids; omitted or null: all channels"
+    )
+
+
+class BlackoutUpdate(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    starts_at: IsoTime | None = None
+    ends_at: IsoTime | None = None
+    reason: Text | None = None
+    channels: Annotated[list[ChannelId], Field(min_length=1)] | None = Field(
+        default=None, description="channel ids; null: all channels"
+    )
+
+
 M = TypeVar("M", bound=BaseModel)
 
 

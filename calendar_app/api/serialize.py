@@ -7,6 +7,7 @@ from typing import Any
 from calendar_app.channels import ownership_complete, public_config
 from calendar_app.graveyard import ChannelHealth
 from calendar_app.models import (
+    Blackout,
     Channel,
     Comment,
     Crisis,
@@ -69,6 +70,7 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "due_at": iso_utc(delivery.due_at),
         "attempts": delivery.attempts,
         "held_by_crisis_id": delivery.held_by_crisis_id,
+        "held_by_blackout_id": delivery.held_by_blackout_id,
         # What is known about the last attempt (for an `unknown` delivery: who was sending it).
         "claimed_by": delivery.claimed_by,
         "claimed_at": iso_utc(delivery.claimed_at),
@@ -110,6 +112,20 @@ def crisis_json(crisis: Crisis | None) -> dict[str, Any]:
         "lift_note": crisis.lift_note,
         "lifted_at": iso_utc(crisis.lifted_at),
         "lifted_by": crisis.lifted_by.email if crisis.lifted_by else None,
+    }
+
+
+def blackout_json(blackout: Blackout) -> dict[str, Any]:
+    return {
+        "id": blackout.id,
+        "name": blackout.name,
+        "reason": blackout.reason,
+        "starts_at": iso_utc(blackout.starts_at),
+        "ends_at": iso_utc(blackout.ends_at),
+        "channels": "all" if blackout.all_channels else [c.id for c in blackout.channels],
+        "created_by": blackout.created_by.email,
+        "created_at": iso_utc(blackout.created_at),
+        "reminded_at": iso_utc(blackout.reminded_at),
     }
 
 

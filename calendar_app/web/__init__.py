@@ -24,7 +24,7 @@ from calendar_app.extensions import db_session, login_manager
 from calendar_app.models import User
 from calendar_app.notifications import unread_count
 from calendar_app.permissions import is_admin, is_reviewer
-from calendar_app.web import actions, admin, auth, compose, feed, pages, queries
+from calendar_app.web import actions, admin, auth, blackouts, compose, feed, pages, queries
 from calendar_app.web.auth import SESSION_VERSION_KEY
 from calendar_app.web.formatting import FILTERS, team_timezone
 from calendar_app.web.forms import ActionForm, DeclareCrisisForm, channel_choices
@@ -69,6 +69,15 @@ _route("/crisis/declare", "declare", actions.declare_crisis, methods=["GET", "PO
 _route("/crisis/lift", "lift", actions.lift_crisis, methods=["POST"])
 _route("/crisis/lift/confirm", "confirm_lift", actions.confirm_lift, methods=["POST"])
 _route("/crisis/review", "review", actions.review, methods=["POST"])
+_route("/blackouts", "blackouts", blackouts.blackouts_page)
+_route("/blackouts", "plan_blackout", blackouts.plan_blackout, methods=["POST"])
+_route(
+    "/blackouts/<int:blackout_id>/cancel",
+    "cancel_blackout",
+    blackouts.cancel_blackout,
+    methods=["POST"],
+)
+_route("/calendar/blackouts", "blackout_events", blackouts.blackout_events)
 _route("/outbox", "outbox", pages.outbox)
 _route("/audit", "audit", pages.audit_log)
 _route("/notifications", "notifications", pages.notifications_page)

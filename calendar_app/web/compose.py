@@ -21,6 +21,7 @@ from calendar_app.models import Channel, Post, PostStatus
 from calendar_app.permissions import may_publish_crisis_response
 from calendar_app.timeutil import local, now_utc
 from calendar_app.web import queries
+from calendar_app.web.blackouts import blackout_warnings
 from calendar_app.web.formatting import (
     input_value,
     midnight,
@@ -153,6 +154,7 @@ SAVED_MESSAGES = {
 
 def _saved(post: Post, action: str) -> Response:
     flash(str(SAVED_MESSAGES[action]), "success")
+    blackout_warnings(post)
     return redirect(url_for("web.post", post_id=post.id))
 
 

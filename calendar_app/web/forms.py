@@ -61,6 +61,22 @@ class DeclareCrisisForm(FlaskForm):
     channels = CheckboxesField(_l("Channels"), coerce=int, validators=[Optional()])
 
 
+class BlackoutForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+    starts_at = StringField(_l("Begins"), validators=[DataRequired(REQUIRED)])
+    ends_at = StringField(_l("Ends"), validators=[DataRequired(REQUIRED)])
+    scope = RadioField(
+        _l("Which channels are quiet?"),
+        choices=[
+            SelectChoice("all", _l("All channels")),
+            SelectChoice("chosen", _l("Only the channels chosen below")),
+        ],
+        default="all",
+    )
+    channels = CheckboxesField(_l("Channels"), coerce=int, validators=[Optional()])
+
+
 class LiftCrisisForm(FlaskForm):
     note = TextAreaField(_l("Note"), validators=[DataRequired(REQUIRED), Length(max=2000)])
 
