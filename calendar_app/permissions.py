@@ -69,6 +69,17 @@ def require_may_approve(user: User, post: Post, *, allow_self_approval: bool) ->
         )
 
 
+def require_may_approve_held_words(user: User, post: Post, held_words: list[str]) -> None:
+    """During a crisis, a text with a held keyword needs someone other than its author."""
+    if held_words and post.author_id == user.id:
+        raise NotAllowed(
+            "this post contains "
+            + ", ".join(f"“{w}”" for w in held_words)
+            + ", held during the crisis in force: another head or an admin must approve it "
+            "(no self-approval, even for a crisis response)"
+        )
+
+
 def require_may_discard(user: User, post: Post) -> None:
     """Authors may withdraw their own unapproved drafts; anything approved is a head's call."""
     if is_reviewer(user):

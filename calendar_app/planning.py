@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from calendar_app import audit
+from calendar_app import audit, holds
 from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
 from calendar_app.errors import Conflict, InvalidInput, NotFound
@@ -24,7 +24,11 @@ from calendar_app.models import (
     PostStatus,
     User,
 )
-from calendar_app.permissions import require_may_approve, require_reviewer
+from calendar_app.permissions import (
+    require_may_approve,
+    require_may_approve_held_words,
+    require_reviewer,
+)
 from calendar_app.timeutil import check_aware, now_utc
 
 # Before approval a post's status is its place in the workflow; after, it is derived from its
@@ -134,11 +138,13 @@ def create_post(
     crisis_response: bool = False,
     department_id: int | None = None,
     overrides: Mapping[int, str] | None = None,
+    tags: Sequence[str] = (),
 ) -> Post:
     """A new draft; `overrides` gives some channels their own text (channel id -> text)."""
     channels = channels_by_ids(session, channel_ids)
     overrides = _clean_overrides(overrides)
     check_text(title, body, channels, overrides)
+    clean_tags = holds.normalise_tags(tags)
     post = Post(
         title=title.strip(),
         body=body,
@@ -152,6 +158,8 @@ def create_post(
             for channel in channels
         ],
     )
+    holds.set_tags(post, clean_tags)
+    holds.index_post_text(post)
     session.add(post)
     session.flush()
     return post
@@ -193,6 +201,7 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
         staying = {c.id for c in channels}
         overrides = {k: v for k, v in current_overrides(post).items() if k in staying}
     check_text(title, body, channels, overrides)
+    tags = holds.normalise_tags(changes["tags"]) if "tags" in changes else None
 
     previous_status = post.status
     post.title = title.strip()
@@ -210,6 +219,9 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
         post.deliveries.extend(Delivery(channel=c) for c in channels if c.id not in present)
     for delivery in post.deliveries:
         delivery.body_override = overrides.get(delivery.channel_id)
+    if tags is not None:
+        holds.set_tags(post, tags)
+    holds.index_post_text(post)
 
     if previous_status not in WORKFLOW_STATUSES:
         _back_to_draft(post)
@@ -267,9 +279,12 @@ def approve_post(
     session: Session, approver: User, post: Post, *, allow_self_approval: bool = False
 ) -> Post:
     require_may_approve(approver, post, allow_self_approval=allow_self_approval)
+    held_words = holds.held_words_in(post, holds.active_hold_keywords(session))
+    require_may_approve_held_words(approver, post, held_words)
     if post.status != PostStatus.IN_REVIEW:
         raise Conflict(f"only a post in review can be approved; this post is {post.status}")
     check_text(post.title, post.body, [d.channel for d in post.deliveries], current_overrides(post))
+    holds.index_post_text(post)
     post.status = PostStatus.SCHEDULED
     post.approved_by = approver
     post.approved_at = now_utc()

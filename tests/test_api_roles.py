@@ -77,6 +77,10 @@ def declare_crisis(team: Team) -> Call:
     return Call("POST", "/crisis", {"reason": "Shitstorm: Sicherheitsdienst"})
 
 
+def preview_crisis(team: Team) -> Call:
+    return Call("POST", "/crisis/preview", {"keywords": ["Gewinnspiel"]})
+
+
 def lift_crisis(team: Team) -> Call:
     assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
     return Call("POST", "/crisis/lift", {"note": "Lage geklärt"})
@@ -112,6 +116,7 @@ MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     approve_heads_own_post: {"head2": 200, "admin": 200},  # four eyes: not its author
     approve_heads_own_crisis_response: {"head": 200, "head2": 200, "admin": 200},
     declare_crisis: {"head": 201, "head2": 201, "admin": 201},
+    preview_crisis: {"head": 200, "head2": 200, "admin": 200},
     lift_crisis: {"head": 200, "head2": 200, "admin": 200},
     release_held_post: {"head": 200, "head2": 200, "admin": 200},
     discard_planners_draft: {"planner": 200, "head": 200, "head2": 200, "admin": 200},
@@ -213,6 +218,7 @@ ANONYMOUS: list[Any] = [
     ("POST", "/posts/{post}/discard", 401),
     ("GET", "/crisis", 401),
     ("POST", "/crisis", 401),
+    ("POST", "/crisis/preview", 401),
     ("POST", "/crisis/lift", 401),
     ("POST", "/crisis/lift/confirm", 401),
 ]

@@ -6,9 +6,10 @@ from flask import Blueprint, current_app
 
 from calendar_app import crisis
 from calendar_app.api.auth import api_user
-from calendar_app.api.schemas import CrisisDeclare, CrisisLift, parse
-from calendar_app.api.serialize import crisis_json, delivery_json
+from calendar_app.api.schemas import CrisisDeclare, CrisisLift, CrisisPreview, parse
+from calendar_app.api.serialize import crisis_json, delivery_json, preview_json
 from calendar_app.extensions import db_session
+from calendar_app.permissions import require_may_declare_crisis
 
 bp = Blueprint("crisis", __name__)
 
@@ -23,7 +24,12 @@ def declare() -> tuple[dict[str, Any], int]:
     session = db_session()
     data = parse(CrisisDeclare)
     declaration = crisis.declare_crisis(
-        session, api_user(), reason=data.reason, channel_ids=data.channels
+        session,
+        api_user(),
+        reason=data.reason,
+        channel_ids=data.channels,
+        topics=data.topics,
+        keywords=data.keywords,
     )
     # The declaration must be in force before we wait for what was already being sent.
     session.commit()
@@ -35,6 +41,22 @@ def declare() -> tuple[dict[str, Any], int]:
     body = crisis_json(declaration.crisis)
     body["in_flight"] = [delivery_json(d) for d in in_flight]
     return body, 201
+
+
+@bp.post("/crisis/preview")
+def preview() -> dict[str, Any]:
+    """What a declaration with this body would hold in the next hours; changes nothing."""
+    require_may_declare_crisis(api_user())
+    data = parse(CrisisPreview)
+    return preview_json(
+        crisis.impact_preview(
+            db_session(),
+            channel_ids=data.channels,
+            topics=data.topics,
+            keywords=data.keywords,
+            hours=data.hours,
+        )
+    )
 
 
 @bp.post("/crisis/lift")

@@ -75,6 +75,7 @@ def _components() -> dict[str, Any]:
         schemas.Release,
         schemas.Discard,
         schemas.CrisisDeclare,
+        schemas.CrisisPreview,
         schemas.CrisisLift,
     ]
     _, defs = models_json_schema(
@@ -133,6 +134,13 @@ def document() -> dict[str, Any]:
             "/crisis": {
                 "get": _op("the crisis in force", r.Crisis),
                 "post": _op("declare a crisis (head, admin)", r.Crisis, schemas.CrisisDeclare, 201),
+            },
+            "/crisis/preview": {
+                "post": _op(
+                    "what a declaration with this scope would hold (head, admin)",
+                    r.CrisisPreview,
+                    schemas.CrisisPreview,
+                )
             },
             "/crisis/lift": {
                 "post": _op(

@@ -66,6 +66,7 @@ class Post(Answer):
     created_at: datetime
     updated_at: datetime
     deliveries: list[Delivery]
+    tags: list[str]
 
 
 class PostList(Answer):
@@ -81,6 +82,8 @@ class Crisis(Answer):
     declared_at: datetime | None = None
     declared_by: str | None = None
     channels: Literal["all"] | list[int] | None = None
+    topics: list[str] | None = None
+    keywords: list[str] | None = None
     lift_requested_by: str | None = None
     lift_requested_at: datetime | None = None
     lift_note: str | None = None
@@ -90,6 +93,25 @@ class Crisis(Answer):
     in_flight: list[Delivery] | None = None
     # Lifting where a second person must confirm (202).
     pending_confirmation: bool | None = None
+
+
+class PreviewItem(Answer):
+    delivery_id: int
+    post_id: int
+    channel_id: int
+    channel: str
+    title: str
+    due_at: datetime
+
+
+class CrisisPreview(Answer):
+    """What a declaration with this scope would hold in the next `hours`."""
+
+    posts: int
+    channels: int
+    hours: int
+    summary: str
+    items: list[PreviewItem]
 
 
 class Notification(Answer):
@@ -123,6 +145,7 @@ ANSWERS: list[type[BaseModel]] = [
     Post,
     PostList,
     Crisis,
+    CrisisPreview,
     Notification,
     NotificationList,
     UnreadCount,

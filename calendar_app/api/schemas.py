@@ -52,6 +52,9 @@ ChannelId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 # JSON object keys are strings: {"3": "shorter text for channel 3"}.
 Overrides = dict[Annotated[int, Field(ge=1, le=MAX_ID)], Text]
 NonEmpty = Annotated[Text, Field(min_length=1)]
+# Topics a post is about; stored normalised (case-folded, without "#").
+Tags = Annotated[list[Annotated[Text, Field(max_length=60)]], Field(max_length=30)]
+Keywords = Annotated[list[Annotated[Text, Field(max_length=100)]], Field(max_length=50)]
 
 
 class Schema(BaseModel):
@@ -75,6 +78,7 @@ class PostCreate(Schema):
     overrides: Overrides = Field(
         default_factory=dict, description="channel id -> the text for that channel"
     )
+    tags: Tags = Field(default_factory=list, description="topics, e.g. gewinnspiel")
 
 
 class PostUpdate(Schema):
@@ -85,6 +89,7 @@ class PostUpdate(Schema):
     crisis_response: StrictBool | None = None
     department_id: Annotated[int | None, Field(strict=True, ge=1, le=MAX_ID)] = None
     overrides: Overrides | None = None
+    tags: Tags | None = None
 
 
 class Release(Schema):
@@ -95,9 +100,28 @@ class Discard(Schema):
     reason: Text | None = None
 
 
-class CrisisDeclare(Schema):
+class CrisisScope(Schema):
+    channels: Annotated[list[ChannelId], Field(min_length=1)] | None = Field(
+        None, description="the channels that stop; omitted: all channels"
+    )
+    topics: Tags = Field(
+        default_factory=list, description="posts tagged with one of these are held everywhere"
+    )
+    keywords: Keywords = Field(
+        default_factory=list,
+        description="texts containing one of these (substring, any case) are held everywhere",
+    )
+
+
+class CrisisDeclare(CrisisScope):
     reason: NonEmpty
-    channels: Annotated[list[ChannelId], Field(min_length=1)] | None = None
+
+
+class CrisisPreview(CrisisScope):
+    """The body of a declaration (the reason may be left out), and how far ahead to look."""
+
+    reason: Text | None = None
+    hours: Annotated[int, Field(strict=True, ge=1, le=744)] = 72
 
 
 class CrisisLift(Schema):

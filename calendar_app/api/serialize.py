@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from calendar_app.channels import public_config
+from calendar_app.crisis import ImpactPreview
 from calendar_app.models import Channel, Crisis, Delivery, Notification, Post
 from calendar_app.timeutil import iso_utc
 
@@ -54,6 +55,7 @@ def post_json(post: Post) -> dict[str, Any]:
         "created_at": iso_utc(post.created_at),
         "updated_at": iso_utc(post.updated_at),
         "deliveries": [delivery_json(d) for d in post.deliveries],
+        "tags": post.tags,
     }
 
 
@@ -67,11 +69,33 @@ def crisis_json(crisis: Crisis | None) -> dict[str, Any]:
         "declared_at": iso_utc(crisis.declared_at),
         "declared_by": crisis.declared_by.email,
         "channels": "all" if crisis.all_channels else [c.id for c in crisis.channels],
+        "topics": list(crisis.hold_topics or []),
+        "keywords": list(crisis.hold_keywords or []),
         "lift_requested_by": crisis.lift_requested_by.email if crisis.lift_requested_by else None,
         "lift_requested_at": iso_utc(crisis.lift_requested_at),
         "lift_note": crisis.lift_note,
         "lifted_at": iso_utc(crisis.lifted_at),
         "lifted_by": crisis.lifted_by.email if crisis.lifted_by else None,
+    }
+
+
+def preview_json(preview: ImpactPreview) -> dict[str, Any]:
+    return {
+        "posts": preview.posts,
+        "channels": preview.channels,
+        "hours": preview.hours,
+        "summary": preview.summary,
+        "items": [
+            {
+                "delivery_id": d.id,
+                "post_id": d.post_id,
+                "channel_id": d.channel_id,
+                "channel": d.channel.name,
+                "title": d.post.title or d.text[:80],
+                "due_at": iso_utc(d.due_at),
+            }
+            for d in preview.deliveries
+        ],
     }
 
 

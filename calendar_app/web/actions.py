@@ -22,7 +22,13 @@ from calendar_app.permissions import require_may_declare_crisis
 from calendar_app.web import pages, queries
 from calendar_app.web.auth import safe_next
 from calendar_app.web.formatting import team_wall_clock
-from calendar_app.web.forms import DeclareCrisisForm, LiftCrisisForm, SendBackForm, channel_choices
+from calendar_app.web.forms import (
+    DeclareCrisisForm,
+    LiftCrisisForm,
+    SendBackForm,
+    channel_choices,
+    comma_list,
+)
 from calendar_app.web.pages import signed_in_user
 
 
@@ -89,10 +95,13 @@ def declare_crisis() -> Any:
     require_may_declare_crisis(signed_in_user())
     form = DeclareCrisisForm()
     form.channels.choices = channel_choices(queries.active_channels(session))
-    if request.method == "GET" or not form.validate_on_submit():
-        status = 200 if request.method == "GET" else 422
-        return render_template("declare.html", declare_form=form), status
     channel_ids = list(form.channels.data or []) if form.scope.data == "chosen" else None
+    topics, keywords = comma_list(form.topics.data), comma_list(form.keywords.data)
+    if request.method == "GET" or request.form.get("step") == "preview":
+        # Before the head confirms: what this scope would hold in the next hours.
+        return _declare_page(form, channel_ids or None, topics, keywords), 200
+    if not form.validate_on_submit():
+        return _declare_page(form, channel_ids or None, topics, keywords), 422
     try:
         if channel_ids == []:
             raise InvalidInput(
@@ -100,7 +109,12 @@ def declare_crisis() -> Any:
                 {"channels": _("Choose at least one channel.")},
             )
         declaration = crisis.declare_crisis(
-            session, signed_in_user(), reason=form.reason.data or "", channel_ids=channel_ids
+            session,
+            signed_in_user(),
+            reason=form.reason.data or "",
+            channel_ids=channel_ids,
+            topics=topics,
+            keywords=keywords,
         )
     except RuleError as exc:
         session.rollback()
@@ -127,6 +141,22 @@ def declare_crisis() -> Any:
             "info",
         )
     return redirect(url_for("web.crisis"))
+
+
+def _declare_page(
+    form: DeclareCrisisForm,
+    channel_ids: list[int] | None,
+    topics: list[str],
+    keywords: list[str],
+) -> str:
+    try:
+        preview = crisis.impact_preview(
+            db_session(), channel_ids=channel_ids, topics=topics, keywords=keywords
+        )
+    except RuleError as exc:
+        form.form_errors.append(exc.message)
+        preview = None
+    return render_template("declare.html", declare_form=form, preview=preview)
 
 
 def lift_crisis() -> Any:

@@ -58,6 +58,17 @@ class DeclareCrisisForm(FlaskForm):
         default="all",
     )
     channels = CheckboxesField(_l("Channels"), coerce=int, validators=[Optional()])
+    topics = StringField(
+        _l("Topics held on every channel"), validators=[Optional(), Length(max=2000)]
+    )
+    keywords = StringField(
+        _l("Words held on every channel"), validators=[Optional(), Length(max=2000)]
+    )
+
+
+def comma_list(text: str | None) -> list[str]:
+    """ "Gewinnspiel, Rabatt" -> ["Gewinnspiel", "Rabatt"]."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
 class LiftCrisisForm(FlaskForm):
