@@ -39,6 +39,7 @@ class ComposeForm(FlaskForm):
     publish_at = StringField(_l("Publish at"), validators=[DataRequired(REQUIRED)])
     department = SelectField(_l("Department"), coerce=int, validators=[Optional()])
     crisis_response = BooleanField(_l("Crisis response (may be published during a crisis)"))
+    tags = StringField(_l("Topics"), validators=[Optional(), Length(max=2000)])
 
 
 class SendBackForm(FlaskForm):
