@@ -48,6 +48,14 @@ def require_may_declare_crisis(user: User) -> None:
     require_reviewer(user, "declare a crisis")
 
 
+def require_may_manage_playbooks(user: User) -> None:
+    require_reviewer(user, "prepare crisis playbooks")
+
+
+def may_manage_playbooks(user: User) -> bool:
+    return is_reviewer(user)
+
+
 def may_publish_crisis_response(user: User) -> bool:
     """Who the composer offers "approve and publish now" to: those who may approve."""
     return is_reviewer(user)

@@ -285,14 +285,7 @@ def approve_post(
         raise Conflict(f"only a post in review can be approved; this post is {post.status}")
     check_text(post.title, post.body, [d.channel for d in post.deliveries], current_overrides(post))
     holds.index_post_text(post)
-    post.status = PostStatus.SCHEDULED
-    post.approved_by = approver
-    post.approved_at = now_utc()
-    for delivery in post.deliveries:
-        delivery.status = DeliveryStatus.SCHEDULED
-        delivery.due_at = post.publish_at  # armed: the scheduler takes it when due
-        delivery.attempts = 0
-        delivery.error = None
+    _arm(post, approver)
     session.flush()
     audit.record(
         session,
@@ -301,6 +294,55 @@ def approve_post(
         post,
         publish_at=post.publish_at.isoformat(),
         crisis_response=post.crisis_response,
+    )
+    return post
+
+
+def _arm(post: Post, approver: User) -> None:
+    post.status = PostStatus.SCHEDULED
+    post.approved_by = approver
+    post.approved_at = now_utc()
+    for delivery in post.deliveries:
+        delivery.status = DeliveryStatus.SCHEDULED
+        delivery.due_at = post.publish_at  # armed: the scheduler takes it when due
+        delivery.attempts = 0
+        delivery.error = None
+
+
+def schedule_prepared_statement(
+    session: Session,
+    actor: User,
+    *,
+    title: str,
+    body: str,
+    channel_id: int,
+    publish_at: datetime,
+    source: str,
+) -> Post:
+    """A holding statement approved in calm times (a playbook), scheduled as a crisis response.
+
+    It was checked against the channel's rules and approved when the playbook was saved; the
+    declaring head's action is its release.
+    """
+    post = create_post(
+        session,
+        actor,
+        body=body,
+        channel_ids=[channel_id],
+        publish_at=publish_at,
+        title=title[:MAX_TITLE_LENGTH],
+        crisis_response=True,
+    )
+    _arm(post, actor)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "approve",
+        post,
+        publish_at=post.publish_at.isoformat(),
+        crisis_response=True,
+        prepared_in=source,
     )
     return post
 

@@ -195,6 +195,9 @@ class Api:
     def patch(self, path: str, **kwargs: Any) -> Any:
         return self._call("PATCH", path, **kwargs)
 
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self._call("DELETE", path, **kwargs)
+
 
 @dataclass
 class Team:

@@ -81,6 +81,10 @@ def preview_crisis(team: Team) -> Call:
     return Call("POST", "/crisis/preview", {"keywords": ["Gewinnspiel"]})
 
 
+def create_playbook(team: Team) -> Call:
+    return Call("POST", "/playbooks", {"name": "Produktrückruf", "keywords": ["Rabatt"]})
+
+
 def lift_crisis(team: Team) -> Call:
     assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
     return Call("POST", "/crisis/lift", {"note": "Lage geklärt"})
@@ -117,6 +121,7 @@ MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     approve_heads_own_crisis_response: {"head": 200, "head2": 200, "admin": 200},
     declare_crisis: {"head": 201, "head2": 201, "admin": 201},
     preview_crisis: {"head": 200, "head2": 200, "admin": 200},
+    create_playbook: {"head": 201, "head2": 201, "admin": 201},
     lift_crisis: {"head": 200, "head2": 200, "admin": 200},
     release_held_post: {"head": 200, "head2": 200, "admin": 200},
     discard_planners_draft: {"planner": 200, "head": 200, "head2": 200, "admin": 200},
@@ -138,7 +143,8 @@ TABLE = [
 
 
 def _state(team: Team) -> dict[str, Any]:
-    return {path: team.admin.get(path).get_json() for path in ("/channels", "/posts", "/crisis")}
+    paths = ("/channels", "/posts", "/crisis", "/playbooks")
+    return {path: team.admin.get(path).get_json() for path in paths}
 
 
 @pytest.mark.parametrize(("action", "role", "expected"), TABLE)
@@ -191,7 +197,15 @@ def test_who_may_ask_to_lift_a_crisis_that_needs_two_people(
     assert team.admin.get("/crisis").get_json()["active"] is True
 
 
-READ_PATHS = ["/health", "/channels", "/posts", "/posts/{post}", "/crisis", "/openapi.json"]
+READ_PATHS = [
+    "/health",
+    "/channels",
+    "/posts",
+    "/posts/{post}",
+    "/crisis",
+    "/openapi.json",
+    "/playbooks",
+]
 
 
 @pytest.mark.parametrize("path", READ_PATHS)
@@ -219,6 +233,9 @@ ANONYMOUS: list[Any] = [
     ("GET", "/crisis", 401),
     ("POST", "/crisis", 401),
     ("POST", "/crisis/preview", 401),
+    ("POST", "/crisis/acknowledge", 401),
+    ("GET", "/playbooks", 401),
+    ("POST", "/playbooks", 401),
     ("POST", "/crisis/lift", 401),
     ("POST", "/crisis/lift/confirm", 401),
 ]

@@ -6,17 +6,17 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from calendar_app.api import channels, crisis, notifications, posts
+from calendar_app.api import channels, crisis, notifications, playbooks, posts
 from calendar_app.api.auth import authenticate_request
 from calendar_app.api.openapi import document
 
 PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
-for _part in (channels.bp, posts.bp, crisis.bp, notifications.bp):
+for _part in (channels.bp, posts.bp, crisis.bp, notifications.bp, playbooks.bp):
     api.register_blueprint(_part)
 # The JSON API takes bearer tokens only, never cookies: no CSRF token is needed on any of these.
-CSRF_EXEMPT = (api, channels.bp, posts.bp, crisis.bp, notifications.bp)
+CSRF_EXEMPT = (api, channels.bp, posts.bp, crisis.bp, notifications.bp, playbooks.bp)
 
 
 @api.before_request

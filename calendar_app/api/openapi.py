@@ -66,6 +66,16 @@ _ID = [
 ]
 
 
+_PLAYBOOK_ID = [
+    {
+        "name": "playbook_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+]
+
+
 def _components() -> dict[str, Any]:
     """Request schemas as they validate, answers as they are serialised."""
     requests = [
@@ -77,6 +87,8 @@ def _components() -> dict[str, Any]:
         schemas.CrisisDeclare,
         schemas.CrisisPreview,
         schemas.CrisisLift,
+        schemas.PlaybookCreate,
+        schemas.PlaybookUpdate,
     ]
     _, defs = models_json_schema(
         [(m, "validation") for m in requests] + [(m, "serialization") for m in responses.ANSWERS],
@@ -141,6 +153,27 @@ def document() -> dict[str, Any]:
                     r.CrisisPreview,
                     schemas.CrisisPreview,
                 )
+            },
+            "/crisis/acknowledge": {
+                "post": _op("I am on the escalation list and have seen the crisis", r.Crisis)
+            },
+            "/playbooks": {
+                "get": _op("crisis playbooks", r.PlaybookList),
+                "post": _op(
+                    "prepare a playbook (head, admin)", r.Playbook, schemas.PlaybookCreate, 201
+                ),
+            },
+            "/playbooks/{playbook_id}": {
+                "get": _op("one playbook", r.Playbook, parameters=_PLAYBOOK_ID),
+                "patch": _op(
+                    "edit a playbook (head, admin)",
+                    r.Playbook,
+                    schemas.PlaybookUpdate,
+                    parameters=_PLAYBOOK_ID,
+                ),
+                "delete": _op(
+                    "delete a playbook (head, admin)", r.Deleted, parameters=_PLAYBOOK_ID
+                ),
             },
             "/crisis/lift": {
                 "post": _op(

@@ -73,6 +73,17 @@ class PostList(Answer):
     items: list[Post]
 
 
+class EscalationEntry(Answer):
+    """One person alerted about the crisis, and when they acknowledged (null: not yet)."""
+
+    name: str
+    role: str
+    email: str
+    user: str | None
+    notified_at: datetime
+    acknowledged_at: datetime | None
+
+
 class Crisis(Answer):
     """The crisis in force (`active: true`), the last one lifted, or just `{"active": false}`."""
 
@@ -91,6 +102,10 @@ class Crisis(Answer):
     lifted_by: str | None = None
     # Declaring: the deliveries that were being sent as the crisis began (finished since).
     in_flight: list[Delivery] | None = None
+    # Declared from a playbook: which one, its statements, and who was alerted.
+    playbook_id: int | None = None
+    statements: list[int] | None = None
+    escalation: list[EscalationEntry] | None = None
     # Lifting where a second person must confirm (202).
     pending_confirmation: bool | None = None
 
@@ -112,6 +127,40 @@ class CrisisPreview(Answer):
     hours: int
     summary: str
     items: list[PreviewItem]
+
+
+class Contact(Answer):
+    user_id: int | None
+    name: str
+    role: str
+    email: str
+
+
+class Statement(Answer):
+    channel_id: int
+    text: str
+
+
+class Playbook(Answer):
+    id: int
+    name: str
+    description: str
+    channels: Literal["all"] | list[int]
+    topics: list[str]
+    keywords: list[str]
+    statements: list[Statement]
+    escalation: list[Contact]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlaybookList(Answer):
+    items: list[Playbook]
+
+
+class Deleted(Answer):
+    deleted: bool
 
 
 class Notification(Answer):
@@ -146,6 +195,9 @@ ANSWERS: list[type[BaseModel]] = [
     PostList,
     Crisis,
     CrisisPreview,
+    Playbook,
+    PlaybookList,
+    Deleted,
     Notification,
     NotificationList,
     UnreadCount,

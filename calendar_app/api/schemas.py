@@ -115,6 +115,11 @@ class CrisisScope(Schema):
 
 class CrisisDeclare(CrisisScope):
     reason: NonEmpty
+    playbook_id: Annotated[int, Field(strict=True, ge=1, le=MAX_ID)] | None = Field(
+        None,
+        description="declare from this playbook: its statements go out, its list is alerted; "
+        "channels, topics and keywords given here replace the playbook's defaults",
+    )
 
 
 class CrisisPreview(CrisisScope):
@@ -122,6 +127,45 @@ class CrisisPreview(CrisisScope):
 
     reason: Text | None = None
     hours: Annotated[int, Field(strict=True, ge=1, le=744)] = 72
+
+
+ContactRole = Literal["management", "legal", "hr", "customer_service", "works_council", "other"]
+
+
+class ContactIn(Schema):
+    """A user of the app (`user_id`), or a person outside it (`name`, `role`, `email`)."""
+
+    user_id: Annotated[int, Field(strict=True, ge=1, le=MAX_ID)] | None = None
+    name: Annotated[Text, Field(max_length=120)] = ""
+    role: ContactRole | Literal[""] = ""
+    email: Annotated[Text, Field(max_length=254)] = ""
+
+
+Statements = dict[Annotated[int, Field(ge=1, le=MAX_ID)], NonEmpty]
+
+
+class PlaybookCreate(Schema):
+    name: Annotated[NonEmpty, Field(max_length=120)]
+    description: Annotated[Text, Field(max_length=5000)] = ""
+    channels: Annotated[list[ChannelId], Field(min_length=1)] | None = Field(
+        None, description="the default scope; omitted or null: all channels"
+    )
+    topics: Tags = Field(default_factory=list)
+    keywords: Keywords = Field(default_factory=list)
+    statements: Statements = Field(
+        default_factory=dict, description="channel id -> pre-approved holding statement"
+    )
+    escalation: Annotated[list[ContactIn], Field(max_length=50)] = Field(default_factory=list)
+
+
+class PlaybookUpdate(Schema):
+    name: Annotated[NonEmpty, Field(max_length=120)] | None = None
+    description: Annotated[Text, Field(max_length=5000)] | None = None
+    channels: Annotated[list[ChannelId], Field(min_length=1)] | None = None
+    topics: Tags | None = None
+    keywords: Keywords | None = None
+    statements: Statements | None = None
+    escalation: Annotated[list[ContactIn], Field(max_length=50)] | None = None
 
 
 class CrisisLift(Schema):

@@ -6,7 +6,7 @@ from typing import Any
 
 from calendar_app.channels import public_config
 from calendar_app.crisis import ImpactPreview
-from calendar_app.models import Channel, Crisis, Delivery, Notification, Post
+from calendar_app.models import Channel, Crisis, Delivery, Notification, Playbook, Post
 from calendar_app.timeutil import iso_utc
 
 
@@ -76,6 +76,37 @@ def crisis_json(crisis: Crisis | None) -> dict[str, Any]:
         "lift_note": crisis.lift_note,
         "lifted_at": iso_utc(crisis.lifted_at),
         "lifted_by": crisis.lifted_by.email if crisis.lifted_by else None,
+        "playbook_id": crisis.playbook_id,
+        "escalation": [
+            {
+                "name": ack.name,
+                "role": ack.role,
+                "email": ack.email,
+                "user": ack.user.email if ack.user else None,
+                "notified_at": iso_utc(ack.notified_at),
+                "acknowledged_at": iso_utc(ack.acknowledged_at),
+            }
+            for ack in crisis.acknowledgements
+        ],
+    }
+
+
+def playbook_json(playbook: Playbook) -> dict[str, Any]:
+    return {
+        "id": playbook.id,
+        "name": playbook.name,
+        "description": playbook.description,
+        "channels": "all" if playbook.all_channels else [c.id for c in playbook.channels],
+        "topics": list(playbook.hold_topics or []),
+        "keywords": list(playbook.hold_keywords or []),
+        "statements": [{"channel_id": s.channel_id, "text": s.text} for s in playbook.statements],
+        "escalation": [
+            {"user_id": c.user_id, "name": c.name, "role": c.role, "email": c.email}
+            for c in playbook.contacts
+        ],
+        "created_by": playbook.created_by.email,
+        "created_at": iso_utc(playbook.created_at),
+        "updated_at": iso_utc(playbook.updated_at),
     }
 
 
