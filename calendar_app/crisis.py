@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import ColumnElement, select, true, update
 from sqlalchemy.orm import Session
 
-from calendar_app import audit
+from calendar_app import audit, holds
 from calendar_app.blackouts import blackout_blocking_release
 from calendar_app.channels import channels_by_ids
 from calendar_app.errors import Conflict, InvalidInput
@@ -72,10 +72,14 @@ def _not_crisis_response() -> ColumnElement[bool]:
 
 
 def must_hold(crisis: Crisis | None) -> ColumnElement[bool] | None:
-    """Deliveries that may not go out while `crisis` is in force (None: no crisis, none)."""
+    """Deliveries that may not go out while `crisis` is in force (None: no crisis, none).
+
+    Its channels, and on every channel what carries a held topic or keyword (holds.py).
+    """
     if crisis is None:
         return None
-    return in_scope(crisis) & _not_crisis_response()
+    covered = in_scope(crisis) | holds.crisis_topic_or_keyword_hold(crisis)
+    return covered & _not_crisis_response()
 
 
 def hold_due_deliveries(session: Session, crisis: Crisis, now: datetime) -> list[int]:
@@ -109,13 +113,21 @@ class Declaration:
 
 
 def declare_crisis(
-    session: Session, actor: User, *, reason: str, channel_ids: Sequence[int] | None = None
+    session: Session,
+    actor: User,
+    *,
+    reason: str,
+    channel_ids: Sequence[int] | None = None,
+    topics: Sequence[str] = (),
+    keywords: Sequence[str] = (),
 ) -> Declaration:
     """Put a crisis in force. The caller commits, then calls `wait_for_in_flight`."""
     require_may_declare_crisis(actor)
     if not reason.strip():
         raise InvalidInput("a crisis needs a reason", {"reason": "must not be empty"})
     channels = channels_by_ids(session, channel_ids) if channel_ids is not None else []
+    hold_topics = holds.normalise_tags(topics, "topics")
+    hold_keywords = holds.normalise_keywords(keywords)
     active = current_crisis(session, lock="update")
     if active is not None:
         raise Conflict(
@@ -129,6 +141,8 @@ def declare_crisis(
         declared_by=actor,
         all_channels=channel_ids is None,
         channels=channels,
+        hold_topics=hold_topics,
+        hold_keywords=hold_keywords,
     )
     session.add(crisis)
     session.flush()
@@ -137,7 +151,8 @@ def declare_crisis(
     in_flight = list(
         session.scalars(
             select(Delivery.id).where(
-                Delivery.status == DeliveryStatus.PUBLISHING, in_scope(crisis)
+                Delivery.status == DeliveryStatus.PUBLISHING,
+                in_scope(crisis) | holds.crisis_topic_or_keyword_hold(crisis),
             )
         )
     )
@@ -149,6 +164,8 @@ def declare_crisis(
         crisis,
         reason=crisis.reason,
         channels="all" if crisis.all_channels else [c.id for c in channels],
+        topics=hold_topics,
+        keywords=hold_keywords,
         in_flight=in_flight,
         held_posts=held_posts,
     )
@@ -266,8 +283,7 @@ def release_post(
     when = check_aware(publish_at) if publish_at is not None else now
     crisis = current_crisis(session)
     if crisis is not None and when <= now and not post.crisis_response:
-        scope = {c.id for c in crisis.channels}
-        blocked = [d for d in waiting if crisis.all_channels or d.channel_id in scope]
+        blocked = _covered_by(session, crisis, waiting)
         if blocked:
             raise Conflict(
                 "a crisis is still in force on "
@@ -346,6 +362,84 @@ def discard_post(session: Session, actor: User, post: Post, *, reason: str | Non
         still_sending=sending,
     )
     return post
+
+
+def _covered_by(session: Session, crisis: Crisis, deliveries: Sequence[Delivery]) -> list[Delivery]:
+    """Those of `deliveries` the crisis would hold: its channels, held topics and keywords."""
+    hold = must_hold(crisis)
+    assert hold is not None
+    covered = set(
+        session.scalars(
+            select(Delivery.id).where(Delivery.id.in_([d.id for d in deliveries]), hold)
+        )
+    )
+    return [d for d in deliveries if d.id in covered]
+
+
+# --- what a declaration would stop ---------------------------------------------------------------
+
+PREVIEW_HOURS = 72
+
+
+@dataclass
+class ImpactPreview:
+    """The approved deliveries a declaration with this scope would hold in the next hours."""
+
+    deliveries: list[Delivery]
+    hours: int
+
+    @property
+    def posts(self) -> int:
+        return len({d.post_id for d in self.deliveries})
+
+    @property
+    def channels(self) -> int:
+        return len({d.channel_id for d in self.deliveries})
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{self.posts} posts on {self.channels} channels in the next {self.hours} hours "
+            "will be held"
+        )
+
+
+def impact_preview(
+    session: Session,
+    *,
+    channel_ids: Sequence[int] | None,
+    topics: Sequence[str] = (),
+    keywords: Sequence[str] = (),
+    hours: int = PREVIEW_HOURS,
+    now: datetime | None = None,
+) -> ImpactPreview:
+    """What a declaration with this scope would hold: approved deliveries due before
+    `now + hours` (and those overdue but not yet sent), crisis responses excepted.
+
+    It asks `must_hold` of a crisis that is never saved, so the preview and the real hold are
+    one rule.
+    """
+    now = check_aware(now) if now is not None else now_utc()
+    if not 1 <= hours <= 24 * 31:
+        raise InvalidInput("preview between 1 hour and 31 days", {"hours": "1 to 744"})
+    scope = Crisis(
+        all_channels=channel_ids is None,
+        channels=channels_by_ids(session, channel_ids) if channel_ids is not None else [],
+        hold_topics=holds.normalise_tags(topics, "topics"),
+        hold_keywords=holds.normalise_keywords(keywords),
+    )
+    deliveries = session.scalars(
+        select(Delivery)
+        .join(Post, Delivery.post_id == Post.id)
+        .where(
+            Delivery.status == DeliveryStatus.SCHEDULED,
+            Delivery.due_at.is_not(None),
+            Delivery.due_at <= now + timedelta(hours=hours),
+            must_hold(scope),
+        )
+        .order_by(Delivery.due_at, Delivery.id)
+    ).all()
+    return ImpactPreview(list(deliveries), hours)
 
 
 def held_deliveries(session: Session) -> Sequence[Delivery]:

@@ -102,6 +102,14 @@ def declare_crisis(team: Team) -> Call:
     return Call("POST", "/crisis", {"reason": "Shitstorm: Sicherheitsdienst"})
 
 
+def preview_crisis(team: Team) -> Call:
+    return Call("POST", "/crisis/preview", {"keywords": ["Gewinnspiel"]})
+
+
+def create_playbook(team: Team) -> Call:
+    return Call("POST", "/playbooks", {"name": "Produktrückruf", "keywords": ["Rabatt"]})
+
+
 def lift_crisis(team: Team) -> Call:
     assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
     return Call("POST", "/crisis/lift", {"note": "Lage geklärt"})
@@ -168,6 +176,8 @@ MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     approve_heads_own_post: {"head2": 200, "admin": 200},  # four eyes: not its author
     approve_heads_own_crisis_response: {"head": 200, "head2": 200, "admin": 200},
     declare_crisis: {"head": 201, "head2": 201, "admin": 201},
+    preview_crisis: {"head": 200, "head2": 200, "admin": 200},
+    create_playbook: {"head": 201, "head2": 201, "admin": 201},
     lift_crisis: {"head": 202, "head2": 202, "admin": 202},  # two people: asked, not yet lifted
     release_held_post: {"head": 200, "head2": 200, "admin": 200},
     discard_planners_draft: {"planner": 200, "head": 200, "head2": 200, "admin": 200},
@@ -192,7 +202,7 @@ TABLE = [
 
 
 def _state(team: Team) -> dict[str, Any]:
-    paths = ("/channels", "/posts", "/crisis", "/departments", "/users", "/blackouts")
+    paths = ("/channels", "/posts", "/crisis", "/departments", "/users", "/blackouts", "/playbooks")
     return {path: team.admin.get(path).get_json() for path in paths}
 
 
@@ -269,6 +279,7 @@ READ_PATHS = [
     "/channels/health",
     "/posts/{post}/comments",
     "/blackouts",
+    "/playbooks",
 ]
 
 
@@ -296,6 +307,10 @@ ANONYMOUS: list[Any] = [
     ("POST", "/posts/{post}/discard", 401),
     ("GET", "/crisis", 401),
     ("POST", "/crisis", 401),
+    ("POST", "/crisis/preview", 401),
+    ("POST", "/crisis/acknowledge", 401),
+    ("GET", "/playbooks", 401),
+    ("POST", "/playbooks", 401),
     ("POST", "/crisis/lift", 401),
     ("POST", "/crisis/lift/confirm", 401),
     ("PATCH", "/channels/1", 401),

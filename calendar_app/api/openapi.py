@@ -65,6 +65,9 @@ def _path_id(name: str) -> list[dict[str, Any]]:
 _ID = _path_id("post_id")
 
 
+_PLAYBOOK_ID = _path_id("playbook_id")
+
+
 def _components() -> dict[str, Any]:
     """Request schemas as they validate, answers as they are serialised."""
     requests = [
@@ -78,9 +81,12 @@ def _components() -> dict[str, Any]:
         schemas.CommentCreate,
         schemas.Discard,
         schemas.CrisisDeclare,
+        schemas.CrisisPreview,
         schemas.CrisisLift,
         schemas.BlackoutCreate,
         schemas.BlackoutUpdate,
+        schemas.PlaybookCreate,
+        schemas.PlaybookUpdate,
     ]
     _, defs = models_json_schema(
         [(m, "validation") for m in requests] + [(m, "serialization") for m in responses.ANSWERS],
@@ -177,6 +183,34 @@ def document() -> dict[str, Any]:
             "/crisis": {
                 "get": _op("the crisis in force", r.Crisis),
                 "post": _op("declare a crisis (head, admin)", r.Crisis, schemas.CrisisDeclare, 201),
+            },
+            "/crisis/preview": {
+                "post": _op(
+                    "what a declaration with this scope would hold (head, admin)",
+                    r.CrisisPreview,
+                    schemas.CrisisPreview,
+                )
+            },
+            "/crisis/acknowledge": {
+                "post": _op("I am on the escalation list and have seen the crisis", r.Crisis)
+            },
+            "/playbooks": {
+                "get": _op("crisis playbooks", r.PlaybookList),
+                "post": _op(
+                    "prepare a playbook (head, admin)", r.Playbook, schemas.PlaybookCreate, 201
+                ),
+            },
+            "/playbooks/{playbook_id}": {
+                "get": _op("one playbook", r.Playbook, parameters=_PLAYBOOK_ID),
+                "patch": _op(
+                    "edit a playbook (head, admin)",
+                    r.Playbook,
+                    schemas.PlaybookUpdate,
+                    parameters=_PLAYBOOK_ID,
+                ),
+                "delete": _op(
+                    "delete a playbook (head, admin)", r.Deleted, parameters=_PLAYBOOK_ID
+                ),
             },
             "/crisis/lift": {
                 "post": _op(

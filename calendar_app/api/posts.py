@@ -14,7 +14,7 @@ from calendar_app.models import MAX_ID, Post, PostStatus
 from calendar_app.timeutil import parse_aware
 
 bp = Blueprint("posts", __name__)
-NOT_NULL = ("body", "publish_at", "title", "crisis_response", "channels", "overrides")
+NOT_NULL = ("body", "publish_at", "title", "crisis_response", "channels", "overrides", "tags")
 
 
 def _query_filters() -> dict[str, Any]:
@@ -69,6 +69,7 @@ def create() -> tuple[dict[str, Any], int]:
         crisis_response=data.crisis_response,
         department_id=data.department_id,
         overrides=data.overrides,
+        tags=data.tags,
     )
     return planned_json(post), 201
 

@@ -24,10 +24,21 @@ from calendar_app.extensions import db_session, login_manager
 from calendar_app.models import User
 from calendar_app.notifications import unread_count
 from calendar_app.permissions import is_admin, is_reviewer
-from calendar_app.web import actions, admin, auth, blackouts, compose, feed, pages, queries
+from calendar_app.web import (
+    actions,
+    admin,
+    auth,
+    blackouts,
+    compose,
+    feed,
+    pages,
+    playbooks,
+    queries,
+)
+from calendar_app.web.actions import declare_form
 from calendar_app.web.auth import SESSION_VERSION_KEY
 from calendar_app.web.formatting import FILTERS, team_timezone
-from calendar_app.web.forms import ActionForm, DeclareCrisisForm, channel_choices
+from calendar_app.web.forms import ActionForm
 from calendar_app.web.i18n import LANGUAGES
 
 web = Blueprint("web", __name__)
@@ -36,7 +47,9 @@ login_manager.login_view = "web.login"
 login_manager.login_message = _l("Please log in.")
 login_manager.login_message_category = "info"
 
-PUBLIC_ENDPOINTS = {"web.login"}
+# The acknowledgement link in an escalation e-mail is for people outside the app: its secret
+# token is the key (escalation.py), and opening it changes nothing.
+PUBLIC_ENDPOINTS = {"web.login", "web.acknowledge_link"}
 # Scripts only from our own files (no inline scripts, no inline handlers). Styles from our files,
 # plus the one <style> element the calendar widget fills, which carries the request's nonce;
 # inline style attributes only carry a department's colour.
@@ -78,6 +91,17 @@ _route(
     methods=["POST"],
 )
 _route("/calendar/blackouts", "blackout_events", blackouts.blackout_events)
+_route("/crisis/acknowledge", "acknowledge", playbooks.acknowledge, methods=["POST"])
+_route(
+    "/crisis/ack/<token>",
+    "acknowledge_link",
+    playbooks.acknowledge_by_link,
+    methods=["GET", "POST"],
+)
+_route("/playbooks", "playbooks", playbooks.index)
+_route("/playbooks/new", "new_playbook", playbooks.create, methods=["GET", "POST"])
+_route("/playbooks/<int:playbook_id>", "edit_playbook", playbooks.edit, methods=["GET", "POST"])
+_route("/playbooks/<int:playbook_id>/delete", "delete_playbook", playbooks.delete, methods=["POST"])
 _route("/outbox", "outbox", pages.outbox)
 _route("/audit", "audit", pages.audit_log)
 _route("/notifications", "notifications", pages.notifications_page)
@@ -157,9 +181,7 @@ def _page_context() -> dict[str, Any]:
         "unread_notifications": unread_count(session, current_user),
     }
     if reviewer and in_force is None:  # the crisis button and its dialog, on every page
-        form = DeclareCrisisForm()
-        form.channels.choices = channel_choices(queries.active_channels(session))
-        context["declare_form"] = form
+        context["declare_form"] = declare_form(session)
     return context
 
 

@@ -28,7 +28,7 @@ from calendar_app.web.formatting import (
     team_timezone,
     team_wall_clock,
 )
-from calendar_app.web.forms import ComposeForm, channel_choices, department_choices
+from calendar_app.web.forms import ComposeForm, channel_choices, comma_list, department_choices
 from calendar_app.web.pages import MOVABLE, signed_in_user
 
 # Where a rule names a field by its API name, the form names it so.
@@ -117,6 +117,7 @@ def _changes(form: ComposeForm, overrides: dict[int, str]) -> dict[str, Any]:
         "department_id": form.department.data or None,
         "crisis_response": bool(form.crisis_response.data),
         "overrides": overrides,
+        "tags": comma_list(form.tags.data),
     }
 
 
@@ -181,6 +182,7 @@ def compose() -> Any:
             crisis_response=changes["crisis_response"],
             department_id=changes["department_id"],
             overrides=changes["overrides"],
+            tags=changes["tags"],
         )
         _after_save(post, action if action in SAVED_MESSAGES else "draft")
     except RuleError as exc:
@@ -203,6 +205,7 @@ def edit(post_id: int) -> Any:
         form.publish_at.data = input_value(post.publish_at)
         form.department.data = post.department_id or 0
         form.crisis_response.data = post.crisis_response
+        form.tags.data = ", ".join(post.tags)
         overrides = {d.channel_id: getattr(d, "body_override", None) or "" for d in post.deliveries}
         return _render(form, post, overrides)
     overrides = _overrides_from_request(list(form.channels.data or []))

@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from calendar_app.models import Channel, Department, User
+from calendar_app.models import Channel, Department, Playbook, User
 from calendar_app.planning import MAX_TITLE_LENGTH
 from calendar_app.web.formatting import NOTHING
 
@@ -40,6 +40,7 @@ class ComposeForm(FlaskForm):
     publish_at = StringField(_l("Publish at"), validators=[DataRequired(REQUIRED)])
     department = SelectField(_l("Department"), coerce=int, validators=[Optional()])
     crisis_response = BooleanField(_l("Crisis response (may be published during a crisis)"))
+    tags = StringField(_l("Topics"), validators=[Optional(), Length(max=2000)])
 
 
 class SendBackForm(FlaskForm):
@@ -55,10 +56,48 @@ class DeclareCrisisForm(FlaskForm):
         choices=[
             SelectChoice("all", _l("All channels")),
             SelectChoice("chosen", _l("Only the channels chosen below")),
+            SelectChoice("playbook", _l("As the playbook says")),
         ],
         default="all",
     )
     channels = CheckboxesField(_l("Channels"), coerce=int, validators=[Optional()])
+    playbook = SelectField(_l("Playbook"), coerce=int, validators=[Optional()], default=0)
+    topics = StringField(
+        _l("Topics held on every channel"), validators=[Optional(), Length(max=2000)]
+    )
+    keywords = StringField(
+        _l("Words held on every channel"), validators=[Optional(), Length(max=2000)]
+    )
+
+
+def comma_list(text: str | None) -> list[str]:
+    """ "Gewinnspiel, Rabatt" -> ["Gewinnspiel", "Rabatt"]."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+class PlaybookForm(FlaskForm):
+    name = StringField(_l("Scenario"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    scope = RadioField(
+        _l("Which channels stop?"),
+        choices=[
+            SelectChoice("all", _l("All channels")),
+            SelectChoice("chosen", _l("Only the channels chosen below")),
+        ],
+        default="all",
+    )
+    channels = CheckboxesField(_l("Channels"), coerce=int, validators=[Optional()])
+    topics = StringField(
+        _l("Topics held on every channel"), validators=[Optional(), Length(max=2000)]
+    )
+    keywords = StringField(
+        _l("Words held on every channel"), validators=[Optional(), Length(max=2000)]
+    )
+    escalation = TextAreaField(_l("Escalation list"), validators=[Optional(), Length(max=10000)])
+
+
+def playbook_choices(playbooks: Iterable[Playbook]) -> list[SelectChoice]:
+    return [SelectChoice(0, NOTHING), *(SelectChoice(p.id, p.name) for p in playbooks)]
 
 
 class BlackoutForm(FlaskForm):
