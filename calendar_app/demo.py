@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calendar_app import planning
+from calendar_app import campaigns, planning
 from calendar_app.accounts import create_user
 from calendar_app.channels import create_channel, update_channel
 from calendar_app.departments import department_by_slug
-from calendar_app.models import Channel, Department, Post, Role, User
+from calendar_app.models import Campaign, Channel, Department, Post, Role, User
 from calendar_app.timeutil import now_utc
 
 COMPANY = "Stadtwerke Nordhafen"
@@ -284,6 +284,42 @@ PLANS = (
 )
 # fmt: on
 
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    name: str
+    goal: str
+    first_day: int  # days after today
+    last_day: int
+    departments: tuple[str, ...]
+    kpis: tuple[tuple[str, float, str], ...]  # (name, target, unit)
+    posts: tuple[str, ...]  # titles of the PLANS that belong to it
+
+
+CAMPAIGNS = (
+    CampaignPlan("Karriere bei den Stadtwerken", "recruiting", -7, 45,
+                 ("hr", "marketing", "presse"),
+                 (("Bewerbungen", 120, "Bewerbungen"), ("Klicks auf Stellenanzeigen", 4000, "")),
+                 ("Ausbildungsstart", "Ein Tag als Netzmonteurin",
+                  "Wir suchen: Ingenieur:in Netzplanung", "Girls' Day bei den Stadtwerken",
+                  "Top-Arbeitgeber in der Region", "Kooperation mit der Hochschule",
+                  "Duales Studium: jetzt bewerben")),
+    CampaignPlan("Wärmewende Nordhafen", "dialogue", 0, 60, ("uk", "presse", "kundenservice"),
+                 (("Beantwortete Fragen", 300, "Fragen"), ("Anmeldungen Bürgerinfo", 250, "")),
+                 ("Neues Wärmenetz Speicherstadt", "Nordhafen Energiedialog",
+                  "Wärmeplan: Bürgerinfo online", "Sprechstunde Energieberatung",
+                  "Neuer Geschäftsbereich Wärme")),
+    CampaignPlan("Lastenrad-Sommer", "awareness", 0, 31, ("marketing",),
+                 (("Reichweite", 250000, "Impressionen"), ("Teilnahmen am Gewinnspiel", 500, "")),
+                 ("Mittagspause mit Ökostrom", "Gewinnspiel Lastenrad", "Balkonkraftwerk-Aktion",
+                  "Danke fürs Mitmachen")),
+    CampaignPlan("Kundenportal statt Warteschleife", "service", 1, 30,
+                 ("kundenservice", "marketing"),
+                 (("Neue Registrierungen im Portal", 1000, "Konten"),),
+                 ("Zählerstand online melden", "Tarifwechsel leicht gemacht",
+                  "Wartung Kundenportal", "Neue Abschlagsbeträge")),
+)  # fmt: skip
+
 WORDS = (
     "hafen", "welle", "strom", "deich", "mowe", "anker", "kompass", "leuchte", "sonne", "wind",
     "wasser", "warme", "kabel", "turbine", "nebel", "brise", "kutter", "mole", "segel", "ebbe",
@@ -389,8 +425,10 @@ def add_post(
     people: dict[str, User],
     departments: dict[str, Department],
     channels: dict[str, Channel],
+    campaign_of: dict[str, Campaign],
 ) -> Post:
     author = people[plan.author]
+    campaign = campaign_of.get(plan.title)
     post = planning.create_post(
         session,
         author,
@@ -400,12 +438,36 @@ def add_post(
         publish_at=local_time(today, plan, timezone),
         crisis_response=plan.crisis_response,
         department_id=departments[plan.department].id,
+        campaign_id=campaign.id if campaign else None,
     )
     if plan.state in (REVIEW, APPROVED):
         planning.submit_post(session, author, post)
     if plan.state == APPROVED:
         planning.approve_post(session, approver_for(author, people), post)
     return post
+
+
+def add_campaigns(
+    session: Session, head: User, departments: dict[str, Department], today: date
+) -> dict[str, Campaign]:
+    """The campaigns, and for each planned post's title the campaign it belongs to."""
+    campaign_of = {}
+    for plan in CAMPAIGNS:
+        campaign = campaigns.create_campaign(
+            session,
+            head,
+            name=plan.name,
+            goal=plan.goal,
+            starts_on=today + timedelta(days=plan.first_day),
+            ends_on=today + timedelta(days=plan.last_day),
+            kpis=[
+                {"name": name, "target": target, **({"unit": unit} if unit else {})}
+                for name, target, unit in plan.kpis
+            ],
+            department_ids=[departments[slug].id for slug in plan.departments],
+        )
+        campaign_of.update(dict.fromkeys(plan.posts, campaign))
+    return campaign_of
 
 
 def fill_demo(
@@ -418,6 +480,7 @@ def fill_demo(
     departments = add_departments(session)
     people = add_people(session, departments, password)
     channels = add_channels(session, people)
+    campaign_of = add_campaigns(session, people["albers"], departments, today)
     posts = [
         add_post(
             session,
@@ -427,6 +490,7 @@ def fill_demo(
             people=people,
             departments=departments,
             channels=channels,
+            campaign_of=campaign_of,
         )
         for plan in PLANS
     ]

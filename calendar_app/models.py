@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -76,6 +77,14 @@ class PostStatus(StrEnum):
     DISCARDED = "discarded"  # withdrawn; nothing more will be sent
 
 
+class CampaignGoal(StrEnum):
+    AWARENESS = "awareness"  # be known: reach and impressions
+    DIALOGUE = "dialogue"  # talk with people: replies, comments, shares
+    SERVICE = "service"  # help customers: questions answered on the channel
+    RECRUITING = "recruiting"  # find staff: applications
+    RETENTION = "retention"  # keep customers or staff
+
+
 class DeliveryStatus(StrEnum):
     SCHEDULED = "scheduled"  # waiting; goes out at `due_at` once the post is approved
     PUBLISHING = "publishing"  # claimed by a dispatcher under a lease; being sent now
@@ -97,6 +106,13 @@ user_departments = Table(
     "user_departments",
     Base.metadata,
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("department_id", ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True),
+)
+
+campaign_departments = Table(
+    "campaign_departments",
+    Base.metadata,
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
     Column("department_id", ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True),
 )
 
@@ -172,6 +188,26 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class CalendarFeed(Base):
+    """A user's secret iCal address (/feeds/<token>.ics): one per user, renewed or revoked there.
+
+    The token is kept as it is, not hashed, so the user's page can show the address again (to
+    subscribe on a second device without breaking the first). It only reads the plan, which is
+    in the same database; renewing or revoking it makes the old address answer 404.
+    """
+
+    __tablename__ = "calendar_feeds"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    last_fetched_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
 class Channel(Base):
     __tablename__ = "channels"
 
@@ -196,6 +232,27 @@ class Channel(Base):
     deputy: Mapped[User | None] = relationship(foreign_keys=[deputy_id])
 
 
+class Campaign(Base):
+    """A goal that several posts, often of several departments, work towards together."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    goal: Mapped[str] = mapped_column(String(20))
+    # [{"name": "Bewerbungen", "target": 40, "unit": "Bewerbungen"}, ...]
+    kpis: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+
+    departments: Mapped[list[Department]] = relationship(
+        secondary=campaign_departments, order_by=Department.name
+    )
+
+
 class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (Index("ix_posts_publish_at", "publish_at"),)
@@ -207,6 +264,7 @@ class Post(Base):
     publish_at: Mapped[datetime]
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     crisis_response: Mapped[bool] = mapped_column(Boolean, default=False)
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[datetime | None]
@@ -216,6 +274,7 @@ class Post(Base):
     author: Mapped[User] = relationship(foreign_keys=[author_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
     department: Mapped[Department | None] = relationship()
+    campaign: Mapped[Campaign | None] = relationship()
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="post", order_by="Delivery.id", cascade="all, delete-orphan"
     )

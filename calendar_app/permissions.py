@@ -64,6 +64,15 @@ def may_manage_playbooks(user: User) -> bool:
     return is_reviewer(user)
 
 
+def may_manage_campaigns(user: User) -> bool:
+    """Campaigns set goals for several departments: heads and admins create and change them."""
+    return is_reviewer(user)
+
+
+def require_may_manage_campaigns(user: User) -> None:
+    require_reviewer(user, "create or change campaigns")
+
+
 def may_publish_crisis_response(user: User) -> bool:
     """Who the composer offers "approve and publish now" to: those who may approve."""
     return is_reviewer(user)

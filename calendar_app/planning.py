@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from calendar_app import audit, holds
+from calendar_app.campaigns import find_campaign
 from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
 from calendar_app.departments import default_department, get_department
@@ -52,12 +53,16 @@ def list_posts(
     end: datetime | None = None,
     channel_id: int | None = None,
     department_id: int | None = None,
+    campaign_id: int | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> Sequence[Post]:
     """Posts by publish time; `start`/`end` bound `publish_at` (start inclusive, end exclusive)."""
     stmt = select(Post).options(
-        selectinload(Post.deliveries), selectinload(Post.author), selectinload(Post.department)
+        selectinload(Post.deliveries),
+        selectinload(Post.author),
+        selectinload(Post.department),
+        selectinload(Post.campaign),
     )
     if status is not None:
         stmt = stmt.where(Post.status == status)
@@ -71,6 +76,8 @@ def list_posts(
         )
     if department_id is not None:
         stmt = stmt.where(Post.department_id == department_id)
+    if campaign_id is not None:
+        stmt = stmt.where(Post.campaign_id == campaign_id)
     stmt = stmt.order_by(Post.publish_at, Post.id).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
@@ -126,6 +133,7 @@ def create_post(
     title: str = "",
     crisis_response: bool = False,
     department_id: int | None = None,
+    campaign_id: int | None = None,
     overrides: Mapping[int, str] | None = None,
     tags: Sequence[str] = (),
 ) -> Post:
@@ -148,6 +156,7 @@ def create_post(
             if department_id is not None
             else default_department(session, author)
         ),
+        campaign=find_campaign(session, campaign_id, field="campaign_id"),
         status=PostStatus.DRAFT,
         deliveries=[
             Delivery(channel=channel, body_override=overrides.get(channel.id))
@@ -208,6 +217,8 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
         post.crisis_response = changes["crisis_response"]
     if changes.get("department_id") is not None:  # a post always keeps a department
         post.department = get_department(session, changes["department_id"])
+    if "campaign_id" in changes:
+        post.campaign = find_campaign(session, changes["campaign_id"], field="campaign_id")
     if "channel_ids" in changes:
         wanted = {c.id for c in channels}
         post.deliveries = [d for d in post.deliveries if d.channel_id in wanted]

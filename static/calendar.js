@@ -37,11 +37,35 @@
     var filters = {
       channel: document.getElementById("filter-channel"),
       department: document.getElementById("filter-department"),
+      campaign: document.getElementById("filter-campaign"),
       status: document.getElementById("filter-status"),
     };
     var loadedAt = Date.now();
     var teamNow = new Date(data.now + ":00Z");
     var phone = window.matchMedia("(max-width: 40rem)").matches;
+
+    var exportLink = document.getElementById("export-csv");
+    var exportBase = exportLink ? exportLink.getAttribute("href").split("?")[0] : "";
+    var shownRange = null;
+
+    // The "Export CSV" link carries the filters and the range the calendar shows right now.
+    function updateExportLink() {
+      if (!exportLink) {
+        return;
+      }
+      var params = new URLSearchParams();
+      Object.keys(filters).forEach(function (name) {
+        if (filters[name].value) {
+          params.set(name, filters[name].value);
+        }
+      });
+      if (shownRange) {
+        params.set("start", wallClock(shownRange.start));
+        params.set("end", wallClock(shownRange.end));
+      }
+      var query = params.toString();
+      exportLink.setAttribute("href", exportBase + (query ? "?" + query : ""));
+    }
 
     var calendar = new FullCalendar.Calendar(el, {
       timeZone: "UTC",
@@ -72,6 +96,7 @@
             return {
               channel: filters.channel.value,
               department: filters.department.value,
+              campaign: filters.campaign.value,
               status: filters.status.value,
             };
           },
@@ -89,6 +114,10 @@
           },
         },
       ],
+      datesSet: function (info) {
+        shownRange = { start: info.start, end: info.end };
+        updateExportLink();
+      },
       eventDidMount: function (info) {
         var props = info.event.extendedProps;
         if (props.blackout) {
@@ -139,6 +168,7 @@
     Object.keys(filters).forEach(function (name) {
       filters[name].addEventListener("change", function () {
         calendar.refetchEvents();
+        updateExportLink();
       });
     });
   });

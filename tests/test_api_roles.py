@@ -85,6 +85,19 @@ def create_post(team: Team) -> Call:
                                    "publish_at": publish_at})  # fmt: skip
 
 
+CAMPAIGN = {"name": "Azubi-Kampagne", "goal": "recruiting", "starts_on": "2026-10-01",
+            "ends_on": "2026-11-30"}  # fmt: skip
+
+
+def create_campaign(team: Team) -> Call:
+    return Call("POST", "/campaigns", CAMPAIGN)
+
+
+def edit_campaign(team: Team) -> Call:
+    made = team.admin.post("/campaigns", json=CAMPAIGN).get_json()
+    return Call("PATCH", f"/campaigns/{made['id']}", {"ends_on": "2026-12-31"})
+
+
 def approve_planners_post(team: Team) -> Call:
     return Call("POST", f"/posts/{_submitted(team, 'planner')['id']}/approve")
 
@@ -172,6 +185,8 @@ MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     set_channel_owner: {"admin": 200},
     comment_on_a_post: {r: 201 for r in SIGNED_IN},
     create_post: {"planner": 201, "planner2": 201, "head": 201, "head2": 201, "admin": 201},
+    create_campaign: {"head": 201, "head2": 201, "admin": 201},
+    edit_campaign: {"head": 200, "head2": 200, "admin": 200},
     approve_planners_post: {"head": 200, "head2": 200, "admin": 200},
     approve_heads_own_post: {"head2": 200, "admin": 200},  # four eyes: not its author
     approve_heads_own_crisis_response: {"head": 200, "head2": 200, "admin": 200},
@@ -202,7 +217,16 @@ TABLE = [
 
 
 def _state(team: Team) -> dict[str, Any]:
-    paths = ("/channels", "/posts", "/crisis", "/departments", "/users", "/blackouts", "/playbooks")
+    paths = (
+        "/channels",
+        "/posts",
+        "/campaigns",
+        "/crisis",
+        "/departments",
+        "/users",
+        "/blackouts",
+        "/playbooks",
+    )
     return {path: team.admin.get(path).get_json() for path in paths}
 
 
@@ -273,6 +297,7 @@ READ_PATHS = [
     "/channels",
     "/posts",
     "/posts/{post}",
+    "/campaigns",
     "/crisis",
     "/openapi.json",
     "/departments",
@@ -305,6 +330,10 @@ ANONYMOUS: list[Any] = [
     ("POST", "/posts/{post}/approve", 401),
     ("POST", "/posts/{post}/release", 401),
     ("POST", "/posts/{post}/discard", 401),
+    ("GET", "/campaigns", 401),
+    ("POST", "/campaigns", 401),
+    ("GET", "/campaigns/1", 401),
+    ("PATCH", "/campaigns/1", 401),
     ("GET", "/crisis", 401),
     ("POST", "/crisis", 401),
     ("POST", "/crisis/preview", 401),

@@ -20,7 +20,7 @@ from calendar_app.channel_rules import body_problem
 from calendar_app.db import Database
 from calendar_app.demo import DatabaseNotEmpty, DemoSummary, fill_demo
 from calendar_app.migrate import upgrade
-from calendar_app.models import Channel, Department, Post, User
+from calendar_app.models import Campaign, Channel, Department, Post, User
 
 NOW = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)  # a Monday; the month ahead crosses the DST change
 BERLIN = "Europe/Berlin"
@@ -176,3 +176,18 @@ def test_demo_command_after_db_upgrade(tmp_path: Path) -> None:
     assert again.returncode != 0
     assert "empty" in again.stderr
     assert run("demo", "--if-empty").returncode == 0
+
+
+def test_demo_campaigns_have_goals_kpis_and_posts_of_their_departments(db: Database) -> None:
+    load_demo(db)
+    with db.transaction() as session:
+        found = session.scalars(select(Campaign).order_by(Campaign.name)).all()
+        assert len(found) >= 3
+        for campaign in found:
+            posts = session.scalars(select(Post).where(Post.campaign_id == campaign.id)).all()
+            assert len(posts) >= 3, campaign.name
+            assert campaign.kpis
+            assert all(k["target"] > 0 for k in campaign.kpis)
+            assert campaign.starts_on <= campaign.ends_on
+            involved = {d.id for d in campaign.departments}
+            assert {p.department_id for p in posts} <= involved, campaign.name

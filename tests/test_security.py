@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,22 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from calendar_app import create_app, crisis, planning
+from calendar_app import campaigns, create_app, crisis, planning
 from calendar_app.accounts import find_token, revoke_token
 from calendar_app.blackouts import Announcing, create_blackout
 from calendar_app.channels import create_channel
 from calendar_app.cli import main as cli
 from calendar_app.extensions import get_db
-from calendar_app.models import Blackout, Channel, Comment, Crisis, Department, Post, User
+from calendar_app.models import (
+    Blackout,
+    CalendarFeed,
+    Channel,
+    Comment,
+    Crisis,
+    Department,
+    Post,
+    User,
+)
 from calendar_app.timeutil import now_utc
 from config import Config
 from tests.conftest import PASSWORD, SeededDatabase, Team
@@ -222,6 +231,20 @@ def _draft(app: Flask, author: str = "planner") -> int:
         return post.id
 
 
+def _campaign(app: Flask) -> int:
+    """A campaign with one post in it."""
+    post_id = _draft(app)
+    with get_db(app).transaction() as session:
+        made = campaigns.create_campaign(
+            session, user(session, "head"), name=f"Kampagne {post_id}", goal="awareness",
+            starts_on=date(2026, 10, 1), ends_on=date(2026, 10, 31),
+        )  # fmt: skip
+        post = session.get(Post, post_id)
+        assert post is not None
+        post.campaign = made
+        return made.id
+
+
 def _status(app: Flask, post_id: int) -> str:
     with get_db(app).transaction() as session:
         post = session.get(Post, post_id)
@@ -344,8 +367,13 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/posts/{post}": (),
     "/posts/{post}/edit": (),
     "/calendar/events?start=2026-01-01T00:00&end=2026-02-01T00:00": (),
+    "/calendar/export.csv?status=draft": (),
     "/crisis": (),
     "/outbox": (),
+    "/campaigns": (),
+    "/posts/import": (),
+    "/subscription": (),
+    "/campaigns/{campaign}": (),
     "/approvals": ("planner",),
     "/audit": ("planner",),
     "/crisis/declare": ("planner",),
@@ -362,7 +390,7 @@ PAGES: dict[str, tuple[str, ...]] = {
 @pytest.mark.parametrize("role", WEB_ROLES)
 @pytest.mark.parametrize("page", list(PAGES))
 def test_who_may_open_which_page(app: Flask, page: str, role: str) -> None:
-    path = page.format(post=_draft(app))
+    path = page.format(post=_draft(app), campaign=_campaign(app) if "{campaign}" in page else 0)
     response = signed_in(app, role).get(path)
     if role == "anonymous":
         assert response.status_code == 302
@@ -603,6 +631,14 @@ def set_channel_owners(app: Flask) -> Button:
     return Button(f"/admin/channels/{channel_id}", data, owned)
 
 
+def renew_subscription(app: Flask) -> Button:
+    def has_address() -> bool:
+        with get_db(app).transaction() as session:
+            return session.scalar(select(CalendarFeed.user_id)) is not None
+
+    return Button("/subscription/renew", {}, has_address)
+
+
 # Who may press which button; the rest are refused (nothing changes), anonymous goes to login.
 BUTTONS: dict[Callable[[Flask], Button], tuple[str, ...]] = {
     submit: ("planner", "head", "admin"),
@@ -623,6 +659,7 @@ BUTTONS: dict[Callable[[Flask], Button], tuple[str, ...]] = {
     comment: ("planner", "head", "admin"),
     add_department: ("admin",),
     set_channel_owners: ("admin",),
+    renew_subscription: ("planner", "head", "admin"),
 }
 
 
@@ -682,9 +719,11 @@ def test_every_page_and_button_wants_a_login(app: Flask) -> None:
     client = app.test_client()
     checked = 0
     for endpoint, method, path in _routes(app, "web."):
-        # Public on purpose: login, and the acknowledgement link in an escalation e-mail to
-        # someone outside the app (its secret token is the key; tests/test_playbooks.py).
-        if endpoint in ("web.login", "web.acknowledge_link"):
+        # Public on purpose: login; the iCal feed (calendar programs cannot log in, its secret
+        # token is the credential; an unknown or revoked one answers 404: tests/test_ical.py);
+        # and the acknowledgement link in an escalation e-mail to someone outside the app (its
+        # secret token is the key; tests/test_playbooks.py).
+        if endpoint in ("web.login", "web.ical_feed", "web.acknowledge_link"):
             continue
         response = client.open(path, method=method)
         if method == "GET":

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from calendar_app.accounts import create_user
 from calendar_app.channels import create_channel
@@ -71,8 +72,8 @@ def seed(database_url: str) -> dict[str, int]:
     db = Database(database_url)
     try:
         with db.transaction() as session:
-            marketing = Department(name="Marketing", slug="marketing", color="#d9480f")
-            session.add(marketing)
+            # The standard departments come with the schema.
+            marketing = session.scalars(select(Department).filter_by(slug="marketing")).one()
             people = {
                 who: create_user(
                     session, f"{who}@nordhafen.example", role=role, password=PASSWORD, name=name
@@ -342,3 +343,58 @@ def test_plan_approve_declare_review(browser: object, live_site: LiveSite) -> No
     expect(page.locator("#calendar .fc-event", has_text=TITLE)).to_have_count(1)
     screenshot(page, "calendar")
     page.context.close()
+
+
+def add_campaign_with_a_post(site: LiveSite, when: datetime) -> int:
+    """A campaign with one post, next to a post outside it, on the same day."""
+    from sqlalchemy import select
+
+    from calendar_app import campaigns, planning
+    from calendar_app.models import User
+
+    db = Database(site.database_url)
+    try:
+        with db.transaction() as session:
+            head = session.scalars(select(User).where(User.role == "head")).one()
+            planner = session.scalars(select(User).where(User.role == "planner")).one()
+            made = campaigns.create_campaign(
+                session, head, name="Azubi-Kampagne", goal="recruiting",
+                starts_on=when.date(), ends_on=when.date() + timedelta(days=30),
+            )  # fmt: skip
+            for title, campaign_id in (("Ausbildungsstart", made.id), ("Stadtlauf", None)):
+                planning.create_post(
+                    session, planner, title=title, body=title, channel_ids=[site.channels["x"]],
+                    publish_at=when, campaign_id=campaign_id,
+                )  # fmt: skip
+            return made.id
+    finally:
+        db.dispose()
+
+
+def test_the_campaign_filter_and_the_export_link_follow_the_calendar(
+    browser: object, live_site: LiveSite
+) -> None:
+    expect = sync_api.expect
+    site = live_site
+    when = now_utc() + timedelta(days=40)
+    campaign_id = add_campaign_with_a_post(site, when)
+    page = new_page(browser)
+    log_in(page, site, "planner")
+    page.goto(f"{site.url}/?view=listWeek&date={wall_clock(when)[:10]}")  # type: ignore[attr-defined]
+    events = page.locator("#calendar .fc-list-event-title")  # type: ignore[attr-defined]
+    expect(events.filter(has_text="Stadtlauf")).to_have_count(1)
+    page.get_by_label("Kampagne").select_option(label="Azubi-Kampagne")  # type: ignore[attr-defined]
+    expect(events.filter(has_text="Stadtlauf")).to_have_count(0)
+    expect(events.filter(has_text="Ausbildungsstart")).to_have_count(1)
+    link = page.get_by_role("link", name="Als CSV exportieren")  # type: ignore[attr-defined]
+    href = link.get_attribute("href")
+    assert f"campaign={campaign_id}" in href
+    assert "start=" in href
+    assert "end=" in href
+    with page.expect_download() as download:  # type: ignore[attr-defined]
+        link.click()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert "Ausbildungsstart" in text
+    assert "Stadtlauf" not in text
+    screenshot(page, "calendar-campaign-filter")
+    page.context.close()  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from flask import Blueprint, request
 
 from calendar_app.api import (
     blackouts,
+    campaigns,
     channels,
     crisis,
     departments,
@@ -24,6 +25,7 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 _PARTS = (
     channels.bp,
     posts.bp,
+    campaigns.bp,
     crisis.bp,
     notifications.bp,
     departments.bp,

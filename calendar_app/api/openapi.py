@@ -56,6 +56,15 @@ def _op(
     return operation
 
 
+def _csv_op(summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    operation = _op(summary, responses.Error, parameters=parameters)
+    operation["responses"]["200"] = {
+        "description": "success: one header row, then one row per post",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+    return operation
+
+
 def _path_id(name: str) -> list[dict[str, Any]]:
     return [
         {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
@@ -63,6 +72,7 @@ def _path_id(name: str) -> list[dict[str, Any]]:
 
 
 _ID = _path_id("post_id")
+_CAMPAIGN_ID = _path_id("campaign_id")
 
 
 _PLAYBOOK_ID = _path_id("playbook_id")
@@ -77,6 +87,9 @@ def _components() -> dict[str, Any]:
         schemas.UserDepartments,
         schemas.PostCreate,
         schemas.PostUpdate,
+        schemas.CampaignCreate,
+        schemas.CampaignUpdate,
+        schemas.PlanImport,
         schemas.Release,
         schemas.CommentCreate,
         schemas.Discard,
@@ -104,6 +117,8 @@ def document() -> dict[str, Any]:
             ("from", {"type": "string", "format": "date-time"}),
             ("to", {"type": "string", "format": "date-time"}),
             ("channel", {"type": "integer"}),
+            ("department", {"type": "integer"}),
+            ("campaign", {"type": "integer"}),
         )
     ]
     return {
@@ -154,6 +169,24 @@ def document() -> dict[str, Any]:
                 "get": _op("list posts", r.PostList, parameters=filters),
                 "post": _op("plan a post (draft)", r.Post, schemas.PostCreate, 201),
             },
+            "/posts.csv": {
+                "get": _csv_op(
+                    "the filtered plan as CSV: title, body, publish_at (team time zone, with "
+                    "offset), channels (names, |-separated), department, campaign, "
+                    "crisis_response, status, overrides (JSON: channel name -> text)",
+                    filters,
+                )
+            },
+            "/posts/import": {
+                "post": _op(
+                    "import a plan from CSV as drafts: every row is checked first; nothing is "
+                    "imported unless all rows are valid (422 names each bad line: "
+                    '{"fields": {"line 3": "..."}})',
+                    r.PostList,
+                    schemas.PlanImport,
+                    201,
+                )
+            },
             "/posts/{post_id}": {
                 "get": _op("one post", r.Post, parameters=_ID),
                 "patch": _op("edit a post", r.Post, schemas.PostUpdate, parameters=_ID),
@@ -178,6 +211,28 @@ def document() -> dict[str, Any]:
                     schemas.CommentCreate,
                     201,
                     parameters=_ID,
+                ),
+            },
+            "/campaigns": {
+                "get": _op("list campaigns", r.CampaignList),
+                "post": _op(
+                    "create a campaign (head, admin)",
+                    r.CampaignDetail,
+                    schemas.CampaignCreate,
+                    201,
+                ),
+            },
+            "/campaigns/{campaign_id}": {
+                "get": _op(
+                    "one campaign with its delivery record",
+                    r.CampaignDetail,
+                    parameters=_CAMPAIGN_ID,
+                ),
+                "patch": _op(
+                    "change a campaign (head, admin)",
+                    r.CampaignDetail,
+                    schemas.CampaignUpdate,
+                    parameters=_CAMPAIGN_ID,
                 ),
             },
             "/crisis": {

@@ -2,11 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 
-from calendar_app import blackouts, comments, crisis, planning
+from calendar_app import blackouts, comments, crisis, plan_csv, planning
 from calendar_app.api.auth import api_user
-from calendar_app.api.schemas import CommentCreate, Discard, PostCreate, PostUpdate, Release, parse
+from calendar_app.api.schemas import (
+    CommentCreate,
+    Discard,
+    PlanImport,
+    PostCreate,
+    PostUpdate,
+    Release,
+    parse,
+)
 from calendar_app.api.serialize import comment_json, post_json
 from calendar_app.errors import InvalidInput
 from calendar_app.extensions import db_session
@@ -29,7 +37,13 @@ def _query_filters() -> dict[str, Any]:
                 filters[key] = parse_aware(value)
             except ValueError as exc:
                 problems[name] = str(exc)
-    for name, key in (("channel", "channel_id"), ("limit", "limit"), ("offset", "offset")):
+    for name, key in (
+        ("channel", "channel_id"),
+        ("department", "department_id"),
+        ("campaign", "campaign_id"),
+        ("limit", "limit"),
+        ("offset", "offset"),
+    ):
         if value := args.get(name):
             if not value.isdigit() or int(value) > MAX_ID:
                 problems[name] = "must be a whole number (at most 2147483647)"
@@ -56,6 +70,28 @@ def index() -> dict[str, Any]:
     return {"items": [post_json(p) for p in posts]}
 
 
+@bp.get("/posts.csv")
+def export() -> Response:
+    """The filtered plan as CSV, times on the team's clock (plan_csv.py has the columns)."""
+    posts = planning.list_posts(db_session(), **_query_filters())
+    text = plan_csv.export_csv(posts, current_app.config["CALENDAR"].TIMEZONE)
+    return Response(
+        text,
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="plan.csv"'},
+    )
+
+
+@bp.post("/posts/import")
+def import_plan() -> tuple[dict[str, Any], int]:
+    """All rows as drafts, or nothing: 422 names every bad line ("line 3": "reason")."""
+    data = parse(PlanImport)
+    posts = plan_csv.import_plan(
+        db_session(), api_user(), data.csv, current_app.config["CALENDAR"].TIMEZONE
+    )
+    return {"items": [post_json(p) for p in posts]}, 201
+
+
 @bp.post("/posts")
 def create() -> tuple[dict[str, Any], int]:
     data = parse(PostCreate)
@@ -68,6 +104,7 @@ def create() -> tuple[dict[str, Any], int]:
         title=data.title,
         crisis_response=data.crisis_response,
         department_id=data.department_id,
+        campaign_id=data.campaign_id,
         overrides=data.overrides,
         tags=data.tags,
     )

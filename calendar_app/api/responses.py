@@ -3,15 +3,16 @@ and the schemathesis run (tests/test_api_fuzz.py) checks every answer against th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from calendar_app.models import DeliveryStatus, PostStatus
+from calendar_app.models import CampaignGoal, DeliveryStatus, PostStatus
 
 PostStatusName = Literal[tuple(PostStatus)]  # type: ignore[valid-type]
 DeliveryStatusName = Literal[tuple(DeliveryStatus)]  # type: ignore[valid-type]
+GoalName = Literal[tuple(CampaignGoal)]  # type: ignore[valid-type]
 
 
 class Answer(BaseModel):
@@ -108,6 +109,11 @@ class Delivery(Answer):
     claimed_at: datetime | None
 
 
+class CampaignRef(Answer):
+    id: int
+    name: str
+
+
 class Post(Answer):
     id: int
     title: str
@@ -118,6 +124,7 @@ class Post(Answer):
     crisis_response: bool
     department_id: int | None
     department: Department | None
+    campaign: CampaignRef | None
     channels: list[int]
     approved_by: str | None
     approved_at: datetime | None
@@ -154,6 +161,51 @@ class EscalationEntry(Answer):
     user: str | None
     notified_at: datetime
     acknowledged_at: datetime | None
+
+
+class Kpi(Answer):
+    name: str
+    target: float
+    unit: str | None = None
+
+
+class DepartmentRef(Answer):
+    id: int
+    name: str
+
+
+class DeliveryRecord(Answer):
+    """Deliveries of the campaign's posts by status; `planned` = not sent yet (`scheduled`)."""
+
+    planned: int
+    publishing: int
+    published: int
+    held: int
+    missed: int
+    failed: int
+    unknown: int
+    discarded: int
+    total: int
+
+
+class Campaign(Answer):
+    id: int
+    name: str
+    goal: GoalName
+    kpis: list[Kpi]
+    starts_on: date
+    ends_on: date
+    departments: list[DepartmentRef]
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignDetail(Campaign):
+    delivery_record: DeliveryRecord
+
+
+class CampaignList(Answer):
+    items: list[Campaign]
 
 
 class Crisis(Answer):
@@ -293,6 +345,9 @@ ANSWERS: list[type[BaseModel]] = [
     PostList,
     Comment,
     CommentList,
+    Campaign,
+    CampaignDetail,
+    CampaignList,
     Crisis,
     CrisisPreview,
     Playbook,

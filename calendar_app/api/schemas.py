@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from flask import request
@@ -19,7 +19,7 @@ from werkzeug.exceptions import BadRequest
 
 from calendar_app.channel_rules import NETWORKS
 from calendar_app.errors import InvalidInput, MalformedRequest
-from calendar_app.models import MAX_ID
+from calendar_app.models import MAX_ID, CampaignGoal
 from calendar_app.timeutil import parse_aware
 
 
@@ -42,7 +42,23 @@ def _storable_text(value: str) -> str:
     return value
 
 
+def _iso_date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or len(value.strip()) != 10:
+        raise ValueError("must be a date such as 2026-03-01")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError("must be a date such as 2026-03-01") from None
+
+
 Text = Annotated[str, AfterValidator(_storable_text)]
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    Field(json_schema_extra={"format": "date", "example": "2026-03-01"}),
+]
 IsoTime = Annotated[
     datetime,
     BeforeValidator(_iso_time_with_offset),
@@ -55,6 +71,8 @@ NonEmpty = Annotated[Text, Field(min_length=1)]
 # Topics a post is about; stored normalised (case-folded, without "#").
 Tags = Annotated[list[Annotated[Text, Field(max_length=60)]], Field(max_length=30)]
 Keywords = Annotated[list[Annotated[Text, Field(max_length=100)]], Field(max_length=50)]
+OptionalId = Annotated[int | None, Field(strict=True, ge=1, le=MAX_ID)]
+GoalName = Literal[tuple(CampaignGoal)]  # type: ignore[valid-type]
 
 
 class Schema(BaseModel):
@@ -107,7 +125,8 @@ class PostCreate(Schema):
     publish_at: IsoTime
     title: Annotated[Text, Field(max_length=200)] = ""
     crisis_response: StrictBool = False
-    department_id: Annotated[int | None, Field(strict=True, ge=1, le=MAX_ID)] = None
+    department_id: OptionalId = None
+    campaign_id: OptionalId = None
     overrides: Overrides = Field(
         default_factory=dict, description="channel id -> the text for that channel"
     )
@@ -120,7 +139,8 @@ class PostUpdate(Schema):
     publish_at: IsoTime | None = None
     title: Annotated[Text, Field(max_length=200)] | None = None
     crisis_response: StrictBool | None = None
-    department_id: Annotated[int | None, Field(strict=True, ge=1, le=MAX_ID)] = None
+    department_id: OptionalId = None
+    campaign_id: OptionalId = None
     overrides: Overrides | None = None
     tags: Tags | None = None
 
@@ -131,6 +151,46 @@ class CommentCreate(Schema):
         Field(
             max_length=5000,
             description="mention someone with @ and their e-mail address: @anna@example.org",
+        ),
+    ]
+
+
+class Kpi(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    target: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    unit: Annotated[Text, Field(max_length=40)] | None = None
+
+
+DepartmentIds = Annotated[list[Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]], Field()]
+
+
+class CampaignCreate(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    goal: GoalName
+    starts_on: IsoDate
+    ends_on: IsoDate
+    kpis: Annotated[list[Kpi], Field(max_length=20)] = Field(default_factory=list)
+    departments: DepartmentIds = Field(default_factory=list)
+
+
+class CampaignUpdate(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=120)] | None = None
+    goal: GoalName | None = None
+    starts_on: IsoDate | None = None
+    ends_on: IsoDate | None = None
+    kpis: Annotated[list[Kpi], Field(max_length=20)] | None = None
+    departments: DepartmentIds | None = None
+
+
+class PlanImport(Schema):
+    csv: Annotated[
+        Text,
+        Field(
+            min_length=1,
+            description=(
+                "the plan as CSV text, in the columns of GET /posts.csv; a time without an "
+                "offset is read on the team's clock (CALENDAR_TIMEZONE)"
+            ),
         ),
     ]
 

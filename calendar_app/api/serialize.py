@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from calendar_app.campaigns import DeliveryRecord
 from calendar_app.channels import ownership_complete, public_config
 from calendar_app.crisis import ImpactPreview
 from calendar_app.graveyard import ChannelHealth
 from calendar_app.models import (
     Blackout,
+    Campaign,
     Channel,
     Comment,
     Crisis,
@@ -90,6 +92,7 @@ def post_json(post: Post) -> dict[str, Any]:
         "crisis_response": post.crisis_response,
         "department_id": post.department_id,
         "department": department_json(post.department) if post.department else None,
+        "campaign": {"id": post.campaign.id, "name": post.campaign.name} if post.campaign else None,
         "channels": [d.channel_id for d in post.deliveries],
         "approved_by": post.approved_by.email if post.approved_by else None,
         "approved_at": iso_utc(post.approved_at),
@@ -98,6 +101,23 @@ def post_json(post: Post) -> dict[str, Any]:
         "deliveries": [delivery_json(d) for d in post.deliveries],
         "tags": post.tags,
     }
+
+
+def campaign_json(campaign: Campaign, record: DeliveryRecord | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": campaign.id,
+        "name": campaign.name,
+        "goal": campaign.goal,
+        "kpis": campaign.kpis,
+        "starts_on": campaign.starts_on.isoformat(),
+        "ends_on": campaign.ends_on.isoformat(),
+        "departments": [{"id": d.id, "name": d.name} for d in campaign.departments],
+        "created_at": iso_utc(campaign.created_at),
+        "updated_at": iso_utc(campaign.updated_at),
+    }
+    if record is not None:
+        body["delivery_record"] = record.as_dict()
+    return body
 
 
 def crisis_json(crisis: Crisis | None) -> dict[str, Any]:
@@ -221,3 +241,4 @@ def comment_json(comment: Comment) -> dict[str, Any]:
         "body": comment.body,
         "created_at": iso_utc(comment.created_at),
     }
+

@@ -29,11 +29,14 @@ from calendar_app.web import (
     admin,
     auth,
     blackouts,
+    campaigns,
     compose,
     feed,
+    imports,
     pages,
     playbooks,
     queries,
+    subscriptions,
 )
 from calendar_app.web.actions import declare_form
 from calendar_app.web.auth import SESSION_VERSION_KEY
@@ -47,9 +50,10 @@ login_manager.login_view = "web.login"
 login_manager.login_message = _l("Please log in.")
 login_manager.login_message_category = "info"
 
+# The iCal feed is public: its secret token is the credential (calendar programs cannot log in).
 # The acknowledgement link in an escalation e-mail is for people outside the app: its secret
 # token is the key (escalation.py), and opening it changes nothing.
-PUBLIC_ENDPOINTS = {"web.login", "web.acknowledge_link"}
+PUBLIC_ENDPOINTS = {"web.login", "web.ical_feed", "web.acknowledge_link"}
 # Scripts only from our own files (no inline scripts, no inline handlers). Styles from our files,
 # plus the one <style> element the calendar widget fills, which carries the request's nonce;
 # inline style attributes only carry a department's colour.
@@ -66,8 +70,10 @@ _route("/logout", "logout", auth.logout, methods=["POST"])
 _route("/language", "language", actions.choose_language, methods=["POST"])
 _route("/", "calendar", pages.calendar)
 _route("/calendar/events", "events", feed.events)
+_route("/calendar/export.csv", "export_csv", feed.export_csv)
 _route("/agenda", "agenda", pages.agenda)
 _route("/compose", "compose", compose.compose, methods=["GET", "POST"])
+_route("/posts/import", "import_plan", imports.import_plan, methods=["GET", "POST"])
 _route("/posts/<int:post_id>", "post", pages.post)
 _route("/posts/<int:post_id>/comments", "comment", actions.comment, methods=["POST"])
 _route("/posts/<int:post_id>/edit", "edit", compose.edit, methods=["GET", "POST"])
@@ -76,6 +82,12 @@ _route("/posts/<int:post_id>/approve", "approve", actions.approve, methods=["POS
 _route("/posts/<int:post_id>/send-back", "send_back", actions.send_back, methods=["POST"])
 _route("/posts/<int:post_id>/discard", "discard", actions.discard, methods=["POST"])
 _route("/posts/<int:post_id>/reschedule", "reschedule", feed.reschedule, methods=["POST"])
+_route("/campaigns", "campaigns", campaigns.campaign_list)
+_route("/campaigns/<int:campaign_id>", "campaign", campaigns.campaign_page)
+_route("/feeds/<token>.ics", "ical_feed", subscriptions.ical_feed)
+_route("/subscription", "subscription", subscriptions.subscription)
+_route("/subscription/renew", "renew_subscription", subscriptions.renew, methods=["POST"])
+_route("/subscription/revoke", "revoke_subscription", subscriptions.revoke, methods=["POST"])
 _route("/approvals", "approvals", pages.approvals)
 _route("/crisis", "crisis", pages.crisis_status)
 _route("/crisis/declare", "declare", actions.declare_crisis, methods=["GET", "POST"])
@@ -118,7 +130,11 @@ _route("/admin/departments", "departments", admin.departments_page, methods=["GE
 _route("/admin/channels", "channels", admin.channels_page)
 _route("/dashboard", "dashboard", admin.dashboard)
 _route("/admin/channels/<int:channel_id>", "channel", admin.channel_page, methods=["GET", "POST"])
-for _name, _filter in FILTERS.items():
+for _name, _filter in {
+    **FILTERS,
+    "goal_label": campaigns.goal_label,
+    "kpi_number": campaigns.kpi_number,
+}.items():
     web.add_app_template_filter(_filter, _name)
 
 

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from calendar_app import planning
+from calendar_app import campaigns, planning
 from calendar_app.channel_rules import rules_for
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
@@ -28,11 +28,22 @@ from calendar_app.web.formatting import (
     team_timezone,
     team_wall_clock,
 )
-from calendar_app.web.forms import ComposeForm, channel_choices, comma_list, department_choices
+from calendar_app.web.forms import (
+    ComposeForm,
+    campaign_choices,
+    channel_choices,
+    comma_list,
+    department_choices,
+)
 from calendar_app.web.pages import MOVABLE, signed_in_user
 
 # Where a rule names a field by its API name, the form names it so.
-FORM_FIELDS = {"department_id": "department", "channel_ids": "channels", "channels": "channels"}
+FORM_FIELDS = {
+    "department_id": "department",
+    "campaign_id": "campaign",
+    "channel_ids": "channels",
+    "channels": "channels",
+}
 DEFAULT_HOUR = 9
 
 
@@ -59,6 +70,7 @@ def _form() -> ComposeForm:
     form.override_errors = {}  # channel id (text) -> problem with that channel's own text
     form.channels.choices = channel_choices(queries.active_channels(session))
     form.department.choices = department_choices(queries.departments(session))
+    form.campaign.choices = campaign_choices(campaigns.list_campaigns(session))
     return form
 
 
@@ -76,6 +88,8 @@ def _defaults(form: ComposeForm, crisis_response: bool) -> None:
             start = midnight(tomorrow) + timedelta(hours=DEFAULT_HOUR)
         form.publish_at.data = input_value(start)
     form.department.data = me.departments[0].id if me.departments else 0
+    campaign = request.args.get("campaign", "")
+    form.campaign.data = int(campaign) if campaign.isdigit() and len(campaign) < 10 else 0
 
 
 def _overrides_from_request(channel_ids: list[int]) -> dict[int, str]:
@@ -115,6 +129,7 @@ def _changes(form: ComposeForm, overrides: dict[int, str]) -> dict[str, Any]:
         "channel_ids": list(form.channels.data or []),
         "publish_at": team_wall_clock(form.publish_at.data or ""),
         "department_id": form.department.data or None,
+        "campaign_id": form.campaign.data or None,
         "crisis_response": bool(form.crisis_response.data),
         "overrides": overrides,
         "tags": comma_list(form.tags.data),
@@ -181,6 +196,7 @@ def compose() -> Any:
             title=changes["title"],
             crisis_response=changes["crisis_response"],
             department_id=changes["department_id"],
+            campaign_id=changes["campaign_id"],
             overrides=changes["overrides"],
             tags=changes["tags"],
         )
@@ -204,6 +220,7 @@ def edit(post_id: int) -> Any:
         form.channels.data = [d.channel_id for d in post.deliveries]
         form.publish_at.data = input_value(post.publish_at)
         form.department.data = post.department_id or 0
+        form.campaign.data = post.campaign_id or 0
         form.crisis_response.data = post.crisis_response
         form.tags.data = ", ".join(post.tags)
         overrides = {d.channel_id: getattr(d, "body_override", None) or "" for d in post.deliveries}

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request, url_for
+from flask import Response, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
-from calendar_app import planning
+from calendar_app import plan_csv, planning
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
 from calendar_app.models import Post, PostStatus
@@ -21,6 +21,7 @@ from calendar_app.web.formatting import (
     department_colour,
     status_label,
     team_time,
+    team_timezone,
     team_wall_clock,
 )
 from calendar_app.web.pages import MOVABLE, signed_in_user
@@ -62,25 +63,45 @@ def event(post: Post) -> dict[str, Any]:
             "status": post.status,
             "statusLabel": status_label(post.status),
             "department": post.department.name if post.department else "",
+            "campaign": post.campaign.name if post.campaign else "",
             "channels": [d.channel.name for d in post.deliveries],
             "crisisResponse": post.crisis_response,
         },
     }
 
 
-def events() -> list[dict[str, Any]]:
+def _filters() -> dict[str, Any]:
+    """The calendar's filters: channel, department, campaign, status."""
     status = request.args.get("status") or None
     if status is not None and status not in PostStatus.__members__.values():
         raise BadRequest(_("unknown status"))
+    return {
+        "channel_id": _id_arg("channel"),
+        "department_id": _id_arg("department"),
+        "campaign_id": _id_arg("campaign"),
+        "status": status,
+    }
+
+
+def events() -> list[dict[str, Any]]:
     posts = queries.calendar_posts(
-        db_session(),
-        start=_time_arg("start"),
-        end=_time_arg("end"),
-        channel_id=_id_arg("channel"),
-        department_id=_id_arg("department"),
-        status=status,
+        db_session(), start=_time_arg("start"), end=_time_arg("end"), **_filters()
     )
     return [event(post) for post in posts]
+
+
+def export_csv() -> Response:
+    """What the calendar shows with its filters (and its range, when given) as a CSV file."""
+    start = _time_arg("start") if request.args.get("start") else None
+    end = _time_arg("end") if request.args.get("end") else None
+    posts = planning.list_posts(db_session(), start=start, end=end, **_filters())
+    # The byte order mark tells spreadsheet programs that the file is UTF-8 (umlauts).
+    text = "\ufeff" + plan_csv.export_csv(posts, team_timezone())
+    return Response(
+        text,
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="redaktionsplan.csv"'},
+    )
 
 
 def reschedule(post_id: int) -> tuple[dict[str, Any], int]:

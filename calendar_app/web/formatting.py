@@ -51,6 +51,11 @@ ACTION_LABELS = {
     "release": _l("released after review"),
     "discard": _l("discarded"),
     "create_channel": _l("channel created"),
+    "create_campaign": _l("campaign created"),
+    "edit_campaign": _l("campaign changed"),
+    "import": _l("imported from a CSV file"),
+    "renew_feed": _l("calendar address renewed"),
+    "revoke_feed": _l("calendar address switched off"),
 }
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -19,7 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from calendar_app.models import Channel, Department, Playbook, User
+from calendar_app.models import Campaign, Channel, Department, Playbook, User
 from calendar_app.planning import MAX_TITLE_LENGTH
 from calendar_app.web.formatting import NOTHING
 
@@ -39,6 +40,7 @@ class ComposeForm(FlaskForm):
     )
     publish_at = StringField(_l("Publish at"), validators=[DataRequired(REQUIRED)])
     department = SelectField(_l("Department"), coerce=int, validators=[Optional()])
+    campaign = SelectField(_l("Campaign"), coerce=int, validators=[Optional()])
     crisis_response = BooleanField(_l("Crisis response (may be published during a crisis)"))
     tags = StringField(_l("Topics"), validators=[Optional(), Length(max=2000)])
 
@@ -142,6 +144,10 @@ class CommentForm(FlaskForm):
     body = TextAreaField(_l("Comment"), validators=[DataRequired(REQUIRED), Length(max=5000)])
 
 
+class ImportForm(FlaskForm):
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
 
@@ -159,3 +165,7 @@ def person_choices(people: Iterable[User]) -> list[SelectChoice]:
         SelectChoice(0, NOTHING),
         *(SelectChoice(u.id, f"{u.name} <{u.email}>") for u in people),
     ]
+
+
+def campaign_choices(campaigns: Iterable[Campaign]) -> list[SelectChoice]:
+    return [SelectChoice(0, NOTHING), *(SelectChoice(c.id, c.name) for c in campaigns)]

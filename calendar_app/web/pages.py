@@ -9,7 +9,7 @@ from flask import abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from calendar_app import comments, crisis, escalation, notifications, planning
+from calendar_app import campaigns, comments, crisis, escalation, notifications, planning
 from calendar_app.extensions import db_session
 from calendar_app.models import Post, PostStatus, User
 from calendar_app.permissions import (
@@ -24,6 +24,7 @@ from calendar_app.web.forms import ActionForm, CommentForm, LiftCrisisForm, Send
 
 DAYS_BEFORE_TODAY = 7
 DAYS_SHOWN = 42
+FILTER_NAMES = ("channel", "department", "campaign", "status")
 CALENDAR_VIEWS = ("dayGridMonth", "timeGridWeek", "listWeek")
 # Posts one may still move in the calendar; held ones belong to the crisis review.
 MOVABLE = (PostStatus.DRAFT, PostStatus.IN_REVIEW, PostStatus.SCHEDULED)
@@ -50,7 +51,11 @@ def calendar_filters() -> dict[str, object]:
     return {
         "channels": queries.active_channels(session),
         "departments": queries.departments(session),
+        "campaigns": campaigns.list_campaigns(session),
         "statuses": STATUS_LABELS,
+        # `?campaign=3` (from a campaign's page) opens the calendar with that filter chosen.
+        "chosen": {name: request.args.get(name, "") for name in FILTER_NAMES},
+        "chosen_filters": {n: request.args[n] for n in FILTER_NAMES if request.args.get(n)},
     }
 
 

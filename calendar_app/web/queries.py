@@ -85,6 +85,7 @@ def calendar_posts(
     end: datetime,
     channel_id: int | None = None,
     department_id: int | None = None,
+    campaign_id: int | None = None,
     status: str | None = None,
 ) -> list[Post]:
     """What the calendar shows in a range, with its filters."""
@@ -95,6 +96,7 @@ def calendar_posts(
             end=end,
             channel_id=channel_id,
             department_id=department_id,
+            campaign_id=campaign_id,
             status=status,
         )
     )
