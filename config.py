@@ -115,7 +115,8 @@ class Config:
     INSTANCE_PATH: Path = DEFAULT_INSTANCE_PATH
     TIMEZONE: str = "Europe/Berlin"
     SCHEDULER_INTERVAL_SECONDS: float = 1.0
-    CRISIS_LIFT_CONFIRMATIONS: int = 1
+    # Two people lift a crisis: one requests, another head or an admin confirms. 1: one is enough.
+    CRISIS_LIFT_CONFIRMATIONS: int = 2
     # Four-eyes rule: a head may not approve their own post unless this is set.
     ALLOW_SELF_APPROVAL: bool = False
     # The dispatch pass: how many deliveries one claim takes, how many are sent at once.
@@ -126,6 +127,10 @@ class Config:
     WEBHOOK_TIMEOUT_SECONDS: float = 10.0
     WEBHOOK_MAX_ATTEMPTS: int = 4
     WEBHOOK_BACKOFF_SECONDS: float = 2.0
+    # A delivery found more than this many minutes after its time is not sent but `missed`.
+    MISSED_AFTER_MINUTES: int = 30
+    # Everyone is reminded of a blackout date this many hours before it begins (once).
+    BLACKOUT_REMINDER_HOURS: int = 24
     # How long a crisis declaration waits for deliveries that were already being sent.
     DECLARE_WAIT_SECONDS: float = 30.0
     # Login throttling (Flask-Limiter): failed logins counted per account and per address.
@@ -169,7 +174,7 @@ class Config:
             INSTANCE_PATH=instance,
             TIMEZONE=env_timezone("CALENDAR_TIMEZONE", "Europe/Berlin"),
             SCHEDULER_INTERVAL_SECONDS=env_float("SCHEDULER_INTERVAL_SECONDS", 1.0),
-            CRISIS_LIFT_CONFIRMATIONS=env_int("CRISIS_LIFT_CONFIRMATIONS", 1, minimum=1),
+            CRISIS_LIFT_CONFIRMATIONS=env_int("CRISIS_LIFT_CONFIRMATIONS", 2, minimum=1),
             ALLOW_SELF_APPROVAL=env_bool("ALLOW_SELF_APPROVAL", False),
             DISPATCH_BATCH_SIZE=env_int("DISPATCH_BATCH_SIZE", 50, minimum=1),
             DISPATCH_CONCURRENCY=env_int("DISPATCH_CONCURRENCY", 8, minimum=1),
@@ -178,6 +183,8 @@ class Config:
             WEBHOOK_MAX_ATTEMPTS=env_int("WEBHOOK_MAX_ATTEMPTS", 4, minimum=1),
             WEBHOOK_BACKOFF_SECONDS=env_float("WEBHOOK_BACKOFF_SECONDS", 2.0),
             DECLARE_WAIT_SECONDS=env_float("DECLARE_WAIT_SECONDS", 30.0),
+            MISSED_AFTER_MINUTES=env_int("MISSED_AFTER_MINUTES", 30, minimum=1),
+            BLACKOUT_REMINDER_HOURS=env_int("BLACKOUT_REMINDER_HOURS", 24, minimum=1),
             RATELIMIT_STORAGE_URI=env_storage_uri("RATELIMIT_STORAGE_URI", "memory://"),
             LOGIN_LIMIT_PER_ACCOUNT=env_rate("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
             LOGIN_LIMIT_PER_ADDRESS=env_rate("LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes"),

@@ -58,6 +58,7 @@ def declare_run(
         SECRET_KEY=secrets.token_hex(16),
         DATABASE_URL=url,
         INSTANCE_PATH=workdir,
+        CRISIS_LIFT_CONFIRMATIONS=1,  # this run measures declaring, not the two-person lift
         **settings,  # type: ignore[arg-type]
     )
     app = create_app(config)

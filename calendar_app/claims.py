@@ -3,7 +3,9 @@
 A claim is one transaction that reads the crisis in force (with the lock a declaration conflicts
 with), holds what the crisis covers, and takes the rest with a conditional UPDATE. On PostgreSQL
 the rows are picked `FOR UPDATE SKIP LOCKED` inside a CTE, so several schedulers never take the
-same row and the LIMIT is honoured. A claim is a lease with a fencing token: only the holder of
+same row and the LIMIT is honoured. A delivery found long after its time (an outage, a long
+crisis) is never sent late blindly: the same claim sets it aside as `missed` for a head's review.
+A claim is a lease with a fencing token: only the holder of
 the current token can record an outcome, and a lease that runs out turns the delivery `unknown`
 (a human decides; it is never re-sent blindly).
 """
@@ -19,8 +21,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from calendar_app import audit
+from calendar_app.blackouts import blackouts_in_force, hold_for_blackouts, must_hold_for_blackouts
 from calendar_app.crisis import current_crisis, hold_due_deliveries, must_hold
-from calendar_app.models import Delivery, DeliveryStatus
+from calendar_app.models import Delivery, DeliveryStatus, Post
 from calendar_app.planning import settle_post_status
 
 log = logging.getLogger(__name__)
@@ -44,17 +48,37 @@ class Claim:
 class ClaimResult:
     claims: list[Claim] = field(default_factory=list)
     held_post_ids: list[int] = field(default_factory=list)
+    missed_post_ids: list[int] = field(default_factory=list)
 
 
 def claim_due(
-    session: Session, *, now: datetime, limit: int, worker: str, lease_seconds: float
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    worker: str,
+    lease_seconds: float,
+    missed_after: timedelta | None = None,
 ) -> ClaimResult:
+    """Hold what a crisis or a blackout date covers, set aside what is too late, and claim the
+    rest that is due.
+
+    `missed_after`: a delivery due longer ago than this is `missed`, not sent (None: never).
+    """
     crisis = current_crisis(session, lock="share")
     held = hold_due_deliveries(session, crisis, now) if crisis is not None else []
+    blackouts = blackouts_in_force(session, now)
+    if blackouts:
+        held = sorted({*held, *hold_for_blackouts(session, blackouts, now)})
+    missed = set_aside_missed(session, now, missed_after) if missed_after is not None else []
 
     conditions = [Delivery.status == DeliveryStatus.SCHEDULED, Delivery.due_at <= now]
+    if missed_after is not None:
+        conditions.append(Delivery.due_at >= now - missed_after)  # belt and braces
     if (hold := must_hold(crisis)) is not None:
         conditions.append(~hold)  # belt and braces: never claim what the crisis covers
+    if (quiet := must_hold_for_blackouts(blackouts)) is not None:
+        conditions.append(~quiet)
     due = (
         select(Delivery.id)
         .where(*conditions)
@@ -79,7 +103,50 @@ def claim_due(
         .execution_options(synchronize_session=False)
     ).all()
     claims = [Claim(r.id, r.post_id, r.channel_id, token, r.attempts) for r in rows]
-    return ClaimResult(sorted(claims, key=lambda c: c.delivery_id), held)
+    return ClaimResult(sorted(claims, key=lambda c: c.delivery_id), held, missed)
+
+
+def set_aside_missed(session: Session, now: datetime, missed_after: timedelta) -> list[int]:
+    """Deliveries due longer ago than `missed_after` become `missed` (never sent late blindly);
+    their original time stays in `due_at`. Returns the ids of the posts concerned."""
+    minutes = int(missed_after.total_seconds() // 60)
+    late = (
+        select(Delivery.id)
+        .where(
+            Delivery.status == DeliveryStatus.SCHEDULED,
+            Delivery.due_at < now - missed_after,
+        )
+        .with_for_update(skip_locked=True)
+        .cte("late")
+    )
+    rows = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(select(late.c.id)), Delivery.status == DeliveryStatus.SCHEDULED)
+        .values(
+            status=DeliveryStatus.MISSED,
+            held_at=now,
+            held_by_crisis_id=None,
+            error=(
+                f"not sent: its time had passed by more than {minutes} minutes when the "
+                "scheduler found it. Release it (now or at a new time) or discard it."
+            ),
+        )
+        .returning(Delivery.id, Delivery.post_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not rows:
+        return []
+    by_post: dict[int, list[int]] = {}
+    for row in rows:
+        by_post.setdefault(row.post_id, []).append(row.id)
+    post_ids = sorted(by_post)
+    settle_post_status(session, post_ids)
+    for post_id in post_ids:
+        audit.record(
+            session, None, "missed", session.get_one(Post, post_id), deliveries=by_post[post_id]
+        )
+    log.warning("deliveries too late to send, now missed: ids=%s", [r.id for r in rows])
+    return post_ids
 
 
 def expire_leases(session: Session, now: datetime) -> list[int]:

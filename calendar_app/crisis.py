@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import ColumnElement, select, true, update
 from sqlalchemy.orm import Session
 
-from calendar_app import audit
+from calendar_app import audit, holds
+from calendar_app.blackouts import blackout_blocking_release
 from calendar_app.channels import channels_by_ids
 from calendar_app.errors import Conflict, InvalidInput
 from calendar_app.models import Crisis, Delivery, DeliveryStatus, Post, PostStatus, QueueState, User
@@ -32,7 +33,12 @@ from calendar_app.timeutil import check_aware, now_utc
 
 QUEUE_STATE_ID = 1
 # A delivery in one of these states waits for a person's decision: release or discard.
-REVIEWABLE = (DeliveryStatus.HELD, DeliveryStatus.UNKNOWN, DeliveryStatus.FAILED)
+REVIEWABLE = (
+    DeliveryStatus.HELD,
+    DeliveryStatus.MISSED,
+    DeliveryStatus.UNKNOWN,
+    DeliveryStatus.FAILED,
+)
 
 
 def current_crisis(
@@ -66,10 +72,14 @@ def _not_crisis_response() -> ColumnElement[bool]:
 
 
 def must_hold(crisis: Crisis | None) -> ColumnElement[bool] | None:
-    """Deliveries that may not go out while `crisis` is in force (None: no crisis, none)."""
+    """Deliveries that may not go out while `crisis` is in force (None: no crisis, none).
+
+    Its channels, and on every channel what carries a held topic or keyword (holds.py).
+    """
     if crisis is None:
         return None
-    return in_scope(crisis) & _not_crisis_response()
+    covered = in_scope(crisis) | holds.crisis_topic_or_keyword_hold(crisis)
+    return covered & _not_crisis_response()
 
 
 def hold_due_deliveries(session: Session, crisis: Crisis, now: datetime) -> list[int]:
@@ -103,13 +113,21 @@ class Declaration:
 
 
 def declare_crisis(
-    session: Session, actor: User, *, reason: str, channel_ids: Sequence[int] | None = None
+    session: Session,
+    actor: User,
+    *,
+    reason: str,
+    channel_ids: Sequence[int] | None = None,
+    topics: Sequence[str] = (),
+    keywords: Sequence[str] = (),
 ) -> Declaration:
     """Put a crisis in force. The caller commits, then calls `wait_for_in_flight`."""
     require_may_declare_crisis(actor)
     if not reason.strip():
         raise InvalidInput("a crisis needs a reason", {"reason": "must not be empty"})
     channels = channels_by_ids(session, channel_ids) if channel_ids is not None else []
+    hold_topics = holds.normalise_tags(topics, "topics")
+    hold_keywords = holds.normalise_keywords(keywords)
     active = current_crisis(session, lock="update")
     if active is not None:
         raise Conflict(
@@ -123,6 +141,8 @@ def declare_crisis(
         declared_by=actor,
         all_channels=channel_ids is None,
         channels=channels,
+        hold_topics=hold_topics,
+        hold_keywords=hold_keywords,
     )
     session.add(crisis)
     session.flush()
@@ -131,7 +151,8 @@ def declare_crisis(
     in_flight = list(
         session.scalars(
             select(Delivery.id).where(
-                Delivery.status == DeliveryStatus.PUBLISHING, in_scope(crisis)
+                Delivery.status == DeliveryStatus.PUBLISHING,
+                in_scope(crisis) | holds.crisis_topic_or_keyword_hold(crisis),
             )
         )
     )
@@ -143,6 +164,8 @@ def declare_crisis(
         crisis,
         reason=crisis.reason,
         channels="all" if crisis.all_channels else [c.id for c in channels],
+        topics=hold_topics,
+        keywords=hold_keywords,
         in_flight=in_flight,
         held_posts=held_posts,
     )
@@ -248,20 +271,19 @@ def _lift(session: Session, crisis: Crisis, actor: User, note: str) -> None:
 def release_post(
     session: Session, actor: User, post: Post, *, publish_at: datetime | None = None
 ) -> Post:
-    """A head's decision after review: send the held (or failed, or unknown) deliveries again."""
+    """A head's decision after review: send the held (missed, failed, unknown) deliveries again."""
     require_reviewer(actor, "release held posts")
     waiting = [d for d in post.deliveries if d.status in REVIEWABLE]
     if not waiting:
         raise Conflict(
-            f"post {post.id} has nothing to release: only held, failed or unknown deliveries "
-            f"can be released (post status: {post.status})"
+            f"post {post.id} has nothing to release: only held, missed, failed or unknown "
+            f"deliveries can be released (post status: {post.status})"
         )
     now = now_utc()
     when = check_aware(publish_at) if publish_at is not None else now
     crisis = current_crisis(session)
     if crisis is not None and when <= now and not post.crisis_response:
-        scope = {c.id for c in crisis.channels}
-        blocked = [d for d in waiting if crisis.all_channels or d.channel_id in scope]
+        blocked = _covered_by(session, crisis, waiting)
         if blocked:
             raise Conflict(
                 "a crisis is still in force on "
@@ -270,6 +292,7 @@ def release_post(
                 "or release it at a later time.",
                 {"publish_at": "must be later while the crisis is in force"},
             )
+    _refuse_release_into_blackout(session, waiting, when)
     previous = {d.id: d.status for d in waiting}
     for delivery in waiting:
         delivery.status = DeliveryStatus.SCHEDULED
@@ -292,6 +315,20 @@ def release_post(
         deliveries={str(k): v for k, v in previous.items()},
     )
     return post
+
+
+def _refuse_release_into_blackout(
+    session: Session, deliveries: Sequence[Delivery], when: datetime
+) -> None:
+    if deliveries and deliveries[0].post.crisis_response:
+        return
+    blackout = blackout_blocking_release(session, deliveries, when)
+    if blackout is not None:
+        raise Conflict(
+            f"the blackout “{blackout.name}” lasts until {blackout.ends_at.isoformat()}: "
+            "releasing into it would only hold the post again. Release it for a time after it.",
+            {"publish_at": "must be outside the blackout"},
+        )
 
 
 def discard_post(session: Session, actor: User, post: Post, *, reason: str | None = None) -> Post:
@@ -325,6 +362,84 @@ def discard_post(session: Session, actor: User, post: Post, *, reason: str | Non
         still_sending=sending,
     )
     return post
+
+
+def _covered_by(session: Session, crisis: Crisis, deliveries: Sequence[Delivery]) -> list[Delivery]:
+    """Those of `deliveries` the crisis would hold: its channels, held topics and keywords."""
+    hold = must_hold(crisis)
+    assert hold is not None
+    covered = set(
+        session.scalars(
+            select(Delivery.id).where(Delivery.id.in_([d.id for d in deliveries]), hold)
+        )
+    )
+    return [d for d in deliveries if d.id in covered]
+
+
+# --- what a declaration would stop ---------------------------------------------------------------
+
+PREVIEW_HOURS = 72
+
+
+@dataclass
+class ImpactPreview:
+    """The approved deliveries a declaration with this scope would hold in the next hours."""
+
+    deliveries: list[Delivery]
+    hours: int
+
+    @property
+    def posts(self) -> int:
+        return len({d.post_id for d in self.deliveries})
+
+    @property
+    def channels(self) -> int:
+        return len({d.channel_id for d in self.deliveries})
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{self.posts} posts on {self.channels} channels in the next {self.hours} hours "
+            "will be held"
+        )
+
+
+def impact_preview(
+    session: Session,
+    *,
+    channel_ids: Sequence[int] | None,
+    topics: Sequence[str] = (),
+    keywords: Sequence[str] = (),
+    hours: int = PREVIEW_HOURS,
+    now: datetime | None = None,
+) -> ImpactPreview:
+    """What a declaration with this scope would hold: approved deliveries due before
+    `now + hours` (and those overdue but not yet sent), crisis responses excepted.
+
+    It asks `must_hold` of a crisis that is never saved, so the preview and the real hold are
+    one rule.
+    """
+    now = check_aware(now) if now is not None else now_utc()
+    if not 1 <= hours <= 24 * 31:
+        raise InvalidInput("preview between 1 hour and 31 days", {"hours": "1 to 744"})
+    scope = Crisis(
+        all_channels=channel_ids is None,
+        channels=channels_by_ids(session, channel_ids) if channel_ids is not None else [],
+        hold_topics=holds.normalise_tags(topics, "topics"),
+        hold_keywords=holds.normalise_keywords(keywords),
+    )
+    deliveries = session.scalars(
+        select(Delivery)
+        .join(Post, Delivery.post_id == Post.id)
+        .where(
+            Delivery.status == DeliveryStatus.SCHEDULED,
+            Delivery.due_at.is_not(None),
+            Delivery.due_at <= now + timedelta(hours=hours),
+            must_hold(scope),
+        )
+        .order_by(Delivery.due_at, Delivery.id)
+    ).all()
+    return ImpactPreview(list(deliveries), hours)
 
 
 def held_deliveries(session: Session) -> Sequence[Delivery]:

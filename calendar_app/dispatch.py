@@ -53,6 +53,7 @@ class PassReport:
     lost: list[int] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
     held_posts: list[int] = field(default_factory=list)
+    missed_posts: list[int] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
 
     @property
@@ -98,29 +99,31 @@ class Dispatcher:
         with self.db.transaction() as session:
             report.expired = claims.expire_leases(session, self.clock())
         while not self._stopping.is_set():
-            jobs, held = self._claim()
-            report.held_posts.extend(held)
+            jobs, result = self._claim()
+            report.held_posts.extend(result.held_post_ids)
+            report.missed_posts.extend(result.missed_post_ids)
             if not jobs:
                 break
             for claim, label in self._publish(jobs):
                 getattr(report, label).append(claim.delivery_id)
             if len(jobs) < self.config.DISPATCH_BATCH_SIZE:
                 break
-        if report.claimed or report.held_posts or report.expired:
+        if report.claimed or report.held_posts or report.missed_posts or report.expired:
             log.info(
                 "dispatch pass worker=%s published=%d retried=%d failed=%d lost=%d "
-                "held_posts=%d expired=%d",
+                "held_posts=%d missed_posts=%d expired=%d",
                 self.worker,
                 len(report.published),
                 len(report.retried),
                 len(report.failed),
                 len(report.lost),
                 len(report.held_posts),
+                len(report.missed_posts),
                 len(report.expired),
             )
         return report
 
-    def _claim(self) -> tuple[list[_Job], list[int]]:
+    def _claim(self) -> tuple[list[_Job], claims.ClaimResult]:
         with self.db.transaction() as session:
             result = claims.claim_due(
                 session,
@@ -128,9 +131,10 @@ class Dispatcher:
                 limit=self.config.DISPATCH_BATCH_SIZE,
                 worker=self.worker,
                 lease_seconds=self.lease_seconds,
+                missed_after=timedelta(minutes=self.config.MISSED_AFTER_MINUTES),
             )
             if not result.claims:
-                return [], result.held_post_ids
+                return [], result
             by_id = {c.delivery_id: c for c in result.claims}
             rows = session.execute(
                 select(Delivery.id, Delivery.body_override, Post, Channel)
@@ -155,7 +159,7 @@ class Dispatcher:
                 )
                 for delivery_id, body_override, post, channel in rows
             ]
-            return jobs, result.held_post_ids
+            return jobs, result
 
     def _publish(self, jobs: list[_Job]) -> list[tuple[claims.Claim, str]]:
         """Send the claimed deliveries on the pool and record the outcomes as they come in.

@@ -70,6 +70,7 @@ class PostStatus(StrEnum):
     IN_REVIEW = "in_review"  # submitted, waiting for a head's approval
     SCHEDULED = "scheduled"  # approved; deliveries are armed and will go out when due
     HELD = "held"  # at least one delivery was held by a crisis: a head must review it
+    MISSED = "missed"  # at least one delivery was found too late to send: a head must review it
     UNKNOWN = "unknown"  # at least one delivery's sender died mid-send: a human decides
     FAILED = "failed"  # at least one delivery failed for good (reason on the delivery)
     PUBLISHED = "published"  # every delivery that was not discarded is published
@@ -89,6 +90,9 @@ class DeliveryStatus(StrEnum):
     PUBLISHING = "publishing"  # claimed by a dispatcher under a lease; being sent now
     PUBLISHED = "published"  # the channel accepted it
     HELD = "held"  # fell due during a crisis in its scope; waits for a head's review
+    # Found by the scheduler long after its time (an outage, a long crisis): never sent late
+    # blindly; waits for a head's review with its original time kept in `due_at`.
+    MISSED = "missed"
     FAILED = "failed"  # gave up; `error` says why
     UNKNOWN = "unknown"  # the lease expired mid-send: it may or may not have gone out
     DISCARDED = "discarded"  # withdrawn by a person; never sent
@@ -274,6 +278,24 @@ class Post(Base):
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="post", order_by="Delivery.id", cascade="all, delete-orphan"
     )
+    tag_rows: Mapped[list[PostTag]] = relationship(
+        order_by="PostTag.tag", cascade="all, delete-orphan"
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return [row.tag for row in self.tag_rows]
+
+
+class PostTag(Base):
+    """A topic a post is about, normalised (holds.normalise_tag): what topic holds match."""
+
+    __tablename__ = "post_tags"
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(60), primary_key=True, index=True)
 
 
 class Delivery(Base):
@@ -304,10 +326,17 @@ class Delivery(Base):
     published_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     held_by_crisis_id: Mapped[int | None] = mapped_column(ForeignKey("crises.id"))
+    # The blackout date it fell due in, when that is what held it.
+    held_by_blackout_id: Mapped[int | None] = mapped_column(
+        ForeignKey("blackouts.id", ondelete="SET NULL")
+    )
     held_at: Mapped[datetime | None]
+    # Title, body and this channel's text, case-folded: what keyword holds search (holds.py).
+    hold_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
     channel: Mapped[Channel] = relationship()
+    held_by_blackout: Mapped[Blackout | None] = relationship()
 
     @property
     def text(self) -> str:
@@ -328,11 +357,133 @@ class Crisis(Base):
     lift_note: Mapped[str | None] = mapped_column(Text)
     lifted_at: Mapped[datetime | None]
     lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Held on every channel: posts tagged with one of these topics, texts with one of these words.
+    hold_topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    hold_keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    playbook_id: Mapped[int | None] = mapped_column(ForeignKey("playbooks.id", ondelete="SET NULL"))
 
     declared_by: Mapped[User] = relationship(foreign_keys=[declared_by_id])
     lift_requested_by: Mapped[User | None] = relationship(foreign_keys=[lift_requested_by_id])
     lifted_by: Mapped[User | None] = relationship(foreign_keys=[lifted_by_id])
     channels: Mapped[list[Channel]] = relationship(secondary=crisis_channels, order_by=Channel.id)
+    playbook: Mapped[Playbook | None] = relationship()
+    acknowledgements: Mapped[list[Acknowledgement]] = relationship(
+        back_populates="crisis", order_by="Acknowledgement.id", cascade="all, delete-orphan"
+    )
+
+
+playbook_channels = Table(
+    "playbook_channels",
+    Base.metadata,
+    Column("playbook_id", ForeignKey("playbooks.id", ondelete="CASCADE"), primary_key=True),
+    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Playbook(Base):
+    """A crisis scenario prepared in calm times: statements, whom to alert, what to hold."""
+
+    __tablename__ = "playbooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # The default scope of a declaration from this playbook.
+    all_channels: Mapped[bool] = mapped_column(Boolean, default=True)
+    hold_topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    hold_keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+
+    created_by: Mapped[User] = relationship()
+    channels: Mapped[list[Channel]] = relationship(secondary=playbook_channels, order_by=Channel.id)
+    statements: Mapped[list[HoldingStatement]] = relationship(
+        order_by="HoldingStatement.channel_id", cascade="all, delete-orphan"
+    )
+    contacts: Mapped[list[EscalationContact]] = relationship(
+        order_by="EscalationContact.id", cascade="all, delete-orphan"
+    )
+
+
+class HoldingStatement(Base):
+    """A pre-approved text for one channel, published at once when the playbook is declared."""
+
+    __tablename__ = "holding_statements"
+    __table_args__ = (UniqueConstraint("playbook_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    playbook_id: Mapped[int] = mapped_column(ForeignKey("playbooks.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+
+    channel: Mapped[Channel] = relationship()
+
+
+class EscalationContact(Base):
+    """Someone to alert: a user of the app, or a person outside it (name, role, e-mail)."""
+
+    __tablename__ = "escalation_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    playbook_id: Mapped[int] = mapped_column(ForeignKey("playbooks.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120), default="")
+    role: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+
+    user: Mapped[User | None] = relationship()
+
+
+class Acknowledgement(Base):
+    """One person alerted about a crisis, and when they acknowledged it (NULL: not yet)."""
+
+    __tablename__ = "acknowledgements"
+    __table_args__ = (Index("ix_acknowledgements_crisis", "crisis_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crisis_id: Mapped[int] = mapped_column(ForeignKey("crises.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    # People outside the app acknowledge by a secret link; only its SHA-256 is stored.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    notified_at: Mapped[datetime] = mapped_column(default=now_utc)
+    acknowledged_at: Mapped[datetime | None]
+
+    crisis: Mapped[Crisis] = relationship(back_populates="acknowledgements")
+    user: Mapped[User | None] = relationship()
+
+
+blackout_channels = Table(
+    "blackout_channels",
+    Base.metadata,
+    Column("blackout_id", ForeignKey("blackouts.id", ondelete="CASCADE"), primary_key=True),
+    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Blackout(Base):
+    """A planned quiet period (a day of mourning, the anniversary of an incident): nothing
+    planned goes out on its channels from `starts_at` until `ends_at`."""
+
+    __tablename__ = "blackouts"
+    __table_args__ = (Index("ix_blackouts_period", "starts_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    all_channels: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    # When everyone was reminded that it begins soon (once; NULL: not yet).
+    reminded_at: Mapped[datetime | None]
+
+    created_by: Mapped[User] = relationship()
+    channels: Mapped[list[Channel]] = relationship(secondary=blackout_channels, order_by=Channel.id)
 
 
 class QueueState(Base):

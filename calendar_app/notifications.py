@@ -77,6 +77,18 @@ def notify(
     return notes
 
 
+def email(
+    session: Session, *, recipient: str, subject: str, text: str, link: str | None = None
+) -> OutgoingMessage:
+    """An e-mail to someone who is not a user of the app (e.g. on a crisis escalation list)."""
+    message = OutgoingMessage(
+        transport=EMAIL, recipient=recipient, subject=subject[:200], body=text, link=link
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
 def announce(session: Session, *, subject: str, text: str, link: str | None = None) -> None:
     """Post a message to the team's chat (when a chat webhook is configured)."""
     session.add(

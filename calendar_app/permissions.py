@@ -52,6 +52,18 @@ def require_may_declare_crisis(user: User) -> None:
     require_reviewer(user, "declare a crisis")
 
 
+def require_may_plan_blackouts(user: User) -> None:
+    require_reviewer(user, "plan blackout dates")
+
+
+def require_may_manage_playbooks(user: User) -> None:
+    require_reviewer(user, "prepare crisis playbooks")
+
+
+def may_manage_playbooks(user: User) -> bool:
+    return is_reviewer(user)
+
+
 def may_manage_campaigns(user: User) -> bool:
     """Campaigns set goals for several departments: heads and admins create and change them."""
     return is_reviewer(user)
@@ -79,6 +91,17 @@ def require_may_approve(user: User, post: Post, *, allow_self_approval: bool) ->
         raise NotAllowed(
             "you wrote this post: another head or an admin must approve it (four-eyes rule; "
             "crisis responses are exempt)"
+        )
+
+
+def require_may_approve_held_words(user: User, post: Post, held_words: list[str]) -> None:
+    """During a crisis, a text with a held keyword needs someone other than its author."""
+    if held_words and post.author_id == user.id:
+        raise NotAllowed(
+            "this post contains "
+            + ", ".join(f"“{w}”" for w in held_words)
+            + ", held during the crisis in force: another head or an admin must approve it "
+            "(no self-approval, even for a crisis response)"
         )
 
 

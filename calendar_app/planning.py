@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from calendar_app import audit
+from calendar_app import audit, holds
 from calendar_app.campaigns import find_campaign
 from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
@@ -25,7 +25,11 @@ from calendar_app.models import (
     PostStatus,
     User,
 )
-from calendar_app.permissions import require_may_approve, require_reviewer
+from calendar_app.permissions import (
+    require_may_approve,
+    require_may_approve_held_words,
+    require_reviewer,
+)
 from calendar_app.timeutil import check_aware, now_utc
 
 # Before approval a post's status is its place in the workflow; after, it is derived from its
@@ -131,6 +135,7 @@ def create_post(
     department_id: int | None = None,
     campaign_id: int | None = None,
     overrides: Mapping[int, str] | None = None,
+    tags: Sequence[str] = (),
 ) -> Post:
     """A new draft; `overrides` gives some channels their own text (channel id -> text).
 
@@ -139,6 +144,7 @@ def create_post(
     channels = channels_by_ids(session, channel_ids)
     overrides = _clean_overrides(overrides)
     check_text(title, body, channels, overrides)
+    clean_tags = holds.normalise_tags(tags)
     post = Post(
         title=title.strip(),
         body=body,
@@ -157,6 +163,8 @@ def create_post(
             for channel in channels
         ],
     )
+    holds.set_tags(post, clean_tags)
+    holds.index_post_text(post)
     session.add(post)
     session.flush()
     return post
@@ -198,6 +206,7 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
         staying = {c.id for c in channels}
         overrides = {k: v for k, v in current_overrides(post).items() if k in staying}
     check_text(title, body, channels, overrides)
+    tags = holds.normalise_tags(changes["tags"]) if "tags" in changes else None
 
     previous_status = post.status
     post.title = title.strip()
@@ -217,6 +226,9 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
         post.deliveries.extend(Delivery(channel=c) for c in channels if c.id not in present)
     for delivery in post.deliveries:
         delivery.body_override = overrides.get(delivery.channel_id)
+    if tags is not None:
+        holds.set_tags(post, tags)
+    holds.index_post_text(post)
 
     if previous_status not in WORKFLOW_STATUSES:
         _back_to_draft(post)
@@ -274,17 +286,13 @@ def approve_post(
     session: Session, approver: User, post: Post, *, allow_self_approval: bool = False
 ) -> Post:
     require_may_approve(approver, post, allow_self_approval=allow_self_approval)
+    held_words = holds.held_words_in(post, holds.active_hold_keywords(session))
+    require_may_approve_held_words(approver, post, held_words)
     if post.status != PostStatus.IN_REVIEW:
         raise Conflict(f"only a post in review can be approved; this post is {post.status}")
     check_text(post.title, post.body, [d.channel for d in post.deliveries], current_overrides(post))
-    post.status = PostStatus.SCHEDULED
-    post.approved_by = approver
-    post.approved_at = now_utc()
-    for delivery in post.deliveries:
-        delivery.status = DeliveryStatus.SCHEDULED
-        delivery.due_at = post.publish_at  # armed: the scheduler takes it when due
-        delivery.attempts = 0
-        delivery.error = None
+    holds.index_post_text(post)
+    _arm(post, approver)
     session.flush()
     audit.record(
         session,
@@ -297,10 +305,64 @@ def approve_post(
     return post
 
 
+def _arm(post: Post, approver: User) -> None:
+    post.status = PostStatus.SCHEDULED
+    post.approved_by = approver
+    post.approved_at = now_utc()
+    for delivery in post.deliveries:
+        delivery.status = DeliveryStatus.SCHEDULED
+        delivery.due_at = post.publish_at  # armed: the scheduler takes it when due
+        delivery.attempts = 0
+        delivery.error = None
+
+
+def schedule_prepared_statement(
+    session: Session,
+    actor: User,
+    *,
+    title: str,
+    body: str,
+    channel_id: int,
+    publish_at: datetime,
+    source: str,
+) -> Post:
+    """A holding statement approved in calm times (a playbook), scheduled as a crisis response.
+
+    It was checked against the channel's rules and approved when the playbook was saved; the
+    declaring head's action is its release.
+    """
+    post = create_post(
+        session,
+        actor,
+        body=body,
+        channel_ids=[channel_id],
+        publish_at=publish_at,
+        title=title[:MAX_TITLE_LENGTH],
+        crisis_response=True,
+    )
+    _arm(post, actor)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "approve",
+        post,
+        publish_at=post.publish_at.isoformat(),
+        crisis_response=True,
+        prepared_in=source,
+    )
+    return post
+
+
 def derived_status(delivery_statuses: Iterable[str]) -> PostStatus:
     """The status of an approved post: the one of its deliveries that most needs attention."""
     statuses = set(delivery_statuses)
-    for attention in (DeliveryStatus.HELD, DeliveryStatus.UNKNOWN, DeliveryStatus.FAILED):
+    for attention in (
+        DeliveryStatus.HELD,
+        DeliveryStatus.MISSED,
+        DeliveryStatus.UNKNOWN,
+        DeliveryStatus.FAILED,
+    ):
         if attention in statuses:
             return PostStatus(attention.value)
     live = statuses - {DeliveryStatus.DISCARDED}

@@ -17,6 +17,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from calendar_app.blackouts import send_reminders
 from calendar_app.dispatch import Dispatcher
 from calendar_app.extensions import get_db
 from calendar_app.graveyard import check_graveyards
@@ -29,6 +30,7 @@ _started_lock = threading.Lock()
 # Each job runs in its own thread, so a slow mail server never delays a dispatch pass.
 JOB_THREADS = 4
 OUTGOING_INTERVAL_SECONDS = 5.0
+BLACKOUT_REMINDER_INTERVAL_SECONDS = 60.0
 
 
 def build_dispatcher(app: Flask) -> Dispatcher:
@@ -74,6 +76,12 @@ def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float
         "graveyard",
         dispatcher.config.GRAVEYARD_CHECK_SECONDS,
         lambda: check_graveyards_once(dispatcher),
+    )
+    _every(
+        scheduler,
+        "blackout_reminders",
+        BLACKOUT_REMINDER_INTERVAL_SECONDS,
+        lambda: send_reminders(dispatcher.db, dispatcher.config),
     )
 
 

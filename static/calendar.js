@@ -89,30 +89,46 @@
       eventStartEditable: true,
       displayEventEnd: false,
       defaultTimedEventDuration: "00:30",
-      events: {
-        url: data.eventsUrl,
-        extraParams: function () {
-          return {
-            channel: filters.channel.value,
-            department: filters.department.value,
-            campaign: filters.campaign.value,
-            status: filters.status.value,
-          };
+      eventSources: [
+        {
+          url: data.eventsUrl,
+          extraParams: function () {
+            return {
+              channel: filters.channel.value,
+              department: filters.department.value,
+              campaign: filters.campaign.value,
+              status: filters.status.value,
+            };
+          },
+          failure: function () {
+            say(data.error, "error");
+          },
         },
-        failure: function () {
-          say(data.error, "error");
+        {
+          // Blackout dates: shaded background, not draggable.
+          url: data.blackoutsUrl,
+          editable: false,
+          color: "#5b6770",
+          failure: function () {
+            say(data.error, "error");
+          },
         },
-      },
+      ],
       datesSet: function (info) {
         shownRange = { start: info.start, end: info.end };
         updateExportLink();
       },
       eventDidMount: function (info) {
         var props = info.event.extendedProps;
+        if (props.blackout) {
+          var note = info.event.title + (props.channels.length ? " · " + props.channels.join(", ") : " · " + props.statusLabel);
+          info.el.setAttribute("title", note);
+          return;
+        }
         var label = info.event.title + " · " + props.statusLabel + " · " + props.channels.join(", ");
         info.el.setAttribute("title", label);
         info.el.setAttribute("aria-label", label);
-        if (props.status === "held" || props.status === "failed" || props.status === "unknown") {
+        if (props.status === "held" || props.status === "missed" || props.status === "failed" || props.status === "unknown") {
           var title = info.el.querySelector(".fc-event-title, .fc-list-event-title a");
           if (title && !title.dataset.marked) {
             title.dataset.marked = "1";

@@ -198,6 +198,9 @@ class Api:
     def put(self, path: str, **kwargs: Any) -> Any:
         return self._call("PUT", path, **kwargs)
 
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self._call("DELETE", path, **kwargs)
+
 
 @dataclass
 class Team:

@@ -115,6 +115,14 @@ def declare_crisis(team: Team) -> Call:
     return Call("POST", "/crisis", {"reason": "Shitstorm: Sicherheitsdienst"})
 
 
+def preview_crisis(team: Team) -> Call:
+    return Call("POST", "/crisis/preview", {"keywords": ["Gewinnspiel"]})
+
+
+def create_playbook(team: Team) -> Call:
+    return Call("POST", "/playbooks", {"name": "Produktrückruf", "keywords": ["Rabatt"]})
+
+
 def lift_crisis(team: Team) -> Call:
     assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
     return Call("POST", "/crisis/lift", {"note": "Lage geklärt"})
@@ -122,7 +130,8 @@ def lift_crisis(team: Team) -> Call:
 
 def release_held_post(team: Team) -> Call:
     post = _held(team)
-    assert team.head.post("/crisis/lift", json={"note": "Lage geklärt"}).status_code == 200
+    assert team.head.post("/crisis/lift", json={"note": "Lage geklärt"}).status_code == 202
+    assert team.head2.post("/crisis/lift/confirm").status_code == 200
     return Call("POST", f"/posts/{post['id']}/release", {})
 
 
@@ -142,6 +151,31 @@ def discard_held_post(team: Team) -> Call:
     return Call("POST", f"/posts/{_held(team)['id']}/discard", {})
 
 
+BLACKOUT = {
+    "name": "Trauertag",
+    "starts_at": "2031-11-20T00:00:00+01:00",
+    "ends_at": "2031-11-21T00:00:00+01:00",
+}
+
+
+def _blackout(team: Team) -> dict[str, Any]:
+    response = team.admin.post("/blackouts", json=BLACKOUT)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def plan_blackout(team: Team) -> Call:
+    return Call("POST", "/blackouts", BLACKOUT)
+
+
+def change_blackout(team: Team) -> Call:
+    return Call("PATCH", f"/blackouts/{_blackout(team)['id']}", {"name": "Gedenktag"})
+
+
+def cancel_blackout(team: Team) -> Call:
+    return Call("DELETE", f"/blackouts/{_blackout(team)['id']}")
+
+
 # Who may, with the success status. Every other signed-in role gets 403, anonymous gets 401.
 MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     create_channel: {"admin": 201},
@@ -157,12 +191,17 @@ MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     approve_heads_own_post: {"head2": 200, "admin": 200},  # four eyes: not its author
     approve_heads_own_crisis_response: {"head": 200, "head2": 200, "admin": 200},
     declare_crisis: {"head": 201, "head2": 201, "admin": 201},
-    lift_crisis: {"head": 200, "head2": 200, "admin": 200},
+    preview_crisis: {"head": 200, "head2": 200, "admin": 200},
+    create_playbook: {"head": 201, "head2": 201, "admin": 201},
+    lift_crisis: {"head": 202, "head2": 202, "admin": 202},  # two people: asked, not yet lifted
     release_held_post: {"head": 200, "head2": 200, "admin": 200},
     discard_planners_draft: {"planner": 200, "head": 200, "head2": 200, "admin": 200},
     discard_planners_post_in_review: {"planner": 200, "head": 200, "head2": 200, "admin": 200},
     discard_planners_approved_post: {"head": 200, "head2": 200, "admin": 200},
     discard_held_post: {"head": 200, "head2": 200, "admin": 200},
+    plan_blackout: {"head": 201, "head2": 201, "admin": 201},
+    change_blackout: {"head": 200, "head2": 200, "admin": 200},
+    cancel_blackout: {"head": 204, "head2": 204, "admin": 204},
 }
 
 TABLE = [
@@ -178,7 +217,16 @@ TABLE = [
 
 
 def _state(team: Team) -> dict[str, Any]:
-    paths = ("/channels", "/posts", "/campaigns", "/crisis", "/departments", "/users")
+    paths = (
+        "/channels",
+        "/posts",
+        "/campaigns",
+        "/crisis",
+        "/departments",
+        "/users",
+        "/blackouts",
+        "/playbooks",
+    )
     return {path: team.admin.get(path).get_json() for path in paths}
 
 
@@ -190,13 +238,12 @@ def test_who_may_do_what(
     before = _state(team)
     response = call.by(team, role)
     assert response.status_code == expected, response.get_json()
-    assert response.is_json
+    assert response.is_json or expected == 204
     if expected >= 400:
         assert response.get_json()["error"]
         assert _state(team) == before, "a refused request must change nothing"
 
 
-@pytest.mark.parametrize("config_overrides", [{"CRISIS_LIFT_CONFIRMATIONS": 2}])
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
@@ -218,7 +265,6 @@ def test_who_may_confirm_lifting_a_crisis(team: Team, role: str, expected: int) 
     assert team.admin.get("/crisis").get_json()["active"] is (expected != 200)
 
 
-@pytest.mark.parametrize("config_overrides", [{"CRISIS_LIFT_CONFIRMATIONS": 2}])
 @pytest.mark.parametrize(
     ("role", "expected"),
     [("head", 202), ("head2", 202), ("admin", 202), ("planner", 403), ("anonymous", 401)],
@@ -232,6 +278,20 @@ def test_who_may_ask_to_lift_a_crisis_that_needs_two_people(
     assert team.admin.get("/crisis").get_json()["active"] is True
 
 
+@pytest.mark.parametrize("config_overrides", [{"CRISIS_LIFT_CONFIRMATIONS": 1}])
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [("head", 200), ("head2", 200), ("admin", 200), ("planner", 403), ("anonymous", 401)],
+)
+def test_who_may_lift_a_crisis_alone_where_one_is_enough(
+    team: Team, role: str, expected: int
+) -> None:
+    assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
+    response = getattr(team, role).post("/crisis/lift", json={"note": "Lage geklärt"})
+    assert response.status_code == expected, response.get_json()
+    assert team.admin.get("/crisis").get_json()["active"] is (expected != 200)
+
+
 READ_PATHS = [
     "/health",
     "/channels",
@@ -243,6 +303,8 @@ READ_PATHS = [
     "/departments",
     "/channels/health",
     "/posts/{post}/comments",
+    "/blackouts",
+    "/playbooks",
 ]
 
 
@@ -274,6 +336,10 @@ ANONYMOUS: list[Any] = [
     ("PATCH", "/campaigns/1", 401),
     ("GET", "/crisis", 401),
     ("POST", "/crisis", 401),
+    ("POST", "/crisis/preview", 401),
+    ("POST", "/crisis/acknowledge", 401),
+    ("GET", "/playbooks", 401),
+    ("POST", "/playbooks", 401),
     ("POST", "/crisis/lift", 401),
     ("POST", "/crisis/lift/confirm", 401),
     ("PATCH", "/channels/1", 401),
@@ -284,6 +350,11 @@ ANONYMOUS: list[Any] = [
     ("POST", "/departments", 401),
     ("GET", "/users", 401),
     ("PUT", "/users/1/departments", 401),
+    ("GET", "/blackouts", 401),
+    ("POST", "/blackouts", 401),
+    ("GET", "/blackouts/1", 401),
+    ("PATCH", "/blackouts/1", 401),
+    ("DELETE", "/blackouts/1", 401),
 ]
 
 

@@ -412,7 +412,8 @@ def test_releasing_with_a_bad_publish_at_names_the_field(team: Team, publish_at:
     post = team.scheduled([channel["id"]], at=now_utc() - timedelta(minutes=1))
     assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
     assert team.post(post["id"])["status"] == "held"  # it was due: the declaration held it
-    assert team.head.post("/crisis/lift", json={"note": "vorbei"}).status_code == 200
+    assert team.head.post("/crisis/lift", json={"note": "vorbei"}).status_code == 202
+    assert team.head2.post("/crisis/lift/confirm").status_code == 200
 
     response = team.head.post(f"/posts/{post['id']}/release", json={"publish_at": publish_at})
     assert_invalid(response, "publish_at")

@@ -149,5 +149,5 @@ def test_the_delivery_record_counts_planned_published_held_and_failed(
     assert any_team.post(later["id"])["status"] == "held"
 
     record = any_team.planner.get(f"/campaigns/{made['id']}").get_json()["delivery_record"]
-    assert record == {"planned": 2, "publishing": 0, "published": 2, "held": 1, "failed": 0,
-                      "unknown": 0, "discarded": 0, "total": 5}  # fmt: skip
+    assert record == {"planned": 2, "publishing": 0, "published": 2, "held": 1, "missed": 0,
+                      "failed": 0, "unknown": 0, "discarded": 0, "total": 5}  # fmt: skip

@@ -167,7 +167,9 @@ def test_served_app_publishes_on_time_and_stops_in_a_crisis(server, receiver: Re
     time.sleep(0.5)
     assert len(receiver.snapshot()) == 1
 
-    lifted = head.post("/crisis/lift", json={"note": "Entwarnung"})
+    requested = head.post("/crisis/lift", json={"note": "Entwarnung"})
+    assert requested.status_code == 202, requested.text  # two people lift a crisis
+    lifted = head2.post("/crisis/lift/confirm")
     assert lifted.status_code == 200, lifted.text
     time.sleep(0.6)  # several scheduler ticks: lifting alone publishes nothing
     assert planner.get(f"/posts/{cheerful['id']}").json()["status"] == "held"

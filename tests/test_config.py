@@ -19,6 +19,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         "CALENDAR_TIMEZONE",
         "SCHEDULER_INTERVAL_SECONDS",
         "CRISIS_LIFT_CONFIRMATIONS",
+        "MISSED_AFTER_MINUTES",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CALENDAR_INSTANCE_PATH", str(tmp_path))
@@ -31,7 +32,8 @@ def test_defaults_follow_the_documented_table(clean_env: Path) -> None:
     assert f"sqlite:///{clean_env / 'calendar.db'}" == config.DATABASE_URL
     assert config.TIMEZONE == "Europe/Berlin"
     assert config.SCHEDULER_INTERVAL_SECONDS == 1.0
-    assert config.CRISIS_LIFT_CONFIRMATIONS == 1
+    assert config.CRISIS_LIFT_CONFIRMATIONS == 2
+    assert config.MISSED_AFTER_MINUTES == 30
 
 
 def test_app_refuses_to_start_in_production_without_secret_key(clean_env: Path) -> None:

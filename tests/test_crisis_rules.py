@@ -39,9 +39,13 @@ def declare(team: Team, who: str = "head", **payload: Any) -> dict[str, Any]:
     return response.get_json()
 
 
-def lift(team: Team, who: str = "head") -> None:
-    response = getattr(team, who).post("/crisis/lift", json={"note": "Lage geklärt"})
-    assert response.status_code == 200, response.get_json()
+def lift(team: Team, who: str = "head", confirmer: str | None = None) -> None:
+    """Two people lift the crisis (the default): `who` requests, another head confirms."""
+    requested = getattr(team, who).post("/crisis/lift", json={"note": "Lage geklärt"})
+    assert requested.status_code == 202, requested.get_json()
+    confirmer = confirmer or ("head2" if who != "head2" else "head")
+    confirmed = getattr(team, confirmer).post("/crisis/lift/confirm")
+    assert confirmed.status_code == 200, confirmed.get_json()
 
 
 def sent_post_ids(receiver: Receiver) -> list[int]:
@@ -386,9 +390,8 @@ def test_a_discarded_held_post_is_never_sent(
 # --- two people to lift --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("config_overrides", [{"CRISIS_LIFT_CONFIRMATIONS": 2}])
 @pytest.mark.parametrize("confirmer", ["head2", "admin"])
-def test_lifting_takes_a_second_person_when_configured(
+def test_a_lift_requested_by_one_head_is_not_in_force_until_a_second_confirms(
     any_team: Team, receiver: Receiver, clock: Clock, dispatch: Any, confirmer: str
 ) -> None:
     hook = webhook(any_team, receiver, "Konzern-X")
@@ -420,6 +423,34 @@ def test_lifting_takes_a_second_person_when_configured(
     assert lifted["reason"] == "Lage geklärt"
 
 
+def test_a_second_request_to_lift_is_a_conflict_and_the_first_stands(any_team: Team) -> None:
+    declare(any_team)
+    assert any_team.head.post("/crisis/lift", json={"note": "Lage geklärt"}).status_code == 202
+    again = any_team.head2.post("/crisis/lift", json={"note": "Ich auch"})
+    assert again.status_code == 409, again.get_json()
+    shown = any_team.planner.get("/crisis").get_json()
+    assert shown["active"] is True
+    assert shown["lift_requested_by"] == any_team.email("head")
+    assert shown["lift_note"] == "Lage geklärt"
+
+
+def test_confirming_without_a_request_is_a_conflict(any_team: Team) -> None:
+    declare(any_team)
+    response = any_team.head2.post("/crisis/lift/confirm")
+    assert response.status_code == 409, response.get_json()
+    assert any_team.planner.get("/crisis").get_json()["active"] is True
+
+
+@pytest.mark.parametrize("config_overrides", [{"CRISIS_LIFT_CONFIRMATIONS": 1}])
+def test_with_one_confirmation_a_single_head_lifts_at_once(any_team: Team) -> None:
+    declare(any_team)
+    response = any_team.head.post("/crisis/lift", json={"note": "Lage geklärt"})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["active"] is False
+    assert "pending_confirmation" not in response.get_json()
+    assert any_team.planner.get("/crisis").get_json()["active"] is False
+
+
 # --- the audit log -------------------------------------------------------------------------
 
 
@@ -447,7 +478,7 @@ def test_the_audit_log_records_who_decided_what_and_why(
     crisis = declare(team, who="head", reason="Shitstorm: Sicherheitsdienst")
     clock.advance(minutes=10)
     dispatch()
-    assert team.head2.post("/crisis/lift", json={"note": "Lage geklärt"}).status_code == 200
+    lift(team, who="head2", confirmer="head")
     assert team.admin.post(f"/posts/{kept['id']}/release", json={}).status_code == 200
     discarded = team.head.post(f"/posts/{dropped['id']}/discard", json={"reason": "überholt"})
     assert discarded.status_code == 200
@@ -455,7 +486,8 @@ def test_the_audit_log_records_who_decided_what_and_why(
     decisions = [
         {k: e[k] for k in ("action", "actor_id", "subject_id", "reason")}
         for e in audit_log(team)
-        if e["action"] in ("approve", "declare_crisis", "lift_crisis", "release", "discard")
+        if e["action"]
+        in ("approve", "declare_crisis", "request_lift", "lift_crisis", "release", "discard")
     ]
     assert decisions == [
         {"action": "approve", "actor_id": ids["head"], "subject_id": kept["id"], "reason": None},
@@ -463,7 +495,9 @@ def test_the_audit_log_records_who_decided_what_and_why(
          "reason": None},
         {"action": "declare_crisis", "actor_id": ids["head"], "subject_id": crisis["id"],
          "reason": "Shitstorm: Sicherheitsdienst"},
-        {"action": "lift_crisis", "actor_id": ids["head2"], "subject_id": crisis["id"],
+        {"action": "request_lift", "actor_id": ids["head2"], "subject_id": crisis["id"],
+         "reason": "Lage geklärt"},
+        {"action": "lift_crisis", "actor_id": ids["head"], "subject_id": crisis["id"],
          "reason": "Lage geklärt"},
         {"action": "release", "actor_id": ids["admin"], "subject_id": kept["id"], "reason": None},
         {"action": "discard", "actor_id": ids["head"], "subject_id": dropped["id"],

@@ -66,14 +66,24 @@ def test_a_post_goes_from_draft_through_review_to_published(
     assert published_at >= datetime.fromisoformat(published["publish_at"])
 
 
-def test_a_post_due_in_the_past_when_approved_goes_out_on_the_next_pass(
+def test_a_post_due_minutes_ago_when_approved_goes_out_on_the_next_pass(
+    team: Team, clock: Clock, dispatch: Any, receiver: Receiver
+) -> None:
+    hook = webhook(team, receiver)
+    post = team.scheduled([hook["id"]], at=clock.now - timedelta(minutes=5))
+    dispatch()
+    assert [b["post_id"] for b in receiver.bodies()] == [post["id"]]
+    assert team.post(post["id"])["status"] == "published"
+
+
+def test_a_post_due_days_ago_when_approved_is_missed_not_sent_late(
     team: Team, clock: Clock, dispatch: Any, receiver: Receiver
 ) -> None:
     hook = webhook(team, receiver)
     post = team.scheduled([hook["id"]], at=clock.now - timedelta(days=2))
     dispatch()
-    assert [b["post_id"] for b in receiver.bodies()] == [post["id"]]
-    assert team.post(post["id"])["status"] == "published"
+    assert receiver.snapshot() == []
+    assert team.post(post["id"])["status"] == "missed"
 
 
 # --- the workflow's order ------------------------------------------------------------------
@@ -124,7 +134,7 @@ def test_editing_an_approved_post_sends_it_back_to_draft_and_it_waits_for_a_new_
     assert edited.get_json()["status"] == "draft"
     assert edited.get_json()["body"] == "Korrigierter Text."
 
-    clock.advance(hours=2)  # its time has come and gone
+    clock.advance(hours=1, minutes=10)  # its time has come and gone
     dispatch()
     assert receiver.snapshot() == [], "an edited post must not go out before a new approval"
     assert team.post(post["id"])["status"] == "draft"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from calendar_app.timeutil import iso_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver
 
@@ -50,7 +51,10 @@ def test_post_planned_weeks_ahead_is_held_during_crisis_and_sent_once_after_rele
     assert team.post(puppet["id"])["deliveries"][0]["status"] == "held"
     assert team.post(statement["id"])["status"] == "published"
 
-    lifted = team.head.post("/crisis/lift", json={"note": "Lage geklärt"})
+    requested = team.head.post("/crisis/lift", json={"note": "Lage geklärt"})
+    assert requested.status_code == 202
+    assert requested.get_json()["pending_confirmation"] is True
+    lifted = team.head2.post("/crisis/lift/confirm")  # two people lift a crisis
     assert lifted.status_code == 200
     assert lifted.get_json()["active"] is False
     clock.advance(minutes=5)
@@ -58,7 +62,10 @@ def test_post_planned_weeks_ahead_is_held_during_crisis_and_sent_once_after_rele
     assert len(receiver.snapshot()) == 1, "lifting must never publish held posts by itself"
     assert team.post(puppet["id"])["status"] == "held"
 
-    released = team.head2.post(f"/posts/{puppet['id']}/release", json={})
+    # Released for the scheduler's "now" (its clock runs weeks ahead of the real one).
+    released = team.head2.post(
+        f"/posts/{puppet['id']}/release", json={"publish_at": iso_utc(clock.now)}
+    )
     assert released.status_code == 200
     assert released.get_json()["status"] == "scheduled"
     clock.advance(seconds=1)
@@ -71,7 +78,14 @@ def test_post_planned_weeks_ahead_is_held_during_crisis_and_sent_once_after_rele
     }
     assert team.post(puppet["id"])["status"] == "published"
     actions = [e for e in _audit_actions(team)]
-    assert actions == ["approve", "declare_crisis", "approve", "lift_crisis", "release"]
+    assert actions == [
+        "approve",
+        "declare_crisis",
+        "approve",
+        "request_lift",
+        "lift_crisis",
+        "release",
+    ]
 
 
 def _audit_actions(team: Team) -> list[str]:

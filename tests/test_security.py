@@ -20,10 +20,20 @@ from sqlalchemy import select
 
 from calendar_app import campaigns, create_app, crisis, planning
 from calendar_app.accounts import find_token, revoke_token
+from calendar_app.blackouts import Announcing, create_blackout
 from calendar_app.channels import create_channel
 from calendar_app.cli import main as cli
 from calendar_app.extensions import get_db
-from calendar_app.models import CalendarFeed, Channel, Comment, Crisis, Department, Post, User
+from calendar_app.models import (
+    Blackout,
+    CalendarFeed,
+    Channel,
+    Comment,
+    Crisis,
+    Department,
+    Post,
+    User,
+)
 from calendar_app.timeutil import now_utc
 from config import Config
 from tests.conftest import PASSWORD, SeededDatabase, Team
@@ -373,6 +383,10 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/admin/channels": ("planner", "head"),
     "/admin/people": ("planner", "head"),
     "/dashboard": (),
+    "/blackouts": (),
+    "/calendar/blackouts?start=2026-01-01T00:00&end=2026-02-01T00:00": (),
+    "/playbooks": (),
+    "/playbooks/new": ("planner",),
 }
 
 
@@ -519,15 +533,59 @@ def declare(app: Flask) -> Button:
                   lambda: _crisis_active(app))  # fmt: skip
 
 
+def _lift_requested(app: Flask) -> bool:
+    with get_db(app).transaction() as session:
+        active = crisis.current_crisis(session)
+        return active is not None and active.lift_requested_by_id is not None
+
+
 def lift(app: Flask) -> Button:
     _declared(app)
-    return Button("/crisis/lift", {"note": "Lage geklärt"}, lambda: not _crisis_active(app))
+    return Button("/crisis/lift", {"note": "Lage geklärt"}, lambda: _lift_requested(app))
+
+
+def confirm_lift(app: Flask) -> Button:
+    _declared(app)
+    with get_db(app).transaction() as session:
+        crisis.lift_crisis(
+            session, user(session, "head2"), note="Lage geklärt", confirmations_required=2
+        )
+    return Button("/crisis/lift/confirm", {}, lambda: not _crisis_active(app))
 
 
 def release(app: Flask) -> Button:
     post_id = _held(app)
     return Button("/crisis/review", {"one": f"release_now:{post_id}"},
                   lambda: _status(app, post_id) == "scheduled")  # fmt: skip
+
+
+def _blackouts_count(app: Flask) -> int:
+    with get_db(app).transaction() as session:
+        return len(list(session.scalars(select(Blackout.id))))
+
+
+def plan_blackout(app: Flask) -> Button:
+    data = {
+        "name": "Trauertag",
+        "starts_at": "2031-11-20T00:00",
+        "ends_at": "2031-11-21T00:00",
+        "scope": "all",
+    }
+    return Button("/blackouts", data, lambda: _blackouts_count(app) == 1)
+
+
+def cancel_blackout(app: Flask) -> Button:
+    with get_db(app).transaction() as session:
+        blackout = create_blackout(
+            session,
+            user(session, "head2"),
+            name="Trauertag",
+            starts_at=now_utc() + timedelta(days=30),
+            ends_at=now_utc() + timedelta(days=31),
+            announcing=Announcing("Europe/Berlin", timedelta(hours=24)),
+        )
+        path = f"/blackouts/{blackout.id}/cancel"
+    return Button(path, {}, lambda: _blackouts_count(app) == 0)
 
 
 def choose_language(app: Flask) -> Button:
@@ -628,6 +686,9 @@ BUTTONS: dict[Callable[[Flask], Button], tuple[str, ...]] = {
     compose: ("planner", "head", "admin"),
     declare: ("head", "admin"),
     lift: ("head", "admin"),
+    confirm_lift: ("head", "admin"),
+    plan_blackout: ("head", "admin"),
+    cancel_blackout: ("head", "admin"),
     release: ("head", "admin"),
     choose_language: ("planner", "head", "admin"),
     comment: ("planner", "head", "admin"),
@@ -696,9 +757,11 @@ def test_every_page_and_button_wants_a_login(app: Flask) -> None:
     client = app.test_client()
     checked = 0
     for endpoint, method, path in _routes(app, "web."):
-        # The iCal feed is public on purpose: calendar programs cannot log in, its secret
-        # token is the credential (an unknown or revoked one answers 404: tests/test_ical.py).
-        if endpoint in ("web.login", "web.ical_feed"):
+        # Public on purpose: login; the iCal feed (calendar programs cannot log in, its secret
+        # token is the credential; an unknown or revoked one answers 404: tests/test_ical.py);
+        # and the acknowledgement link in an escalation e-mail to someone outside the app (its
+        # secret token is the key; tests/test_playbooks.py).
+        if endpoint in ("web.login", "web.ical_feed", "web.acknowledge_link"):
             continue
         response = client.open(path, method=method)
         if method == "GET":

@@ -323,11 +323,20 @@ def test_plan_approve_declare_review(browser: object, live_site: LiveSite) -> No
     expect(page.get_by_role("status")).to_contain_text("zur neuen Zeit freigegeben")
     assert post_status(site, TITLE) == "scheduled"
 
-    # Lifting the crisis takes a note; the banner is gone for everyone.
+    # Lifting the crisis takes a note and two people: the head asks, an admin confirms; then
+    # the banner is gone for everyone.
     page.get_by_label("Notiz zur Aufhebung der Krise").fill(
         "Lage geklärt, Pressestelle hat reagiert."
     )
-    page.get_by_role("button", name="Krise aufheben").click()
+    page.get_by_role("button", name="Aufhebung der Krise beantragen").click()
+    expect(page.locator("#crisis-banner")).to_contain_text("wartet auf eine zweite Person")
+    expect(page.get_by_role("button", name="Bestätigen: Krise aufheben")).to_have_count(0)
+    screenshot(page, "lift-requested")
+    log_out(page)
+    log_in(page, site, "admin")
+    page.goto(f"{site.url}/crisis")
+    expect(page.locator("#lift-request")).to_contain_text("Katrin Albers")
+    page.get_by_role("button", name="Bestätigen: Krise aufheben").click()
     expect(page.get_by_role("status")).to_contain_text("Krise aufgehoben")
     expect(page.locator("#crisis-banner")).to_have_count(0)
     page.goto(f"{site.url}/?date={wall_clock(later)[:10]}")

@@ -452,8 +452,24 @@ def test_declare_review_and_lift_through_the_forms(site: Site, browser: FlaskCli
         follow_redirects=True,
     )
     assert "1 Beitrag/Beiträge verworfen" in discarded.get_data(as_text=True)
-    lifted = browser.post(
+    requested = browser.post(
         "/crisis/lift", data={"csrf_token": token, "note": "Ruhe"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "crisis-banner" in requested, "one person's request does not lift the crisis"
+    assert "wartet auf eine zweite Person" in requested  # the banner says who asked, and when
+    assert "/crisis/lift/confirm" not in requested, "the requester is not offered to confirm"
+    same = browser.post("/crisis/lift/confirm", data={"csrf_token": token}, follow_redirects=True)
+    assert "crisis-banner" in same.get_data(as_text=True)
+
+    second = site.app.test_client()
+    log_in(second, "head2")
+    page = second.get("/crisis").get_data(as_text=True)
+    assert "/crisis/lift/confirm" in page
+    assert "Ruhe" in page
+    lifted = second.post(
+        "/crisis/lift/confirm",
+        data={"csrf_token": csrf_token(second, "/crisis")},
+        follow_redirects=True,
     )
     assert "crisis-banner" not in lifted.get_data(as_text=True)
 

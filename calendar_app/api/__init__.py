@@ -6,14 +6,32 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from calendar_app.api import campaigns, channels, crisis, departments, notifications, posts
+from calendar_app.api import (
+    blackouts,
+    campaigns,
+    channels,
+    crisis,
+    departments,
+    notifications,
+    playbooks,
+    posts,
+)
 from calendar_app.api.auth import authenticate_request
 from calendar_app.api.openapi import document
 
 PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
-_PARTS = (channels.bp, posts.bp, campaigns.bp, crisis.bp, notifications.bp, departments.bp)
+_PARTS = (
+    channels.bp,
+    posts.bp,
+    campaigns.bp,
+    crisis.bp,
+    notifications.bp,
+    departments.bp,
+    blackouts.bp,
+    playbooks.bp,
+)
 for _part in _PARTS:
     api.register_blueprint(_part)
 # The JSON API takes bearer tokens only, never cookies: no CSRF token is needed on any of these.

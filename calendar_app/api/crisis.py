@@ -4,11 +4,12 @@ from typing import Any
 
 from flask import Blueprint, current_app
 
-from calendar_app import crisis
+from calendar_app import crisis, escalation, playbooks
 from calendar_app.api.auth import api_user
-from calendar_app.api.schemas import CrisisDeclare, CrisisLift, parse
-from calendar_app.api.serialize import crisis_json, delivery_json
+from calendar_app.api.schemas import CrisisDeclare, CrisisLift, CrisisPreview, parse
+from calendar_app.api.serialize import crisis_json, delivery_json, preview_json
 from calendar_app.extensions import db_session
+from calendar_app.permissions import require_may_declare_crisis
 
 bp = Blueprint("crisis", __name__)
 
@@ -22,9 +23,28 @@ def show() -> dict[str, Any]:
 def declare() -> tuple[dict[str, Any], int]:
     session = db_session()
     data = parse(CrisisDeclare)
-    declaration = crisis.declare_crisis(
-        session, api_user(), reason=data.reason, channel_ids=data.channels
-    )
+    statements: list[int] | None = None
+    if data.playbook_id is not None:
+        given = data.model_fields_set & {"channels", "topics", "keywords"}
+        overrides = {("channel_ids" if k == "channels" else k): getattr(data, k) for k in given}
+        from_playbook = playbooks.declare_from_playbook(
+            session,
+            api_user(),
+            playbooks.get_playbook(session, data.playbook_id, field="playbook_id"),
+            reason=data.reason,
+            overrides=overrides,
+        )
+        declaration = from_playbook.declaration
+        statements = [p.id for p in from_playbook.statements]
+    else:
+        declaration = crisis.declare_crisis(
+            session,
+            api_user(),
+            reason=data.reason,
+            channel_ids=data.channels,
+            topics=data.topics,
+            keywords=data.keywords,
+        )
     # The declaration must be in force before we wait for what was already being sent.
     session.commit()
     in_flight = crisis.wait_for_in_flight(
@@ -34,7 +54,34 @@ def declare() -> tuple[dict[str, Any], int]:
     )
     body = crisis_json(declaration.crisis)
     body["in_flight"] = [delivery_json(d) for d in in_flight]
+    if statements is not None:
+        body["statements"] = statements
     return body, 201
+
+
+@bp.post("/crisis/acknowledge")
+def acknowledge() -> dict[str, Any]:
+    """I am on the escalation list and have seen the crisis."""
+    session = db_session()
+    current = crisis.current_crisis(session)
+    escalation.acknowledge(session, api_user(), current)
+    return crisis_json(current)
+
+
+@bp.post("/crisis/preview")
+def preview() -> dict[str, Any]:
+    """What a declaration with this body would hold in the next hours; changes nothing."""
+    require_may_declare_crisis(api_user())
+    data = parse(CrisisPreview)
+    return preview_json(
+        crisis.impact_preview(
+            db_session(),
+            channel_ids=data.channels,
+            topics=data.topics,
+            keywords=data.keywords,
+            hours=data.hours,
+        )
+    )
 
 
 @bp.post("/crisis/lift")

@@ -75,6 +75,9 @@ _ID = _path_id("post_id")
 _CAMPAIGN_ID = _path_id("campaign_id")
 
 
+_PLAYBOOK_ID = _path_id("playbook_id")
+
+
 def _components() -> dict[str, Any]:
     """Request schemas as they validate, answers as they are serialised."""
     requests = [
@@ -91,7 +94,12 @@ def _components() -> dict[str, Any]:
         schemas.CommentCreate,
         schemas.Discard,
         schemas.CrisisDeclare,
+        schemas.CrisisPreview,
         schemas.CrisisLift,
+        schemas.BlackoutCreate,
+        schemas.BlackoutUpdate,
+        schemas.PlaybookCreate,
+        schemas.PlaybookUpdate,
     ]
     _, defs = models_json_schema(
         [(m, "validation") for m in requests] + [(m, "serialization") for m in responses.ANSWERS],
@@ -231,6 +239,34 @@ def document() -> dict[str, Any]:
                 "get": _op("the crisis in force", r.Crisis),
                 "post": _op("declare a crisis (head, admin)", r.Crisis, schemas.CrisisDeclare, 201),
             },
+            "/crisis/preview": {
+                "post": _op(
+                    "what a declaration with this scope would hold (head, admin)",
+                    r.CrisisPreview,
+                    schemas.CrisisPreview,
+                )
+            },
+            "/crisis/acknowledge": {
+                "post": _op("I am on the escalation list and have seen the crisis", r.Crisis)
+            },
+            "/playbooks": {
+                "get": _op("crisis playbooks", r.PlaybookList),
+                "post": _op(
+                    "prepare a playbook (head, admin)", r.Playbook, schemas.PlaybookCreate, 201
+                ),
+            },
+            "/playbooks/{playbook_id}": {
+                "get": _op("one playbook", r.Playbook, parameters=_PLAYBOOK_ID),
+                "patch": _op(
+                    "edit a playbook (head, admin)",
+                    r.Playbook,
+                    schemas.PlaybookUpdate,
+                    parameters=_PLAYBOOK_ID,
+                ),
+                "delete": _op(
+                    "delete a playbook (head, admin)", r.Deleted, parameters=_PLAYBOOK_ID
+                ),
+            },
             "/crisis/lift": {
                 "post": _op(
                     "lift the crisis (head, admin)",
@@ -271,5 +307,42 @@ def document() -> dict[str, Any]:
                 )
             },
             "/notifications/read": {"post": _op("mark all my notifications read", r.UnreadCount)},
+            **_blackout_paths(),
+        },
+    }
+
+
+def _blackout_paths() -> dict[str, Any]:
+    r = responses
+    one = [
+        {
+            "name": "blackout_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    ]
+    delete = _op("cancel a blackout date (head, admin)", r.Blackout, parameters=one)
+    delete["responses"].pop("200")
+    delete["responses"]["204"] = {"description": "cancelled; what it held stays held"}
+    return {
+        "/blackouts": {
+            "get": _op("blackout dates, by start time", r.BlackoutList),
+            "post": _op(
+                "plan a blackout date (head, admin); everyone is told",
+                r.Blackout,
+                schemas.BlackoutCreate,
+                201,
+            ),
+        },
+        "/blackouts/{blackout_id}": {
+            "get": _op("one blackout date", r.Blackout, parameters=one),
+            "patch": _op(
+                "change a blackout date (head, admin)",
+                r.Blackout,
+                schemas.BlackoutUpdate,
+                parameters=one,
+            ),
+            "delete": delete,
         },
     }

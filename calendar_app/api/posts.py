@@ -4,7 +4,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from calendar_app import comments, crisis, plan_csv, planning
+from calendar_app import blackouts, comments, crisis, plan_csv, planning
 from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import (
     CommentCreate,
@@ -18,11 +18,11 @@ from calendar_app.api.schemas import (
 from calendar_app.api.serialize import comment_json, post_json
 from calendar_app.errors import InvalidInput
 from calendar_app.extensions import db_session
-from calendar_app.models import MAX_ID, PostStatus
+from calendar_app.models import MAX_ID, Post, PostStatus
 from calendar_app.timeutil import parse_aware
 
 bp = Blueprint("posts", __name__)
-NOT_NULL = ("body", "publish_at", "title", "crisis_response", "channels", "overrides")
+NOT_NULL = ("body", "publish_at", "title", "crisis_response", "channels", "overrides", "tags")
 
 
 def _query_filters() -> dict[str, Any]:
@@ -54,6 +54,14 @@ def _query_filters() -> dict[str, Any]:
             "invalid filter: " + "; ".join(f"{k} {v}" for k, v in problems.items()), problems
         )
     return filters
+
+
+def planned_json(post: Post) -> dict[str, Any]:
+    """A post just planned, changed or approved: with warnings when it falls in a blackout."""
+    body = post_json(post)
+    if warnings := blackouts.warnings_for(db_session(), post):
+        body["warnings"] = warnings
+    return body
 
 
 @bp.get("/posts")
@@ -98,8 +106,9 @@ def create() -> tuple[dict[str, Any], int]:
         department_id=data.department_id,
         campaign_id=data.campaign_id,
         overrides=data.overrides,
+        tags=data.tags,
     )
-    return post_json(post), 201
+    return planned_json(post), 201
 
 
 @bp.get("/posts/<int:post_id>")
@@ -118,7 +127,7 @@ def edit(post_id: int) -> dict[str, Any]:
         raise InvalidInput("fields may not be null: " + ", ".join(nulls), nulls)
     if "channels" in changes:
         changes["channel_ids"] = changes.pop("channels")
-    return post_json(planning.edit_post(session, api_user(), post, changes))
+    return planned_json(planning.edit_post(session, api_user(), post, changes))
 
 
 @bp.post("/posts/<int:post_id>/submit")
@@ -136,7 +145,7 @@ def approve(post_id: int) -> dict[str, Any]:
         planning.get_post(session, post_id),
         allow_self_approval=current_app.config["CALENDAR"].ALLOW_SELF_APPROVAL,
     )
-    return post_json(post)
+    return planned_json(post)
 
 
 @bp.post("/posts/<int:post_id>/release")

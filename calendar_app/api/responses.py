@@ -104,6 +104,7 @@ class Delivery(Answer):
     due_at: datetime | None
     attempts: int
     held_by_crisis_id: int | None
+    held_by_blackout_id: int | None
     claimed_by: str | None
     claimed_at: datetime | None
 
@@ -130,6 +131,9 @@ class Post(Answer):
     created_at: datetime
     updated_at: datetime
     deliveries: list[Delivery]
+    tags: list[str]
+    # Planning into a blackout date: what will happen (the post is held there).
+    warnings: list[str] | None = None
 
 
 class PostList(Answer):
@@ -146,6 +150,17 @@ class Comment(Answer):
 
 class CommentList(Answer):
     items: list[Comment]
+
+
+class EscalationEntry(Answer):
+    """One person alerted about the crisis, and when they acknowledged (null: not yet)."""
+
+    name: str
+    role: str
+    email: str
+    user: str | None
+    notified_at: datetime
+    acknowledged_at: datetime | None
 
 
 class Kpi(Answer):
@@ -166,6 +181,7 @@ class DeliveryRecord(Answer):
     publishing: int
     published: int
     held: int
+    missed: int
     failed: int
     unknown: int
     discarded: int
@@ -201,6 +217,8 @@ class Crisis(Answer):
     declared_at: datetime | None = None
     declared_by: str | None = None
     channels: Literal["all"] | list[int] | None = None
+    topics: list[str] | None = None
+    keywords: list[str] | None = None
     lift_requested_by: str | None = None
     lift_requested_at: datetime | None = None
     lift_note: str | None = None
@@ -208,8 +226,65 @@ class Crisis(Answer):
     lifted_by: str | None = None
     # Declaring: the deliveries that were being sent as the crisis began (finished since).
     in_flight: list[Delivery] | None = None
+    # Declared from a playbook: which one, its statements, and who was alerted.
+    playbook_id: int | None = None
+    statements: list[int] | None = None
+    escalation: list[EscalationEntry] | None = None
     # Lifting where a second person must confirm (202).
     pending_confirmation: bool | None = None
+
+
+class PreviewItem(Answer):
+    delivery_id: int
+    post_id: int
+    channel_id: int
+    channel: str
+    title: str
+    due_at: datetime
+
+
+class CrisisPreview(Answer):
+    """What a declaration with this scope would hold in the next `hours`."""
+
+    posts: int
+    channels: int
+    hours: int
+    summary: str
+    items: list[PreviewItem]
+
+
+class Contact(Answer):
+    user_id: int | None
+    name: str
+    role: str
+    email: str
+
+
+class Statement(Answer):
+    channel_id: int
+    text: str
+
+
+class Playbook(Answer):
+    id: int
+    name: str
+    description: str
+    channels: Literal["all"] | list[int]
+    topics: list[str]
+    keywords: list[str]
+    statements: list[Statement]
+    escalation: list[Contact]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlaybookList(Answer):
+    items: list[Playbook]
+
+
+class Deleted(Answer):
+    deleted: bool
 
 
 class Notification(Answer):
@@ -229,6 +304,24 @@ class NotificationList(Answer):
 
 class UnreadCount(Answer):
     unread: int
+
+
+class Blackout(Answer):
+    """A planned quiet period: nothing planned goes out on its channels while it lasts."""
+
+    id: int
+    name: str
+    reason: str
+    starts_at: datetime
+    ends_at: datetime
+    channels: Literal["all"] | list[int]
+    created_by: str
+    created_at: datetime
+    reminded_at: datetime | None
+
+
+class BlackoutList(Answer):
+    items: list[Blackout]
 
 
 class Error(Answer):
@@ -256,8 +349,14 @@ ANSWERS: list[type[BaseModel]] = [
     CampaignDetail,
     CampaignList,
     Crisis,
+    CrisisPreview,
+    Playbook,
+    PlaybookList,
+    Deleted,
     Notification,
     NotificationList,
     UnreadCount,
+    Blackout,
+    BlackoutList,
     Error,
 ]

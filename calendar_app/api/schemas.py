@@ -68,6 +68,9 @@ ChannelId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 # JSON object keys are strings: {"3": "shorter text for channel 3"}.
 Overrides = dict[Annotated[int, Field(ge=1, le=MAX_ID)], Text]
 NonEmpty = Annotated[Text, Field(min_length=1)]
+# Topics a post is about; stored normalised (case-folded, without "#").
+Tags = Annotated[list[Annotated[Text, Field(max_length=60)]], Field(max_length=30)]
+Keywords = Annotated[list[Annotated[Text, Field(max_length=100)]], Field(max_length=50)]
 OptionalId = Annotated[int | None, Field(strict=True, ge=1, le=MAX_ID)]
 GoalName = Literal[tuple(CampaignGoal)]  # type: ignore[valid-type]
 
@@ -127,6 +130,7 @@ class PostCreate(Schema):
     overrides: Overrides = Field(
         default_factory=dict, description="channel id -> the text for that channel"
     )
+    tags: Tags = Field(default_factory=list, description="topics, e.g. gewinnspiel")
 
 
 class PostUpdate(Schema):
@@ -138,6 +142,7 @@ class PostUpdate(Schema):
     department_id: OptionalId = None
     campaign_id: OptionalId = None
     overrides: Overrides | None = None
+    tags: Tags | None = None
 
 
 class CommentCreate(Schema):
@@ -198,13 +203,96 @@ class Discard(Schema):
     reason: Text | None = None
 
 
-class CrisisDeclare(Schema):
+class CrisisScope(Schema):
+    channels: Annotated[list[ChannelId], Field(min_length=1)] | None = Field(
+        None, description="the channels that stop; omitted: all channels"
+    )
+    topics: Tags = Field(
+        default_factory=list, description="posts tagged with one of these are held everywhere"
+    )
+    keywords: Keywords = Field(
+        default_factory=list,
+        description="texts containing one of these (substring, any case) are held everywhere",
+    )
+
+
+class CrisisDeclare(CrisisScope):
     reason: NonEmpty
+    playbook_id: Annotated[int, Field(strict=True, ge=1, le=MAX_ID)] | None = Field(
+        None,
+        description="declare from this playbook: its statements go out, its list is alerted; "
+        "channels, topics and keywords given here replace the playbook's defaults",
+    )
+
+
+class CrisisPreview(CrisisScope):
+    """The body of a declaration (the reason may be left out), and how far ahead to look."""
+
+    reason: Text | None = None
+    hours: Annotated[int, Field(strict=True, ge=1, le=744)] = 72
+
+
+ContactRole = Literal["management", "legal", "hr", "customer_service", "works_council", "other"]
+
+
+class ContactIn(Schema):
+    """A user of the app (`user_id`), or a person outside it (`name`, `role`, `email`)."""
+
+    user_id: Annotated[int, Field(strict=True, ge=1, le=MAX_ID)] | None = None
+    name: Annotated[Text, Field(max_length=120)] = ""
+    role: ContactRole | Literal[""] = ""
+    email: Annotated[Text, Field(max_length=254)] = ""
+
+
+Statements = dict[Annotated[int, Field(ge=1, le=MAX_ID)], NonEmpty]
+
+
+class PlaybookCreate(Schema):
+    name: Annotated[NonEmpty, Field(max_length=120)]
+    description: Annotated[Text, Field(max_length=5000)] = ""
+    channels: Annotated[list[ChannelId], Field(min_length=1)] | None = Field(
+        None, description="the default scope; omitted or null: all channels"
+    )
+    topics: Tags = Field(default_factory=list)
+    keywords: Keywords = Field(default_factory=list)
+    statements: Statements = Field(
+        default_factory=dict, description="channel id -> pre-approved holding statement"
+    )
+    escalation: Annotated[list[ContactIn], Field(max_length=50)] = Field(default_factory=list)
+
+
+class PlaybookUpdate(Schema):
+    name: Annotated[NonEmpty, Field(max_length=120)] | None = None
+    description: Annotated[Text, Field(max_length=5000)] | None = None
     channels: Annotated[list[ChannelId], Field(min_length=1)] | None = None
+    topics: Tags | None = None
+    keywords: Keywords | None = None
+    statements: Statements | None = None
+    escalation: Annotated[list[ContactIn], Field(max_length=50)] | None = None
 
 
 class CrisisLift(Schema):
     note: NonEmpty
+
+
+class BlackoutCreate(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
+    starts_at: IsoTime
+    ends_at: IsoTime
+    reason: Text = ""
+    channels: Annotated[list[ChannelId], Field(min_length=1)] | None = Field(
+        default=None, description="channel ids; omitted or null: all channels"
+    )
+
+
+class BlackoutUpdate(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    starts_at: IsoTime | None = None
+    ends_at: IsoTime | None = None
+    reason: Text | None = None
+    channels: Annotated[list[ChannelId], Field(min_length=1)] | None = Field(
+        default=None, description="channel ids; null: all channels"
+    )
 
 
 M = TypeVar("M", bound=BaseModel)

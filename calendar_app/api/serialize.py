@@ -6,8 +6,10 @@ from typing import Any
 
 from calendar_app.campaigns import DeliveryRecord
 from calendar_app.channels import ownership_complete, public_config
+from calendar_app.crisis import ImpactPreview
 from calendar_app.graveyard import ChannelHealth
 from calendar_app.models import (
+    Blackout,
     Campaign,
     Channel,
     Comment,
@@ -15,6 +17,7 @@ from calendar_app.models import (
     Delivery,
     Department,
     Notification,
+    Playbook,
     Post,
     User,
 )
@@ -71,6 +74,7 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "due_at": iso_utc(delivery.due_at),
         "attempts": delivery.attempts,
         "held_by_crisis_id": delivery.held_by_crisis_id,
+        "held_by_blackout_id": delivery.held_by_blackout_id,
         # What is known about the last attempt (for an `unknown` delivery: who was sending it).
         "claimed_by": delivery.claimed_by,
         "claimed_at": iso_utc(delivery.claimed_at),
@@ -95,6 +99,7 @@ def post_json(post: Post) -> dict[str, Any]:
         "created_at": iso_utc(post.created_at),
         "updated_at": iso_utc(post.updated_at),
         "deliveries": [delivery_json(d) for d in post.deliveries],
+        "tags": post.tags,
     }
 
 
@@ -125,11 +130,78 @@ def crisis_json(crisis: Crisis | None) -> dict[str, Any]:
         "declared_at": iso_utc(crisis.declared_at),
         "declared_by": crisis.declared_by.email,
         "channels": "all" if crisis.all_channels else [c.id for c in crisis.channels],
+        "topics": list(crisis.hold_topics or []),
+        "keywords": list(crisis.hold_keywords or []),
         "lift_requested_by": crisis.lift_requested_by.email if crisis.lift_requested_by else None,
         "lift_requested_at": iso_utc(crisis.lift_requested_at),
         "lift_note": crisis.lift_note,
         "lifted_at": iso_utc(crisis.lifted_at),
         "lifted_by": crisis.lifted_by.email if crisis.lifted_by else None,
+        "playbook_id": crisis.playbook_id,
+        "escalation": [
+            {
+                "name": ack.name,
+                "role": ack.role,
+                "email": ack.email,
+                "user": ack.user.email if ack.user else None,
+                "notified_at": iso_utc(ack.notified_at),
+                "acknowledged_at": iso_utc(ack.acknowledged_at),
+            }
+            for ack in crisis.acknowledgements
+        ],
+    }
+
+
+def playbook_json(playbook: Playbook) -> dict[str, Any]:
+    return {
+        "id": playbook.id,
+        "name": playbook.name,
+        "description": playbook.description,
+        "channels": "all" if playbook.all_channels else [c.id for c in playbook.channels],
+        "topics": list(playbook.hold_topics or []),
+        "keywords": list(playbook.hold_keywords or []),
+        "statements": [{"channel_id": s.channel_id, "text": s.text} for s in playbook.statements],
+        "escalation": [
+            {"user_id": c.user_id, "name": c.name, "role": c.role, "email": c.email}
+            for c in playbook.contacts
+        ],
+        "created_by": playbook.created_by.email,
+        "created_at": iso_utc(playbook.created_at),
+        "updated_at": iso_utc(playbook.updated_at),
+    }
+
+
+def preview_json(preview: ImpactPreview) -> dict[str, Any]:
+    return {
+        "posts": preview.posts,
+        "channels": preview.channels,
+        "hours": preview.hours,
+        "summary": preview.summary,
+        "items": [
+            {
+                "delivery_id": d.id,
+                "post_id": d.post_id,
+                "channel_id": d.channel_id,
+                "channel": d.channel.name,
+                "title": d.post.title or d.text[:80],
+                "due_at": iso_utc(d.due_at),
+            }
+            for d in preview.deliveries
+        ],
+    }
+
+
+def blackout_json(blackout: Blackout) -> dict[str, Any]:
+    return {
+        "id": blackout.id,
+        "name": blackout.name,
+        "reason": blackout.reason,
+        "starts_at": iso_utc(blackout.starts_at),
+        "ends_at": iso_utc(blackout.ends_at),
+        "channels": "all" if blackout.all_channels else [c.id for c in blackout.channels],
+        "created_by": blackout.created_by.email,
+        "created_at": iso_utc(blackout.created_at),
+        "reminded_at": iso_utc(blackout.reminded_at),
     }
 
 

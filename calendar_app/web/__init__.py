@@ -28,17 +28,20 @@ from calendar_app.web import (
     actions,
     admin,
     auth,
+    blackouts,
     campaigns,
     compose,
     feed,
     imports,
     pages,
+    playbooks,
     queries,
     subscriptions,
 )
+from calendar_app.web.actions import declare_form
 from calendar_app.web.auth import SESSION_VERSION_KEY
 from calendar_app.web.formatting import FILTERS, team_timezone
-from calendar_app.web.forms import ActionForm, DeclareCrisisForm, channel_choices
+from calendar_app.web.forms import ActionForm
 from calendar_app.web.i18n import LANGUAGES
 
 web = Blueprint("web", __name__)
@@ -48,7 +51,9 @@ login_manager.login_message = _l("Please log in.")
 login_manager.login_message_category = "info"
 
 # The iCal feed is public: its secret token is the credential (calendar programs cannot log in).
-PUBLIC_ENDPOINTS = {"web.login", "web.ical_feed"}
+# The acknowledgement link in an escalation e-mail is for people outside the app: its secret
+# token is the key (escalation.py), and opening it changes nothing.
+PUBLIC_ENDPOINTS = {"web.login", "web.ical_feed", "web.acknowledge_link"}
 # Scripts only from our own files (no inline scripts, no inline handlers). Styles from our files,
 # plus the one <style> element the calendar widget fills, which carries the request's nonce;
 # inline style attributes only carry a department's colour.
@@ -96,6 +101,26 @@ _route("/crisis/declare", "declare", actions.declare_crisis, methods=["GET", "PO
 _route("/crisis/lift", "lift", actions.lift_crisis, methods=["POST"])
 _route("/crisis/lift/confirm", "confirm_lift", actions.confirm_lift, methods=["POST"])
 _route("/crisis/review", "review", actions.review, methods=["POST"])
+_route("/blackouts", "blackouts", blackouts.blackouts_page)
+_route("/blackouts", "plan_blackout", blackouts.plan_blackout, methods=["POST"])
+_route(
+    "/blackouts/<int:blackout_id>/cancel",
+    "cancel_blackout",
+    blackouts.cancel_blackout,
+    methods=["POST"],
+)
+_route("/calendar/blackouts", "blackout_events", blackouts.blackout_events)
+_route("/crisis/acknowledge", "acknowledge", playbooks.acknowledge, methods=["POST"])
+_route(
+    "/crisis/ack/<token>",
+    "acknowledge_link",
+    playbooks.acknowledge_by_link,
+    methods=["GET", "POST"],
+)
+_route("/playbooks", "playbooks", playbooks.index)
+_route("/playbooks/new", "new_playbook", playbooks.create, methods=["GET", "POST"])
+_route("/playbooks/<int:playbook_id>", "edit_playbook", playbooks.edit, methods=["GET", "POST"])
+_route("/playbooks/<int:playbook_id>/delete", "delete_playbook", playbooks.delete, methods=["POST"])
 _route("/outbox", "outbox", pages.outbox)
 _route("/audit", "audit", pages.audit_log)
 _route("/notifications", "notifications", pages.notifications_page)
@@ -186,9 +211,7 @@ def _page_context() -> dict[str, Any]:
         "unread_notifications": unread_count(session, current_user),
     }
     if reviewer and in_force is None:  # the crisis button and its dialog, on every page
-        form = DeclareCrisisForm()
-        form.channels.choices = channel_choices(queries.active_channels(session))
-        context["declare_form"] = form
+        context["declare_form"] = declare_form(session)
     return context
 
 

@@ -12,12 +12,14 @@ from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from calendar_app import comments, crisis, notifications, planning
+from calendar_app import comments, crisis, notifications, planning, playbooks
 from calendar_app.accounts import LANGUAGES, set_language
 from calendar_app.errors import InvalidInput, RuleError
 from calendar_app.extensions import db_session
+from calendar_app.models import Playbook
 from calendar_app.permissions import require_may_declare_crisis
 from calendar_app.web import pages, queries
 from calendar_app.web.auth import safe_next
@@ -28,6 +30,8 @@ from calendar_app.web.forms import (
     LiftCrisisForm,
     SendBackForm,
     channel_choices,
+    comma_list,
+    playbook_choices,
 )
 from calendar_app.web.pages import signed_in_user
 
@@ -109,21 +113,32 @@ def comment(post_id: int) -> Any:
 def declare_crisis() -> Any:
     session = db_session()
     require_may_declare_crisis(signed_in_user())
-    form = DeclareCrisisForm()
-    form.channels.choices = channel_choices(queries.active_channels(session))
-    if request.method == "GET" or not form.validate_on_submit():
-        status = 200 if request.method == "GET" else 422
-        return render_template("declare.html", declare_form=form), status
-    channel_ids = list(form.channels.data or []) if form.scope.data == "chosen" else None
+    form = declare_form(session)
+    playbook = (
+        playbooks.get_playbook(session, form.playbook.data, field="playbook")
+        if form.playbook.data
+        else None
+    )
+    scope = _declare_scope(form, playbook)
+    if request.method == "GET" or request.form.get("step") == "preview":
+        # Before the head confirms: what this scope would hold in the next hours.
+        return _declare_page(form, scope), 200
+    if not form.validate_on_submit():
+        return _declare_page(form, scope), 422
     try:
-        if channel_ids == []:
+        if scope.get("channel_ids", None) == []:
             raise InvalidInput(
                 _("Choose the channels that stop, or stop all channels."),
                 {"channels": _("Choose at least one channel.")},
             )
-        declaration = crisis.declare_crisis(
-            session, signed_in_user(), reason=form.reason.data or "", channel_ids=channel_ids
-        )
+        if playbook is not None:
+            declaration = playbooks.declare_from_playbook(
+                session, signed_in_user(), playbook, reason=form.reason.data or "", overrides=scope
+            ).declaration
+        else:
+            declaration = crisis.declare_crisis(
+                session, signed_in_user(), reason=form.reason.data or "", **scope
+            )
     except RuleError as exc:
         session.rollback()
         form.form_errors.append(exc.message)
@@ -149,6 +164,52 @@ def declare_crisis() -> Any:
             "info",
         )
     return redirect(url_for("web.crisis"))
+
+
+def declare_form(session: Session) -> DeclareCrisisForm:
+    form = DeclareCrisisForm()
+    form.channels.choices = channel_choices(queries.active_channels(session))
+    form.playbook.choices = playbook_choices(playbooks.list_playbooks(session))
+    return form
+
+
+def _declare_scope(form: DeclareCrisisForm, playbook: Playbook | None) -> dict[str, Any]:
+    """What the head chose; with a playbook, what they left open is the playbook's."""
+    scope: dict[str, Any] = {}
+    if form.scope.data == "chosen":
+        scope["channel_ids"] = list(form.channels.data or [])
+    elif form.scope.data == "all" or playbook is None:
+        scope["channel_ids"] = None
+    for name in ("topics", "keywords"):
+        if given := comma_list(getattr(form, name).data):
+            scope[name] = given
+    if playbook is None:
+        scope.setdefault("topics", [])
+        scope.setdefault("keywords", [])
+    return scope
+
+
+def _declare_page(form: DeclareCrisisForm, scope: dict[str, Any]) -> str:
+    playbook = None
+    if form.playbook.data:
+        playbook = db_session().get(Playbook, form.playbook.data)
+    preview = None
+    try:
+        preview = crisis.impact_preview(
+            db_session(),
+            channel_ids=scope.get(
+                "channel_ids",
+                None
+                if playbook is None or playbook.all_channels
+                else [c.id for c in playbook.channels],
+            )
+            or None,
+            topics=scope.get("topics", playbook.hold_topics if playbook else []),
+            keywords=scope.get("keywords", playbook.hold_keywords if playbook else []),
+        )
+    except RuleError as exc:
+        form.form_errors.append(exc.message)
+    return render_template("declare.html", declare_form=form, preview=preview, playbook=playbook)
 
 
 def lift_crisis() -> Any:

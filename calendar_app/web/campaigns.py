@@ -34,6 +34,7 @@ RECORD_LABELS = {
     "publishing": _l("Being sent"),
     "published": _l("Published"),
     "held": _l("Held"),
+    "missed": _l("Missed: too late to send"),
     "failed": _l("Failed"),
     "unknown": _l("Unclear: please check"),
     "discarded": _l("Discarded"),

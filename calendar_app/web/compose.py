@@ -21,6 +21,7 @@ from calendar_app.models import Channel, Post, PostStatus
 from calendar_app.permissions import may_publish_crisis_response
 from calendar_app.timeutil import local, now_utc
 from calendar_app.web import queries
+from calendar_app.web.blackouts import blackout_warnings
 from calendar_app.web.formatting import (
     input_value,
     midnight,
@@ -31,6 +32,7 @@ from calendar_app.web.forms import (
     ComposeForm,
     campaign_choices,
     channel_choices,
+    comma_list,
     department_choices,
 )
 from calendar_app.web.pages import MOVABLE, signed_in_user
@@ -130,6 +132,7 @@ def _changes(form: ComposeForm, overrides: dict[int, str]) -> dict[str, Any]:
         "campaign_id": form.campaign.data or None,
         "crisis_response": bool(form.crisis_response.data),
         "overrides": overrides,
+        "tags": comma_list(form.tags.data),
     }
 
 
@@ -167,6 +170,7 @@ SAVED_MESSAGES = {
 
 def _saved(post: Post, action: str) -> Response:
     flash(str(SAVED_MESSAGES[action]), "success")
+    blackout_warnings(post)
     return redirect(url_for("web.post", post_id=post.id))
 
 
@@ -194,6 +198,7 @@ def compose() -> Any:
             department_id=changes["department_id"],
             campaign_id=changes["campaign_id"],
             overrides=changes["overrides"],
+            tags=changes["tags"],
         )
         _after_save(post, action if action in SAVED_MESSAGES else "draft")
     except RuleError as exc:
@@ -217,6 +222,7 @@ def edit(post_id: int) -> Any:
         form.department.data = post.department_id or 0
         form.campaign.data = post.campaign_id or 0
         form.crisis_response.data = post.crisis_response
+        form.tags.data = ", ".join(post.tags)
         overrides = {d.channel_id: getattr(d, "body_override", None) or "" for d in post.deliveries}
         return _render(form, post, overrides)
     overrides = _overrides_from_request(list(form.channels.data or []))

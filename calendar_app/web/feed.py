@@ -26,7 +26,7 @@ from calendar_app.web.formatting import (
 )
 from calendar_app.web.pages import MOVABLE, signed_in_user
 
-ATTENTION = (PostStatus.HELD, PostStatus.UNKNOWN, PostStatus.FAILED)
+ATTENTION = (PostStatus.HELD, PostStatus.MISSED, PostStatus.UNKNOWN, PostStatus.FAILED)
 WALL_CLOCK = "%Y-%m-%dT%H:%M:%S"
 
 

@@ -27,6 +27,7 @@ STATUS_LABELS = {
     "scheduled": _l("Scheduled"),
     "publishing": _l("Being sent"),
     "held": _l("Held"),
+    "missed": _l("Missed: too late to send"),
     "unknown": _l("Unclear: please check"),
     "published": _l("Published"),
     "failed": _l("Failed"),

@@ -26,7 +26,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from calendar_app.campaigns import MAX_KPIS
 from calendar_app.campaigns import MAX_NAME_LENGTH as MAX_CAMPAIGN_NAME_LENGTH
-from calendar_app.models import Campaign, Channel, Department, User
+from calendar_app.models import Campaign, Channel, Department, Playbook, User
 from calendar_app.planning import MAX_TITLE_LENGTH
 from calendar_app.web.formatting import NOTHING
 
@@ -48,6 +48,7 @@ class ComposeForm(FlaskForm):
     department = SelectField(_l("Department"), coerce=int, validators=[Optional()])
     campaign = SelectField(_l("Campaign"), coerce=int, validators=[Optional()])
     crisis_response = BooleanField(_l("Crisis response (may be published during a crisis)"))
+    tags = StringField(_l("Topics"), validators=[Optional(), Length(max=2000)])
 
 
 class SendBackForm(FlaskForm):
@@ -60,6 +61,60 @@ class DeclareCrisisForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=2000)])
     scope = RadioField(
         _l("Which channels stop?"),
+        choices=[
+            SelectChoice("all", _l("All channels")),
+            SelectChoice("chosen", _l("Only the channels chosen below")),
+            SelectChoice("playbook", _l("As the playbook says")),
+        ],
+        default="all",
+    )
+    channels = CheckboxesField(_l("Channels"), coerce=int, validators=[Optional()])
+    playbook = SelectField(_l("Playbook"), coerce=int, validators=[Optional()], default=0)
+    topics = StringField(
+        _l("Topics held on every channel"), validators=[Optional(), Length(max=2000)]
+    )
+    keywords = StringField(
+        _l("Words held on every channel"), validators=[Optional(), Length(max=2000)]
+    )
+
+
+def comma_list(text: str | None) -> list[str]:
+    """ "Gewinnspiel, Rabatt" -> ["Gewinnspiel", "Rabatt"]."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+class PlaybookForm(FlaskForm):
+    name = StringField(_l("Scenario"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    scope = RadioField(
+        _l("Which channels stop?"),
+        choices=[
+            SelectChoice("all", _l("All channels")),
+            SelectChoice("chosen", _l("Only the channels chosen below")),
+        ],
+        default="all",
+    )
+    channels = CheckboxesField(_l("Channels"), coerce=int, validators=[Optional()])
+    topics = StringField(
+        _l("Topics held on every channel"), validators=[Optional(), Length(max=2000)]
+    )
+    keywords = StringField(
+        _l("Words held on every channel"), validators=[Optional(), Length(max=2000)]
+    )
+    escalation = TextAreaField(_l("Escalation list"), validators=[Optional(), Length(max=10000)])
+
+
+def playbook_choices(playbooks: Iterable[Playbook]) -> list[SelectChoice]:
+    return [SelectChoice(0, NOTHING), *(SelectChoice(p.id, p.name) for p in playbooks)]
+
+
+class BlackoutForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+    starts_at = StringField(_l("Begins"), validators=[DataRequired(REQUIRED)])
+    ends_at = StringField(_l("Ends"), validators=[DataRequired(REQUIRED)])
+    scope = RadioField(
+        _l("Which channels are quiet?"),
         choices=[
             SelectChoice("all", _l("All channels")),
             SelectChoice("chosen", _l("Only the channels chosen below")),

@@ -9,7 +9,7 @@ from flask import abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from calendar_app import campaigns, comments, crisis, notifications, planning
+from calendar_app import campaigns, comments, crisis, escalation, notifications, planning
 from calendar_app.extensions import db_session
 from calendar_app.models import Post, PostStatus, User
 from calendar_app.permissions import (
@@ -125,9 +125,13 @@ def crisis_status(
 ) -> tuple[str, int]:
     """The crisis now, the review of held posts, and earlier crises."""
     session = db_session()
+    in_force = crisis.current_crisis(session)
+    board = escalation.acknowledgements(session, in_force) if in_force is not None else []
     return render_template(
         "crisis.html",
-        crisis=crisis.current_crisis(session),
+        crisis=in_force,
+        acknowledgements=board,
+        my_acknowledgement=next((a for a in board if a.user_id == signed_in_user().id), None),
         held=queries.held_posts(crisis.held_deliveries(session)),
         past=queries.past_crises(session),
         lift_form=lift_form or LiftCrisisForm(),

@@ -143,7 +143,7 @@ class HeldPost:
 
 
 def held_posts(deliveries: Sequence[Delivery]) -> list[HeldPost]:
-    """Held, failed and unknown deliveries grouped by their post, in order of due time."""
+    """Held, missed, failed and unknown deliveries grouped by their post, in order of due time."""
     by_post: dict[int, HeldPost] = {}
     for delivery in deliveries:
         entry = by_post.setdefault(delivery.post_id, HeldPost(delivery.post, []))

@@ -1,0 +1,353 @@
+"""Blackout dates: planned quiet periods during which nothing planned goes out on their channels.
+
+A blackout is planned ahead by a head or an admin (a day of mourning, the anniversary of an
+incident), announced to everyone when it is created and reminded once shortly before it begins.
+While it lasts, the claim of due deliveries holds what falls due on its channels (in the same
+transaction, like a crisis), and a head reviews and releases or discards what it held.
+Approved crisis responses still go out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, false, or_, select, true, update
+from sqlalchemy.orm import Session, selectinload
+
+from calendar_app import audit, notifications
+from calendar_app.channels import channels_by_ids
+from calendar_app.db import Database
+from calendar_app.errors import InvalidInput, NotFound
+from calendar_app.models import (
+    MAX_ID,
+    Blackout,
+    Delivery,
+    DeliveryStatus,
+    Post,
+    QueueState,
+    User,
+)
+from calendar_app.permissions import require_may_plan_blackouts
+from calendar_app.planning import settle_post_status
+from calendar_app.timeutil import check_aware, now_utc
+from config import Config
+
+MAX_NAME_LENGTH = 200
+BLACKOUT_LINK = "/blackouts"
+
+
+@dataclass(frozen=True)
+class Announcing:
+    """How blackouts are announced: the team's clock, and how long ahead the reminder goes."""
+
+    zone: str
+    remind_before: timedelta
+
+    @classmethod
+    def from_config(cls, config: Config) -> Announcing:
+        return cls(config.TIMEZONE, timedelta(hours=config.BLACKOUT_REMINDER_HOURS))
+
+
+# --- planning them -------------------------------------------------------------------------------
+
+
+def get_blackout(session: Session, blackout_id: int) -> Blackout:
+    blackout = session.get(Blackout, blackout_id) if 0 < blackout_id <= MAX_ID else None
+    if blackout is None:
+        raise NotFound(f"blackout {blackout_id} does not exist")
+    return blackout
+
+
+def list_blackouts(
+    session: Session, *, start: datetime | None = None, end: datetime | None = None
+) -> Sequence[Blackout]:
+    """Blackouts that overlap [start, end), by start time."""
+    stmt = select(Blackout).options(selectinload(Blackout.channels))
+    if start is not None:
+        stmt = stmt.where(Blackout.ends_at > start)
+    if end is not None:
+        stmt = stmt.where(Blackout.starts_at < end)
+    return session.scalars(stmt.order_by(Blackout.starts_at, Blackout.id)).all()
+
+
+def _check(name: str, starts_at: datetime, ends_at: datetime) -> None:
+    problems = {}
+    if not name.strip():
+        problems["name"] = "must not be empty"
+    elif len(name.strip()) > MAX_NAME_LENGTH:
+        problems["name"] = f"is longer than {MAX_NAME_LENGTH} characters"
+    if ends_at <= starts_at:
+        problems["ends_at"] = "must be after starts_at"
+    if problems:
+        raise InvalidInput(
+            "the blackout date is not complete: "
+            + "; ".join(f"{k} {v}" for k, v in problems.items()),
+            problems,
+        )
+
+
+def _serialise_with_claims(session: Session) -> None:
+    """Take the queue lock a claim of due deliveries conflicts with, so a blackout that starts
+    at once is seen by every claim that begins after this transaction commits."""
+    session.execute(select(QueueState.id).where(QueueState.id == 1).with_for_update())
+
+
+def create_blackout(
+    session: Session,
+    actor: User,
+    *,
+    name: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str = "",
+    channel_ids: Sequence[int] | None = None,
+    announcing: Announcing,
+) -> Blackout:
+    """Plan a quiet period and announce it to everyone; `channel_ids` None means all channels."""
+    require_may_plan_blackouts(actor)
+    starts_at, ends_at = check_aware(starts_at), check_aware(ends_at)
+    _check(name, starts_at, ends_at)
+    channels = list(channels_by_ids(session, channel_ids)) if channel_ids is not None else []
+    _serialise_with_claims(session)
+    now = now_utc()
+    blackout = Blackout(
+        name=name.strip(),
+        reason=reason.strip(),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        all_channels=channel_ids is None,
+        channels=channels,
+        created_by=actor,
+        # Starting within the reminder window: the announcement is the reminder.
+        reminded_at=now if starts_at - announcing.remind_before <= now else None,
+    )
+    session.add(blackout)
+    session.flush()
+    audit.record(
+        session, actor, "create_blackout", blackout, reason=blackout.reason, **_facts(blackout)
+    )
+    _tell_everyone(session, blackout, f"Blackout planned: {blackout.name}", announcing.zone)
+    return blackout
+
+
+def edit_blackout(
+    session: Session, actor: User, blackout: Blackout, changes: Mapping[str, Any]
+) -> Blackout:
+    """Change a blackout; a new start time re-arms the reminder."""
+    require_may_plan_blackouts(actor)
+    name = changes.get("name", blackout.name)
+    starts_at = check_aware(changes.get("starts_at", blackout.starts_at))
+    ends_at = check_aware(changes.get("ends_at", blackout.ends_at))
+    _check(name, starts_at, ends_at)
+    if "channel_ids" in changes:
+        ids = changes["channel_ids"]
+        blackout.channels = list(channels_by_ids(session, ids)) if ids is not None else []
+        blackout.all_channels = ids is None
+    _serialise_with_claims(session)
+    if starts_at != blackout.starts_at:
+        blackout.reminded_at = None
+    blackout.name = name.strip()
+    blackout.reason = str(changes.get("reason", blackout.reason)).strip()
+    blackout.starts_at, blackout.ends_at = starts_at, ends_at
+    session.flush()
+    audit.record(
+        session, actor, "edit_blackout", blackout, reason=blackout.reason, **_facts(blackout)
+    )
+    return blackout
+
+
+def delete_blackout(session: Session, actor: User, blackout: Blackout) -> None:
+    """Cancel a blackout. What it already held stays held for a head's review."""
+    require_may_plan_blackouts(actor)
+    _serialise_with_claims(session)
+    audit.record(
+        session, actor, "delete_blackout", blackout, reason=blackout.reason, **_facts(blackout)
+    )
+    session.delete(blackout)
+    session.flush()
+
+
+def _facts(blackout: Blackout) -> dict[str, Any]:
+    return {
+        "name": blackout.name,
+        "starts_at": blackout.starts_at.isoformat(),
+        "ends_at": blackout.ends_at.isoformat(),
+        "channels": "all" if blackout.all_channels else [c.id for c in blackout.channels],
+    }
+
+
+# --- telling people ------------------------------------------------------------------------------
+
+
+def _describe(blackout: Blackout, zone: str) -> str:
+    tz = ZoneInfo(zone)
+    channels = (
+        "all channels" if blackout.all_channels else ", ".join(c.name for c in blackout.channels)
+    )
+    start = blackout.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    end = blackout.ends_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    text = f"From {start} to {end} ({zone}) nothing planned goes out on {channels}."
+    return f"{text} {blackout.reason}".strip()
+
+
+def _tell_everyone(session: Session, blackout: Blackout, subject: str, zone: str) -> None:
+    people = session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)).all()
+    text = _describe(blackout, zone)
+    notifications.notify(
+        session, people, kind="blackout", subject=subject, text=text, link=BLACKOUT_LINK
+    )
+    notifications.announce(session, subject=subject, text=text, link=BLACKOUT_LINK)
+
+
+def remind_upcoming(session: Session, now: datetime, announcing: Announcing) -> list[int]:
+    """Remind everyone of blackouts that begin within `remind_before`, once each.
+
+    The conditional UPDATE makes "once" hold with several schedulers: only the one that turns
+    `reminded_at` from NULL sends the reminder.
+    """
+    upcoming = session.scalars(
+        select(Blackout.id).where(
+            Blackout.reminded_at.is_(None),
+            Blackout.starts_at <= now + announcing.remind_before,
+            Blackout.ends_at > now,
+        )
+    ).all()
+    reminded = []
+    for blackout_id in upcoming:
+        taken = session.execute(
+            update(Blackout)
+            .where(Blackout.id == blackout_id, Blackout.reminded_at.is_(None))
+            .values(reminded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:
+            continue
+        blackout = session.get_one(Blackout, blackout_id)
+        session.refresh(blackout)
+        _tell_everyone(
+            session, blackout, f"Reminder: blackout {blackout.name} begins soon", announcing.zone
+        )
+        reminded.append(blackout_id)
+    return reminded
+
+
+def send_reminders(db: Database, config: Config, now: datetime | None = None) -> list[int]:
+    """The scheduler's job: one transaction that reminds of what begins soon."""
+    with db.transaction() as session:
+        return remind_upcoming(session, now or now_utc(), Announcing.from_config(config))
+
+
+# --- holding what falls due in one ---------------------------------------------------------------
+
+
+def _on_channels(blackout: Blackout) -> ColumnElement[bool]:
+    if blackout.all_channels:
+        return true()
+    ids = [c.id for c in blackout.channels]
+    return Delivery.channel_id.in_(ids) if ids else false()
+
+
+def blackouts_in_force(session: Session, now: datetime) -> Sequence[Blackout]:
+    return session.scalars(
+        select(Blackout)
+        .where(Blackout.starts_at <= now, Blackout.ends_at > now)
+        .options(selectinload(Blackout.channels))
+        .order_by(Blackout.starts_at, Blackout.id)
+    ).all()
+
+
+def _not_crisis_response() -> ColumnElement[bool]:
+    return Delivery.post_id.in_(select(Post.id).where(Post.crisis_response.is_(False)))
+
+
+def must_hold_for_blackouts(blackouts: Sequence[Blackout]) -> ColumnElement[bool] | None:
+    """Deliveries that may not go out during these blackouts (None: no blackout, none)."""
+    if not blackouts:
+        return None
+    return or_(*(_on_channels(b) for b in blackouts)) & _not_crisis_response()
+
+
+def hold_for_blackouts(session: Session, blackouts: Sequence[Blackout], now: datetime) -> list[int]:
+    """Hold every due delivery on a blackout's channels; return the ids of the posts concerned.
+
+    Called by the claim, in its transaction, after the crisis has held what it covers.
+    """
+    post_ids: set[int] = set()
+    for blackout in blackouts:
+        due = (
+            select(Delivery.id)
+            .where(
+                Delivery.status == DeliveryStatus.SCHEDULED,
+                Delivery.due_at <= now,
+                _on_channels(blackout),
+                _not_crisis_response(),
+            )
+            .with_for_update(skip_locked=True)
+            .cte("due_in_blackout")
+        )
+        rows = session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(select(due.c.id)))
+            .values(status=DeliveryStatus.HELD, held_by_blackout_id=blackout.id, held_at=now)
+            .returning(Delivery.post_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        post_ids |= {row.post_id for row in rows}
+    settle_post_status(session, post_ids)
+    return sorted(post_ids)
+
+
+def blackout_blocking_release(
+    session: Session, deliveries: Sequence[Delivery], when: datetime
+) -> Blackout | None:
+    """A blackout in force at `when` on one of these deliveries' channels, if any."""
+    for blackout in blackouts_in_force(session, when):
+        scope = {c.id for c in blackout.channels}
+        if blackout.all_channels or any(d.channel_id in scope for d in deliveries):
+            return blackout
+    return None
+
+
+# --- warning the planner -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """A post planned into a blackout: which one, and on which of the post's channels."""
+
+    blackout: Blackout
+    channel_names: list[str]
+
+    def message(self) -> str:
+        return (
+            f"publish_at falls in the blackout “{self.blackout.name}” on "
+            f"{', '.join(self.channel_names)}: the post will be held there until a head "
+            "releases it"
+        )
+
+
+def blackouts_hit_by(session: Session, post: Post) -> list[Overlap]:
+    """The blackouts a post's time falls in on one of its channels (it would be held)."""
+    if post.crisis_response:
+        return []
+    by_id = {d.channel_id: d.channel.name for d in post.deliveries}
+    overlaps = []
+    for blackout in session.scalars(
+        select(Blackout)
+        .where(Blackout.starts_at <= post.publish_at, Blackout.ends_at > post.publish_at)
+        .options(selectinload(Blackout.channels))
+        .order_by(Blackout.starts_at, Blackout.id)
+    ):
+        ids = set(by_id) if blackout.all_channels else {c.id for c in blackout.channels}
+        hit = sorted(by_id[i] for i in ids & set(by_id))
+        if hit:
+            overlaps.append(Overlap(blackout, hit))
+    return overlaps
+
+
+def warnings_for(session: Session, post: Post) -> list[str]:
+    return [overlap.message() for overlap in blackouts_hit_by(session, post)]

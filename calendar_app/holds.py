@@ -1,0 +1,123 @@
+"""Topic and keyword holds: what a crisis stops beyond its channels.
+
+A crisis may name topics (tags on posts) and keywords. A delivery whose post carries a held
+topic, or whose text contains a held keyword, is held on every channel, not only those in the
+crisis' scope. The decision is an SQL condition that `crisis.must_hold` adds to the claim, so it
+is made in the same transaction as the rest of the crisis check (guarantee 1).
+
+Matching, decided once here:
+- Tags are normalised when stored: Unicode NFKC, case-folded, a leading "#" dropped, inner
+  whitespace collapsed ("#Sommer  Aktion" -> "sommer aktion"). A topic holds a post that carries
+  exactly that tag.
+- Keywords match **substrings**, case-insensitively, of the title, the body and the channel's
+  own text. German builds words by compounding: "Rabatt" must also catch "Sommerrabatt" and
+  "Rabattaktion", and a missed hold is worse than a needless one (a head releases it in a click).
+- Case-insensitive means Unicode case folding in Python ("JUBILÄUM" = "jubiläum", "STRASSE" =
+  "straße"), never SQLite's `lower()`, which folds ASCII only. Each delivery keeps its folded
+  text in `hold_text`, written whenever the text changes, and the SQL compares folded with folded.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy.orm import Session
+
+from calendar_app.errors import InvalidInput
+from calendar_app.models import Crisis, Delivery, Post, PostTag, QueueState
+
+MAX_TAG_LENGTH = 60
+MAX_KEYWORD_LENGTH = 100
+QUEUE_STATE_ID = 1
+_SPACES = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Text as it is compared: NFKC, case-folded, whitespace collapsed."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def normalise_tag(tag: str) -> str:
+    return fold(tag).lstrip("#").strip()
+
+
+def normalise_tags(tags: Iterable[str], field: str = "tags") -> list[str]:
+    """Tags as stored: normalised, without empties and duplicates, in the order given."""
+    result: list[str] = []
+    for raw in tags:
+        tag = normalise_tag(raw)
+        if len(tag) > MAX_TAG_LENGTH:
+            raise InvalidInput(
+                f"the tag {raw!r} is longer than {MAX_TAG_LENGTH} characters",
+                {field: f"each tag at most {MAX_TAG_LENGTH} characters"},
+            )
+        if tag and tag not in result:
+            result.append(tag)
+    return result
+
+
+def normalise_keywords(keywords: Iterable[str], field: str = "keywords") -> list[str]:
+    result: list[str] = []
+    for raw in keywords:
+        word = fold(raw)
+        if len(word) > MAX_KEYWORD_LENGTH:
+            raise InvalidInput(
+                f"the keyword {raw!r} is longer than {MAX_KEYWORD_LENGTH} characters",
+                {field: f"each keyword at most {MAX_KEYWORD_LENGTH} characters"},
+            )
+        if word and word not in result:
+            result.append(word)
+    return result
+
+
+def delivery_hold_text(title: str, body: str, override: str | None) -> str:
+    """What keyword holds search in one delivery: title, body and the channel's own text."""
+    return fold("\n".join(part for part in (title, body, override or "") if part))
+
+
+def index_post_text(post: Post) -> None:
+    """Refresh every delivery's searchable text after the post's text changed."""
+    for delivery in post.deliveries:
+        delivery.hold_text = delivery_hold_text(post.title, post.body, delivery.body_override)
+
+
+def set_tags(post: Post, tags: Sequence[str]) -> None:
+    """Give the post these tags (already normalised), keeping the rows of tags that stay."""
+    wanted = list(tags)
+    post.tag_rows = [row for row in post.tag_rows if row.tag in wanted]
+    present = {row.tag for row in post.tag_rows}
+    post.tag_rows.extend(PostTag(tag=tag) for tag in wanted if tag not in present)
+
+
+def topic_or_keyword_hold(topics: Sequence[str], keywords: Sequence[str]) -> ColumnElement[bool]:
+    """Deliveries whose post carries one of `topics` or whose text contains one of `keywords`."""
+    conditions: list[ColumnElement[bool]] = []
+    if topics:
+        tagged = select(PostTag.post_id).where(PostTag.tag.in_(list(topics)))
+        conditions.append(Delivery.post_id.in_(tagged))
+    for word in keywords:
+        conditions.append(Delivery.hold_text.contains(word, autoescape=True))
+    return or_(*conditions) if conditions else false()
+
+
+def crisis_topic_or_keyword_hold(crisis: Crisis) -> ColumnElement[bool]:
+    return topic_or_keyword_hold(crisis.hold_topics or [], crisis.hold_keywords or [])
+
+
+def held_words_in(post: Post, keywords: Sequence[str]) -> list[str]:
+    """The held keywords that appear in the post's title, body or any channel's own text."""
+    texts = [delivery_hold_text(post.title, post.body, d.body_override) for d in post.deliveries]
+    texts.append(delivery_hold_text(post.title, post.body, None))
+    return [word for word in keywords if any(word in text for text in texts)]
+
+
+def active_hold_keywords(session: Session) -> list[str]:
+    """The keywords the crisis in force holds (none without a crisis)."""
+    crisis_id = session.scalar(
+        select(QueueState.active_crisis_id).where(QueueState.id == QUEUE_STATE_ID)
+    )
+    crisis = session.get(Crisis, crisis_id) if crisis_id is not None else None
+    return list(crisis.hold_keywords or []) if crisis is not None else []
