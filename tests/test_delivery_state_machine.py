@@ -13,6 +13,7 @@ dispatcher sending to a real loopback receiver, and checks after every step:
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -30,7 +31,7 @@ from hypothesis.stateful import (
     invariant,
     rule,
 )
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from calendar_app import crisis, planning
 from calendar_app.channels import create_channel
@@ -209,6 +210,21 @@ def test_no_sequence_of_actions_breaks_the_guarantees(
                 1 for r in sent if int(r.idempotency_key) in self.ever_held
             )
             self.check_nothing_due_is_left_behind()
+
+        @rule(post_id=posts)
+        def a_crisis_catches_a_planned_post(self, post_id) -> None:
+            """The puppet-museum path as one step, so every run goes where the guarantees are at
+            stake: the post approved (if the rules allow), a crisis everywhere (unless one is in
+            force), then the post falls due."""
+            self.approve(post_id)
+            if self.crisis_scope is None:
+                self.declare(everywhere=True)
+            with self.db.transaction() as session:
+                due = session.scalar(
+                    select(func.max(Delivery.due_at)).where(Delivery.post_id == post_id)
+                )
+            wait = 0 if due is None else max(0, (due - self.clock.now).total_seconds())
+            self.time_passes_and_the_scheduler_runs(math.ceil(wait / 60))
 
         # --- what must always hold ------------------------------------------------------------
 
