@@ -212,7 +212,7 @@ def test_a_head_declares_from_a_playbook_and_the_escalation_list_acknowledges(
     row = page.get_by_role("row").filter(has_text=SCENARIO)
     expect(row).to_contain_text("X @StadtwerkeNH")
     expect(row).to_contain_text("Tobias Brandt")
-    expect(row).to_contain_text(f"{LAWYER} (legal)")
+    expect(row).to_contain_text(f"{LAWYER} (Recht)")
 
     # The crisis: the head picks the playbook in the dialog and asks what it would stop.
     page.get_by_role("link", name="Krise ausrufen").click()
@@ -249,7 +249,10 @@ def test_a_head_declares_from_a_playbook_and_the_escalation_list_acknowledges(
     expect(page.locator("#crisis-banner")).to_contain_text("Störfall im Heizkraftwerk")
     board = page.get_by_role("region", name="Eskalationsliste")
     expect(board.get_by_role("row").filter(has_text="Tobias Brandt")).to_contain_text("noch nicht")
-    expect(board.get_by_role("row").filter(has_text=LAWYER)).to_contain_text("noch nicht")
+    lawyer = board.get_by_role("row").filter(has_text=LAWYER)
+    expect(lawyer.get_by_role("cell")).to_have_text(
+        [f"{LAWYER} sander@kanzlei.example", "Recht", "noch nicht"]
+    )
     # The declaring head is not on the list, so there is nothing for her to acknowledge.
     expect(page.get_by_role("button", name="Bestätigen: Ich habe es gesehen")).to_have_count(0)
 
