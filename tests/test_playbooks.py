@@ -296,6 +296,16 @@ def test_a_head_prepares_a_playbook_in_the_browser_and_declares_from_it(
     page = head2.get("/crisis").get_data(as_text=True)
     assert 'id="acknowledgements"' in page
     assert page.count("noch nicht") == 2
+    # Roles on the list are named in the reader's language, not as the stored code.
+    assert "<td>Recht</td>" in page
+    assert "Dr. Petra Lang (Recht)" in head2.get("/playbooks").get_data(as_text=True)
     head2.post("/crisis/acknowledge", data={"csrf_token": csrf_token(head2, "/crisis")})
     page = head2.get("/crisis").get_data(as_text=True)
     assert page.count("noch nicht") == 1
+
+
+def test_every_escalation_role_has_a_name_for_the_pages() -> None:
+    from calendar_app.playbooks import CONTACT_ROLES
+    from calendar_app.web.formatting import CONTACT_ROLE_LABELS
+
+    assert set(CONTACT_ROLE_LABELS) == set(CONTACT_ROLES)

@@ -40,6 +40,16 @@ ROLE_LABELS = {
     "admin": _l("Admin"),
 }
 
+# The roles of people on an escalation list (playbooks.CONTACT_ROLES), in the users' words.
+CONTACT_ROLE_LABELS = {
+    "management": _l("Management"),
+    "legal": _l("Legal"),
+    "hr": _l("HR"),
+    "customer_service": _l("Customer service"),
+    "works_council": _l("Works council"),
+    "other": _l("Other"),
+}
+
 ACTION_LABELS = {
     "submit": _l("submitted for approval"),
     "approve": _l("approved"),
@@ -115,6 +125,10 @@ def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
 
+def contact_role_label(role: str) -> str:
+    return str(CONTACT_ROLE_LABELS.get(role, role))
+
+
 def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
 
@@ -142,6 +156,7 @@ FILTERS = {
     "input_value": input_value,
     "status_label": status_label,
     "role_label": role_label,
+    "contact_role_label": contact_role_label,
     "action_label": action_label,
     "department_colour": department_colour,
     "excerpt": excerpt,
