@@ -52,6 +52,19 @@
       radios.forEach(function (radio) {
         radio.addEventListener("change", sync);
       });
+      // Picking a playbook takes its scope; the head may still widen or narrow it.
+      var playbook = fieldset.form && fieldset.form.querySelector('select[name="playbook"]');
+      var byPlaybook = fieldset.querySelector('input[name="scope"][value="playbook"]');
+      if (playbook && byPlaybook) {
+        playbook.addEventListener("change", function () {
+          if (playbook.value) {
+            byPlaybook.checked = true;
+          } else if (byPlaybook.checked) {
+            fieldset.querySelector('input[name="scope"][value="all"]').checked = true;
+          }
+          sync();
+        });
+      }
       sync();
     });
   }

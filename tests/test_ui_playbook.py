@@ -220,7 +220,8 @@ def test_a_head_declares_from_a_playbook_and_the_escalation_list_acknowledges(
     expect(dialog).to_be_visible()
     dialog.get_by_role("combobox", name="Playbook").select_option(label=SCENARIO)
     dialog.get_by_label("Grund").fill("Störfall im Heizkraftwerk, Feuerwehr vor Ort")
-    dialog.get_by_role("radio", name="Wie im Playbook festgelegt").check()
+    # Picking the playbook takes its scope.
+    expect(dialog.get_by_role("radio", name="Wie im Playbook festgelegt")).to_be_checked()
     dialog.get_by_role("button", name="Zeigen, was angehalten würde").click()
 
     preview = page.get_by_role("region", name="Was die Krise anhält")
