@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from calendar_app.cli import main as cli
 from calendar_app.extensions import get_db
-from calendar_app.models import User
+from calendar_app.models import AuditEntry, User
 from tests.conftest import Team
 
 STANDARD = {"marketing", "pr", "hr", "customer-service", "media", "corporate-communications"}
@@ -159,3 +160,98 @@ def test_the_admin_page_adds_a_department(team: Team) -> None:
     page = browser.get("/admin/departments").get_data(as_text=True)
     assert "Recht &lt;b&gt;" in page
     assert signed_in(team.app, "planner").get("/admin/departments").status_code == 403
+
+
+# --- the people page ---------------------------------------------------------------------------
+
+
+def _departments_of(team: Team, who: str) -> list[str]:
+    with get_db(team.app).transaction() as session:
+        person = session.get(User, team.ids[who])
+        assert person is not None
+        return [d.slug for d in person.departments]
+
+
+def _set_in_browser(browser: Any, team: Team, who: str, ids: list[int], **extra: Any) -> Any:
+    from tests.test_security import csrf_token
+
+    person = team.ids[who]
+    data = {f"person-{person}-departments": ids, "csrf_token": csrf_token(browser, "/admin/people")}
+    return browser.post(f"/admin/people/{person}/departments", data={**data, **extra})
+
+
+def test_the_people_page_lists_everyone_with_role_and_departments(team: Team) -> None:
+    from tests.test_security import signed_in
+
+    by_slug = departments(team)
+    team.admin.put(
+        f"/users/{team.ids['planner']}/departments",
+        json={"departments": [by_slug["pr"]["id"], by_slug["hr"]["id"]]},
+    )
+    browser = signed_in(team.app, "admin")
+    assert 'href="/admin/people"' in browser.get("/").get_data(as_text=True)
+    page = browser.get("/admin/people").get_data(as_text=True)
+    planner = team.ids["planner"]
+    row = page[page.index(f'id="person-{planner}"') :]
+    row = row[: row.index("</tr>")]
+    assert "planner@example.org" in row
+    assert "<td>Social Media</td>" in row
+    checked = re.findall(r'<input checked id="person-\d+-departments-\d+"[^>]*value="(\d+)"', row)
+    assert sorted(int(i) for i in checked) == sorted([by_slug["pr"]["id"], by_slug["hr"]["id"]])
+    assert "Voreinstellung für neue Beiträge: PR" in row
+    for who in ("head", "admin"):
+        assert f"{who}@example.org" in page
+    assert 'href="/admin/people"' not in signed_in(team.app, "head").get("/").get_data(as_text=True)
+
+
+def test_an_admin_sets_departments_in_the_browser(team: Team) -> None:
+    from tests.test_security import signed_in
+
+    by_slug = departments(team)
+    browser = signed_in(team.app, "admin")
+    first = _set_in_browser(browser, team, "planner", [by_slug["media"]["id"], by_slug["hr"]["id"]])
+    assert first.status_code == 302
+    assert first.location == f"/admin/people#person-{team.ids['planner']}"
+    assert _departments_of(team, "planner") == ["hr", "media"]
+    page = browser.get(first.location).get_data(as_text=True)
+    assert "Abteilungen von Planner gespeichert." in page
+    assert "Voreinstellung für neue Beiträge: HR" in page
+    post = team.draft([team.channel()["id"]])
+    assert post["department"]["slug"] == "hr", "the default the page shows is where posts go"
+
+    ticked = [by_slug["customer-service"]["id"], by_slug["media"]["id"]]
+    assert _set_in_browser(browser, team, "planner", ticked).status_code == 302
+    assert sorted(_departments_of(team, "planner")) == ["customer-service", "media"]
+
+    assert _set_in_browser(browser, team, "planner", []).status_code == 302
+    assert _departments_of(team, "planner") == []
+    with get_db(team.app).transaction() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "set_departments")
+        ).all()
+        assert len(entries) == 3
+        assert {e.actor_id for e in entries} == {team.ids["admin"]}
+
+
+def test_the_people_form_refuses_an_unknown_department_and_planners(team: Team) -> None:
+    from tests.test_security import signed_in
+
+    by_slug = departments(team)
+    browser = signed_in(team.app, "admin")
+    refused = _set_in_browser(browser, team, "planner", [by_slug["pr"]["id"], 4711])
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert f'id="person-{team.ids["planner"]}-departments-error"' in page
+    assert _departments_of(team, "planner") == []
+    for who in ("planner", "head"):
+        other = signed_in(team.app, who)
+        assert other.get("/admin/people").status_code == 403
+        pressed = _set_in_browser(other, team, "planner", [by_slug["pr"]["id"]])
+        assert pressed.status_code == 403
+    assert _departments_of(team, "planner") == []
+    no_token = browser.post(
+        f"/admin/people/{team.ids['planner']}/departments",
+        data={f"person-{team.ids['planner']}-departments": [by_slug["pr"]["id"]]},
+    )
+    assert no_token.status_code == 400
+    assert _departments_of(team, "planner") == []

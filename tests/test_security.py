@@ -382,11 +382,14 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/posts/import": (),
     "/subscription": (),
     "/campaigns/{campaign}": (),
+    "/campaigns/new": ("planner",),
+    "/campaigns/{campaign}/edit": ("planner",),
     "/approvals": ("planner",),
     "/audit": ("planner",),
     "/crisis/declare": ("planner",),
     "/admin/departments": ("planner", "head"),
     "/admin/channels": ("planner", "head"),
+    "/admin/people": ("planner", "head"),
     "/dashboard": (),
     "/blackouts": (),
     "/calendar/blackouts?start=2026-01-01T00:00&end=2026-02-01T00:00": (),
@@ -645,6 +648,38 @@ def set_channel_owners(app: Flask) -> Button:
     return Button(f"/admin/channels/{channel_id}", data, owned)
 
 
+def _campaign_named(app: Flask, name: str) -> bool:
+    with get_db(app).transaction() as session:
+        return campaigns.campaign_named(session, name) is not None
+
+
+def create_campaign(app: Flask) -> Button:
+    data = {"name": "Herbstkampagne", "goal": "awareness", "starts_on": "2026-09-01",
+            "ends_on": "2026-09-30", "kpis-0-name": "Reichweite",
+            "kpis-0-target": "10000"}  # fmt: skip
+    return Button("/campaigns/new", data, lambda: _campaign_named(app, "Herbstkampagne"))
+
+
+def edit_campaign(app: Flask) -> Button:
+    campaign_id = _campaign(app)
+    data = {"name": "Umbenannt", "goal": "service", "starts_on": "2026-10-01",
+            "ends_on": "2026-10-31"}  # fmt: skip
+    return Button(f"/campaigns/{campaign_id}/edit", data, lambda: _campaign_named(app, "Umbenannt"))
+
+
+def set_person_departments(app: Flask) -> Button:
+    with get_db(app).transaction() as session:
+        planner = user(session, "planner2").id
+        hr = session.scalar(select(Department.id).where(Department.slug == "hr"))
+
+    def in_hr() -> bool:
+        with get_db(app).transaction() as session:
+            return [d.slug for d in user(session, "planner2").departments] == ["hr"]
+
+    return Button(f"/admin/people/{planner}/departments", {f"person-{planner}-departments": hr},
+                  in_hr)  # fmt: skip
+
+
 def renew_subscription(app: Flask) -> Button:
     def has_address() -> bool:
         with get_db(app).transaction() as session:
@@ -673,6 +708,9 @@ BUTTONS: dict[Callable[[Flask], Button], tuple[str, ...]] = {
     comment: ("planner", "head", "admin"),
     add_department: ("admin",),
     set_channel_owners: ("admin",),
+    create_campaign: ("head", "admin"),
+    edit_campaign: ("head", "admin"),
+    set_person_departments: ("admin",),
     renew_subscription: ("planner", "head", "admin"),
 }
 

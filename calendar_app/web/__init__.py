@@ -84,7 +84,14 @@ _route("/posts/<int:post_id>/send-back", "send_back", actions.send_back, methods
 _route("/posts/<int:post_id>/discard", "discard", actions.discard, methods=["POST"])
 _route("/posts/<int:post_id>/reschedule", "reschedule", feed.reschedule, methods=["POST"])
 _route("/campaigns", "campaigns", campaigns.campaign_list)
+_route("/campaigns/new", "new_campaign", campaigns.new_campaign, methods=["GET", "POST"])
 _route("/campaigns/<int:campaign_id>", "campaign", campaigns.campaign_page)
+_route(
+    "/campaigns/<int:campaign_id>/edit",
+    "edit_campaign",
+    campaigns.edit_campaign,
+    methods=["GET", "POST"],
+)
 _route("/feeds/<token>.ics", "ical_feed", subscriptions.ical_feed)
 _route("/subscription", "subscription", subscriptions.subscription)
 _route("/subscription/renew", "renew_subscription", subscriptions.renew, methods=["POST"])
@@ -130,6 +137,13 @@ _route(
     methods=["POST"],
 )
 _route("/admin/departments", "departments", admin.departments_page, methods=["GET", "POST"])
+_route("/admin/people", "people", admin.people_page)
+_route(
+    "/admin/people/<int:user_id>/departments",
+    "set_person_departments",
+    admin.set_person_departments,
+    methods=["POST"],
+)
 _route("/admin/channels", "channels", admin.channels_page)
 _route("/dashboard", "dashboard", admin.dashboard)
 _route("/admin/channels/<int:channel_id>", "channel", admin.channel_page, methods=["GET", "POST"])

@@ -1,4 +1,5 @@
-"""Channel care and admin pages: the dashboard of channels at risk, departments, channels."""
+"""Channel care and admin pages: the dashboard of channels at risk, departments, people and
+their departments, channels."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from wtforms import SelectChoice
 
 from calendar_app import channels, departments
 from calendar_app.errors import RuleError
@@ -17,9 +19,15 @@ from calendar_app.permissions import (
     is_admin,
     require_may_manage_channels,
     require_may_manage_departments,
+    require_may_manage_users,
 )
 from calendar_app.timeutil import now_utc
-from calendar_app.web.forms import ChannelCareForm, DepartmentForm, person_choices
+from calendar_app.web.forms import (
+    ChannelCareForm,
+    DepartmentForm,
+    PersonDepartmentsForm,
+    person_choices,
+)
 from calendar_app.web.pages import signed_in_user
 
 
@@ -61,6 +69,58 @@ def departments_page() -> Any:
         departments=departments.list_departments(session),
         members=_member_counts(),
     ), status
+
+
+def _person_form(person: User, *, submitted: bool = False) -> PersonDepartmentsForm:
+    """One row's form; the prefix keeps field ids and names apart from the other rows'. Only the
+    row that was sent reads the request; the others show what is stored."""
+    prefix = f"person-{person.id}"
+    if submitted:
+        form = PersonDepartmentsForm(prefix=prefix)
+    else:
+        form = PersonDepartmentsForm(
+            formdata=None, prefix=prefix, data={"departments": [d.id for d in person.departments]}
+        )
+    form.departments.choices = [
+        SelectChoice(d.id, d.name) for d in departments.list_departments(db_session())
+    ]
+    return form
+
+
+def _render_people(
+    rejected: tuple[User, PersonDepartmentsForm] | None = None, status: int = 200
+) -> Any:
+    session = db_session()
+    people = list(session.scalars(select(User).order_by(User.active.desc(), User.name)))
+    forms = {person.id: _person_form(person) for person in people}
+    if rejected is not None:
+        forms[rejected[0].id] = rejected[1]
+    return render_template("people.html", people=people, forms=forms), status
+
+
+def people_page() -> Any:
+    """Everyone with their role and departments; an admin sets each person's departments."""
+    require_may_manage_users(signed_in_user())
+    return _render_people()
+
+
+def set_person_departments(user_id: int) -> Any:
+    me = signed_in_user()
+    require_may_manage_users(me)
+    session = db_session()
+    person = departments.get_user(session, user_id)
+    form = _person_form(person, submitted=True)
+    if not form.validate_on_submit():
+        return _render_people((person, form), 422)
+    try:
+        chosen = departments.departments_by_ids(session, list(form.departments.data or []))
+        departments.set_user_departments(session, me, person, chosen)
+    except RuleError as exc:
+        session.rollback()
+        form.form_errors.append(exc.message)
+        return _render_people((person, form), exc.status_code)
+    flash(_("Departments of %(name)s saved.", name=person.name), "success")
+    return redirect(url_for("web.people", _anchor=f"person-{person.id}"))
 
 
 def channels_page() -> str:

@@ -9,6 +9,10 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
     IntegerField,
     RadioField,
     SelectChoice,
@@ -20,6 +24,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from calendar_app.campaigns import MAX_KPIS
+from calendar_app.campaigns import MAX_NAME_LENGTH as MAX_CAMPAIGN_NAME_LENGTH
 from calendar_app.models import Campaign, Channel, Department, Playbook, User
 from calendar_app.planning import MAX_TITLE_LENGTH
 from calendar_app.web.formatting import NOTHING
@@ -138,6 +144,38 @@ class ChannelCareForm(FlaskForm):
         _l("Alert when nothing is planned within (days)"),
         validators=[DataRequired(REQUIRED), NumberRange(min=1, max=365)],
     )
+
+
+class KpiForm(Form):
+    """One KPI row of the campaign form; a row left blank is ignored."""
+
+    name = StringField(_l("KPI"), validators=[Optional(), Length(max=MAX_CAMPAIGN_NAME_LENGTH)])
+    # Text, read as a number in the page's language (1.500 in German, 1,500 in English).
+    target = StringField(_l("Target"), validators=[Optional(), Length(max=30)])
+    unit = StringField(_l("Unit"), validators=[Optional(), Length(max=40)])
+
+    def is_blank(self) -> bool:
+        return not any((field.data or "").strip() for field in (self.name, self.target, self.unit))
+
+
+KPI_ROWS = 5
+
+
+class CampaignForm(FlaskForm):
+    name = StringField(
+        _l("Name"), validators=[DataRequired(REQUIRED), Length(max=MAX_CAMPAIGN_NAME_LENGTH)]
+    )
+    goal = SelectField(_l("Goal"), validators=[DataRequired(REQUIRED)])
+    starts_on = DateField(_l("Starts on"), validators=[DataRequired(_l("Enter a date."))])
+    ends_on = DateField(_l("Ends on"), validators=[DataRequired(_l("Enter a date."))])
+    departments = CheckboxesField(_l("Departments involved"), coerce=int, validators=[Optional()])
+    kpis = FieldList(FormField(KpiForm), min_entries=KPI_ROWS, max_entries=MAX_KPIS)
+
+
+class PersonDepartmentsForm(FlaskForm):
+    """One person's departments on the people page (each row its own form, with a prefix)."""
+
+    departments = CheckboxesField(_l("Departments"), coerce=int, validators=[Optional()])
 
 
 class CommentForm(FlaskForm):
