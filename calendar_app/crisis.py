@@ -83,7 +83,10 @@ def must_hold(crisis: Crisis | None) -> ColumnElement[bool] | None:
 
 
 def hold_due_deliveries(session: Session, crisis: Crisis, now: datetime) -> list[int]:
-    """Hold every delivery in scope that is due; return the ids of the posts concerned."""
+    """Hold every delivery in scope that is due; return the ids of the posts concerned.
+
+    Each held post is in the audit log (`hold`, by the system, naming the crisis), so the crisis
+    timeline keeps it even after a later crisis holds the post again."""
     due = (
         select(Delivery.id)
         .where(
@@ -98,11 +101,23 @@ def hold_due_deliveries(session: Session, crisis: Crisis, now: datetime) -> list
         update(Delivery)
         .where(Delivery.id.in_(select(due.c.id)))
         .values(status=DeliveryStatus.HELD, held_by_crisis_id=crisis.id, held_at=now)
-        .returning(Delivery.post_id)
+        .returning(Delivery.id, Delivery.post_id)
         .execution_options(synchronize_session=False)
     ).all()
-    post_ids = sorted({row.post_id for row in rows})
+    by_post: dict[int, list[int]] = {}
+    for row in rows:
+        by_post.setdefault(row.post_id, []).append(row.id)
+    post_ids = sorted(by_post)
     settle_post_status(session, post_ids)
+    for post_id in post_ids:
+        audit.record(
+            session,
+            None,
+            "hold",
+            session.get_one(Post, post_id),
+            crisis=crisis.id,
+            deliveries=sorted(by_post[post_id]),
+        )
     return post_ids
 
 

@@ -44,6 +44,10 @@ def require_may_read_audit_log(user: User) -> None:
     require_reviewer(user, "read the audit log")
 
 
+def require_may_read_crisis_timeline(user: User) -> None:
+    require_reviewer(user, "read the crisis timeline")
+
+
 def require_may_review_approvals(user: User) -> None:
     require_reviewer(user, "approve posts")
 

@@ -82,6 +82,7 @@ def test_post_planned_weeks_ahead_is_held_during_crisis_and_sent_once_after_rele
         "approve",
         "declare_crisis",
         "approve",
+        "hold",  # by the scheduler, naming the crisis
         "request_lift",
         "lift_crisis",
         "release",

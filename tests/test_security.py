@@ -231,6 +231,14 @@ def _draft(app: Flask, author: str = "planner") -> int:
         return post.id
 
 
+def _lifted_crisis(app: Flask) -> int:
+    """A crisis declared and lifted, for its timeline."""
+    with get_db(app).transaction() as session:
+        declared = crisis.declare_crisis(session, user(session, "head"), reason="Shitstorm")
+        crisis.lift_crisis(session, user(session, "head"), note="vorbei")
+        return declared.crisis.id
+
+
 def _campaign(app: Flask) -> int:
     """A campaign with one post in it."""
     post_id = _draft(app)
@@ -387,13 +395,19 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/calendar/blackouts?start=2026-01-01T00:00&end=2026-02-01T00:00": (),
     "/playbooks": (),
     "/playbooks/new": ("planner",),
+    "/crisis/{crisis}/timeline": ("planner",),
+    "/crisis/{crisis}/timeline.html": ("planner",),
 }
 
 
 @pytest.mark.parametrize("role", WEB_ROLES)
 @pytest.mark.parametrize("page", list(PAGES))
 def test_who_may_open_which_page(app: Flask, page: str, role: str) -> None:
-    path = page.format(post=_draft(app), campaign=_campaign(app) if "{campaign}" in page else 0)
+    path = page.format(
+        post=_draft(app),
+        campaign=_campaign(app) if "{campaign}" in page else 0,
+        crisis=_lifted_crisis(app) if "{crisis}" in page else 0,
+    )
     response = signed_in(app, role).get(path)
     if role == "anonymous":
         assert response.status_code == 302

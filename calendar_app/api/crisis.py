@@ -4,10 +4,10 @@ from typing import Any
 
 from flask import Blueprint, current_app
 
-from calendar_app import crisis, escalation, playbooks
+from calendar_app import crisis, escalation, playbooks, timeline
 from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import CrisisDeclare, CrisisLift, CrisisPreview, parse
-from calendar_app.api.serialize import crisis_json, delivery_json, preview_json
+from calendar_app.api.serialize import crisis_json, delivery_json, preview_json, timeline_json
 from calendar_app.extensions import db_session
 from calendar_app.permissions import require_may_declare_crisis
 
@@ -17,6 +17,11 @@ bp = Blueprint("crisis", __name__)
 @bp.get("/crisis")
 def show() -> dict[str, Any]:
     return crisis_json(crisis.current_crisis(db_session()))
+
+
+@bp.get("/crises/<int:crisis_id>/timeline")
+def show_timeline(crisis_id: int) -> dict[str, Any]:
+    return timeline_json(timeline.crisis_timeline(db_session(), api_user(), crisis_id))
 
 
 @bp.post("/crisis")

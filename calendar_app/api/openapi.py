@@ -275,6 +275,13 @@ def document() -> dict[str, Any]:
                     also={202: "a second head or admin must confirm"},
                 )
             },
+            "/crises/{crisis_id}/timeline": {
+                "get": _op(
+                    "what happened during one crisis, oldest first (head, admin)",
+                    r.CrisisTimeline,
+                    parameters=_path_id("crisis_id"),
+                )
+            },
             "/crisis/lift/confirm": {
                 "post": _op("confirm a requested lift (head, admin)", r.Crisis)
             },

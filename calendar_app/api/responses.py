@@ -9,10 +9,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from calendar_app.models import CampaignGoal, DeliveryStatus, PostStatus
+from calendar_app.timeline import Moment
 
 PostStatusName = Literal[tuple(PostStatus)]  # type: ignore[valid-type]
 DeliveryStatusName = Literal[tuple(DeliveryStatus)]  # type: ignore[valid-type]
 GoalName = Literal[tuple(CampaignGoal)]  # type: ignore[valid-type]
+TimelineKind = Literal[tuple(Moment)]  # type: ignore[valid-type]
 
 
 class Answer(BaseModel):
@@ -234,6 +236,27 @@ class Crisis(Answer):
     pending_confirmation: bool | None = None
 
 
+class TimelineEvent(Answer):
+    """One line of a crisis timeline. `kind`: declared, playbook, held, statement, missed,
+    acknowledged, lift_requested, lifted, released, discarded."""
+
+    at: datetime
+    kind: TimelineKind
+    actor: str | None  # who (null: the system)
+    note: str | None  # reason, lift note, the statement's text
+    post_id: int | None
+    post_title: str | None
+    channels: list[str]
+    detail: dict[str, Any]
+
+
+class CrisisTimeline(Answer):
+    """What happened during one crisis and the review of what it held, oldest first."""
+
+    crisis: Crisis
+    events: list[TimelineEvent]
+
+
 class PreviewItem(Answer):
     delivery_id: int
     post_id: int
@@ -350,6 +373,7 @@ ANSWERS: list[type[BaseModel]] = [
     CampaignList,
     Crisis,
     CrisisPreview,
+    CrisisTimeline,
     Playbook,
     PlaybookList,
     Deleted,

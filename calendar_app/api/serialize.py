@@ -21,6 +21,7 @@ from calendar_app.models import (
     Post,
     User,
 )
+from calendar_app.timeline import Timeline
 from calendar_app.timeutil import iso_utc
 
 
@@ -240,4 +241,23 @@ def comment_json(comment: Comment) -> dict[str, Any]:
         "author": person_json(comment.author),
         "body": comment.body,
         "created_at": iso_utc(comment.created_at),
+    }
+
+
+def timeline_json(timeline: Timeline) -> dict[str, Any]:
+    return {
+        "crisis": crisis_json(timeline.crisis),
+        "events": [
+            {
+                "at": iso_utc(e.at),
+                "kind": str(e.moment),
+                "actor": e.actor,
+                "note": e.note,
+                "post_id": e.post_id,
+                "post_title": e.post_title,
+                "channels": list(e.channels),
+                "detail": e.detail,
+            }
+            for e in timeline.events
+        ],
     }

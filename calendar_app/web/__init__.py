@@ -37,6 +37,7 @@ from calendar_app.web import (
     playbooks,
     queries,
     subscriptions,
+    timeline,
 )
 from calendar_app.web.actions import declare_form
 from calendar_app.web.auth import SESSION_VERSION_KEY
@@ -101,6 +102,8 @@ _route("/crisis/declare", "declare", actions.declare_crisis, methods=["GET", "PO
 _route("/crisis/lift", "lift", actions.lift_crisis, methods=["POST"])
 _route("/crisis/lift/confirm", "confirm_lift", actions.confirm_lift, methods=["POST"])
 _route("/crisis/review", "review", actions.review, methods=["POST"])
+_route("/crisis/<int:crisis_id>/timeline", "timeline", timeline.timeline_page)
+_route("/crisis/<int:crisis_id>/timeline.html", "timeline_export", timeline.timeline_export)
 _route("/blackouts", "blackouts", blackouts.blackouts_page)
 _route("/blackouts", "plan_blackout", blackouts.plan_blackout, methods=["POST"])
 _route(

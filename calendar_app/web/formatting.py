@@ -58,6 +58,9 @@ ACTION_LABELS = {
     "declare_crisis": _l("crisis declared"),
     "request_lift": _l("lifting the crisis requested"),
     "lift_crisis": _l("crisis lifted"),
+    "hold": _l("held by the crisis"),
+    "missed": _l("missed: too late to send"),
+    "acknowledge": _l("acknowledged the crisis"),
     "release": _l("released after review"),
     "discard": _l("discarded"),
     "create_channel": _l("channel created"),
@@ -66,6 +69,20 @@ ACTION_LABELS = {
     "import": _l("imported from a CSV file"),
     "renew_feed": _l("calendar address renewed"),
     "revoke_feed": _l("calendar address switched off"),
+}
+
+
+MOMENT_LABELS = {
+    "declared": _l("Crisis declared"),
+    "playbook": _l("Playbook used"),
+    "held": _l("Held"),
+    "statement": _l("Statement published"),
+    "missed": _l("Missed: too late to send"),
+    "acknowledged": _l("Acknowledged"),
+    "lift_requested": _l("Lifting requested"),
+    "lifted": _l("Crisis lifted"),
+    "released": _l("Released after review"),
+    "discarded": _l("Discarded"),
 }
 
 
@@ -140,6 +157,10 @@ def department_colour(department: Department | None) -> str:
     return NO_DEPARTMENT_COLOUR
 
 
+def moment_label(moment: str) -> str:
+    return str(MOMENT_LABELS.get(moment, moment))
+
+
 def excerpt(text: str, length: int = 140) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= length else flat[: length - 1].rstrip() + "…"
@@ -160,4 +181,5 @@ FILTERS = {
     "action_label": action_label,
     "department_colour": department_colour,
     "excerpt": excerpt,
+    "moment_label": moment_label,
 }
