@@ -16,7 +16,7 @@ from calendar_app.notifications import announce, notify, send_outgoing
 from tests.conftest import PASSWORD, Clock, Team
 from tests.support.mailbox import Mailbox
 from tests.support.receiver import Receiver, Reply
-from tests.test_web import csrf_token
+from tests.support.web import csrf_token
 
 
 def tell(app: Flask, *names: str, subject: str = "Kanal verwaist", link: str | None = None) -> None:

@@ -37,18 +37,12 @@ from calendar_app.models import (
 from calendar_app.timeutil import now_utc
 from config import Config
 from tests.conftest import PASSWORD, SeededDatabase, Team
+from tests.support.web import csrf_token
 
 WEB_ROLES = ("planner", "head", "admin", "anonymous")
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def csrf_token(browser: FlaskClient, path: str = "/login") -> str:
-    page = browser.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-    assert match, f"{path} has no CSRF token"
-    return match.group(1)
 
 
 def log_in(browser: FlaskClient, who: str, password: str = PASSWORD) -> Any:

@@ -9,17 +9,12 @@ the calendar, the composer, the banner and the review are saved under build/scre
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -31,6 +26,7 @@ from calendar_app.migrate import upgrade
 from calendar_app.models import Department, Post
 from calendar_app.timeutil import now_utc
 from config import PROJECT_ROOT, Config
+from tests.support.server import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -50,12 +46,6 @@ def _need_chromium() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail("Debian's chromium is missing: scripts/system-deps.sh installs it")
     pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); run `make system-deps`")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -107,40 +97,8 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)
     channels = seed(database_url)
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "browser-test-secret",
-        "CALENDAR_ENV": "development",
-        "CALENDAR_INSTANCE_PATH": str(folder),
-        "CALENDAR_TIMEZONE": "Europe/Berlin",
-    }
-    command = [str(Path(sys.executable).parent / "calendar-app"), "serve", "--no-scheduler"]
-    server = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start: {server.stderr.read()!r}")  # type: ignore[union-attr]
-            time.sleep(0.1)
+    with serving(folder, database_url) as (url, _env):
         yield LiveSite(url, database_url, channels)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stderr is not None:
-            server.stderr.close()
 
 
 @pytest.fixture(scope="module")

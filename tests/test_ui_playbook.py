@@ -11,16 +11,13 @@ and the acknowledgement board are saved under build/screenshots/.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -31,6 +28,7 @@ from calendar_app.db import Database
 from calendar_app.migrate import upgrade
 from calendar_app.models import Delivery, Department, Post
 from calendar_app.timeutil import now_utc
+from tests.support.server import serving
 from tests.test_ui_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -38,7 +36,6 @@ from tests.test_ui_browser import (
     SCREENSHOTS,
     LiveSite,
     _need_chromium,
-    free_port,
     log_in,
     log_out,
     new_page,
@@ -114,40 +111,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSite, d
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)
     channels = seed(database_url)
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "browser-test-secret",
-        "CALENDAR_ENV": "development",
-        "CALENDAR_INSTANCE_PATH": str(folder),
-        "CALENDAR_TIMEZONE": "Europe/Berlin",
-    }
-    command = [str(Path(sys.executable).parent / "calendar-app"), "serve", "--no-scheduler"]
-    server = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start: {server.stderr.read()!r}")  # type: ignore[union-attr]
-            time.sleep(0.1)
-        yield LiveSite(url, database_url, channels), env
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stderr is not None:
-            server.stderr.close()
+    with serving(folder, database_url) as (url, env):
+        yield (LiveSite(url, database_url, channels), env)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from calendar_app.migrate import upgrade
 from calendar_app.models import Post, User
 from calendar_app.timeutil import now_utc
 from config import Config
+from tests.support.web import csrf_token
 
 PASSWORD = "richtig-geheim-1"
 PEOPLE = {"planner": "planner", "head": "head", "head2": "head", "admin": "admin"}
@@ -86,13 +86,6 @@ def site(tmp_path: Path) -> Iterator[Site]:
 @pytest.fixture
 def browser(site: Site) -> FlaskClient:
     return site.app.test_client()
-
-
-def csrf_token(browser: FlaskClient, path: str = "/login") -> str:
-    page = browser.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-    assert match, "the page has no CSRF token"
-    return match.group(1)
 
 
 def log_in(browser: FlaskClient, who: str, *, password: str = PASSWORD, query: str = "") -> object:

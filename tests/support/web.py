@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from tests.conftest import Team
 
 
-def csrf_token(browser: FlaskClient, path: str) -> str:
+def csrf_token(browser: FlaskClient, path: str = "/login") -> str:
     page = browser.get(path).get_data(as_text=True)
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     assert match, f"{path} has no CSRF token"
