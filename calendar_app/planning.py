@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from calendar_app import audit, holds
@@ -45,6 +45,34 @@ def get_post(session: Session, post_id: int) -> Post:
     return post
 
 
+def post_filters(
+    *,
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    channel_id: int | None = None,
+    department_id: int | None = None,
+    campaign_id: int | None = None,
+) -> list[ColumnElement[bool]]:
+    """The conditions of a filtered view of the plan, for any query on posts."""
+    conditions: list[ColumnElement[bool]] = []
+    if status is not None:
+        conditions.append(Post.status == status)
+    if start is not None:
+        conditions.append(Post.publish_at >= start)
+    if end is not None:
+        conditions.append(Post.publish_at < end)
+    if channel_id is not None:
+        conditions.append(
+            Post.id.in_(select(Delivery.post_id).where(Delivery.channel_id == channel_id))
+        )
+    if department_id is not None:
+        conditions.append(Post.department_id == department_id)
+    if campaign_id is not None:
+        conditions.append(Post.campaign_id == campaign_id)
+    return conditions
+
+
 def list_posts(
     session: Session,
     *,
@@ -63,21 +91,18 @@ def list_posts(
         selectinload(Post.author),
         selectinload(Post.department),
         selectinload(Post.campaign),
+        selectinload(Post.tag_rows),
     )
-    if status is not None:
-        stmt = stmt.where(Post.status == status)
-    if start is not None:
-        stmt = stmt.where(Post.publish_at >= start)
-    if end is not None:
-        stmt = stmt.where(Post.publish_at < end)
-    if channel_id is not None:
-        stmt = stmt.where(
-            Post.id.in_(select(Delivery.post_id).where(Delivery.channel_id == channel_id))
+    stmt = stmt.where(
+        *post_filters(
+            status=status,
+            start=start,
+            end=end,
+            channel_id=channel_id,
+            department_id=department_id,
+            campaign_id=campaign_id,
         )
-    if department_id is not None:
-        stmt = stmt.where(Post.department_id == department_id)
-    if campaign_id is not None:
-        stmt = stmt.where(Post.campaign_id == campaign_id)
+    )
     stmt = stmt.order_by(Post.publish_at, Post.id).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)

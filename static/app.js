@@ -14,7 +14,7 @@
       opener.addEventListener("click", function (event) {
         event.preventDefault();
         dialog.showModal();
-        var first = dialog.querySelector("textarea, input, select");
+        var first = dialog.querySelector("select, textarea, input:not([type=hidden])");
         if (first) {
           first.focus();
         }

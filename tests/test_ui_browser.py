@@ -228,6 +228,7 @@ def test_plan_approve_declare_review(browser: object, live_site: LiveSite) -> No
 
     # The crisis dialog: keyboard first. Escape closes it, an empty reason is refused.
     crisis_button = page.locator("#crisis-button")
+    page.wait_for_load_state()  # the button opens the dialog once the page's script has run
     crisis_button.focus()
     page.keyboard.press("Enter")
     dialog = page.locator("#declare-dialog")

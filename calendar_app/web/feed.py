@@ -15,10 +15,10 @@ from werkzeug.exceptions import BadRequest
 from calendar_app import plan_csv, planning
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
-from calendar_app.models import Post, PostStatus
+from calendar_app.models import PostStatus
 from calendar_app.web import queries
 from calendar_app.web.formatting import (
-    department_colour,
+    colour_or_default,
     status_label,
     team_time,
     team_timezone,
@@ -46,26 +46,26 @@ def _time_arg(name: str) -> Any:
         raise BadRequest(_("%(name)s must be a time such as 2026-03-01T00:00", name=name)) from None
 
 
-def event(post: Post) -> dict[str, Any]:
-    colour = department_colour(post.department)
-    attention = post.status in ATTENTION
+def event(entry: queries.CalendarEntry, *, post_url: str) -> dict[str, Any]:
+    colour = colour_or_default(entry.department_color)
+    attention = entry.status in ATTENTION
     return {
-        "id": str(post.id),
-        "title": post.title or post.body[:80],
-        "start": team_time(post.publish_at).strftime(WALL_CLOCK),
-        "url": url_for("web.post", post_id=post.id),
+        "id": str(entry.id),
+        "title": entry.title or entry.opening[:80],
+        "start": team_time(entry.publish_at).strftime(WALL_CLOCK),
+        "url": post_url.format(entry.id),
         "backgroundColor": colour,
         "borderColor": "#c92a2a" if attention else colour,
         "textColor": "#ffffff",
-        "editable": post.status in MOVABLE,
-        "classNames": [f"status-{post.status}"] + (["needs-attention"] if attention else []),
+        "editable": entry.status in MOVABLE,
+        "classNames": [f"status-{entry.status}"] + (["needs-attention"] if attention else []),
         "extendedProps": {
-            "status": post.status,
-            "statusLabel": status_label(post.status),
-            "department": post.department.name if post.department else "",
-            "campaign": post.campaign.name if post.campaign else "",
-            "channels": [d.channel.name for d in post.deliveries],
-            "crisisResponse": post.crisis_response,
+            "status": entry.status,
+            "statusLabel": status_label(entry.status),
+            "department": entry.department,
+            "campaign": entry.campaign,
+            "channels": entry.channels,
+            "crisisResponse": entry.crisis_response,
         },
     }
 
@@ -84,10 +84,12 @@ def _filters() -> dict[str, Any]:
 
 
 def events() -> list[dict[str, Any]]:
-    posts = queries.calendar_posts(
+    entries = queries.calendar_entries(
         db_session(), start=_time_arg("start"), end=_time_arg("end"), **_filters()
     )
-    return [event(post) for post in posts]
+    # One URL pattern for the whole month, not a routing lookup per post.
+    post_url = url_for("web.post", post_id=0).removesuffix("0") + "{}"
+    return [event(entry, post_url=post_url) for entry in entries]
 
 
 def export_csv() -> Response:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_skeleton, format_time
-from flask import current_app
+from flask import current_app, g
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -121,7 +122,15 @@ def date_time(value: datetime | None) -> str:
 
 
 def clock_time(value: datetime) -> str:
-    return format_time(team_time(value).timetz(), "short", locale=_locale())
+    """`09:30` / `9:30 AM` on the team's clock."""
+    shown = team_time(value)
+    return _clock_label(_locale(), shown.hour, shown.minute)
+
+
+@lru_cache(maxsize=4096)
+def _clock_label(locale: str, hour: int, minute: int) -> str:
+    """Each time of day is formatted once per language (a month of posts has many)."""
+    return format_time(time(hour, minute), "short", locale=locale)
 
 
 def day_heading(day: date) -> str:
@@ -135,7 +144,10 @@ def input_value(value: datetime | None) -> str:
 
 
 def status_label(status: str) -> str:
-    return str(STATUS_LABELS.get(status, status))
+    known = g.setdefault("status_labels", {})  # translated once per request
+    if status not in known:
+        known[status] = str(STATUS_LABELS.get(status, status))
+    return known[status]
 
 
 def role_label(role: str) -> str:
@@ -152,8 +164,12 @@ def action_label(action: str) -> str:
 
 def department_colour(department: Department | None) -> str:
     """The department's colour, only if it really is one (it ends up in a style attribute)."""
-    if department is not None and _HEX_COLOUR.fullmatch(department.color or ""):
-        return department.color
+    return colour_or_default(department.color if department is not None else None)
+
+
+def colour_or_default(color: str | None) -> str:
+    if color and _HEX_COLOUR.fullmatch(color):
+        return color
     return NO_DEPARTMENT_COLOUR
 
 
@@ -180,6 +196,7 @@ FILTERS = {
     "contact_role_label": contact_role_label,
     "action_label": action_label,
     "department_colour": department_colour,
+    "colour_or_default": colour_or_default,
     "excerpt": excerpt,
     "moment_label": moment_label,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -83,6 +83,8 @@ def agenda() -> str:
         last=first + timedelta(days=DAYS_SHOWN - 1),
         earlier=first - timedelta(days=DAYS_SHOWN),
         later=first + timedelta(days=DAYS_SHOWN),
+        # One URL pattern for the page, not a routing lookup per post.
+        post_path=url_for("web.post", post_id=0).removesuffix("0"),
     )
 
 
