@@ -16,7 +16,7 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 
 from bench.world import PASSWORD, Databases, Receiver, make_webhooks, seed_background
-from calendar_app import create_app
+from calendar_app import create_app, keep_startup_out_of_collections
 from calendar_app.extensions import get_db
 from calendar_app.timeutil import local, now_utc
 from config import Config
@@ -58,6 +58,7 @@ def view_run(
         )
     )
     logging.getLogger("calendar_app").setLevel(logging.WARNING)
+    keep_startup_out_of_collections()  # as `calendar-app serve` does
     db = get_db(app)
     run = ViewRun(stored)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from datetime import timedelta
 
@@ -27,6 +28,15 @@ def create_app(config: Config | None = None, *, serving: bool = True) -> Flask:
     register_protections(app, config)
     register_errorhandlers(app)
     return app
+
+
+def keep_startup_out_of_collections() -> None:
+    """For a long-running process, once the app is built: what start-up made (modules,
+    metadata, translations, routes) lives as long as the process. Frozen out of the collector's
+    way, it is no longer scanned by every full collection, which otherwise stalls a request
+    now and then by tens of milliseconds."""
+    gc.collect()
+    gc.freeze()
 
 
 def configure(app: Flask, config: Config) -> None:

@@ -10,7 +10,7 @@ from types import FrameType
 import click
 from flask import Flask
 
-from calendar_app import create_app
+from calendar_app import create_app, keep_startup_out_of_collections
 from calendar_app.errors import RuleError
 from calendar_app.extensions import get_db
 from config import Config, ConfigError
@@ -72,6 +72,7 @@ def serve(host: str, port: int, threads: int, no_scheduler: bool) -> None:
     from waitress import serve as waitress_serve
 
     app = _app(serving=True)
+    keep_startup_out_of_collections()
     _exit_on_sigterm()
     scheduler = dispatcher = None
     if not no_scheduler:
@@ -95,6 +96,7 @@ def scheduler(once: bool) -> None:
 
     app = _app()
     if not once:
+        keep_startup_out_of_collections()
         _exit_on_sigterm()
         run_blocking(app)
         return
