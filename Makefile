@@ -34,7 +34,7 @@ run: install
 test: install system-deps
 	$(BIN)/pytest
 
-# Not part of `make test`: about ten minutes; BENCH_ARGS=--quick for a smoke run.
+# Not part of `make test`: about a quarter of an hour; BENCH_ARGS=--quick for a smoke run.
 bench: install system-deps
 	PYTHONPATH=. $(BIN)/python -m bench.run $(BENCH_ARGS)
 
