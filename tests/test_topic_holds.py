@@ -18,6 +18,7 @@ from calendar_app.models import Delivery, PostTag
 from calendar_app.timeutil import now_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver, Reply
+from tests.support.web import signed_in
 
 
 def webhook(team: Team, receiver: Receiver, name: str) -> dict[str, Any]:
@@ -261,3 +262,12 @@ def test_no_keyword_or_topic_delivery_starts_after_declare_returns(
     assert {i for i, s in statuses.items() if s == "published"} == {
         int(k) for k in receiver.counts_by_key()
     }
+
+
+def test_the_banner_names_the_words_held_on_every_channel(team: Team) -> None:
+    presse = team.channel("Presse")
+    declare(team, channels=[presse["id"]], topics=["Sommerfest"], keywords=["<b>Rabatt</b>"])
+    page = signed_in(team, "planner").get("/").get_data(as_text=True)
+    banner = page[page.index('id="crisis-banner"') :]
+    assert "sommerfest" in banner
+    assert "&lt;b&gt;rabatt&lt;/b&gt;" in banner  # escaped like everything people type
