@@ -154,7 +154,9 @@
               if (!response.ok) {
                 throw new Error(body.error || response.statusText);
               }
-              say(body.message, "success");
+              var warnings = body.warnings || [];
+              // A move into a blackout date is allowed, but the planner must see what it meets.
+              say([body.message].concat(warnings).join(" "), warnings.length ? "error" : "success");
               calendar.refetchEvents();
             });
           })

@@ -253,3 +253,25 @@ def test_a_head_plans_a_blackout_in_the_browser(team: Team) -> None:
     [blackout] = team.planner.get("/blackouts").get_json()["items"]
     assert blackout["starts_at"] == "2031-11-19T23:00:00Z"  # the team's wall clock, stored in UTC
     assert blackout["channels"] == "all"
+
+
+def test_dragging_a_post_into_a_blackout_warns(team: Team) -> None:
+    x = team.channel("X")
+    start = datetime.fromisoformat("2031-11-20T00:00:00+01:00")
+    plan_blackout(team, start, start + timedelta(days=1), channels=[x["id"]])
+    post = team.draft([x["id"]], at=start - timedelta(days=1))
+    browser = signed_in(team, "planner")
+    headers = {"X-CSRFToken": csrf_token(browser, "/")}
+
+    moved = browser.post(
+        f"/posts/{post['id']}/reschedule", json={"publish_at": "2031-11-20T09:00"}, headers=headers
+    )
+    assert moved.status_code == 200
+    [warning] = moved.get_json()["warnings"]
+    assert "Trauertag" in warning
+    assert "X" in warning
+
+    away = browser.post(
+        f"/posts/{post['id']}/reschedule", json={"publish_at": "2031-11-22T09:00"}, headers=headers
+    )
+    assert "warnings" not in away.get_json()

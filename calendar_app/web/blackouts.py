@@ -15,7 +15,7 @@ from calendar_app.extensions import db_session
 from calendar_app.permissions import is_reviewer
 from calendar_app.timeutil import now_utc
 from calendar_app.web import queries
-from calendar_app.web.feed import WALL_CLOCK, _time_arg
+from calendar_app.web.feed import WALL_CLOCK, _time_arg, blackout_warning_texts
 from calendar_app.web.formatting import input_value, team_time, team_wall_clock
 from calendar_app.web.forms import ActionForm, BlackoutForm, channel_choices
 from calendar_app.web.pages import signed_in_user
@@ -126,13 +126,5 @@ def blackout_events() -> list[dict[str, Any]]:
 
 def blackout_warnings(post: Any) -> None:
     """Flash what a post planned into a blackout date will meet."""
-    for overlap in blackouts.blackouts_hit_by(db_session(), post):
-        flash(
-            _(
-                "This time falls in the blackout “%(name)s” on %(channels)s: the post will be "
-                "held there until a head releases it.",
-                name=overlap.blackout.name,
-                channels=", ".join(overlap.channel_names),
-            ),
-            "error",
-        )
+    for text in blackout_warning_texts(post):
+        flash(text, "error")

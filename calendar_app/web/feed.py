@@ -12,7 +12,7 @@ from flask import Response, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
-from calendar_app import plan_csv, planning
+from calendar_app import blackouts, plan_csv, planning
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
 from calendar_app.models import PostStatus
@@ -106,6 +106,19 @@ def export_csv() -> Response:
     )
 
 
+def blackout_warning_texts(post: Any) -> list[str]:
+    """What a post planned into a blackout date will meet, in the reader's language."""
+    return [
+        _(
+            "This time falls in the blackout “%(name)s” on %(channels)s: the post will be "
+            "held there until a head releases it.",
+            name=overlap.blackout.name,
+            channels=", ".join(overlap.channel_names),
+        )
+        for overlap in blackouts.blackouts_hit_by(db_session(), post)
+    ]
+
+
 def reschedule(post_id: int) -> tuple[dict[str, Any], int]:
     """A post dragged to a new time. An approved post goes back to draft for a new approval."""
     session = db_session()
@@ -128,4 +141,7 @@ def reschedule(post_id: int) -> tuple[dict[str, Any], int]:
         if was_approved
         else _("Moved.")
     )
-    return {"id": post.id, "status": post.status, "message": message}, 200
+    answer: dict[str, Any] = {"id": post.id, "status": post.status, "message": message}
+    if warnings := blackout_warning_texts(post):
+        answer["warnings"] = warnings
+    return answer, 200
