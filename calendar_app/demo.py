@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calendar_app import campaigns, planning
+from calendar_app import campaigns, planning, playbooks
 from calendar_app.accounts import create_user
 from calendar_app.channels import create_channel, update_channel
 from calendar_app.departments import department_by_slug
@@ -470,6 +470,47 @@ def add_campaigns(
     return campaign_of
 
 
+def add_playbook(session: Session, people: dict[str, User], channels: dict[str, Channel]) -> None:
+    """A scenario prepared in calm times, so the crisis dialog shows what a playbook does."""
+    playbooks.create_playbook(
+        session,
+        people["albers"],
+        playbooks.PlaybookData(
+            name="Störfall im Heizkraftwerk",
+            description=(
+                "Brand, Explosion oder Austritt von Stoffen am Heizkraftwerk Hafenstraße. "
+                "Erste Stunde: Haltestatement, Feuerwehr-Lage abwarten, keine Spekulation."
+            ),
+            channel_ids=None,
+            keywords=["Gewinnspiel", "Rabatt", "Jubiläum"],
+            statements={
+                channels["x"].id: (
+                    "Am Heizkraftwerk Hafenstraße gibt es einen Einsatz der Feuerwehr. Wir "
+                    "informieren hier, sobald wir Gesichertes wissen. Bitte folgen Sie den "
+                    "Hinweisen der Einsatzkräfte."
+                ),
+                channels["linkedin"].id: (
+                    "Am Heizkraftwerk Hafenstraße läuft ein Feuerwehreinsatz. Die Sicherheit der "
+                    "Menschen vor Ort hat Vorrang. Wir berichten, sobald gesicherte Informationen "
+                    "vorliegen."
+                ),
+            },
+            contacts=[
+                playbooks.Contact(user_id=people["brandt"].id),
+                playbooks.Contact(user_id=people["janssen"].id),
+                playbooks.Contact(
+                    name="Dr. Petra Lang", role="legal", email="recht@nordhafen.example"
+                ),
+                playbooks.Contact(
+                    name="Holger Sievers",
+                    role="works_council",
+                    email="betriebsrat@nordhafen.example",
+                ),
+            ],
+        ),
+    )
+
+
 def fill_demo(
     session: Session, *, password: str | None, timezone: str, now: datetime | None = None
 ) -> DemoSummary:
@@ -494,6 +535,7 @@ def fill_demo(
         )
         for plan in PLANS
     ]
+    add_playbook(session, people, channels)
     return DemoSummary(
         password=password,
         people=[(u.name, u.email, u.role) for u in people.values()],

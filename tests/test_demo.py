@@ -20,7 +20,7 @@ from calendar_app.channel_rules import body_problem
 from calendar_app.db import Database
 from calendar_app.demo import DatabaseNotEmpty, DemoSummary, fill_demo
 from calendar_app.migrate import upgrade
-from calendar_app.models import Campaign, Channel, Department, Post, User
+from calendar_app.models import Campaign, Channel, Department, Playbook, Post, User
 
 NOW = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)  # a Monday; the month ahead crosses the DST change
 BERLIN = "Europe/Berlin"
@@ -191,3 +191,16 @@ def test_demo_campaigns_have_goals_kpis_and_posts_of_their_departments(db: Datab
             assert campaign.starts_on <= campaign.ends_on
             involved = {d.id for d in campaign.departments}
             assert {p.department_id for p in posts} <= involved, campaign.name
+
+
+def test_demo_has_a_playbook_ready_for_the_crisis_dialog(db: Database) -> None:
+    load_demo(db)
+    with db.transaction() as session:
+        [playbook] = all_of(session, Playbook)
+        assert playbook.name == "Störfall im Heizkraftwerk"
+        assert playbook.all_channels
+        assert "gewinnspiel" in playbook.hold_keywords
+        assert {s.channel.network for s in playbook.statements} == {"x", "linkedin"}
+        roles = {c.role for c in playbook.contacts if c.user_id is None}
+        assert roles == {"legal", "works_council"}
+        assert len([c for c in playbook.contacts if c.user_id is not None]) == 2
