@@ -21,10 +21,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from calendar_app import audit
 from calendar_app.blackouts import blackouts_in_force, hold_for_blackouts, must_hold_for_blackouts
-from calendar_app.crisis import current_crisis, hold_due_deliveries, must_hold
-from calendar_app.models import Delivery, DeliveryStatus, Post
+from calendar_app.crisis import current_crisis, hold_due_deliveries, must_hold, record_set_aside
+from calendar_app.models import Delivery, DeliveryStatus
 from calendar_app.planning import settle_post_status
 
 log = logging.getLogger(__name__)
@@ -134,17 +133,9 @@ def set_aside_missed(session: Session, now: datetime, missed_after: timedelta) -
         .returning(Delivery.id, Delivery.post_id)
         .execution_options(synchronize_session=False)
     ).all()
-    if not rows:
+    post_ids = record_set_aside(session, rows, "missed")
+    if not post_ids:
         return []
-    by_post: dict[int, list[int]] = {}
-    for row in rows:
-        by_post.setdefault(row.post_id, []).append(row.id)
-    post_ids = sorted(by_post)
-    settle_post_status(session, post_ids)
-    for post_id in post_ids:
-        audit.record(
-            session, None, "missed", session.get_one(Post, post_id), deliveries=by_post[post_id]
-        )
     log.warning("deliveries too late to send, now missed: ids=%s", [r.id for r in rows])
     return post_ids
 

@@ -10,12 +10,13 @@ them) or sees the crisis and holds what is in scope.
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, select, true, update
+from sqlalchemy import ColumnElement, Row, select, true, update
 from sqlalchemy.orm import Session
 
 from calendar_app import audit, holds
@@ -104,19 +105,26 @@ def hold_due_deliveries(session: Session, crisis: Crisis, now: datetime) -> list
         .returning(Delivery.id, Delivery.post_id)
         .execution_options(synchronize_session=False)
     ).all()
-    by_post: dict[int, list[int]] = {}
-    for row in rows:
-        by_post.setdefault(row.post_id, []).append(row.id)
+    return record_set_aside(session, rows, "hold", crisis=crisis.id)
+
+
+def record_set_aside(
+    session: Session, rows: Sequence[Row[tuple[int, int]]], action: str, **detail: Any
+) -> list[int]:
+    """After deliveries were taken out of the queue (held, missed): settle their posts' status
+    and write one audit entry per post, by the system. `rows` are (delivery id, post id);
+    returns the ids of the posts concerned."""
+    by_post: dict[int, list[int]] = defaultdict(list)
+    for delivery_id, post_id in rows:
+        by_post[post_id].append(delivery_id)
     post_ids = sorted(by_post)
+    if not post_ids:
+        return []
     settle_post_status(session, post_ids)
+    posts = {p.id: p for p in session.scalars(select(Post).where(Post.id.in_(post_ids)))}
     for post_id in post_ids:
         audit.record(
-            session,
-            None,
-            "hold",
-            session.get_one(Post, post_id),
-            crisis=crisis.id,
-            deliveries=sorted(by_post[post_id]),
+            session, None, action, posts[post_id], **detail, deliveries=sorted(by_post[post_id])
         )
     return post_ids
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session
@@ -46,30 +46,26 @@ def normalise_tag(tag: str) -> str:
 
 def normalise_tags(tags: Iterable[str], field: str = "tags") -> list[str]:
     """Tags as stored: normalised, without empties and duplicates, in the order given."""
-    result: list[str] = []
-    for raw in tags:
-        tag = normalise_tag(raw)
-        if len(tag) > MAX_TAG_LENGTH:
-            raise InvalidInput(
-                f"the tag {raw!r} is longer than {MAX_TAG_LENGTH} characters",
-                {field: f"each tag at most {MAX_TAG_LENGTH} characters"},
-            )
-        if tag and tag not in result:
-            result.append(tag)
-    return result
+    return _normalised(tags, normalise_tag, "tag", MAX_TAG_LENGTH, field)
 
 
 def normalise_keywords(keywords: Iterable[str], field: str = "keywords") -> list[str]:
+    return _normalised(keywords, fold, "keyword", MAX_KEYWORD_LENGTH, field)
+
+
+def _normalised(
+    values: Iterable[str], normalise: Callable[[str], str], noun: str, limit: int, field: str
+) -> list[str]:
     result: list[str] = []
-    for raw in keywords:
-        word = fold(raw)
-        if len(word) > MAX_KEYWORD_LENGTH:
+    for raw in values:
+        value = normalise(raw)
+        if len(value) > limit:
             raise InvalidInput(
-                f"the keyword {raw!r} is longer than {MAX_KEYWORD_LENGTH} characters",
-                {field: f"each keyword at most {MAX_KEYWORD_LENGTH} characters"},
+                f"the {noun} {raw!r} is longer than {limit} characters",
+                {field: f"each {noun} at most {limit} characters"},
             )
-        if word and word not in result:
-            result.append(word)
+        if value and value not in result:
+            result.append(value)
     return result
 
 
