@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import Response, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
@@ -19,6 +19,7 @@ from calendar_app.models import PostStatus
 from calendar_app.web import queries
 from calendar_app.web.formatting import (
     colour_or_default,
+    post_path_prefix,
     status_label,
     team_time,
     team_timezone,
@@ -87,8 +88,7 @@ def events() -> list[dict[str, Any]]:
     entries = queries.calendar_entries(
         db_session(), start=_time_arg("start"), end=_time_arg("end"), **_filters()
     )
-    # One URL pattern for the whole month, not a routing lookup per post.
-    post_url = url_for("web.post", post_id=0).removesuffix("0") + "{}"
+    post_url = post_path_prefix() + "{}"
     return [event(entry, post_url=post_url) for entry in entries]
 
 

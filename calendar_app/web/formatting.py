@@ -9,7 +9,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_skeleton, format_time
-from flask import current_app, g
+from flask import current_app, g, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -165,6 +165,11 @@ def action_label(action: str) -> str:
 def department_colour(department: Department | None) -> str:
     """The department's colour, only if it really is one (it ends up in a style attribute)."""
     return colour_or_default(department.color if department is not None else None)
+
+
+def post_path_prefix() -> str:
+    """`/posts/`: a page listing many posts adds each id to it instead of routing each link."""
+    return url_for("web.post", post_id=0).removesuffix("0")
 
 
 def colour_or_default(color: str | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import abort, current_app, render_template, request, url_for
+from flask import abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -19,7 +19,12 @@ from calendar_app.permissions import (
 )
 from calendar_app.timeutil import local, now_utc
 from calendar_app.web import queries
-from calendar_app.web.formatting import STATUS_LABELS, input_value, team_timezone
+from calendar_app.web.formatting import (
+    STATUS_LABELS,
+    input_value,
+    post_path_prefix,
+    team_timezone,
+)
 from calendar_app.web.forms import ActionForm, CommentForm, LiftCrisisForm, SendBackForm
 
 DAYS_BEFORE_TODAY = 7
@@ -83,8 +88,7 @@ def agenda() -> str:
         last=first + timedelta(days=DAYS_SHOWN - 1),
         earlier=first - timedelta(days=DAYS_SHOWN),
         later=first + timedelta(days=DAYS_SHOWN),
-        # One URL pattern for the page, not a routing lookup per post.
-        post_path=url_for("web.post", post_id=0).removesuffix("0"),
+        post_path=post_path_prefix(),
     )
 
 
