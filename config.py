@@ -122,8 +122,12 @@ class Config:
     # The dispatch pass: how many deliveries one claim takes, how many are sent at once.
     DISPATCH_BATCH_SIZE: int = 50
     DISPATCH_CONCURRENCY: int = 8
-    # A claim is a lease: a delivery still `publishing` after this is marked `unknown`.
+    # How long a claimed delivery may wait for a free sender; past it, it goes back to the queue.
+    # (On the wire the lease is the request's deadline plus time to record it; past that lease
+    # the delivery is `unknown`.)
     CLAIM_LEASE_SECONDS: int = 120
+    # The total deadline of one request to a channel (connect, send, answer), which its lease
+    # covers; a request never starts after it, and one that reaches it is cut off.
     WEBHOOK_TIMEOUT_SECONDS: float = 10.0
     WEBHOOK_MAX_ATTEMPTS: int = 4
     WEBHOOK_BACKOFF_SECONDS: float = 2.0
@@ -131,8 +135,9 @@ class Config:
     MISSED_AFTER_MINUTES: int = 30
     # Everyone is reminded of a blackout date this many hours before it begins (once).
     BLACKOUT_REMINDER_HOURS: int = 24
-    # How long a crisis declaration waits for deliveries that were already being sent.
-    DECLARE_WAIT_SECONDS: float = 30.0
+    # How long a crisis declaration waits at most for requests already on the wire (each ends by
+    # its own deadline, WEBHOOK_TIMEOUT_SECONDS, so the answer usually comes sooner).
+    DECLARE_WAIT_SECONDS: float = 15.0
     # Login throttling (Flask-Limiter): failed logins counted per account and per address.
     # `memory://` counts per process: with several web processes use a shared store (redis://...).
     RATELIMIT_STORAGE_URI: str = "memory://"
@@ -182,7 +187,7 @@ class Config:
             WEBHOOK_TIMEOUT_SECONDS=env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0),
             WEBHOOK_MAX_ATTEMPTS=env_int("WEBHOOK_MAX_ATTEMPTS", 4, minimum=1),
             WEBHOOK_BACKOFF_SECONDS=env_float("WEBHOOK_BACKOFF_SECONDS", 2.0),
-            DECLARE_WAIT_SECONDS=env_float("DECLARE_WAIT_SECONDS", 30.0),
+            DECLARE_WAIT_SECONDS=env_float("DECLARE_WAIT_SECONDS", 15.0),
             MISSED_AFTER_MINUTES=env_int("MISSED_AFTER_MINUTES", 30, minimum=1),
             BLACKOUT_REMINDER_HOURS=env_int("BLACKOUT_REMINDER_HOURS", 24, minimum=1),
             RATELIMIT_STORAGE_URI=env_storage_uri("RATELIMIT_STORAGE_URI", "memory://"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from calendar_app.models import AuditEntry, User
@@ -29,3 +30,25 @@ def record(
     session.add(entry)
     session.flush()
     return entry
+
+
+def last_entry(session: Session, subject: Any, actions: tuple[str, ...]) -> AuditEntry | None:
+    """The newest of these actions on `subject` (who decided last, and when)."""
+    return session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.subject_type == type(subject).__name__.lower(),
+            AuditEntry.subject_id == subject.id,
+            AuditEntry.action.in_(actions),
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    ).first()
+
+
+def who_and_when(entry: AuditEntry | None) -> str:
+    """ "head@example.org at 10:42 UTC", for a 409 that says what happened meanwhile."""
+    if entry is None:
+        return "someone"
+    who = entry.actor.email if entry.actor is not None else "the scheduler"
+    return f"{who} at {entry.at:%H:%M} UTC"

@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, false, or_, select, true, update
 from sqlalchemy.orm import Session, selectinload
 
-from calendar_app import audit, notifications
+from calendar_app import audit, holds, notifications
 from calendar_app.channels import channels_by_ids
 from calendar_app.db import Database
 from calendar_app.errors import InvalidInput, NotFound
 from calendar_app.models import (
+    HOLDABLE,
     MAX_ID,
     Blackout,
     Delivery,
@@ -260,39 +261,79 @@ def blackouts_in_force(session: Session, now: datetime) -> Sequence[Blackout]:
     ).all()
 
 
-def _not_crisis_response() -> ColumnElement[bool]:
-    return Delivery.post_id.in_(select(Post.id).where(Post.crisis_response.is_(False)))
+# A blackout that ended while no scheduler ran still holds what fell due in it, this long after.
+LOOKBACK = timedelta(days=7)
 
 
-def must_hold_for_blackouts(blackouts: Sequence[Blackout]) -> ColumnElement[bool] | None:
-    """Deliveries that may not go out during these blackouts (None: no blackout, none)."""
+def blackouts_to_hold(session: Session, now: datetime) -> Sequence[Blackout]:
+    """Blackouts in force, and those that ended lately: what fell due in one is held even when
+    no scheduler looked while it lasted (an outage, a long pass)."""
+    return session.scalars(
+        select(Blackout)
+        .where(Blackout.starts_at <= now, Blackout.ends_at > now - LOOKBACK)
+        .options(selectinload(Blackout.channels))
+        .order_by(Blackout.starts_at, Blackout.id)
+    ).all()
+
+
+def _held_by(blackout: Blackout, now: datetime) -> ColumnElement[bool]:
+    """Due deliveries a blackout holds: while it lasts, everything due on its channels; after
+    it ended, what fell due while it lasted."""
+    covered = _on_channels(blackout)
+    if blackout.ends_at > now:
+        return covered
+    return covered & (Delivery.due_at >= blackout.starts_at) & (Delivery.due_at < blackout.ends_at)
+
+
+def must_hold_for_blackouts(
+    blackouts: Sequence[Blackout], now: datetime, crisis_id: int | None
+) -> ColumnElement[bool] | None:
+    """Deliveries that may not go out because of these blackouts (None: no blackout, none).
+    Crisis responses to the crisis in force (`crisis_id`) still go out."""
     if not blackouts:
         return None
-    return or_(*(_on_channels(b) for b in blackouts)) & _not_crisis_response()
+    return or_(*(_held_by(b, now) for b in blackouts)) & holds.not_answering(crisis_id)
 
 
-def hold_for_blackouts(session: Session, blackouts: Sequence[Blackout], now: datetime) -> list[int]:
-    """Hold every due delivery on a blackout's channels; return the ids of the posts concerned.
+def hold_for_blackouts(
+    session: Session,
+    blackouts: Sequence[Blackout],
+    now: datetime,
+    crisis_id: int | None,
+    *,
+    delivery_ids: Sequence[int] | None = None,
+) -> list[int]:
+    """Hold every due delivery a blackout covers; return the ids of the posts concerned.
 
-    Called by the claim, in its transaction, after the crisis has held what it covers.
+    Called by the claim and by the start of a send, in their transactions, after the crisis has
+    held what it covers. Claimed deliveries (not on the wire yet) are held too.
     """
     post_ids: set[int] = set()
     for blackout in blackouts:
+        conditions = [
+            Delivery.status.in_(HOLDABLE),
+            Delivery.due_at <= now,
+            _held_by(blackout, now),
+            holds.not_answering(crisis_id),
+        ]
+        if delivery_ids is not None:
+            conditions.append(Delivery.id.in_(delivery_ids))
         due = (
             select(Delivery.id)
-            .where(
-                Delivery.status == DeliveryStatus.SCHEDULED,
-                Delivery.due_at <= now,
-                _on_channels(blackout),
-                _not_crisis_response(),
-            )
+            .where(*conditions)
             .with_for_update(skip_locked=True)
             .cte("due_in_blackout")
         )
         rows = session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(select(due.c.id)))
-            .values(status=DeliveryStatus.HELD, held_by_blackout_id=blackout.id, held_at=now)
+            .where(Delivery.id.in_(select(due.c.id)), Delivery.status.in_(HOLDABLE))
+            .values(
+                status=DeliveryStatus.HELD,
+                held_by_blackout_id=blackout.id,
+                held_by_crisis_id=None,
+                held_at=now,
+                claim_token=None,
+            )
             .returning(Delivery.post_id)
             .execution_options(synchronize_session=False)
         ).all()
@@ -332,7 +373,7 @@ class Overlap:
 
 def blackouts_hit_by(session: Session, post: Post) -> list[Overlap]:
     """The blackouts a post's time falls in on one of its channels (it would be held)."""
-    if post.crisis_response:
+    if holds.answers_crisis(post, holds.active_crisis_id(session)):
         return []
     by_id = {d.channel_id: d.channel.name for d in post.deliveries}
     overlaps = []

@@ -1,13 +1,28 @@
-"""Claiming due deliveries: the one place that decides who sends what.
+"""Claiming due deliveries and putting them on the wire: the one place that decides who sends
+what, and when a request may start.
 
-A claim is one transaction that reads the crisis in force (with the lock a declaration conflicts
-with), holds what the crisis covers, and takes the rest with a conditional UPDATE. On PostgreSQL
-the rows are picked `FOR UPDATE SKIP LOCKED` inside a CTE, so several schedulers never take the
-same row and the LIMIT is honoured. A delivery found long after its time (an outage, a long
-crisis) is never sent late blindly: the same claim sets it aside as `missed` for a head's review.
-A claim is a lease with a fencing token: only the holder of
-the current token can record an outcome, and a lease that runs out turns the delivery `unknown`
-(a human decides; it is never re-sent blindly).
+Two steps, each one transaction that reads the crisis in force with the lock a declaration
+conflicts with (PostgreSQL: FOR SHARE on queue_state against the declaration's FOR UPDATE;
+SQLite: BEGIN IMMEDIATE):
+
+1. **Claim** (`claim_due`): hold what a crisis or a blackout covers, set aside what is too late
+   (`missed`: never sent late blindly), and take a batch of the rest: `scheduled` -> `claimed`,
+   with a fencing token and a short lease for the wait for a free sender. On PostgreSQL the
+   rows are picked `FOR UPDATE SKIP LOCKED` inside a CTE, so several schedulers never take the
+   same row and the LIMIT is honoured. A claimed delivery is NOT on the wire: a person may
+   still discard or edit it, and a declaration holds it.
+2. **Start** (`start_sending`), when a sender is free: check the crisis, the holds, the
+   blackouts, the post's own state and the claim's lease once more, hold what must be held,
+   and turn the rest `claimed` -> `publishing` with a lease that covers the request's total
+   deadline. Only then does the request leave. A declaration that commits first is seen here;
+   one that commits after lists these deliveries as in flight and waits for them. So once a
+   declaration has returned, no request in its scope starts, however long the queue.
+
+Every outcome is written only by the holder of the current token (a fenced, conditional
+update). A lease that runs out before the start gives the delivery back (`scheduled`: it never
+left); one that runs out on the wire makes it `unknown` (a human decides; never re-sent
+blindly). Everyone else who changes a delivery (a person, a hold, the expiry) clears the token,
+so a token still on a row that has left `publishing` can only be its holder's own outcome.
 """
 
 from __future__ import annotations
@@ -15,15 +30,17 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from calendar_app.blackouts import blackouts_in_force, hold_for_blackouts, must_hold_for_blackouts
+from calendar_app import interleave
+from calendar_app.blackouts import blackouts_to_hold, hold_for_blackouts, must_hold_for_blackouts
 from calendar_app.crisis import current_crisis, hold_due_deliveries, must_hold, record_set_aside
-from calendar_app.models import Delivery, DeliveryStatus
+from calendar_app.models import Delivery, DeliveryStatus, Post, PostStatus
 from calendar_app.planning import settle_post_status
 
 log = logging.getLogger(__name__)
@@ -31,6 +48,10 @@ log = logging.getLogger(__name__)
 LEASE_EXPIRED = (
     "the sender stopped while publishing (its lease expired): it may or may not have gone out. "
     "Check the channel, then release or discard."
+)
+# Posts whose deliveries may go out: approved, and not withdrawn.
+SENDABLE_POSTS = select(Post.id).where(
+    Post.status.not_in([PostStatus.DRAFT, PostStatus.IN_REVIEW, PostStatus.DISCARDED])
 )
 
 
@@ -50,6 +71,50 @@ class ClaimResult:
     missed_post_ids: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Started:
+    """A claim put on the wire: its request must have ended by `send_deadline`."""
+
+    claim: Claim
+    send_deadline: datetime
+
+
+@dataclass
+class StartResult:
+    started: list[Started] = field(default_factory=list)
+    # Claims that may not start: held (crisis, blackout), or taken back meanwhile (a person
+    # discarded or edited the post, the lease ran out and another scheduler gave it back).
+    not_started: list[Claim] = field(default_factory=list)
+    held_post_ids: list[int] = field(default_factory=list)
+
+
+def _hold_what_must_wait(
+    session: Session, now: datetime, delivery_ids: Sequence[int] | None = None
+) -> tuple[list[int], list]:
+    """The crisis in force (read with the lock a declaration conflicts with) and the blackouts
+    hold what they cover among the due deliveries not on the wire (or among `delivery_ids`).
+    Returns the posts held and the SQL conditions of what may not go out."""
+    crisis = current_crisis(session, lock="share")
+    crisis_id = crisis.id if crisis is not None else None
+    held = (
+        hold_due_deliveries(session, crisis, now, delivery_ids=delivery_ids)
+        if crisis is not None
+        else []
+    )
+    blackouts = blackouts_to_hold(session, now)
+    if blackouts:
+        from_blackouts = hold_for_blackouts(
+            session, blackouts, now, crisis_id, delivery_ids=delivery_ids
+        )
+        held = sorted({*held, *from_blackouts})
+    barred = []
+    if (hold := must_hold(crisis)) is not None:
+        barred.append(~hold)
+    if (quiet := must_hold_for_blackouts(blackouts, now, crisis_id)) is not None:
+        barred.append(~quiet)
+    return held, barred
+
+
 def claim_due(
     session: Session,
     *,
@@ -60,24 +125,17 @@ def claim_due(
     missed_after: timedelta | None = None,
 ) -> ClaimResult:
     """Hold what a crisis or a blackout date covers, set aside what is too late, and claim the
-    rest that is due.
+    rest that is due (not on the wire yet: see `start_sending`).
 
     `missed_after`: a delivery due longer ago than this is `missed`, not sent (None: never).
+    `lease_seconds`: how long a claimed delivery may wait for a free sender.
     """
-    crisis = current_crisis(session, lock="share")
-    held = hold_due_deliveries(session, crisis, now) if crisis is not None else []
-    blackouts = blackouts_in_force(session, now)
-    if blackouts:
-        held = sorted({*held, *hold_for_blackouts(session, blackouts, now)})
+    held, barred = _hold_what_must_wait(session, now)
     missed = set_aside_missed(session, now, missed_after) if missed_after is not None else []
 
-    conditions = [Delivery.status == DeliveryStatus.SCHEDULED, Delivery.due_at <= now]
+    conditions = [Delivery.status == DeliveryStatus.SCHEDULED, Delivery.due_at <= now, *barred]
     if missed_after is not None:
         conditions.append(Delivery.due_at >= now - missed_after)  # belt and braces
-    if (hold := must_hold(crisis)) is not None:
-        conditions.append(~hold)  # belt and braces: never claim what the crisis covers
-    if (quiet := must_hold_for_blackouts(blackouts)) is not None:
-        conditions.append(~quiet)
     due = (
         select(Delivery.id)
         .where(*conditions)
@@ -91,18 +149,96 @@ def claim_due(
         update(Delivery)
         .where(Delivery.id.in_(select(due.c.id)), Delivery.status == DeliveryStatus.SCHEDULED)
         .values(
-            status=DeliveryStatus.PUBLISHING,
+            status=DeliveryStatus.CLAIMED,
             claim_token=token,
             claimed_by=worker,
             claimed_at=now,
             lease_until=now + timedelta(seconds=lease_seconds),
+            started_at=None,
+            send_deadline=None,
+            withdrawn_at=None,
             attempts=Delivery.attempts + 1,
         )
         .returning(Delivery.id, Delivery.post_id, Delivery.channel_id, Delivery.attempts)
         .execution_options(synchronize_session=False)
     ).all()
+    interleave.reached("claim.locked")
     claims = [Claim(r.id, r.post_id, r.channel_id, token, r.attempts) for r in rows]
     return ClaimResult(sorted(claims, key=lambda c: c.delivery_id), held, missed)
+
+
+def start_sending(
+    session: Session,
+    claims: Sequence[Claim],
+    *,
+    now: datetime,
+    send_seconds: float,
+    record_seconds: float,
+) -> StartResult:
+    """Put claimed deliveries on the wire, or not: the last check before a request leaves.
+
+    In one transaction that a declaration serialises against: hold what the crisis or a
+    blackout covers now, then `claimed` -> `publishing` only where the claim still holds (same
+    token, lease not run out), the post is still approved and not withdrawn, and nothing bars
+    it. The lease then covers the request's deadline (`send_seconds`) plus the time to record
+    its outcome (`record_seconds`). The caller commits, then sends.
+    """
+    if not claims:
+        return StartResult()
+    ids = [c.delivery_id for c in claims]
+    held, barred = _hold_what_must_wait(session, now, ids)
+    deadline = now + timedelta(seconds=send_seconds)
+    by_token: dict[str, list[int]] = defaultdict(list)
+    for claim in claims:
+        by_token[claim.token].append(claim.delivery_id)
+    started_ids: set[int] = set()
+    for token, delivery_ids in by_token.items():
+        started_ids.update(
+            session.scalars(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_(delivery_ids),
+                    Delivery.claim_token == token,
+                    Delivery.status == DeliveryStatus.CLAIMED,
+                    Delivery.lease_until > now,
+                    Delivery.post_id.in_(SENDABLE_POSTS),
+                    *barred,
+                )
+                .values(
+                    status=DeliveryStatus.PUBLISHING,
+                    started_at=now,
+                    send_deadline=deadline,
+                    lease_until=deadline + timedelta(seconds=record_seconds),
+                )
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    if len(started_ids) < len(ids):
+        # Started by an earlier attempt of this step whose commit answer was lost: our token
+        # on a row on the wire, which nobody else can have put there.
+        started_ids.update(
+            session.scalars(
+                select(Delivery.id).where(
+                    Delivery.id.in_(set(ids) - started_ids),
+                    Delivery.claim_token.in_(list(by_token)),
+                    Delivery.status == DeliveryStatus.PUBLISHING,
+                )
+            )
+        )
+    interleave.reached("start.locked")
+    result = StartResult(held_post_ids=held)
+    for claim in claims:
+        if claim.delivery_id in started_ids:
+            result.started.append(Started(claim, deadline))
+        else:
+            result.not_started.append(claim)
+    if result.not_started:
+        log.info(
+            "claimed deliveries not started (held or taken back meanwhile): ids=%s",
+            [c.delivery_id for c in result.not_started],
+        )
+    return result
 
 
 def set_aside_missed(session: Session, now: datetime, missed_after: timedelta) -> list[int]:
@@ -125,6 +261,7 @@ def set_aside_missed(session: Session, now: datetime, missed_after: timedelta) -
             status=DeliveryStatus.MISSED,
             held_at=now,
             held_by_crisis_id=None,
+            claim_token=None,
             error=(
                 f"not sent: its time had passed by more than {minutes} minutes when the "
                 "scheduler found it. Release it (now or at a new time) or discard it."
@@ -141,7 +278,30 @@ def set_aside_missed(session: Session, now: datetime, missed_after: timedelta) -
 
 
 def expire_leases(session: Session, now: datetime) -> list[int]:
-    """Mark deliveries whose sender vanished mid-send as `unknown`; return their ids."""
+    """Leases that ran out. A claimed delivery that never started goes back to the queue (it
+    never left, so sending it later is safe). One on the wire becomes `unknown`: its sender
+    vanished mid-send, it may or may not have gone out, a human decides. Returns the ids of the
+    deliveries now `unknown`."""
+    given_back = (
+        select(Delivery.id)
+        .where(Delivery.status == DeliveryStatus.CLAIMED, Delivery.lease_until < now)
+        .with_for_update(skip_locked=True)
+        .cte("given_back")
+    )
+    returned = session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(select(given_back.c.id)), Delivery.status == DeliveryStatus.CLAIMED)
+        .values(
+            status=DeliveryStatus.SCHEDULED,
+            claim_token=None,
+            lease_until=None,
+            attempts=Delivery.attempts - 1,
+        )
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if returned:
+        log.warning("claims ran out before their send started, back in the queue: ids=%s", returned)
     expired = (
         select(Delivery.id)
         .where(Delivery.status == DeliveryStatus.PUBLISHING, Delivery.lease_until < now)
@@ -150,7 +310,7 @@ def expire_leases(session: Session, now: datetime) -> list[int]:
     )
     rows = session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(select(expired.c.id)))
+        .where(Delivery.id.in_(select(expired.c.id)), Delivery.status == DeliveryStatus.PUBLISHING)
         .values(status=DeliveryStatus.UNKNOWN, error=LEASE_EXPIRED, claim_token=None)
         .returning(Delivery.id, Delivery.post_id)
         .execution_options(synchronize_session=False)
@@ -161,7 +321,10 @@ def expire_leases(session: Session, now: datetime) -> list[int]:
     return [r.id for r in rows]
 
 
-def _fenced(claim: Claim, **values: object) -> object:
+def _fenced(claim: Claim, status: object = None, **values: object) -> object:
+    """An outcome, written only while this claim holds the delivery on the wire. The token
+    stays on the row, so after a commit whose answer was lost the holder can tell that its
+    outcome is the one recorded (`_recorded_before`)."""
     return (
         update(Delivery)
         .where(
@@ -169,9 +332,26 @@ def _fenced(claim: Claim, **values: object) -> object:
             Delivery.claim_token == claim.token,
             Delivery.status == DeliveryStatus.PUBLISHING,
         )
-        .values(claim_token=None, lease_until=None, **values)
+        .values(lease_until=None, status=status, **values)
         .execution_options(synchronize_session=False)
     )
+
+
+def _unless_withdrawn(then: DeliveryStatus) -> object:
+    """A send that does not succeed ends `discarded` when the post was discarded meanwhile."""
+    withdrawn = Delivery.withdrawn_at.is_not(None)
+    return case((withdrawn, DeliveryStatus.DISCARDED.value), else_=then.value)
+
+
+def _recorded_before(session: Session, claim: Claim) -> bool:
+    """Our token on a row that has left the wire: our own outcome, committed by an earlier
+    attempt whose answer was lost (everyone else clears the token)."""
+    status = session.scalar(
+        select(Delivery.status).where(
+            Delivery.id == claim.delivery_id, Delivery.claim_token == claim.token
+        )
+    )
+    return status is not None and status not in (DeliveryStatus.CLAIMED, DeliveryStatus.PUBLISHING)
 
 
 def record_published_together(session: Session, claims: list[Claim], now: datetime) -> set[int]:
@@ -183,6 +363,13 @@ def record_published_together(session: Session, claims: list[Claim], now: dateti
         by_token[claim.token].append(claim.delivery_id)
     recorded: set[int] = set()
     for token, delivery_ids in by_token.items():
+        # Lock in id order first: a person's action locks a post's deliveries in that order.
+        session.execute(
+            select(Delivery.id)
+            .where(Delivery.id.in_(delivery_ids))
+            .order_by(Delivery.id)
+            .with_for_update()
+        )
         recorded.update(
             session.scalars(
                 update(Delivery)
@@ -195,7 +382,6 @@ def record_published_together(session: Session, claims: list[Claim], now: dateti
                     status=DeliveryStatus.PUBLISHED,
                     published_at=now,
                     error=None,
-                    claim_token=None,
                     lease_until=None,
                 )
                 .returning(Delivery.id)
@@ -203,40 +389,88 @@ def record_published_together(session: Session, claims: list[Claim], now: dateti
             )
         )
     for claim in claims:
-        if claim.delivery_id not in recorded:
-            _log_lost(claim, DeliveryStatus.PUBLISHED)
+        if claim.delivery_id in recorded:
+            continue
+        if _recorded_before(session, claim):
+            recorded.add(claim.delivery_id)
+        else:
+            _log_lost(claim, "published")
     settle_post_status(session, {c.post_id for c in claims if c.delivery_id in recorded})
     return recorded
 
 
 def record_retry(session: Session, claim: Claim, reason: str, retry_at: datetime) -> bool:
-    """Back to the queue for another try at `retry_at` (held then if a crisis has begun)."""
-    return _record(session, claim, status=DeliveryStatus.SCHEDULED, due_at=retry_at, error=reason)
+    """Back to the queue for another try at `retry_at` (held then if a crisis has begun);
+    `discarded` instead when the post was discarded while this send was on the wire."""
+    return _record(
+        session,
+        claim,
+        "retry",
+        status=_unless_withdrawn(DeliveryStatus.SCHEDULED),
+        due_at=case((Delivery.withdrawn_at.is_not(None), None), else_=retry_at),
+        error=reason,
+    )
 
 
 def record_failed(session: Session, claim: Claim, reason: str) -> bool:
-    return _record(session, claim, status=DeliveryStatus.FAILED, error=reason)
+    return _record(
+        session, claim, "failed", status=_unless_withdrawn(DeliveryStatus.FAILED), error=reason
+    )
 
 
-def release_claim(session: Session, claim: Claim) -> bool:
-    """Give back a claimed delivery that was never started (the scheduler is shutting down)."""
-    return _record(session, claim, status=DeliveryStatus.SCHEDULED, attempts=Delivery.attempts - 1)
+def give_back(session: Session, claim: Claim) -> bool:
+    """A send that was started but never left (shutting down, or its deadline passed before a
+    thread took it): back to the queue, unsent, or `discarded` if withdrawn meanwhile."""
+    return _record(
+        session,
+        claim,
+        "given back",
+        status=_unless_withdrawn(DeliveryStatus.SCHEDULED),
+        attempts=Delivery.attempts - 1,
+    )
 
 
-def _record(session: Session, claim: Claim, **values: object) -> bool:
+def release_claims(session: Session, claims: Sequence[Claim]) -> list[int]:
+    """Give back claims that were never started (the scheduler is shutting down). Conditional
+    on the claim: what a person or a hold took meanwhile stays as they left it."""
+    released: list[int] = []
+    for claim in claims:
+        result = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == claim.delivery_id,
+                Delivery.claim_token == claim.token,
+                Delivery.status == DeliveryStatus.CLAIMED,
+            )
+            .values(
+                status=DeliveryStatus.SCHEDULED,
+                claim_token=None,
+                lease_until=None,
+                attempts=Delivery.attempts - 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            released.append(claim.delivery_id)
+    return released
+
+
+def _record(session: Session, claim: Claim, outcome: str, **values: object) -> bool:
     """Write an outcome only if this claim still holds the delivery (the fencing token)."""
     result = session.execute(_fenced(claim, **values))  # type: ignore[call-overload]
     if result.rowcount != 1:
-        _log_lost(claim, values.get("status"))
+        if _recorded_before(session, claim):
+            return True
+        _log_lost(claim, outcome)
         return False
     settle_post_status(session, [claim.post_id])
     return True
 
 
-def _log_lost(claim: Claim, status: object) -> None:
+def _log_lost(claim: Claim, outcome: str) -> None:
     log.warning(
         "claim lost, outcome not recorded: delivery=%s token=%s outcome=%s",
         claim.delivery_id,
         claim.token,
-        status,
+        outcome,
     )

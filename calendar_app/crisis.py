@@ -23,13 +23,22 @@ from calendar_app import audit, holds
 from calendar_app.blackouts import blackout_blocking_release
 from calendar_app.channels import channels_by_ids
 from calendar_app.errors import Conflict, InvalidInput
-from calendar_app.models import Crisis, Delivery, DeliveryStatus, Post, PostStatus, QueueState, User
+from calendar_app.models import (
+    HOLDABLE,
+    Crisis,
+    Delivery,
+    DeliveryStatus,
+    Post,
+    PostStatus,
+    QueueState,
+    User,
+)
 from calendar_app.permissions import (
     require_may_declare_crisis,
     require_may_discard,
     require_reviewer,
 )
-from calendar_app.planning import derived_status, settle_post_status
+from calendar_app.planning import derived_status, lock_post, settle_post_status
 from calendar_app.timeutil import check_aware, now_utc
 
 QUEUE_STATE_ID = 1
@@ -68,40 +77,53 @@ def in_scope(crisis: Crisis) -> ColumnElement[bool]:
     return Delivery.channel_id.in_([c.id for c in crisis.channels])
 
 
-def _not_crisis_response() -> ColumnElement[bool]:
-    return Delivery.post_id.in_(select(Post.id).where(Post.crisis_response.is_(False)))
-
-
 def must_hold(crisis: Crisis | None) -> ColumnElement[bool] | None:
     """Deliveries that may not go out while `crisis` is in force (None: no crisis, none).
 
-    Its channels, and on every channel what carries a held topic or keyword (holds.py).
+    Its channels, and on every channel what carries a held topic or keyword (holds.py);
+    approved responses to this crisis are exempt.
     """
     if crisis is None:
         return None
     covered = in_scope(crisis) | holds.crisis_topic_or_keyword_hold(crisis)
-    return covered & _not_crisis_response()
+    return covered & holds.not_answering(crisis.id)
 
 
-def hold_due_deliveries(session: Session, crisis: Crisis, now: datetime) -> list[int]:
-    """Hold every delivery in scope that is due; return the ids of the posts concerned.
+def hold_due_deliveries(
+    session: Session,
+    crisis: Crisis,
+    now: datetime,
+    *,
+    delivery_ids: Sequence[int] | None = None,
+    skip_locked: bool = True,
+) -> list[int]:
+    """Hold every delivery in scope that is due and not on the wire (scheduled, or claimed by a
+    scheduler but not started); return the ids of the posts concerned.
 
     Each held post is in the audit log (`hold`, by the system, naming the crisis), so the crisis
-    timeline keeps it even after a later crisis holds the post again."""
+    timeline keeps it even after a later crisis holds the post again. A claim already committed
+    loses its delivery here: the start of its send is conditional on `claimed`.
+    `skip_locked=False` waits for rows a person is changing (the lift must see them all).
+    """
+    conditions = [Delivery.status.in_(HOLDABLE), Delivery.due_at <= now, must_hold(crisis)]
+    if delivery_ids is not None:
+        conditions.append(Delivery.id.in_(delivery_ids))
     due = (
         select(Delivery.id)
-        .where(
-            Delivery.status == DeliveryStatus.SCHEDULED,
-            Delivery.due_at <= now,
-            must_hold(crisis),
-        )
-        .with_for_update(skip_locked=True)
+        .where(*conditions)
+        .with_for_update(skip_locked=skip_locked)
         .cte("due_in_scope")
     )
     rows = session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(select(due.c.id)))
-        .values(status=DeliveryStatus.HELD, held_by_crisis_id=crisis.id, held_at=now)
+        .where(Delivery.id.in_(select(due.c.id)), Delivery.status.in_(HOLDABLE))
+        .values(
+            status=DeliveryStatus.HELD,
+            held_by_crisis_id=crisis.id,
+            held_by_blackout_id=None,
+            held_at=now,
+            claim_token=None,
+        )
         .returning(Delivery.id, Delivery.post_id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -196,16 +218,23 @@ def declare_crisis(
 
 
 def wait_for_in_flight(
-    session: Session, delivery_ids: Sequence[int], *, timeout: float, poll: float = 0.02
+    session: Session,
+    delivery_ids: Sequence[int],
+    *,
+    timeout: float,
+    grace: float = 1.0,
+    poll: float = 0.02,
 ) -> list[Delivery]:
-    """Wait (outside the declaring transaction) until these deliveries have left `publishing`.
+    """Wait (outside the declaring transaction) for the requests that were already on the wire.
 
-    Returns them as they ended. One still `publishing` at the timeout is reported as such and
-    becomes `unknown` when its lease expires.
+    Only those: nothing else in scope can start any more, so there is no queue to wait for.
+    Each request ends by its own deadline (`send_deadline`); the wait ends when every one has
+    been recorded, or has passed its deadline (plus `grace` to record it), or at `timeout`.
+    Returns the deliveries as they ended; one still `publishing` is reported as still open.
     """
     if not delivery_ids:
         return []
-    deadline = time.monotonic() + timeout
+    give_up = time.monotonic() + timeout
     while True:
         deliveries = list(
             session.scalars(
@@ -216,9 +245,14 @@ def wait_for_in_flight(
             )
         )
         session.rollback()  # end the read so the senders can record their outcomes
-        if all(d.status != DeliveryStatus.PUBLISHING for d in deliveries):
+        still_open = [d for d in deliveries if d.status == DeliveryStatus.PUBLISHING]
+        if not still_open or time.monotonic() >= give_up:
             return deliveries
-        if time.monotonic() >= deadline:
+        now = now_utc()
+        if all(
+            d.send_deadline is not None and d.send_deadline + timedelta(seconds=grace) <= now
+            for d in still_open
+        ):
             return deliveries
         time.sleep(poll)
 
@@ -272,8 +306,13 @@ def confirm_lift(session: Session, actor: User) -> Crisis:
 
 
 def _lift(session: Session, crisis: Crisis, actor: User, note: str) -> None:
+    """End the crisis. First, in the same transaction, hold everything in scope that fell due
+    while it was in force and no scheduler has looked at yet (an outage, a long pass): after
+    the lift a claim would no longer know that it fell due during the crisis."""
+    now = now_utc()
+    held_at_lift = hold_due_deliveries(session, crisis, now, skip_locked=False)
     crisis.lift_note = note
-    crisis.lifted_at = now_utc()
+    crisis.lifted_at = now
     crisis.lifted_by = actor
     _set_active(session, None)
     session.flush()
@@ -288,24 +327,27 @@ def _lift(session: Session, crisis: Crisis, actor: User, note: str) -> None:
         reason=note,
         requested_by=crisis.lift_requested_by.email if crisis.lift_requested_by else None,
         deliveries_still_held=still_held is not None,
+        held_at_lift=held_at_lift,
     )
 
 
 def release_post(
     session: Session, actor: User, post: Post, *, publish_at: datetime | None = None
 ) -> Post:
-    """A head's decision after review: send the held (missed, failed, unknown) deliveries again."""
+    """A head's decision after review: send the held (missed, failed, unknown) deliveries again.
+
+    Runs on the post's locked deliveries: a second head who released or discarded it meanwhile
+    is named in the 409, and nothing is released twice.
+    """
     require_reviewer(actor, "release held posts")
-    waiting = [d for d in post.deliveries if d.status in REVIEWABLE]
+    deliveries = lock_post(session, post)
+    waiting = [d for d in deliveries if d.status in REVIEWABLE]
     if not waiting:
-        raise Conflict(
-            f"post {post.id} has nothing to release: only held, missed, failed or unknown "
-            f"deliveries can be released (post status: {post.status})"
-        )
+        raise Conflict(_nothing_to_release(session, post, deliveries))
     now = now_utc()
     when = check_aware(publish_at) if publish_at is not None else now
     crisis = current_crisis(session)
-    if crisis is not None and when <= now and not post.crisis_response:
+    if crisis is not None and when <= now and not holds.answers_crisis(post, crisis.id):
         blocked = _covered_by(session, crisis, waiting)
         if blocked:
             raise Conflict(
@@ -315,7 +357,7 @@ def release_post(
                 "or release it at a later time.",
                 {"publish_at": "must be later while the crisis is in force"},
             )
-    _refuse_release_into_blackout(session, waiting, when)
+    _refuse_release_into_blackout(session, post, waiting, when)
     previous = {d.id: d.status for d in waiting}
     for delivery in waiting:
         delivery.status = DeliveryStatus.SCHEDULED
@@ -324,6 +366,9 @@ def release_post(
         delivery.error = None
         delivery.claim_token = None
         delivery.lease_until = None
+        delivery.started_at = None
+        delivery.send_deadline = None
+        delivery.withdrawn_at = None
     if publish_at is not None:
         post.publish_at = when
     session.flush()
@@ -340,10 +385,34 @@ def release_post(
     return post
 
 
+def _nothing_to_release(session: Session, post: Post, deliveries: Sequence[Delivery]) -> str:
+    """Why a release found nothing waiting: usually another head decided first."""
+    decided = audit.last_entry(session, post, ("release", "discard"))
+    if post.status == PostStatus.DISCARDED:
+        return f"post {post.id} was discarded by {audit.who_and_when(decided)}: nothing to release"
+    if (
+        decided is not None
+        and decided.action == "release"
+        and any(
+            d.status
+            in (DeliveryStatus.SCHEDULED, DeliveryStatus.CLAIMED, DeliveryStatus.PUBLISHING)
+            for d in deliveries
+        )
+    ):
+        return (
+            f"post {post.id} was already released by {audit.who_and_when(decided)}; "
+            f"it is {post.status} now"
+        )
+    return (
+        f"post {post.id} has nothing to release: only held, missed, failed or unknown "
+        f"deliveries can be released (post status: {post.status})"
+    )
+
+
 def _refuse_release_into_blackout(
-    session: Session, deliveries: Sequence[Delivery], when: datetime
+    session: Session, post: Post, deliveries: Sequence[Delivery], when: datetime
 ) -> None:
-    if deliveries and deliveries[0].post.crisis_response:
+    if holds.answers_crisis(post, holds.active_crisis_id(session)):
         return
     blackout = blackout_blocking_release(session, deliveries, when)
     if blackout is not None:
@@ -355,24 +424,33 @@ def _refuse_release_into_blackout(
 
 
 def discard_post(session: Session, actor: User, post: Post, *, reason: str | None = None) -> Post:
-    """Withdraw a post: nothing of it that has not started will be sent. Twice is harmless.
+    """Withdraw a post: nothing of it leaves the app any more. Twice is harmless.
 
-    A delivery already on the wire cannot be called back: it finishes, and the post then shows
-    how it ended (published, failed, ...) instead of `discarded`.
+    Runs on the post's locked deliveries. What waits (scheduled, claimed by a scheduler but
+    not started, held, ...) is discarded at once. A request already on the wire cannot be
+    called back: it is marked withdrawn, and if it does not succeed it ends `discarded`, never
+    retried; if it does, that channel shows `published`.
     """
+    deliveries = lock_post(session, post)
     require_may_discard(actor, post)
     if post.status == PostStatus.DISCARDED:
         return post
+    now = now_utc()
     discarded, sending = [], []
-    for delivery in post.deliveries:
+    for delivery in deliveries:
         if delivery.status == DeliveryStatus.PUBLISHING:
+            delivery.withdrawn_at = now
             sending.append(delivery.id)
-        elif delivery.status != DeliveryStatus.PUBLISHED:
+        elif delivery.status not in (DeliveryStatus.PUBLISHED, DeliveryStatus.DISCARDED):
             delivery.status = DeliveryStatus.DISCARDED
             delivery.due_at = None
+            delivery.claim_token = None
+            delivery.lease_until = None
             discarded.append(delivery.id)
     previous_status = post.status
-    post.status = derived_status(d.status for d in post.deliveries)
+    post.status = derived_status(
+        DeliveryStatus.DISCARDED if d.withdrawn_at is not None else d.status for d in deliveries
+    )
     session.flush()
     audit.record(
         session,

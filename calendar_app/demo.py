@@ -107,7 +107,7 @@ PLANS = (
          "Vorbereitete Stellungnahme (Krisenfall)",
          "Wir haben Ihre Hinweise gelesen und nehmen sie sehr ernst. Wir klären den Vorfall "
          "gerade auf und melden uns heute bis 16 Uhr hier mit weiteren Informationen.",
-         state=DRAFT, crisis_response=True),
+         state=DRAFT),
     Plan(2, "10:00", "hr", "wolf", ("karriere",),
          "Ausbildungsstart",
          "Willkommen an Bord! 14 neue Auszubildende starten heute bei den Stadtwerken Nordhafen: "

@@ -1,9 +1,16 @@
-"""One dispatch pass: expire dead leases, claim due deliveries, publish them, record outcomes.
+"""One dispatch pass: expire dead leases, claim due deliveries, put them on the wire as senders
+become free, record outcomes.
 
-Every claim is its own short transaction, and outcomes that come in together are recorded in
-one (a group commit); nothing is held open while a message is on the wire. A pass keeps
-claiming until nothing more is due, so a burst of deliveries due at the same minute drains in
-one pass.
+A claim takes a batch, but only as many deliveries as there are free senders are started at a
+time, each by the start step in claims.py, which checks the crisis once more in a transaction a
+declaration serialises against. So a claimed delivery waits for a sender as `claimed`, not on
+the wire, and a declaration holds it. Every request has a total deadline, and its lease covers
+that deadline, not the wait for a sender.
+
+Outcomes that come in together are recorded in one transaction (a group commit), together with
+the start of the next deliveries; nothing is held open while a message is on the wire. A pass
+keeps claiming until nothing more is due, so a burst of deliveries due at the same minute
+drains in one pass.
 """
 
 from __future__ import annotations
@@ -14,8 +21,9 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -23,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from calendar_app import claims
+from calendar_app import claims, interleave
 from calendar_app.db import Database
 from calendar_app.models import Channel, Delivery, Post
 from calendar_app.publishers import Message, Outcome, build_publishers
@@ -52,6 +60,8 @@ class PassReport:
     failed: list[int] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
+    # Claimed but not started: held at the start, or taken back meanwhile by a person.
+    not_started: list[int] = field(default_factory=list)
     held_posts: list[int] = field(default_factory=list)
     missed_posts: list[int] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
@@ -67,6 +77,18 @@ class _Job:
     kind: str
     config: dict
     message: Message
+
+
+@dataclass
+class _Step:
+    """What one transaction of the pass did: outcomes recorded, deliveries put on the wire."""
+
+    labels: list[tuple[claims.Claim, str]] = field(default_factory=list)
+    jobs: list[_Job] = field(default_factory=list)
+    held_posts: list[int] = field(default_factory=list)
+    # time.monotonic() just before the start step: the requests' deadlines count from here,
+    # so they end before the deadline recorded on the rows (counted from later).
+    started_at: float = 0.0
 
 
 def default_worker_name() -> str:
@@ -87,121 +109,129 @@ class Dispatcher:
         self.worker = worker or default_worker_name()
         self.clock = clock
         self.publishers = build_publishers(webhook_timeout=config.WEBHOOK_TIMEOUT_SECONDS)
-        self.pool = ThreadPoolExecutor(
-            max_workers=config.DISPATCH_CONCURRENCY, thread_name_prefix="publish"
-        )
+        self.concurrency = config.DISPATCH_CONCURRENCY
+        self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="publish")
         self._stopping = threading.Event()
-        # Enough for one send plus recording it, so a live sender never loses its lease.
-        self.lease_seconds = max(config.CLAIM_LEASE_SECONDS, config.WEBHOOK_TIMEOUT_SECONDS * 2 + 5)
+        # One request's total deadline; its lease adds the time to record the outcome.
+        self.send_seconds = config.WEBHOOK_TIMEOUT_SECONDS
+        self.record_seconds = max(5.0, config.WEBHOOK_TIMEOUT_SECONDS)
+        # How long a claimed delivery may wait for a free sender before it goes back.
+        self.claim_lease_seconds = float(config.CLAIM_LEASE_SECONDS)
 
     def run_pass(self) -> PassReport:
         report = PassReport()
         with self.db.transaction() as session:
             report.expired = claims.expire_leases(session, self.clock())
         while not self._stopping.is_set():
-            jobs, result = self._claim()
+            result = self._claim()
             report.held_posts.extend(result.held_post_ids)
             report.missed_posts.extend(result.missed_post_ids)
-            if not jobs:
+            if not result.claims:
                 break
-            for claim, label in self._publish(jobs):
+            for claim, label in self._work_through(result.claims, report):
                 getattr(report, label).append(claim.delivery_id)
-            if len(jobs) < self.config.DISPATCH_BATCH_SIZE:
+            if len(result.claims) < self.config.DISPATCH_BATCH_SIZE:
                 break
         if report.claimed or report.held_posts or report.missed_posts or report.expired:
             log.info(
                 "dispatch pass worker=%s published=%d retried=%d failed=%d lost=%d "
-                "held_posts=%d missed_posts=%d expired=%d",
+                "not_started=%d held_posts=%d missed_posts=%d expired=%d",
                 self.worker,
                 len(report.published),
                 len(report.retried),
                 len(report.failed),
                 len(report.lost),
+                len(report.not_started),
                 len(report.held_posts),
                 len(report.missed_posts),
                 len(report.expired),
             )
         return report
 
-    def _claim(self) -> tuple[list[_Job], claims.ClaimResult]:
+    def _claim(self) -> claims.ClaimResult:
         with self.db.transaction() as session:
-            result = claims.claim_due(
+            return claims.claim_due(
                 session,
                 now=self.clock(),
                 limit=self.config.DISPATCH_BATCH_SIZE,
                 worker=self.worker,
-                lease_seconds=self.lease_seconds,
+                lease_seconds=self.claim_lease_seconds,
                 missed_after=timedelta(minutes=self.config.MISSED_AFTER_MINUTES),
             )
-            if not result.claims:
-                return [], result
-            by_id = {c.delivery_id: c for c in result.claims}
-            rows = session.execute(
-                select(Delivery.id, Delivery.body_override, Post, Channel)
-                .join(Post, Delivery.post_id == Post.id)
-                .join(Channel, Delivery.channel_id == Channel.id)
-                .where(Delivery.id.in_(by_id))
-                .order_by(Delivery.id)
-            ).all()
-            jobs = [
-                _Job(
-                    claim=by_id[delivery_id],
-                    kind=channel.kind,
-                    config=dict(channel.config),
-                    message=Message(
-                        post_id=post.id,
-                        delivery_id=delivery_id,
-                        channel_id=channel.id,
-                        title=post.title,
-                        body=body_override or post.body,
-                        publish_at=post.publish_at,
-                    ),
-                )
-                for delivery_id, body_override, post, channel in rows
-            ]
-            return jobs, result
 
-    def _publish(self, jobs: list[_Job]) -> list[tuple[claims.Claim, str]]:
-        """Send the claimed deliveries on the pool and record the outcomes as they come in.
+    def _work_through(
+        self, claimed: Sequence[claims.Claim], report: PassReport
+    ) -> list[tuple[claims.Claim, str]]:
+        """Start claimed deliveries as senders become free; record outcomes as they come in.
 
-        Outcomes that arrive together are recorded in one transaction (a group commit): on
-        SQLite every transaction takes the one write lock, and a commit per delivery made the
-        database, not the network, the limit. Nothing waits for a slow send to record the rest.
+        Each round is one transaction: record what finished, give back what must wait (shutting
+        down), start as many as there are free senders. A started delivery goes to a sender that
+        is idle, so it is on the wire at once, never waiting in the pool's queue.
         """
-        pending = {self.pool.submit(self._send, job): job for job in jobs}
-        recorded: list[tuple[claims.Claim, str]] = []
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            finished = [(pending.pop(future).claim, future.result()) for future in done]
-            recorded.extend(self._record(sorted(finished, key=lambda f: f[0].delivery_id)))
-        return recorded
+        waiting = deque(claimed)
+        on_wire: dict[Future[Outcome | None], claims.Claim] = {}
+        finished: list[tuple[claims.Claim, Outcome | None]] = []
+        labels: list[tuple[claims.Claim, str]] = []
+        while waiting or on_wire or finished:
+            give_back: list[claims.Claim] = []
+            if self._stopping.is_set():
+                give_back, waiting = list(waiting), deque()
+            free = self.concurrency - len(on_wire)
+            to_start = [waiting.popleft() for _ in range(min(free, len(waiting)))]
+            if to_start:
+                interleave.reached("start.before")
+            step = self._step(finished, to_start, give_back)
+            labels.extend(step.labels)
+            report.held_posts.extend(step.held_posts)
+            started = {job.claim.delivery_id for job in step.jobs}
+            report.not_started.extend(
+                c.delivery_id for c in to_start if c.delivery_id not in started
+            )
+            deadline = step.started_at + self.send_seconds
+            for job in step.jobs:
+                on_wire[self.pool.submit(self._send, job, deadline)] = job.claim
+            finished = []
+            if on_wire:
+                done, _ = wait(on_wire, return_when=FIRST_COMPLETED)
+                finished = sorted(
+                    ((on_wire.pop(f), f.result()) for f in done), key=lambda f: f[0].delivery_id
+                )
+        return labels
 
-    def _send(self, job: _Job) -> Outcome | None:
-        """Publish one delivery; None when shutting down before it started (it goes back)."""
-        if self._stopping.is_set():
+    def _send(self, job: _Job, deadline: float) -> Outcome | None:
+        """Publish one delivery by `deadline` (time.monotonic()); None when it never left
+        (shutting down, or the deadline passed before it could start): it is given back."""
+        interleave.reached("send.before")
+        if self._stopping.is_set() or time.monotonic() >= deadline:
             return None
         publisher = self.publishers.get(job.kind)
         if publisher is None:
             return Outcome.failed(f"no publisher for channel kind {job.kind!r}")
         try:
-            return publisher.send(job.message, job.config)
+            return publisher.send(job.message, job.config, deadline=deadline)
         except Exception as exc:  # a bug in a publisher must not take the pass down
             log.exception("publisher crashed: delivery=%s", job.claim.delivery_id)
             return Outcome.failed(f"internal error while sending: {exc!r}")
 
-    def _record(
-        self, finished: list[tuple[claims.Claim, Outcome | None]]
-    ) -> list[tuple[claims.Claim, str]]:
-        """Record what happened, retrying while the database is away: the messages are out (or
-        not), and losing that knowledge would turn the deliveries `unknown` for nothing. Past
-        the lease another scheduler marks them `unknown`, and the fenced update refuses us."""
-        deadline = time.monotonic() + self.lease_seconds
+    def _step(
+        self,
+        finished: list[tuple[claims.Claim, Outcome | None]],
+        to_start: list[claims.Claim],
+        give_back: list[claims.Claim],
+    ) -> _Step:
+        """One transaction: record outcomes, give back, start. Retried while the database is
+        away: the messages are out (or not), and losing that knowledge would turn the
+        deliveries `unknown` for nothing. Past the lease another scheduler marks them
+        `unknown`, and the fenced update refuses us."""
+        if not (finished or to_start or give_back):
+            return _Step()
+        give_up = time.monotonic() + self.record_seconds
         pause = 0.2
         while True:
             try:
-                return self._record_once(finished)
+                return self._step_once(finished, to_start, give_back)
             except OperationalError as exc:
-                if time.monotonic() + pause > deadline or self._stopping.is_set():
+                if time.monotonic() + pause > give_up or self._stopping.is_set():
                     for claim, outcome in finished:
                         log.error(
                             "outcome not recorded, database unavailable: delivery=%s "
@@ -210,7 +240,8 @@ class Dispatcher:
                             "released" if outcome is None else outcome.status,
                             exc.orig,
                         )
-                    return [(claim, "lost") for claim, _ in finished]
+                    # What was not started stays claimed and goes back when its lease ends.
+                    return _Step(labels=[(claim, "lost") for claim, _ in finished])
                 log.warning(
                     "database unavailable while recording: deliveries=%s retry_in=%.1fs",
                     [claim.delivery_id for claim, _ in finished],
@@ -219,19 +250,29 @@ class Dispatcher:
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
 
-    def _record_once(
-        self, finished: list[tuple[claims.Claim, Outcome | None]]
-    ) -> list[tuple[claims.Claim, str]]:
+    def _step_once(
+        self,
+        finished: list[tuple[claims.Claim, Outcome | None]],
+        to_start: list[claims.Claim],
+        give_back: list[claims.Claim],
+    ) -> _Step:
         now = self.clock()
-        published = [c for c, o in finished if o is not None and o.status == "published"]
+        step = _Step()
         with self.db.transaction() as session:
-            recorded = claims.record_published_together(session, published, now)
-            results = [
-                (claim, outcome, "published", claim.delivery_id in recorded)
-                if outcome is not None and outcome.status == "published"
-                else (claim, outcome, *self._record_outcome(session, claim, outcome, now))
-                for claim, outcome in finished
-            ]
+            results = self._record_outcomes(session, finished, now)
+            claims.release_claims(session, give_back)
+            if to_start:
+                step.started_at = time.monotonic()
+                started = claims.start_sending(
+                    session,
+                    to_start,
+                    now=self.clock(),
+                    send_seconds=self.send_seconds,
+                    record_seconds=self.record_seconds,
+                )
+                step.held_posts = started.held_post_ids
+                step.jobs = self._jobs(session, [s.claim for s in started.started])
+        interleave.reached("record.committed")
         for claim, outcome, label, ok in results:
             log.info(
                 "delivery=%s outcome=%s attempt=%d recorded=%s detail=%s",
@@ -241,13 +282,56 @@ class Dispatcher:
                 ok,
                 None if outcome is None else outcome.detail,
             )
-        return [(claim, label if ok else "lost") for claim, _, label, ok in results]
+        step.labels = [(claim, label if ok else "lost") for claim, _, label, ok in results]
+        step.labels.extend((claim, "released") for claim in give_back)
+        return step
+
+    def _record_outcomes(
+        self, session: Session, finished: list[tuple[claims.Claim, Outcome | None]], now: datetime
+    ) -> list[tuple[claims.Claim, Outcome | None, str, bool]]:
+        published = [c for c, o in finished if o is not None and o.status == "published"]
+        recorded = claims.record_published_together(session, published, now)
+        return [
+            (claim, outcome, "published", claim.delivery_id in recorded)
+            if outcome is not None and outcome.status == "published"
+            else (claim, outcome, *self._record_outcome(session, claim, outcome, now))
+            for claim, outcome in finished
+        ]
+
+    def _jobs(self, session: Session, started: list[claims.Claim]) -> list[_Job]:
+        """What each started delivery sends, read in the transaction that started it."""
+        if not started:
+            return []
+        by_id = {c.delivery_id: c for c in started}
+        rows = session.execute(
+            select(Delivery.id, Delivery.body_override, Post, Channel)
+            .join(Post, Delivery.post_id == Post.id)
+            .join(Channel, Delivery.channel_id == Channel.id)
+            .where(Delivery.id.in_(by_id))
+            .order_by(Delivery.id)
+        ).all()
+        return [
+            _Job(
+                claim=by_id[delivery_id],
+                kind=channel.kind,
+                config=dict(channel.config),
+                message=Message(
+                    post_id=post.id,
+                    delivery_id=delivery_id,
+                    channel_id=channel.id,
+                    title=post.title,
+                    body=body_override or post.body,
+                    publish_at=post.publish_at,
+                ),
+            )
+            for delivery_id, body_override, post, channel in rows
+        ]
 
     def _record_outcome(
         self, session: Session, claim: claims.Claim, outcome: Outcome | None, now: datetime
     ) -> tuple[str, bool]:
-        if outcome is None:  # shutting down: what has not started goes back, unsent
-            return "released", claims.release_claim(session, claim)
+        if outcome is None:  # never left: back to the queue (or discarded if withdrawn)
+            return "released", claims.give_back(session, claim)
         if outcome.status == "retry" and claim.attempts < self.config.WEBHOOK_MAX_ATTEMPTS:
             delay = retry_delay(
                 claim.attempts, self.config.WEBHOOK_BACKOFF_SECONDS, outcome.retry_after
@@ -262,7 +346,8 @@ class Dispatcher:
         return "failed", claims.record_failed(session, claim, reason)
 
     def stop(self) -> None:
-        """Claim nothing more; sends already under way finish and are recorded."""
+        """Start nothing more; sends already on the wire finish and are recorded, claims that
+        have not started go back to the queue."""
         self._stopping.set()
 
     def close(self) -> None:

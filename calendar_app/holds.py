@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from calendar_app.errors import InvalidInput
@@ -99,6 +99,24 @@ def topic_or_keyword_hold(topics: Sequence[str], keywords: Sequence[str]) -> Col
     return or_(*conditions) if conditions else false()
 
 
+def not_answering(crisis_id: int | None) -> ColumnElement[bool]:
+    """Deliveries that crisis and blackout holds apply to: all but the approved crisis responses
+    to the crisis in force (`crisis_id`; None: no crisis, so no exemption). A crisis response
+    answers one crisis; once that crisis is lifted it is held like any other post."""
+    if crisis_id is None:
+        return true()
+    return Delivery.post_id.in_(
+        select(Post.id).where(
+            or_(Post.crisis_response.is_(False), Post.crisis_id.is_distinct_from(crisis_id))
+        )
+    )
+
+
+def answers_crisis(post: Post, crisis_id: int | None) -> bool:
+    """The same rule for one post in Python."""
+    return crisis_id is not None and post.crisis_response and post.crisis_id == crisis_id
+
+
 def crisis_topic_or_keyword_hold(crisis: Crisis) -> ColumnElement[bool]:
     return topic_or_keyword_hold(crisis.hold_topics or [], crisis.hold_keywords or [])
 
@@ -110,10 +128,15 @@ def held_words_in(post: Post, keywords: Sequence[str]) -> list[str]:
     return [word for word in keywords if any(word in text for text in texts)]
 
 
-def active_hold_keywords(session: Session) -> list[str]:
-    """The keywords the crisis in force holds (none without a crisis)."""
-    crisis_id = session.scalar(
+def active_crisis_id(session: Session) -> int | None:
+    """The id of the crisis in force, read without a lock (for checks a claim repeats)."""
+    return session.scalar(
         select(QueueState.active_crisis_id).where(QueueState.id == QUEUE_STATE_ID)
     )
+
+
+def active_hold_keywords(session: Session) -> list[str]:
+    """The keywords the crisis in force holds (none without a crisis)."""
+    crisis_id = active_crisis_id(session)
     crisis = session.get(Crisis, crisis_id) if crisis_id is not None else None
     return list(crisis.hold_keywords or []) if crisis is not None else []

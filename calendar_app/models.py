@@ -87,7 +87,12 @@ class CampaignGoal(StrEnum):
 
 class DeliveryStatus(StrEnum):
     SCHEDULED = "scheduled"  # waiting; goes out at `due_at` once the post is approved
-    PUBLISHING = "publishing"  # claimed by a dispatcher under a lease; being sent now
+    # Taken by one scheduler under a lease, waiting for a free sender: NOT on the wire yet.
+    # People may still take it back (discard, edit); a crisis or blackout holds it at the start.
+    CLAIMED = "claimed"
+    # On the wire: the start step checked crisis, holds, blackouts and the post's own state in a
+    # transaction a declaration serialises against; the request ends by `send_deadline`.
+    PUBLISHING = "publishing"
     PUBLISHED = "published"  # the channel accepted it
     HELD = "held"  # fell due during a crisis in its scope; waits for a head's review
     # Found by the scheduler long after its time (an outage, a long crisis): never sent late
@@ -97,6 +102,9 @@ class DeliveryStatus(StrEnum):
     UNKNOWN = "unknown"  # the lease expired mid-send: it may or may not have gone out
     DISCARDED = "discarded"  # withdrawn by a person; never sent
 
+
+# Due and not on the wire: what a crisis or a blackout may still hold.
+HOLDABLE = (DeliveryStatus.SCHEDULED, DeliveryStatus.CLAIMED)
 
 # A delivery in one of these states is finished with and never changes by itself.
 FINAL_DELIVERY_STATUSES = (DeliveryStatus.PUBLISHED, DeliveryStatus.DISCARDED)
@@ -266,6 +274,8 @@ class Post(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     crisis_response: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The crisis a crisis response answers: it is exempt from holds only while that one is in force.
+    crisis_id: Mapped[int | None] = mapped_column(ForeignKey("crises.id", ondelete="SET NULL"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
@@ -331,6 +341,11 @@ class Delivery(Base):
         ForeignKey("blackouts.id", ondelete="SET NULL")
     )
     held_at: Mapped[datetime | None]
+    # When the request was put on the wire, and by when it ends (its total deadline).
+    started_at: Mapped[datetime | None]
+    send_deadline: Mapped[datetime | None]
+    # Discarded while on the wire: if the send does not succeed it ends `discarded`, never retried.
+    withdrawn_at: Mapped[datetime | None]
     # Title, body and this channel's text, case-folded: what keyword holds search (holds.py).
     hold_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 

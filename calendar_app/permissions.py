@@ -82,19 +82,26 @@ def may_publish_crisis_response(user: User) -> bool:
     return is_reviewer(user)
 
 
-def may_approve(user: User, post: Post, *, allow_self_approval: bool) -> bool:
-    """Four-eyes rule: nobody approves their own post, except a crisis response."""
+def may_approve(
+    user: User, post: Post, *, allow_self_approval: bool, answers_crisis: bool = False
+) -> bool:
+    """Four-eyes rule: nobody approves their own post, except a response to the crisis in force
+    (`answers_crisis`: holds.answers_crisis; the flag alone exempts nothing)."""
     if not is_reviewer(user):
         return False
-    return post.author_id != user.id or post.crisis_response or allow_self_approval
+    return post.author_id != user.id or answers_crisis or allow_self_approval
 
 
-def require_may_approve(user: User, post: Post, *, allow_self_approval: bool) -> None:
+def require_may_approve(
+    user: User, post: Post, *, allow_self_approval: bool, answers_crisis: bool = False
+) -> None:
     require_reviewer(user, "approve posts")
-    if not may_approve(user, post, allow_self_approval=allow_self_approval):
+    if not may_approve(
+        user, post, allow_self_approval=allow_self_approval, answers_crisis=answers_crisis
+    ):
         raise NotAllowed(
             "you wrote this post: another head or an admin must approve it (four-eyes rule; "
-            "crisis responses are exempt)"
+            "only responses to the crisis in force are exempt)"
         )
 
 

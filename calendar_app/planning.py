@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from calendar_app import audit, holds
+from calendar_app import audit, holds, interleave
 from calendar_app.campaigns import find_campaign
 from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
@@ -36,6 +36,47 @@ from calendar_app.timeutil import check_aware, now_utc
 # deliveries (settle_post_status) so the calendar shows what most needs attention.
 WORKFLOW_STATUSES = (PostStatus.DRAFT, PostStatus.IN_REVIEW)
 MAX_TITLE_LENGTH = 200
+
+
+def lock_post(session: Session, post: Post) -> list[Delivery]:
+    """Take the post's deliveries (in id order, so two people never deadlock) and the post
+    itself for a person's change, and read them as they are now.
+
+    Every person's action on a post goes through here: a claim skips locked rows (SKIP LOCKED)
+    and a sender's start or outcome waits for them, so a person never writes over a scheduler's
+    change they did not see, nor the other way round. The lock order (deliveries, then the post)
+    is the one the scheduler's own writes follow (settle_post_status). On SQLite the
+    transaction holds the database's write lock from its first statement.
+    """
+    session.flush()
+    session.execute(
+        select(Delivery.id)
+        .where(Delivery.post_id == post.id)
+        .order_by(Delivery.id)
+        .with_for_update()
+    )
+    session.execute(select(Post.id).where(Post.id == post.id).with_for_update())
+    for delivery in list(post.deliveries):
+        session.expire(delivery)
+    session.expire(post)
+    deliveries = list(post.deliveries)
+    interleave.reached("person.locked")
+    return deliveries
+
+
+def _crisis_to_answer(session: Session, crisis_response: bool) -> int | None:
+    """The crisis a crisis response answers: the one in force. Outside a crisis the flag is
+    refused, so it can never be a side door around the four-eyes rule or the holds."""
+    if not crisis_response:
+        return None
+    crisis_id = holds.active_crisis_id(session)
+    if crisis_id is None:
+        raise Conflict(
+            "a crisis response answers a crisis in force, and none is in force now: plan it as "
+            "a normal post, or prepare it as a holding statement in a crisis playbook",
+            {"crisis_response": "only while a crisis is in force"},
+        )
+    return crisis_id
 
 
 def get_post(session: Session, post_id: int) -> Post:
@@ -170,12 +211,14 @@ def create_post(
     overrides = _clean_overrides(overrides)
     check_text(title, body, channels, overrides)
     clean_tags = holds.normalise_tags(tags)
+    crisis_id = _crisis_to_answer(session, crisis_response)
     post = Post(
         title=title.strip(),
         body=body,
         publish_at=check_aware(publish_at),
         author=author,
         crisis_response=crisis_response,
+        crisis_id=crisis_id,
         department=(
             get_department(session, department_id)
             if department_id is not None
@@ -204,24 +247,49 @@ def current_overrides(post: Post) -> dict[int, str]:
     return {d.channel_id: d.body_override for d in post.deliveries if d.body_override}
 
 
-def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any]) -> Post:
-    """Change a post. Once approved, any change sends it back to draft for a new approval."""
+# An edit never takes a post out of a head's review: only a release or a discard does.
+IN_REVIEW_BY_A_HEAD = {
+    DeliveryStatus.HELD: "held",
+    DeliveryStatus.MISSED: "missed",
+    DeliveryStatus.UNKNOWN: "of unknown outcome",
+}
+
+
+def _refuse_edit(post: Post, deliveries: Sequence[Delivery]) -> None:
     if post.status == PostStatus.DISCARDED:
         raise Conflict("a discarded post cannot be edited")
-    sent = [
-        d
-        for d in post.deliveries
-        if d.status in (DeliveryStatus.PUBLISHED, DeliveryStatus.PUBLISHING)
-    ]
-    if sent:
+    statuses = {d.status for d in deliveries}
+    if DeliveryStatus.PUBLISHING in statuses:
         raise Conflict(
-            "this post has already been published (or is being sent) on some channels and cannot "
-            "be edited; create a new post instead"
+            "this post is being sent right now and cannot be edited; wait for the outcome, or "
+            "discard it"
         )
+    if DeliveryStatus.PUBLISHED in statuses:
+        raise Conflict(
+            "this post has already been published on some channels and cannot be edited; "
+            "create a new post instead"
+        )
+    waiting = [IN_REVIEW_BY_A_HEAD[s] for s in IN_REVIEW_BY_A_HEAD if s in statuses]
+    if waiting:
+        raise Conflict(
+            f"this post is {' and '.join(waiting)} and waits for a head's review: an edit does "
+            "not take it out of the review. A head releases it (now or at a new time) or "
+            "discards it; write a new post for a new text."
+        )
+
+
+def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any]) -> Post:
+    """Change a post. Once approved, any change sends it back to draft for a new approval.
+
+    Runs on the locked deliveries (lock_post): a delivery a scheduler has claimed but not put
+    on the wire is taken back (its start finds it changed), one on the wire refuses the edit.
+    """
+    deliveries = lock_post(session, post)
+    _refuse_edit(post, deliveries)
     channels = (
         channels_by_ids(session, changes["channel_ids"])
         if "channel_ids" in changes
-        else [d.channel for d in post.deliveries]
+        else [d.channel for d in deliveries]
     )
     title = changes.get("title", post.title)
     body = changes.get("body", post.body)
@@ -232,14 +300,16 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
         overrides = {k: v for k, v in current_overrides(post).items() if k in staying}
     check_text(title, body, channels, overrides)
     tags = holds.normalise_tags(changes["tags"]) if "tags" in changes else None
+    if "crisis_response" in changes and changes["crisis_response"] != post.crisis_response:
+        crisis_id = _crisis_to_answer(session, changes["crisis_response"])
+        post.crisis_response = changes["crisis_response"]
+        post.crisis_id = crisis_id
 
     previous_status = post.status
     post.title = title.strip()
     post.body = body
     if "publish_at" in changes:
         post.publish_at = check_aware(changes["publish_at"])
-    if "crisis_response" in changes:
-        post.crisis_response = changes["crisis_response"]
     if changes.get("department_id") is not None:  # a post always keeps a department
         post.department = get_department(session, changes["department_id"])
     if "campaign_id" in changes:
@@ -271,6 +341,7 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
 
 
 def _back_to_draft(post: Post) -> None:
+    """Disarm every delivery (the post's deliveries are locked: lock_post)."""
     post.status = PostStatus.DRAFT
     post.approved_by = None
     post.approved_at = None
@@ -279,10 +350,22 @@ def _back_to_draft(post: Post) -> None:
         delivery.due_at = None  # disarmed until the next approval
         delivery.error = None
         delivery.held_by_crisis_id = None
+        delivery.held_by_blackout_id = None
         delivery.held_at = None
+        _forget_claim(delivery)
+
+
+def _forget_claim(delivery: Delivery) -> None:
+    """A person's change ends any claim: the holder's start and outcome find the token gone."""
+    delivery.claim_token = None
+    delivery.lease_until = None
+    delivery.started_at = None
+    delivery.send_deadline = None
+    delivery.withdrawn_at = None
 
 
 def submit_post(session: Session, actor: User, post: Post) -> Post:
+    lock_post(session, post)
     if post.status != PostStatus.DRAFT:
         raise Conflict(f"only a draft can be submitted for approval; this post is {post.status}")
     post.status = PostStatus.IN_REVIEW
@@ -298,6 +381,7 @@ def send_back_post(session: Session, head: User, post: Post, *, comment: str) ->
         raise InvalidInput(
             "say what should change when sending a post back", {"comment": "must not be empty"}
         )
+    lock_post(session, post)
     if post.status != PostStatus.IN_REVIEW:
         raise Conflict(f"only a post in review can be sent back; this post is {post.status}")
     post.status = PostStatus.DRAFT
@@ -310,7 +394,14 @@ def send_back_post(session: Session, head: User, post: Post, *, comment: str) ->
 def approve_post(
     session: Session, approver: User, post: Post, *, allow_self_approval: bool = False
 ) -> Post:
-    require_may_approve(approver, post, allow_self_approval=allow_self_approval)
+    lock_post(session, post)
+    crisis_id = holds.active_crisis_id(session)
+    require_may_approve(
+        approver,
+        post,
+        allow_self_approval=allow_self_approval,
+        answers_crisis=holds.answers_crisis(post, crisis_id),
+    )
     held_words = holds.held_words_in(post, holds.active_hold_keywords(session))
     require_may_approve_held_words(approver, post, held_words)
     if post.status != PostStatus.IN_REVIEW:
@@ -339,6 +430,7 @@ def _arm(post: Post, approver: User) -> None:
         delivery.due_at = post.publish_at  # armed: the scheduler takes it when due
         delivery.attempts = 0
         delivery.error = None
+        _forget_claim(delivery)
 
 
 def schedule_prepared_statement(

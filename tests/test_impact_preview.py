@@ -37,13 +37,6 @@ def plan_the_week(team: Team, receiver: Receiver, clock: Clock) -> dict[str, Any
         ),
         "harmless_outside": team.scheduled([karriere["id"]], at=at + timedelta(hours=5)),
         "after_the_window": team.scheduled([konzern["id"]], at=at + timedelta(hours=80)),
-        "crisis_response": team.scheduled(
-            [konzern["id"]],
-            at=at + timedelta(hours=2),
-            author="head",
-            approver="head2",
-            crisis_response=True,
-        ),
         "draft": team.draft([konzern["id"]], at=at + timedelta(hours=3)),
     }
     return {"konzern": konzern, "karriere": karriere, "posts": posts}
@@ -114,9 +107,8 @@ def test_the_preview_equals_what_is_then_held(
         assert session.get(Delivery, after_window).status == "scheduled"
     assert held == {item["delivery_id"] for item in preview["items"]}
     assert preview["posts"] >= 2
-    # What the preview left out went out: crisis responses, and channels out of scope.
+    # What the preview left out went out: channels out of scope.
     sent = {b["post_id"] for b in receiver.bodies()}
-    assert plan["posts"]["crisis_response"]["id"] in sent
     assert sent.isdisjoint({item["post_id"] for item in preview["items"]} - sent)
 
 

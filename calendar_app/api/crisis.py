@@ -9,6 +9,7 @@ from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import CrisisDeclare, CrisisLift, CrisisPreview, parse
 from calendar_app.api.serialize import crisis_json, delivery_json, preview_json, timeline_json
 from calendar_app.extensions import db_session
+from calendar_app.models import DeliveryStatus
 from calendar_app.permissions import require_may_declare_crisis
 
 bp = Blueprint("crisis", __name__)
@@ -59,6 +60,8 @@ def declare() -> tuple[dict[str, Any], int]:
     )
     body = crisis_json(declaration.crisis)
     body["in_flight"] = [delivery_json(d) for d in in_flight]
+    # Requests that had not finished when the declaration stopped waiting (their deadline).
+    body["still_open"] = [d.id for d in in_flight if d.status == DeliveryStatus.PUBLISHING]
     if statements is not None:
         body["statements"] = statements
     return body, 201

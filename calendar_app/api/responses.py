@@ -226,8 +226,10 @@ class Crisis(Answer):
     lift_note: str | None = None
     lifted_at: datetime | None = None
     lifted_by: str | None = None
-    # Declaring: the deliveries that were being sent as the crisis began (finished since).
+    # Declaring: the requests that were on the wire as the crisis began, as they ended ...
     in_flight: list[Delivery] | None = None
+    # ... and the ids of those still open when the declaration stopped waiting (their deadline).
+    still_open: list[int] | None = None
     # Declared from a playbook: which one, its statements, and who was alerted.
     playbook_id: int | None = None
     statements: list[int] | None = None

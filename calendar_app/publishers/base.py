@@ -48,8 +48,10 @@ class Publisher(Protocol):
         """The config as the API may show it: secrets left out."""
         ...
 
-    def send(self, message: Message, config: dict[str, Any]) -> Outcome:
-        """Send once. Never raises for a channel's own failure: returns retry or failed."""
+    def send(self, message: Message, config: dict[str, Any], *, deadline: float) -> Outcome:
+        """Send once, finished by `deadline` (a time.monotonic() value): never start a request
+        after it, abort one that reaches it. Never raises for a channel's own failure: returns
+        retry or failed."""
         ...
 
     def close(self) -> None: ...

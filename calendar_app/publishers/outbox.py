@@ -17,7 +17,7 @@ class OutboxPublisher:
     def public_config(config: dict[str, Any]) -> dict[str, Any]:
         return dict(config)
 
-    def send(self, message: Message, config: dict[str, Any]) -> Outcome:
+    def send(self, message: Message, config: dict[str, Any], *, deadline: float) -> Outcome:
         return Outcome.published()
 
     def close(self) -> None:

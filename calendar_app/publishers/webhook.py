@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -81,7 +82,7 @@ class WebhookPublisher:
                 )
             return self._client
 
-    def send(self, message: Message, config: dict[str, Any]) -> Outcome:
+    def send(self, message: Message, config: dict[str, Any], *, deadline: float) -> Outcome:
         raw = json.dumps(
             {
                 "post_id": message.post_id,
@@ -99,8 +100,13 @@ class WebhookPublisher:
             "Idempotency-Key": str(message.delivery_id),
             "X-Signature-SHA256": signature(config["secret"], raw),
         }
+        remaining = min(self.timeout, deadline - time.monotonic())
+        if remaining <= 0:
+            return Outcome.retry("not started: its deadline had passed")
         try:
-            response = self.client.post(config["url"], content=raw, headers=headers)
+            response = self.client.post(
+                config["url"], content=raw, headers=headers, timeout=remaining
+            )
         except httpx.TimeoutException:
             return Outcome.retry(f"timed out after {self.timeout:g} s")
         except httpx.TransportError as exc:

@@ -9,7 +9,15 @@ from flask import abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from calendar_app import campaigns, comments, crisis, escalation, notifications, planning
+from calendar_app import (
+    campaigns,
+    comments,
+    crisis,
+    escalation,
+    holds,
+    notifications,
+    planning,
+)
 from calendar_app.extensions import db_session
 from calendar_app.models import Post, PostStatus, User
 from calendar_app.permissions import (
@@ -94,7 +102,8 @@ def agenda() -> str:
 
 def _may_approve(user: User, post: Post) -> bool:
     allow = current_app.config["CALENDAR"].ALLOW_SELF_APPROVAL
-    return may_approve(user, post, allow_self_approval=allow)
+    answers = holds.answers_crisis(post, holds.active_crisis_id(db_session()))
+    return may_approve(user, post, allow_self_approval=allow, answers_crisis=answers)
 
 
 def post(post_id: int, *, comment_form: CommentForm | None = None, status: int = 200) -> Any:
