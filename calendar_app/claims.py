@@ -18,6 +18,9 @@ SQLite: BEGIN IMMEDIATE):
    one that commits after lists these deliveries as in flight and waits for them. So once a
    declaration has returned, no request in its scope starts, however long the queue.
 
+Lock order, against deadlocks: queue_state first (a declaration queues for it exclusively, and
+PostgreSQL then makes later share requests wait behind it), then deliveries, then posts.
+
 Every outcome is written only by the holder of the current token (a fenced, conditional
 update). A lease that runs out before the start gives the delivery back (`scheduled`: it never
 left); one that runs out on the wire makes it `unknown` (a human decides; never re-sent
@@ -86,6 +89,21 @@ class StartResult:
     # discarded or edited the post, the lease ran out and another scheduler gave it back).
     not_started: list[Claim] = field(default_factory=list)
     held_post_ids: list[int] = field(default_factory=list)
+
+
+def lock_in_order(session: Session, delivery_ids: Sequence[int], *, queue: bool) -> None:
+    """Take the locks a step of the pass needs, in the one order every transaction follows:
+    queue_state first (when the step starts sends), then the deliveries by id (a person's
+    action locks a post's deliveries by id too), posts last (settle_post_status)."""
+    if queue:
+        current_crisis(session, lock="share")
+    if delivery_ids:
+        session.execute(
+            select(Delivery.id)
+            .where(Delivery.id.in_(sorted(delivery_ids)))
+            .order_by(Delivery.id)
+            .with_for_update()
+        )
 
 
 def _hold_what_must_wait(

@@ -111,6 +111,7 @@ def hold_due_deliveries(
     due = (
         select(Delivery.id)
         .where(*conditions)
+        .order_by(Delivery.id)  # when it waits for locks, in the order people take them
         .with_for_update(skip_locked=skip_locked)
         .cte("due_in_scope")
     )

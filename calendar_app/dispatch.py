@@ -259,19 +259,29 @@ class Dispatcher:
         now = self.clock()
         step = _Step()
         with self.db.transaction() as session:
-            results = self._record_outcomes(session, finished, now)
-            claims.release_claims(session, give_back)
+            # Every lock of the step up front, in the one order (claims.lock_in_order): a
+            # declaration queued for queue_state, or a person holding a post's deliveries,
+            # would otherwise close a cycle with what this step locks piecemeal.
+            claims.lock_in_order(
+                session,
+                [c.delivery_id for c in to_start]
+                + [c.delivery_id for c, _ in finished]
+                + [c.delivery_id for c in give_back],
+                queue=bool(to_start),
+            )
             if to_start:
                 step.started_at = time.monotonic()
                 started = claims.start_sending(
                     session,
                     to_start,
-                    now=self.clock(),
+                    now=now,
                     send_seconds=self.send_seconds,
                     record_seconds=self.record_seconds,
                 )
                 step.held_posts = started.held_post_ids
                 step.jobs = self._jobs(session, [s.claim for s in started.started])
+            results = self._record_outcomes(session, finished, now)
+            claims.release_claims(session, give_back)
         interleave.reached("record.committed")
         for claim, outcome, label, ok in results:
             log.info(
