@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from calendar_app.models import CampaignGoal, DeliveryStatus, PostStatus
 from calendar_app.timeline import Moment
@@ -140,6 +140,13 @@ class Post(Answer):
 
 class PostList(Answer):
     items: list[Post]
+
+
+class PostPage(Answer):
+    items: list[Post]
+    next_cursor: str | None = Field(
+        description="give it as `cursor` for the next page; null: this was the last page"
+    )
 
 
 class Comment(Answer):
@@ -366,6 +373,7 @@ ANSWERS: list[type[BaseModel]] = [
     ChannelHealthList,
     Post,
     PostList,
+    PostPage,
     Comment,
     CommentList,
     Campaign,
