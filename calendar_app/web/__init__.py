@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
@@ -235,6 +236,8 @@ def _too_many_logins(exc: RateLimitExceeded) -> Response:
 def _too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
     """A form or file over the body limit (request_limits.py): say so in words, with 413."""
     limit = body_limit(current_app.config["CALENDAR"], request.endpoint)
+    # The body stays unread: the page (its menu forms included) sees no form data at all.
+    request.form = request.files = ImmutableMultiDict()  # type: ignore[misc]
     message = _l(
         "What you sent is larger than the %(size)s this page takes. Shorten the text or "
         "choose a smaller file, then try again.",
