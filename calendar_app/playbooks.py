@@ -121,6 +121,9 @@ def _contacts(session: Session, contacts: Sequence[Contact]) -> list[EscalationC
             if user is None:
                 problems[where] = f"user {contact.user_id} does not exist"
                 continue
+            if not user.active:
+                problems[where] = f"user {user.email} is deactivated"
+                continue
             role = contact.role if contact.role in CONTACT_ROLES else ""
             result.append(EscalationContact(user=user, name=user.name, role=role, email=user.email))
             continue

@@ -191,6 +191,23 @@ def document() -> dict[str, Any]:
                 ),
             },
             "/users": {"get": _op("list users with their departments (admin)", r.UserList)},
+            "/users/{user_id}/deactivate": {
+                "post": _op(
+                    "deactivate a person who left (admin): their password, browser sessions and "
+                    "API tokens stop working at once; the deputy takes over channels they owned, "
+                    "empty places are flagged and the admins told; deactivating twice is harmless",
+                    r.Deactivated,
+                    parameters=_path_id("user_id"),
+                )
+            },
+            "/users/{user_id}/reactivate": {
+                "post": _op(
+                    "let a deactivated person log in again (admin); tokens and channels stay "
+                    "as they are",
+                    r.User,
+                    parameters=_path_id("user_id"),
+                )
+            },
             "/users/{user_id}/departments": {
                 "put": _op(
                     "set a user's departments (admin)",

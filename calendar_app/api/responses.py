@@ -49,6 +49,18 @@ class UserList(Answer):
     items: list[User]
 
 
+class HandedOn(Answer):
+    channel_id: int
+    was: Literal["owner", "deputy"]
+    owner_id: int | None
+    deputy_id: int | None
+
+
+class Deactivated(User):
+    tokens_revoked: int
+    channels_handed_on: list[HandedOn]
+
+
 class Person(Answer):
     id: int
     email: str
@@ -365,6 +377,8 @@ ANSWERS: list[type[BaseModel]] = [
     DepartmentList,
     User,
     UserList,
+    HandedOn,
+    Deactivated,
     Person,
     Channel,
     ChannelList,

@@ -147,6 +147,18 @@ _route(
     admin.set_person_departments,
     methods=["POST"],
 )
+_route(
+    "/admin/people/<int:user_id>/deactivate",
+    "deactivate_person",
+    admin.deactivate_person,
+    methods=["GET", "POST"],
+)
+_route(
+    "/admin/people/<int:user_id>/reactivate",
+    "reactivate_person",
+    admin.reactivate_person,
+    methods=["POST"],
+)
 _route("/admin/channels", "channels", admin.channels_page)
 _route("/dashboard", "dashboard", admin.dashboard)
 _route("/admin/channels/<int:channel_id>", "channel", admin.channel_page, methods=["GET", "POST"])
@@ -164,7 +176,7 @@ def _load_user(user_id: str) -> User | None:
     if not user_id.isdigit() or len(user_id) > 10:
         return None
     user = db_session().get(User, int(user_id))
-    if user is None or session.get(SESSION_VERSION_KEY) != user.session_version:
+    if user is None or not user.active or session.get(SESSION_VERSION_KEY) != user.session_version:
         return None
     return user
 
