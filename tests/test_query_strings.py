@@ -26,7 +26,7 @@ from calendar_app.playbooks import PlaybookData, create_playbook
 from calendar_app.timeutil import now_utc
 from tests.conftest import Team
 from tests.support.recording import parameters_read, record_query_parameters
-from tests.support.web import signed_in
+from tests.support.web import csrf_token, signed_in
 
 HOSTILE = ["²", "-1", "0001-01-01T00:00", "9999-12-31T23:59", "x" * 10_000, "\x00"]
 
@@ -132,3 +132,20 @@ def test_the_api_refuses_a_digit_that_is_not_ascii(team: Team) -> None:
     response = team.planner.get("/posts", query_string={"channel": "²"})
     assert response.status_code == 422
     assert "channel" in response.get_json()["fields"]
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00", "9999-12-31T23:59"])
+def test_a_time_typed_at_the_ends_of_the_calendar_is_refused_not_a_500(
+    team: Team, when: str
+) -> None:
+    """The same trap in a form and in the calendar's drag-and-drop: year 1 has no UTC instant."""
+    channel = team.channel()
+    post = team.draft([channel["id"]])
+    browser = signed_in(team, "planner")
+    token = csrf_token(browser, "/")
+    moved = browser.post(f"/posts/{post['id']}/reschedule", json={"publish_at": when},
+                         headers={"X-CSRFToken": token})  # fmt: skip
+    assert moved.status_code == 400
+    form = {"csrf_token": token, "body": "Text", "channels": [channel["id"]], "publish_at": when}
+    composed = browser.post("/compose", data=form)
+    assert composed.status_code == 422
