@@ -158,6 +158,9 @@ class Config:
     OUTGOING_MAX_ATTEMPTS: int = 5
     # How often the graveyard check looks for silent channels and channels with nothing planned.
     GRAVEYARD_CHECK_SECONDS: float = 3600.0
+    # The largest request body taken (bytes); a larger one is refused with 413 before it is read.
+    # The CSV import takes a file of up to 5 MB whatever this says.
+    MAX_CONTENT_LENGTH: int = 2 * 1024 * 1024
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -203,6 +206,7 @@ class Config:
             CHAT_WEBHOOK_URL=env_str("CHAT_WEBHOOK_URL"),
             OUTGOING_MAX_ATTEMPTS=env_int("OUTGOING_MAX_ATTEMPTS", 5, minimum=1),
             GRAVEYARD_CHECK_SECONDS=env_float("GRAVEYARD_CHECK_SECONDS", 3600.0),
+            MAX_CONTENT_LENGTH=env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024, minimum=64 * 1024),
         )
 
     def with_secret_key(self, *, required: bool) -> Config:

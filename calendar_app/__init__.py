@@ -91,8 +91,10 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_protections(app: Flask, config: Config) -> None:
+    from calendar_app.request_limits import init_request_limits
     from calendar_app.security import init_login_throttle, init_security_headers
 
+    init_request_limits(app, config)
     init_security_headers(app, config)
     init_login_throttle(app, config)
 

@@ -9,6 +9,10 @@ from sqlalchemy.orm import Session
 
 from calendar_app.models import AuditEntry, User
 
+# A reason or note written down with a decision (a crisis' reason, a lift note, why a post was
+# sent back or discarded): it goes into the log and into messages, so it stays a paragraph.
+MAX_NOTE_LENGTH = 2000
+
 
 def record(
     session: Session,

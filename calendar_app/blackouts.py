@@ -38,6 +38,7 @@ from calendar_app.timeutil import check_aware, now_utc
 from config import Config
 
 MAX_NAME_LENGTH = 200
+MAX_REASON_LENGTH = 2000
 BLACKOUT_LINK = "/blackouts"
 
 

@@ -29,6 +29,7 @@ from calendar_app.models import (
 from calendar_app.permissions import require_may_manage_campaigns
 
 MAX_NAME_LENGTH = 120
+MAX_UNIT_LENGTH = 40
 MAX_KPIS = 20
 EDITABLE = ("name", "goal", "kpis", "starts_on", "ends_on", "department_ids")
 
@@ -84,8 +85,8 @@ def _kpis(raw: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
             problems[f"{where}.target"] = "must be a number"
         elif not math.isfinite(target) or target < 0:
             problems[f"{where}.target"] = "must be a finite number, zero or more"
-        if unit is not None and (not isinstance(unit, str) or len(unit) > 40):
-            problems[f"{where}.unit"] = "must be text of at most 40 characters"
+        if unit is not None and (not isinstance(unit, str) or len(unit) > MAX_UNIT_LENGTH):
+            problems[f"{where}.unit"] = f"must be text of at most {MAX_UNIT_LENGTH} characters"
         kpi: dict[str, Any] = {"name": name, "target": target}
         if unit:
             kpi["unit"] = unit.strip()

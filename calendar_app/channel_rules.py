@@ -48,6 +48,11 @@ RULES: dict[str, ChannelRules] = {
     "other": ChannelRules("Other", None),
 }
 
+# No channel takes a longer text, whatever its network (Facebook's 63,206 fits; so does a blog
+# article of some 10,000 words). Counted in code points, as the API's schema counts: cheap, and
+# never fewer than the characters people see.
+MAX_TEXT_LENGTH = 65_536
+
 _GRAPHEME = regex.compile(r"\X")
 _LINK = regex.compile(r"https?://\S+", regex.IGNORECASE)
 
@@ -64,6 +69,8 @@ def visible_length(text: str) -> int:
 def body_problem(body: str, network: str, channel_name: str) -> str | None:
     """What is wrong with `body` on this network, in words, or None."""
     rules = rules_for(network)
+    if len(body) > MAX_TEXT_LENGTH:
+        return f"is longer than {MAX_TEXT_LENGTH} characters, more than any channel takes"
     if rules.max_length is not None:
         length = visible_length(body)
         if length > rules.max_length:

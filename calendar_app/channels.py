@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -153,3 +154,45 @@ def channels_by_ids(
 def public_config(channel: Channel) -> dict[str, Any]:
     """The channel's settings without secrets."""
     return PUBLISHER_TYPES[channel.kind].public_config(channel.config)
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What became of one channel when a person left it."""
+
+    channel: Channel
+    was: str  # "owner" or "deputy"
+    new_owner: User | None  # the deputy who took over, when the owner left
+
+
+def hand_on_channels(session: Session, actor: User | None, leaving: User) -> list[Handover]:
+    """The channels `leaving` owns or stands in for, handed on: an active deputy takes over from
+    an owner who leaves; the place left empty (the deputy's, or the owner's when nobody could
+    take over) makes the channel incomplete, so it is flagged on the channel pages and the
+    dashboard until an admin names someone. Audited per channel."""
+    handovers = []
+    held = session.scalars(
+        select(Channel)
+        .where((Channel.owner_id == leaving.id) | (Channel.deputy_id == leaving.id))
+        .order_by(Channel.name)
+    ).all()
+    for channel in held:
+        before = {f: getattr(channel, f) for f in ("owner_id", "deputy_id")}
+        new_owner = None
+        if channel.owner_id == leaving.id:
+            deputy = channel.deputy
+            if deputy is not None and deputy.active and deputy.id != leaving.id:
+                new_owner = deputy
+            channel.owner, channel.deputy = new_owner, None
+            was = "owner"
+        else:
+            channel.deputy = None
+            was = "deputy"
+        session.flush()
+        after = {f: getattr(channel, f) for f in ("owner_id", "deputy_id")}
+        audit.record(
+            session, actor, "update_channel", channel, reason=f"{leaving.email} was deactivated",
+            **{f: [before[f], after[f]] for f in before if before[f] != after[f]},
+        )  # fmt: skip
+        handovers.append(Handover(channel, was, new_owner))
+    return handovers

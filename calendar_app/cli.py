@@ -149,6 +149,51 @@ def users_create(
         raise _fail(exc) from None
 
 
+@users.command(
+    "deactivate",
+    help="Someone left: refuse their password, end their sessions, revoke their API tokens, "
+    "hand on their channels.",
+)
+@click.argument("email")
+def users_deactivate(email: str) -> None:
+    from calendar_app.accounts import user_by_email
+    from calendar_app.people import deactivate_user
+
+    app = _app()
+    try:
+        with get_db(app).transaction() as session:
+            person = user_by_email(session, email)
+            if person is None:
+                raise click.ClickException(f"no user with e-mail {email}")
+            done = deactivate_user(session, None, person)
+            if not done.changed:
+                click.echo(f"{person.email} was deactivated already", err=True)
+                return
+            click.echo(f"deactivated {person.email}: {done.tokens_revoked} API token(s) revoked",
+                       err=True)  # fmt: skip
+            for handover in done.handovers:
+                owner = handover.channel.owner.email if handover.channel.owner else "nobody"
+                click.echo(f"  channel {handover.channel.name}: was {handover.was}; "
+                           f"owner now {owner}, needs a deputy", err=True)  # fmt: skip
+    except RuleError as exc:
+        raise _fail(exc) from None
+
+
+@users.command("reactivate", help="Let a deactivated person log in again.")
+@click.argument("email")
+def users_reactivate(email: str) -> None:
+    from calendar_app.accounts import user_by_email
+    from calendar_app.people import reactivate_user
+
+    app = _app()
+    with get_db(app).transaction() as session:
+        person = user_by_email(session, email)
+        if person is None:
+            raise click.ClickException(f"no user with e-mail {email}")
+        reactivate_user(session, None, person)
+        click.echo(f"reactivated {person.email}: they may log in again", err=True)
+
+
 @main.group(help="API tokens.")
 def tokens() -> None:
     pass

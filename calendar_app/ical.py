@@ -17,8 +17,13 @@ from calendar_app.timeutil import now_utc
 
 PRODID = "-//calendar_app//Editorial calendar//EN"
 EVENT_MINUTES = 15
-# What a subscriber sees: the recent past and everything ahead.
-DAYS_BACK = 90
+# What a subscriber sees: a window around today, at most MAX_EVENTS events (the earliest first),
+# each with at most TEXT_SHOWN characters of its text (the event links to the whole post). A
+# calendar program fetches the feed every 15 minutes: it must stay small however long the plan.
+DAYS_BACK = 30
+DAYS_AHEAD = 180
+MAX_EVENTS = 2000
+TEXT_SHOWN = 1000
 # SEQUENCE counts seconds since this instant: it grows with every change and fits 32 bits.
 SEQUENCE_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 TENTATIVE = (PostStatus.DRAFT, PostStatus.IN_REVIEW)
@@ -67,12 +72,17 @@ def feed_for_token(session: Session, token: str) -> CalendarFeed | None:
 # --- the calendar -------------------------------------------------------------------------------
 
 
-def planned_deliveries(session: Session, since: datetime) -> Sequence[Delivery]:
+def planned_deliveries(
+    session: Session, since: datetime, until: datetime, limit: int | None = None
+) -> Sequence[Delivery]:
+    """Deliveries of posts planned from `since` to before `until`, the earliest `limit` of them
+    (default MAX_EVENTS)."""
     return session.scalars(
         select(Delivery)
         .join(Post, Post.id == Delivery.post_id)
         .where(
             Post.publish_at >= since,
+            Post.publish_at < until,
             Post.status != PostStatus.DISCARDED,
             Delivery.status != DeliveryStatus.DISCARDED,
         )
@@ -82,6 +92,7 @@ def planned_deliveries(session: Session, since: datetime) -> Sequence[Delivery]:
             selectinload(Delivery.channel),
         )
         .order_by(Post.publish_at, Delivery.id)
+        .limit(limit or MAX_EVENTS)
     ).all()
 
 
@@ -101,6 +112,10 @@ def sequence(delivery: Delivery) -> int:
     return max(0, int((last_modified(delivery) - SEQUENCE_EPOCH).total_seconds()))
 
 
+def _shown(text: str) -> str:
+    return text if len(text) <= TEXT_SHOWN else text[: TEXT_SHOWN - 1].rstrip() + "…"
+
+
 def event_for(
     delivery: Delivery,
     *,
@@ -111,7 +126,7 @@ def event_for(
     post = delivery.post
     start = delivery_time(delivery).astimezone(UTC)
     title = post.title or " ".join(post.body.split())[:60]
-    details = [delivery.text, "", status_line(post.status)]
+    details = [_shown(delivery.text), "", status_line(post.status)]
     if post.department:
         details.append(post.department.name)
     if post.campaign:
@@ -151,6 +166,7 @@ def feed_calendar(
     calendar.add("x-wr-timezone", timezone)
     calendar.add("refresh-interval", timedelta(minutes=15), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", "PT15M")
-    for delivery in planned_deliveries(session, stamp - timedelta(days=DAYS_BACK)):
+    window = (stamp - timedelta(days=DAYS_BACK), stamp + timedelta(days=DAYS_AHEAD))
+    for delivery in planned_deliveries(session, *window):
         calendar.add_component(event_for(delivery, stamp=stamp, status_line=status_line, link=link))
     return calendar.to_ical()

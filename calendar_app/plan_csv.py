@@ -86,6 +86,8 @@ def export_csv(posts: Iterable[Post], timezone: str) -> str:
 
 REQUIRED_COLUMNS = ("body", "publish_at", "channels")
 MAX_ROWS = 5000
+# The largest file (or text) an import takes.
+MAX_FILE_BYTES = 5 * 1024 * 1024
 TRUE_WORDS = ("true", "yes", "1", "ja", "wahr")
 FALSE_WORDS = ("false", "no", "0", "nein", "falsch", "")
 

@@ -37,6 +37,9 @@ from calendar_app.timeutil import now_utc
 
 # The roles an outside person on an escalation list may have.
 CONTACT_ROLES = ("management", "legal", "hr", "customer_service", "works_council", "other")
+MAX_NAME_LENGTH = 120  # a playbook's scenario, and an outside person's name
+MAX_DESCRIPTION_LENGTH = 5000
+MAX_CONTACTS = 50
 
 
 @dataclass
@@ -79,8 +82,10 @@ def _check_name(session: Session, name: str, playbook: Playbook | None) -> str:
     name = name.strip()
     if not name:
         raise InvalidInput("a playbook needs a scenario name", {"name": "must not be empty"})
-    if len(name) > 120:
-        raise InvalidInput("the name is too long", {"name": "at most 120 characters"})
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(
+            "the name is too long", {"name": f"at most {MAX_NAME_LENGTH} characters"}
+        )
     same = session.scalar(select(Playbook).where(Playbook.name == name))
     if same is not None and same is not playbook:
         raise Conflict(f"a playbook named {name!r} exists already", {"name": "is taken"})
@@ -116,6 +121,9 @@ def _contacts(session: Session, contacts: Sequence[Contact]) -> list[EscalationC
             if user is None:
                 problems[where] = f"user {contact.user_id} does not exist"
                 continue
+            if not user.active:
+                problems[where] = f"user {user.email} is deactivated"
+                continue
             role = contact.role if contact.role in CONTACT_ROLES else ""
             result.append(EscalationContact(user=user, name=user.name, role=role, email=user.email))
             continue
@@ -128,7 +136,9 @@ def _contacts(session: Session, contacts: Sequence[Contact]) -> list[EscalationC
             problems[where] = "an outside person needs an e-mail address"
         else:
             result.append(
-                EscalationContact(name=contact.name.strip()[:120], role=contact.role, email=email)
+                EscalationContact(
+                    name=contact.name.strip()[:MAX_NAME_LENGTH], role=contact.role, email=email
+                )
             )
     if problems:
         raise InvalidInput(

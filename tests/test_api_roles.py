@@ -74,6 +74,15 @@ def comment_on_a_post(team: Team) -> Call:
     return Call("POST", f"/posts/{post['id']}/comments", {"body": "Bitte übernehmen"})
 
 
+def deactivate_user(team: Team) -> Call:
+    return Call("POST", f"/users/{team.ids['planner2']}/deactivate")
+
+
+def reactivate_user(team: Team) -> Call:
+    assert team.admin.post(f"/users/{team.ids['planner2']}/deactivate").status_code == 200
+    return Call("POST", f"/users/{team.ids['planner2']}/reactivate")
+
+
 def list_users(team: Team) -> Call:
     return Call("GET", "/users")
 
@@ -184,6 +193,8 @@ MAY: dict[Callable[[Team], Call], dict[str, int]] = {
     create_department: {"admin": 201},
     set_users_departments: {"admin": 200},
     list_users: {"admin": 200},
+    deactivate_user: {"admin": 200},
+    reactivate_user: {"admin": 200, "planner2": 401},  # deactivated: their token is revoked
     set_channel_owner: {"admin": 200},
     comment_on_a_post: {r: 201 for r in SIGNED_IN},
     create_post: {"planner": 201, "planner2": 201, "head": 201, "head2": 201, "admin": 201},
@@ -352,6 +363,8 @@ ANONYMOUS: list[Any] = [
     ("POST", "/departments", 401),
     ("GET", "/users", 401),
     ("PUT", "/users/1/departments", 401),
+    ("POST", "/users/1/deactivate", 401),
+    ("POST", "/users/1/reactivate", 401),
     ("GET", "/blackouts", 401),
     ("POST", "/blackouts", 401),
     ("GET", "/blackouts/1", 401),

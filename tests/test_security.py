@@ -247,6 +247,16 @@ def _campaign(app: Flask) -> int:
         return made.id
 
 
+def _person_id(app: Flask, who: str) -> int:
+    with get_db(app).transaction() as session:
+        return user(session, who).id
+
+
+def _active(app: Flask, who: str) -> bool:
+    with get_db(app).transaction() as session:
+        return user(session, who).active
+
+
 def _status(app: Flask, post_id: int) -> str:
     with get_db(app).transaction() as session:
         post = session.get(Post, post_id)
@@ -384,6 +394,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/admin/departments": ("planner", "head"),
     "/admin/channels": ("planner", "head"),
     "/admin/people": ("planner", "head"),
+    "/admin/people/{person}/deactivate": ("planner", "head"),
     "/dashboard": (),
     "/blackouts": (),
     "/calendar/blackouts?start=2026-01-01T00:00&end=2026-02-01T00:00": (),
@@ -401,6 +412,7 @@ def test_who_may_open_which_page(app: Flask, page: str, role: str) -> None:
         post=_draft(app),
         campaign=_campaign(app) if "{campaign}" in page else 0,
         crisis=_lifted_crisis(app) if "{crisis}" in page else 0,
+        person=_person_id(app, "planner2"),
     )
     response = signed_in(app, role).get(path)
     if role == "anonymous":
@@ -674,6 +686,18 @@ def set_person_departments(app: Flask) -> Button:
                   in_hr)  # fmt: skip
 
 
+def deactivate_person(app: Flask) -> Button:
+    person = _person_id(app, "planner2")
+    return Button(f"/admin/people/{person}/deactivate", {}, lambda: not _active(app, "planner2"))
+
+
+def reactivate_person(app: Flask) -> Button:
+    with get_db(app).transaction() as session:
+        user(session, "planner2").active = False
+    person = _person_id(app, "planner2")
+    return Button(f"/admin/people/{person}/reactivate", {}, lambda: _active(app, "planner2"))
+
+
 def renew_subscription(app: Flask) -> Button:
     def has_address() -> bool:
         with get_db(app).transaction() as session:
@@ -705,6 +729,8 @@ BUTTONS: dict[Callable[[Flask], Button], tuple[str, ...]] = {
     create_campaign: ("head", "admin"),
     edit_campaign: ("head", "admin"),
     set_person_departments: ("admin",),
+    deactivate_person: ("admin",),
+    reactivate_person: ("admin",),
     renew_subscription: ("planner", "head", "admin"),
 }
 

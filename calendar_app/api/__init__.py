@@ -13,6 +13,7 @@ from calendar_app.api import (
     crisis,
     departments,
     notifications,
+    people,
     playbooks,
     posts,
 )
@@ -29,6 +30,7 @@ _PARTS = (
     crisis.bp,
     notifications.bp,
     departments.bp,
+    people.bp,
     blackouts.bp,
     playbooks.bp,
 )

@@ -9,19 +9,19 @@ from flask import Blueprint, request
 from calendar_app import notifications
 from calendar_app.api.auth import api_user
 from calendar_app.api.serialize import notification_json
-from calendar_app.errors import InvalidInput
 from calendar_app.extensions import db_session
+from calendar_app.query_args import QueryArgs
 
 bp = Blueprint("notifications", __name__)
 
 
 @bp.get("/notifications")
 def index() -> dict[str, Any]:
-    unread = request.args.get("unread", "false").lower()
-    if unread not in ("true", "false"):
-        raise InvalidInput("unread must be true or false", fields={"unread": "true or false"})
+    query = QueryArgs(request.args)
+    unread_only = query.choice("unread", ("true", "false")) == "true"
+    query.check()
     session, user = db_session(), api_user()
-    items = notifications.notifications_for(session, user, unread_only=unread == "true")
+    items = notifications.notifications_for(session, user, unread_only=unread_only)
     return {
         "items": [notification_json(n) for n in items],
         "unread": notifications.unread_count(session, user),

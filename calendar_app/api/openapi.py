@@ -7,7 +7,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from calendar_app import paging
 from calendar_app.api import responses, schemas
+from calendar_app.models import MAX_ID, PostStatus
+from calendar_app.query_args import MAX_VALUE_LENGTH
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -108,19 +111,50 @@ def _components() -> dict[str, Any]:
     return defs.get("$defs", {})
 
 
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+_AN_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+# The plan's filters: the list, the CSV export (calendar_app/api/posts.py reads them).
+_FILTERS = [
+    _query(
+        "status", {"type": "string", "enum": [s.value for s in PostStatus]}, "posts in this status"
+    ),
+    _query("from", {"type": "string", "format": "date-time"}, "publish_at at or after"),
+    _query("to", {"type": "string", "format": "date-time"}, "publish_at before"),
+    _query("channel", _AN_ID, "posts with a delivery to this channel"),
+    _query("department", _AN_ID, "posts of this department"),
+    _query("campaign", _AN_ID, "posts of this campaign"),
+]
+_PAGE = [
+    _query(
+        "limit",
+        {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": paging.MAX_PAGE_SIZE,
+            "default": paging.DEFAULT_PAGE_SIZE,
+        },
+        "at most this many posts",
+    ),
+    _query(
+        "cursor",
+        {"type": "string", "maxLength": MAX_VALUE_LENGTH},
+        "`next_cursor` of the page before: the page after it",
+    ),
+]
+
+
 def document() -> dict[str, Any]:
     r = responses
-    filters = [
-        {"name": n, "in": "query", "required": False, "schema": s}
-        for n, s in (
-            ("status", {"type": "string"}),
-            ("from", {"type": "string", "format": "date-time"}),
-            ("to", {"type": "string", "format": "date-time"}),
-            ("channel", {"type": "integer"}),
-            ("department", {"type": "integer"}),
-            ("campaign", {"type": "integer"}),
-        )
-    ]
+    filters = _FILTERS
     return {
         "openapi": "3.1.0",
         "info": {"title": "calendar_app API", "version": "1"},
@@ -157,6 +191,23 @@ def document() -> dict[str, Any]:
                 ),
             },
             "/users": {"get": _op("list users with their departments (admin)", r.UserList)},
+            "/users/{user_id}/deactivate": {
+                "post": _op(
+                    "deactivate a person who left (admin): their password, browser sessions and "
+                    "API tokens stop working at once; the deputy takes over channels they owned, "
+                    "empty places are flagged and the admins told; deactivating twice is harmless",
+                    r.Deactivated,
+                    parameters=_path_id("user_id"),
+                )
+            },
+            "/users/{user_id}/reactivate": {
+                "post": _op(
+                    "let a deactivated person log in again (admin); tokens and channels stay "
+                    "as they are",
+                    r.User,
+                    parameters=_path_id("user_id"),
+                )
+            },
             "/users/{user_id}/departments": {
                 "put": _op(
                     "set a user's departments (admin)",
@@ -166,7 +217,14 @@ def document() -> dict[str, Any]:
                 )
             },
             "/posts": {
-                "get": _op("list posts", r.PostList, parameters=filters),
+                "get": _op(
+                    "the plan in order (publish_at, then id), one page at a time: at most "
+                    f"`limit` posts (default {paging.DEFAULT_PAGE_SIZE}, at most "
+                    f"{paging.MAX_PAGE_SIZE}); `next_cursor` (null on the last page) fetches the "
+                    "next page with the same filters",
+                    r.PostPage,
+                    parameters=filters + _PAGE,
+                ),
                 "post": _op("plan a post (draft)", r.Post, schemas.PostCreate, 201),
             },
             "/posts.csv": {

@@ -4,7 +4,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from calendar_app import blackouts, comments, crisis, plan_csv, planning
+from calendar_app import blackouts, comments, crisis, paging, plan_csv, planning
 from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import (
     CommentCreate,
@@ -18,42 +18,34 @@ from calendar_app.api.schemas import (
 from calendar_app.api.serialize import comment_json, post_json
 from calendar_app.errors import InvalidInput
 from calendar_app.extensions import db_session
-from calendar_app.models import MAX_ID, Post, PostStatus
-from calendar_app.timeutil import parse_aware
+from calendar_app.models import Post, PostStatus
+from calendar_app.query_args import QueryArgs
 
 bp = Blueprint("posts", __name__)
 NOT_NULL = ("body", "publish_at", "title", "crisis_response", "channels", "overrides", "tags")
 
 
-def _query_filters() -> dict[str, Any]:
-    args, filters, problems = request.args, {}, {}
-    if status := args.get("status"):
-        if status not in set(PostStatus):
-            problems["status"] = f"must be one of {', '.join(PostStatus)}"
-        filters["status"] = status
-    for name, key in (("from", "start"), ("to", "end")):
-        if value := args.get(name):
-            try:
-                filters[key] = parse_aware(value)
-            except ValueError as exc:
-                problems[name] = str(exc)
-    for name, key in (
-        ("channel", "channel_id"),
-        ("department", "department_id"),
-        ("campaign", "campaign_id"),
-        ("limit", "limit"),
-        ("offset", "offset"),
-    ):
-        if value := args.get(name):
-            if not value.isdigit() or int(value) > MAX_ID:
-                problems[name] = "must be a whole number (at most 2147483647)"
-            else:
-                filters[key] = int(value)
-    if problems:
-        raise InvalidInput(
-            "invalid filter: " + "; ".join(f"{k} {v}" for k, v in problems.items()), problems
-        )
-    return filters
+def _filters(query: QueryArgs) -> dict[str, Any]:
+    """The plan's filters, as the list, the CSV export and the OpenAPI document name them."""
+    return {
+        "status": query.choice("status", PostStatus),
+        "start": query.aware_time("from"),
+        "end": query.aware_time("to"),
+        "channel_id": query.id("channel"),
+        "department_id": query.id("department"),
+        "campaign_id": query.id("campaign"),
+    }
+
+
+def _cursor(query: QueryArgs) -> paging.Cursor | None:
+    raw = query.text("cursor")
+    if raw is None:
+        return None
+    try:
+        return paging.Cursor.decode(raw)
+    except ValueError as exc:
+        query.refuse("cursor", str(exc))
+        return None
 
 
 def planned_json(post: Post) -> dict[str, Any]:
@@ -66,14 +58,25 @@ def planned_json(post: Post) -> dict[str, Any]:
 
 @bp.get("/posts")
 def index() -> dict[str, Any]:
-    posts = planning.list_posts(db_session(), **_query_filters())
-    return {"items": [post_json(p) for p in posts]}
+    """One page of the plan in order; `next_cursor` fetches the next (null: no more)."""
+    query = QueryArgs(request.args)
+    filters = _filters(query)
+    limit = query.whole_number(
+        "limit", default=paging.DEFAULT_PAGE_SIZE, minimum=1, maximum=paging.MAX_PAGE_SIZE
+    )
+    after = _cursor(query)
+    query.check()
+    page = paging.page_of_posts(db_session(), limit=limit, after=after, **filters)
+    return {"items": [post_json(p) for p in page.posts], "next_cursor": page.next_cursor}
 
 
 @bp.get("/posts.csv")
 def export() -> Response:
     """The filtered plan as CSV, times on the team's clock (plan_csv.py has the columns)."""
-    posts = planning.list_posts(db_session(), **_query_filters())
+    query = QueryArgs(request.args)
+    filters = _filters(query)
+    query.check()
+    posts = planning.list_posts(db_session(), **filters)
     text = plan_csv.export_csv(posts, current_app.config["CALENDAR"].TIMEZONE)
     return Response(
         text,

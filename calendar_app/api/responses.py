@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from calendar_app.models import CampaignGoal, DeliveryStatus, PostStatus
 from calendar_app.timeline import Moment
@@ -47,6 +47,18 @@ class User(Answer):
 
 class UserList(Answer):
     items: list[User]
+
+
+class HandedOn(Answer):
+    channel_id: int
+    was: Literal["owner", "deputy"]
+    owner_id: int | None
+    deputy_id: int | None
+
+
+class Deactivated(User):
+    tokens_revoked: int
+    channels_handed_on: list[HandedOn]
 
 
 class Person(Answer):
@@ -140,6 +152,13 @@ class Post(Answer):
 
 class PostList(Answer):
     items: list[Post]
+
+
+class PostPage(Answer):
+    items: list[Post]
+    next_cursor: str | None = Field(
+        description="give it as `cursor` for the next page; null: this was the last page"
+    )
 
 
 class Comment(Answer):
@@ -360,6 +379,8 @@ ANSWERS: list[type[BaseModel]] = [
     DepartmentList,
     User,
     UserList,
+    HandedOn,
+    Deactivated,
     Person,
     Channel,
     ChannelList,
@@ -368,6 +389,7 @@ ANSWERS: list[type[BaseModel]] = [
     ChannelHealthList,
     Post,
     PostList,
+    PostPage,
     Comment,
     CommentList,
     Campaign,

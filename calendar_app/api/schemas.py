@@ -17,9 +17,14 @@ from pydantic import (
 )
 from werkzeug.exceptions import BadRequest
 
-from calendar_app.channel_rules import NETWORKS
+from calendar_app import blackouts, campaigns, comments, departments, playbooks
+from calendar_app.audit import MAX_NOTE_LENGTH
+from calendar_app.channel_rules import MAX_TEXT_LENGTH, NETWORKS
 from calendar_app.errors import InvalidInput, MalformedRequest
+from calendar_app.holds import MAX_KEYWORD_LENGTH, MAX_TAG_LENGTH
 from calendar_app.models import MAX_ID, CampaignGoal
+from calendar_app.plan_csv import MAX_FILE_BYTES
+from calendar_app.planning import MAX_TITLE_LENGTH
 from calendar_app.timeutil import parse_aware
 
 
@@ -66,11 +71,17 @@ IsoTime = Annotated[
 ]
 ChannelId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 # JSON object keys are strings: {"3": "shorter text for channel 3"}.
-Overrides = dict[Annotated[int, Field(ge=1, le=MAX_ID)], Text]
 NonEmpty = Annotated[Text, Field(min_length=1)]
+# A text that goes out on a channel: a post's body, a channel's own text, a holding statement.
+ChannelText = Annotated[Text, Field(max_length=MAX_TEXT_LENGTH)]
+Overrides = dict[Annotated[int, Field(ge=1, le=MAX_ID)], ChannelText]
+Title = Annotated[Text, Field(max_length=MAX_TITLE_LENGTH)]
+Note = Annotated[Text, Field(max_length=MAX_NOTE_LENGTH)]
 # Topics a post is about; stored normalised (case-folded, without "#").
-Tags = Annotated[list[Annotated[Text, Field(max_length=60)]], Field(max_length=30)]
-Keywords = Annotated[list[Annotated[Text, Field(max_length=100)]], Field(max_length=50)]
+Tags = Annotated[list[Annotated[Text, Field(max_length=MAX_TAG_LENGTH)]], Field(max_length=30)]
+Keywords = Annotated[
+    list[Annotated[Text, Field(max_length=MAX_KEYWORD_LENGTH)]], Field(max_length=50)
+]
 OptionalId = Annotated[int | None, Field(strict=True, ge=1, le=MAX_ID)]
 GoalName = Literal[tuple(CampaignGoal)]  # type: ignore[valid-type]
 
@@ -81,7 +92,9 @@ class Schema(BaseModel):
 
 class ChannelCreate(Schema):
     name: Annotated[Text, Field(min_length=1, max_length=120)]
-    kind: Annotated[Text, Field(description="how deliveries leave the app: outbox or webhook")]
+    kind: Annotated[
+        Text, Field(max_length=40, description="how deliveries leave the app: outbox or webhook")
+    ]
     network: Literal[NETWORKS] = "other"  # type: ignore[valid-type]
     config: dict[str, Any] = Field(default_factory=dict)
 
@@ -102,11 +115,17 @@ class ChannelUpdate(Schema):
 
 
 class DepartmentCreate(Schema):
-    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    name: Annotated[Text, Field(min_length=1, max_length=departments.MAX_NAME_LENGTH)]
     slug: (
-        Annotated[Text, Field(max_length=60, description="default: made from the name")] | None
+        Annotated[
+            Text,
+            Field(
+                max_length=departments.MAX_SLUG_LENGTH, description="default: made from the name"
+            ),
+        ]
+        | None
     ) = None
-    color: Annotated[Text, Field(description="e.g. #1c7ed6")] | None = None
+    color: Annotated[Text, Field(max_length=7, description="e.g. #1c7ed6")] | None = None
 
 
 DepartmentId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
@@ -120,10 +139,10 @@ class UserDepartments(Schema):
 
 
 class PostCreate(Schema):
-    body: NonEmpty
+    body: Annotated[ChannelText, Field(min_length=1)]
     channels: Annotated[list[ChannelId], Field(min_length=1)]
     publish_at: IsoTime
-    title: Annotated[Text, Field(max_length=200)] = ""
+    title: Title = ""
     crisis_response: StrictBool = False
     department_id: OptionalId = None
     campaign_id: OptionalId = None
@@ -134,10 +153,10 @@ class PostCreate(Schema):
 
 
 class PostUpdate(Schema):
-    body: NonEmpty | None = None
+    body: Annotated[ChannelText, Field(min_length=1)] | None = None
     channels: Annotated[list[ChannelId], Field(min_length=1)] | None = None
     publish_at: IsoTime | None = None
-    title: Annotated[Text, Field(max_length=200)] | None = None
+    title: Title | None = None
     crisis_response: StrictBool | None = None
     department_id: OptionalId = None
     campaign_id: OptionalId = None
@@ -149,36 +168,40 @@ class CommentCreate(Schema):
     body: Annotated[
         NonEmpty,
         Field(
-            max_length=5000,
+            max_length=comments.MAX_COMMENT_LENGTH,
             description="mention someone with @ and their e-mail address: @anna@example.org",
         ),
     ]
 
 
+CampaignName = Annotated[Text, Field(min_length=1, max_length=campaigns.MAX_NAME_LENGTH)]
+
+
 class Kpi(Schema):
-    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    name: CampaignName
     target: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-    unit: Annotated[Text, Field(max_length=40)] | None = None
+    unit: Annotated[Text, Field(max_length=campaigns.MAX_UNIT_LENGTH)] | None = None
 
 
 DepartmentIds = Annotated[list[Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]], Field()]
+Kpis = Annotated[list[Kpi], Field(max_length=campaigns.MAX_KPIS)]
 
 
 class CampaignCreate(Schema):
-    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    name: CampaignName
     goal: GoalName
     starts_on: IsoDate
     ends_on: IsoDate
-    kpis: Annotated[list[Kpi], Field(max_length=20)] = Field(default_factory=list)
+    kpis: Kpis = Field(default_factory=list)
     departments: DepartmentIds = Field(default_factory=list)
 
 
 class CampaignUpdate(Schema):
-    name: Annotated[Text, Field(min_length=1, max_length=120)] | None = None
+    name: CampaignName | None = None
     goal: GoalName | None = None
     starts_on: IsoDate | None = None
     ends_on: IsoDate | None = None
-    kpis: Annotated[list[Kpi], Field(max_length=20)] | None = None
+    kpis: Kpis | None = None
     departments: DepartmentIds | None = None
 
 
@@ -187,6 +210,7 @@ class PlanImport(Schema):
         Text,
         Field(
             min_length=1,
+            max_length=MAX_FILE_BYTES,
             description=(
                 "the plan as CSV text, in the columns of GET /posts.csv; a time without an "
                 "offset is read on the team's clock (CALENDAR_TIMEZONE)"
@@ -200,7 +224,7 @@ class Release(Schema):
 
 
 class Discard(Schema):
-    reason: Text | None = None
+    reason: Note | None = None
 
 
 class CrisisScope(Schema):
@@ -217,7 +241,7 @@ class CrisisScope(Schema):
 
 
 class CrisisDeclare(CrisisScope):
-    reason: NonEmpty
+    reason: Annotated[Note, Field(min_length=1)]
     playbook_id: Annotated[int, Field(strict=True, ge=1, le=MAX_ID)] | None = Field(
         None,
         description="declare from this playbook: its statements go out, its list is alerted; "
@@ -228,7 +252,7 @@ class CrisisDeclare(CrisisScope):
 class CrisisPreview(CrisisScope):
     """The body of a declaration (the reason may be left out), and how far ahead to look."""
 
-    reason: Text | None = None
+    reason: Note | None = None
     hours: Annotated[int, Field(strict=True, ge=1, le=744)] = 72
 
 
@@ -239,17 +263,22 @@ class ContactIn(Schema):
     """A user of the app (`user_id`), or a person outside it (`name`, `role`, `email`)."""
 
     user_id: Annotated[int, Field(strict=True, ge=1, le=MAX_ID)] | None = None
-    name: Annotated[Text, Field(max_length=120)] = ""
+    name: Annotated[Text, Field(max_length=playbooks.MAX_NAME_LENGTH)] = ""
     role: ContactRole | Literal[""] = ""
     email: Annotated[Text, Field(max_length=254)] = ""
 
 
-Statements = dict[Annotated[int, Field(ge=1, le=MAX_ID)], NonEmpty]
+Statements = dict[
+    Annotated[int, Field(ge=1, le=MAX_ID)], Annotated[ChannelText, Field(min_length=1)]
+]
+PlaybookName = Annotated[NonEmpty, Field(max_length=playbooks.MAX_NAME_LENGTH)]
+Description = Annotated[Text, Field(max_length=playbooks.MAX_DESCRIPTION_LENGTH)]
+Contacts = Annotated[list[ContactIn], Field(max_length=playbooks.MAX_CONTACTS)]
 
 
 class PlaybookCreate(Schema):
-    name: Annotated[NonEmpty, Field(max_length=120)]
-    description: Annotated[Text, Field(max_length=5000)] = ""
+    name: PlaybookName
+    description: Description = ""
     channels: Annotated[list[ChannelId], Field(min_length=1)] | None = Field(
         None, description="the default scope; omitted or null: all channels"
     )
@@ -258,38 +287,42 @@ class PlaybookCreate(Schema):
     statements: Statements = Field(
         default_factory=dict, description="channel id -> pre-approved holding statement"
     )
-    escalation: Annotated[list[ContactIn], Field(max_length=50)] = Field(default_factory=list)
+    escalation: Contacts = Field(default_factory=list)
 
 
 class PlaybookUpdate(Schema):
-    name: Annotated[NonEmpty, Field(max_length=120)] | None = None
-    description: Annotated[Text, Field(max_length=5000)] | None = None
+    name: PlaybookName | None = None
+    description: Description | None = None
     channels: Annotated[list[ChannelId], Field(min_length=1)] | None = None
     topics: Tags | None = None
     keywords: Keywords | None = None
     statements: Statements | None = None
-    escalation: Annotated[list[ContactIn], Field(max_length=50)] | None = None
+    escalation: Contacts | None = None
 
 
 class CrisisLift(Schema):
-    note: NonEmpty
+    note: Annotated[Note, Field(min_length=1)]
+
+
+BlackoutName = Annotated[Text, Field(min_length=1, max_length=blackouts.MAX_NAME_LENGTH)]
+BlackoutReason = Annotated[Text, Field(max_length=blackouts.MAX_REASON_LENGTH)]
 
 
 class BlackoutCreate(Schema):
-    name: Annotated[Text, Field(min_length=1, max_length=200)]
+    name: BlackoutName
     starts_at: IsoTime
     ends_at: IsoTime
-    reason: Text = ""
+    reason: BlackoutReason = ""
     channels: Annotated[list[ChannelId], Field(min_length=1)] | None = Field(
         default=None, description="channel ids; omitted or null: all channels"
     )
 
 
 class BlackoutUpdate(Schema):
-    name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    name: BlackoutName | None = None
     starts_at: IsoTime | None = None
     ends_at: IsoTime | None = None
-    reason: Text | None = None
+    reason: BlackoutReason | None = None
     channels: Annotated[list[ChannelId], Field(min_length=1)] | None = Field(
         default=None, description="channel ids; null: all channels"
     )

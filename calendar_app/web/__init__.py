@@ -9,13 +9,14 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Blueprint, g, render_template, request, session
+from flask import Blueprint, current_app, g, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from calendar_app.crisis import current_crisis
@@ -24,6 +25,8 @@ from calendar_app.extensions import db_session, login_manager
 from calendar_app.models import User
 from calendar_app.notifications import unread_count
 from calendar_app.permissions import is_admin, is_reviewer
+from calendar_app.query_args import InvalidQuery
+from calendar_app.request_limits import body_limit
 from calendar_app.web import (
     actions,
     admin,
@@ -144,6 +147,18 @@ _route(
     admin.set_person_departments,
     methods=["POST"],
 )
+_route(
+    "/admin/people/<int:user_id>/deactivate",
+    "deactivate_person",
+    admin.deactivate_person,
+    methods=["GET", "POST"],
+)
+_route(
+    "/admin/people/<int:user_id>/reactivate",
+    "reactivate_person",
+    admin.reactivate_person,
+    methods=["POST"],
+)
 _route("/admin/channels", "channels", admin.channels_page)
 _route("/dashboard", "dashboard", admin.dashboard)
 _route("/admin/channels/<int:channel_id>", "channel", admin.channel_page, methods=["GET", "POST"])
@@ -161,7 +176,7 @@ def _load_user(user_id: str) -> User | None:
     if not user_id.isdigit() or len(user_id) > 10:
         return None
     user = db_session().get(User, int(user_id))
-    if user is None or session.get(SESSION_VERSION_KEY) != user.session_version:
+    if user is None or not user.active or session.get(SESSION_VERSION_KEY) != user.session_version:
         return None
     return user
 
@@ -227,6 +242,27 @@ def _csrf_error(exc: CSRFError) -> tuple[str, int]:
 @web.errorhandler(RateLimitExceeded)
 def _too_many_logins(exc: RateLimitExceeded) -> Response:
     return auth.too_many_attempts(exc)
+
+
+@web.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
+    """A form or file over the body limit (request_limits.py): say so in words, with 413."""
+    limit = body_limit(current_app.config["CALENDAR"], request.endpoint)
+    # The body stays unread: the page (its menu forms included) sees no form data at all.
+    request.form = request.files = ImmutableMultiDict()  # type: ignore[misc]
+    message = _l(
+        "What you sent is larger than the %(size)s this page takes. Shorten the text or "
+        "choose a smaller file, then try again.",
+        size=f"{limit / (1024 * 1024):.1f} MB",
+    )
+    return render_template("error.html", code=413, message=message), 413
+
+
+@web.errorhandler(InvalidQuery)
+def _unreadable_address(exc: InvalidQuery) -> tuple[str, int]:
+    """A link with a parameter the page cannot read: 400, naming it (never a 500)."""
+    message = _l("This address cannot be read: %(problems)s.", problems=exc.message)
+    return render_template("error.html", code=400, message=message), 400
 
 
 @web.errorhandler(RuleError)

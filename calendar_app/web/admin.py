@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from wtforms import SelectChoice
 
-from calendar_app import channels, departments
+from calendar_app import channels, departments, people
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
 from calendar_app.graveyard import NOTHING_PLANNED, SILENT, channel_health
@@ -23,6 +23,7 @@ from calendar_app.permissions import (
 )
 from calendar_app.timeutil import now_utc
 from calendar_app.web.forms import (
+    ActionForm,
     ChannelCareForm,
     DepartmentForm,
     PersonDepartmentsForm,
@@ -91,11 +92,13 @@ def _render_people(
     rejected: tuple[User, PersonDepartmentsForm] | None = None, status: int = 200
 ) -> Any:
     session = db_session()
-    people = list(session.scalars(select(User).order_by(User.active.desc(), User.name)))
-    forms = {person.id: _person_form(person) for person in people}
+    everyone = list(session.scalars(select(User).order_by(User.active.desc(), User.name)))
+    forms = {person.id: _person_form(person) for person in everyone}
     if rejected is not None:
         forms[rejected[0].id] = rejected[1]
-    return render_template("people.html", people=people, forms=forms), status
+    return render_template(
+        "people.html", people=everyone, forms=forms, action_form=ActionForm()
+    ), status
 
 
 def people_page() -> Any:
@@ -120,6 +123,40 @@ def set_person_departments(user_id: int) -> Any:
         form.form_errors.append(exc.message)
         return _render_people((person, form), exc.status_code)
     flash(_("Departments of %(name)s saved.", name=person.name), "success")
+    return redirect(url_for("web.people", _anchor=f"person-{person.id}"))
+
+
+def deactivate_person(user_id: int) -> Any:
+    """GET: what deactivating will do, and a button to do it. POST: do it."""
+    me = signed_in_user()
+    require_may_manage_users(me)
+    session = db_session()
+    person = departments.get_user(session, user_id)
+    form = ActionForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            done = people.deactivate_user(session, me, person)
+        except RuleError as exc:
+            session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("web.people", _anchor=f"person-{person.id}"))
+        flash(_("%(name)s is deactivated: their sessions and API tokens have ended.",
+                name=person.name), "success")  # fmt: skip
+        if done.handovers:
+            flash(_("Their channels need someone: see the channel list."), "info")
+        return redirect(url_for("web.people", _anchor=f"person-{person.id}"))
+    held = [c for c in channels.list_channels(session) if person.id in (c.owner_id, c.deputy_id)]
+    return render_template("deactivate.html", person=person, channels=held, form=form)
+
+
+def reactivate_person(user_id: int) -> Any:
+    me = signed_in_user()
+    require_may_manage_users(me)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    session = db_session()
+    person = people.reactivate_user(session, me, departments.get_user(session, user_id))
+    flash(_("%(name)s may log in again.", name=person.name), "success")
     return redirect(url_for("web.people", _anchor=f"person-{person.id}"))
 
 

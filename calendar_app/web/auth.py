@@ -16,8 +16,12 @@ from wtforms.validators import DataRequired, Length
 
 from calendar_app.accounts import authenticate, end_sessions
 from calendar_app.extensions import db_session
+from calendar_app.people import deactivated_login
 
 WRONG_CREDENTIALS = _l("Wrong e-mail address or password.")
+DEACTIVATED = _l(
+    "This account has been deactivated. If you still work here, ask an admin to reactivate it."
+)
 # The user's session version at login; the user loader refuses a session with an older one.
 SESSION_VERSION_KEY = "_session_version"
 RETRY_AFTER_SECONDS = 60
@@ -59,7 +63,11 @@ def login() -> str | Response:
             session[SESSION_VERSION_KEY] = user.session_version
             login_user(user)
             return redirect(safe_next(request.args.get("next")))
-        error = WRONG_CREDENTIALS
+        error = (
+            DEACTIVATED
+            if deactivated_login(db_session(), form.email.data or "", form.password.data or "")
+            else WRONG_CREDENTIALS
+        )
     return render_template("login.html", form=form, error=error)
 
 

@@ -15,10 +15,11 @@ from calendar_app.extensions import db_session
 from calendar_app.permissions import is_reviewer
 from calendar_app.timeutil import now_utc
 from calendar_app.web import queries
-from calendar_app.web.feed import WALL_CLOCK, _time_arg, blackout_warning_texts
+from calendar_app.web.feed import WALL_CLOCK, blackout_warning_texts
 from calendar_app.web.formatting import input_value, team_time, team_wall_clock
 from calendar_app.web.forms import ActionForm, BlackoutForm, channel_choices
 from calendar_app.web.pages import signed_in_user
+from calendar_app.web.query import page_query, required_range
 
 
 def _form() -> BlackoutForm:
@@ -105,7 +106,9 @@ def cancel_blackout(blackout_id: int) -> Response:
 
 def blackout_events() -> list[dict[str, Any]]:
     """The calendar's shading: one background event per blackout in the range."""
-    found = blackouts.list_blackouts(db_session(), start=_time_arg("start"), end=_time_arg("end"))
+    query = page_query()
+    start, end = required_range(query)
+    found = blackouts.list_blackouts(db_session(), start=start, end=end)
     return [
         {
             "id": f"blackout-{b.id}",

@@ -36,6 +36,7 @@ from calendar_app.web.forms import (
     department_choices,
 )
 from calendar_app.web.pages import MOVABLE, signed_in_user
+from calendar_app.web.query import page_query
 
 # Where a rule names a field by its API name, the form names it so.
 FORM_FIELDS = {
@@ -74,22 +75,23 @@ def _form() -> ComposeForm:
     return form
 
 
-def _defaults(form: ComposeForm, crisis_response: bool) -> None:
+def _defaults(form: ComposeForm) -> None:
+    """What the address asks for: `?date=2026-03-03` (a day clicked in the calendar),
+    `?campaign=3` (from a campaign's page), `?crisis_response=1` (a head's crisis response)."""
+    query = page_query()
+    day = query.date("date")
+    campaign_id = query.id("campaign")
+    crisis_response = query.flag("crisis_response")
+    query.check()
     me = signed_in_user()
     if crisis_response:
         form.crisis_response.data = True
         form.publish_at.data = input_value(now_utc())
     else:
-        day = request.args.get("date", "")
-        try:
-            start = team_wall_clock(f"{day[:10]}T{DEFAULT_HOUR:02d}:00")
-        except ValueError:
-            tomorrow = local(now_utc(), team_timezone()).date() + timedelta(days=1)
-            start = midnight(tomorrow) + timedelta(hours=DEFAULT_HOUR)
-        form.publish_at.data = input_value(start)
+        day = day or local(now_utc(), team_timezone()).date() + timedelta(days=1)
+        form.publish_at.data = input_value(midnight(day) + timedelta(hours=DEFAULT_HOUR))
     form.department.data = me.departments[0].id if me.departments else 0
-    campaign = request.args.get("campaign", "")
-    form.campaign.data = int(campaign) if campaign.isdigit() and len(campaign) < 10 else 0
+    form.campaign.data = campaign_id or 0
 
 
 def _overrides_from_request(channel_ids: list[int]) -> dict[int, str]:
@@ -178,7 +180,7 @@ def compose() -> Any:
     form = _form()
     overrides = _overrides_from_request(list(form.channels.data or []))
     if request.method == "GET":
-        _defaults(form, crisis_response=request.args.get("crisis_response") == "1")
+        _defaults(form)
         return _render(form, None, {})
     action = request.form.get("action", "draft")
     if action == "publish":

@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Response, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import BadRequest
 
 from calendar_app import blackouts, plan_csv, planning
 from calendar_app.errors import RuleError
@@ -26,25 +25,10 @@ from calendar_app.web.formatting import (
     team_wall_clock,
 )
 from calendar_app.web.pages import MOVABLE, signed_in_user
+from calendar_app.web.query import page_query, plan_filters, required_range, wall_clock_range
 
 ATTENTION = (PostStatus.HELD, PostStatus.MISSED, PostStatus.UNKNOWN, PostStatus.FAILED)
 WALL_CLOCK = "%Y-%m-%dT%H:%M:%S"
-
-
-def _id_arg(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    if not raw:
-        return None
-    if not raw.isdigit() or len(raw) > 9:
-        raise BadRequest(_("%(name)s must be an id", name=name))
-    return int(raw)
-
-
-def _time_arg(name: str) -> Any:
-    try:
-        return team_wall_clock(request.args.get(name, "")[:16])
-    except ValueError:
-        raise BadRequest(_("%(name)s must be a time such as 2026-03-01T00:00", name=name)) from None
 
 
 def event(entry: queries.CalendarEntry, *, post_url: str) -> dict[str, Any]:
@@ -71,32 +55,22 @@ def event(entry: queries.CalendarEntry, *, post_url: str) -> dict[str, Any]:
     }
 
 
-def _filters() -> dict[str, Any]:
-    """The calendar's filters: channel, department, campaign, status."""
-    status = request.args.get("status") or None
-    if status is not None and status not in PostStatus.__members__.values():
-        raise BadRequest(_("unknown status"))
-    return {
-        "channel_id": _id_arg("channel"),
-        "department_id": _id_arg("department"),
-        "campaign_id": _id_arg("campaign"),
-        "status": status,
-    }
-
-
 def events() -> list[dict[str, Any]]:
-    entries = queries.calendar_entries(
-        db_session(), start=_time_arg("start"), end=_time_arg("end"), **_filters()
-    )
+    query = page_query()
+    filters = plan_filters(query)
+    start, end = required_range(query)
+    entries = queries.calendar_entries(db_session(), start=start, end=end, **filters)
     post_url = post_path_prefix() + "{}"
     return [event(entry, post_url=post_url) for entry in entries]
 
 
 def export_csv() -> Response:
     """What the calendar shows with its filters (and its range, when given) as a CSV file."""
-    start = _time_arg("start") if request.args.get("start") else None
-    end = _time_arg("end") if request.args.get("end") else None
-    posts = planning.list_posts(db_session(), start=start, end=end, **_filters())
+    query = page_query()
+    filters = plan_filters(query)
+    start, end = wall_clock_range(query)
+    query.check()
+    posts = planning.list_posts(db_session(), start=start, end=end, **filters)
     # The byte order mark tells spreadsheet programs that the file is UTF-8 (umlauts).
     text = "\ufeff" + plan_csv.export_csv(posts, team_timezone())
     return Response(

@@ -14,6 +14,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from calendar_app.models import Department
+from calendar_app.query_args import EARLIEST_YEAR, LATEST_YEAR
 from calendar_app.timeutil import local
 
 NO_DEPARTMENT_COLOUR = "#5b6770"
@@ -104,6 +105,9 @@ def team_wall_clock(text: str) -> datetime:
     if len(text) < 16 or text[10] not in "T ":
         raise ValueError(f"not a wall-clock time: {text!r}")
     wall = datetime.fromisoformat(text[:16])
+    # Far from the ends of the calendar, so that no UTC instant or later arithmetic overflows.
+    if not EARLIEST_YEAR <= wall.year <= LATEST_YEAR:
+        raise ValueError(f"not a time within the years {EARLIEST_YEAR} to {LATEST_YEAR}")
     return wall.replace(tzinfo=ZoneInfo(team_timezone()))
 
 

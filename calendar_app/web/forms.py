@@ -24,8 +24,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from calendar_app.campaigns import MAX_KPIS
-from calendar_app.campaigns import MAX_NAME_LENGTH as MAX_CAMPAIGN_NAME_LENGTH
+from calendar_app import blackouts, campaigns, comments, departments, playbooks
+from calendar_app.audit import MAX_NOTE_LENGTH
+from calendar_app.channel_rules import MAX_TEXT_LENGTH
 from calendar_app.models import Campaign, Channel, Department, Playbook, User
 from calendar_app.planning import MAX_TITLE_LENGTH
 from calendar_app.web.formatting import NOTHING
@@ -40,7 +41,9 @@ class CheckboxesField(SelectMultipleField):
 
 class ComposeForm(FlaskForm):
     title = StringField(_l("Title"), validators=[Optional(), Length(max=MAX_TITLE_LENGTH)])
-    body = TextAreaField(_l("Text"), validators=[DataRequired(REQUIRED)])
+    body = TextAreaField(
+        _l("Text"), validators=[DataRequired(REQUIRED), Length(max=MAX_TEXT_LENGTH)]
+    )
     channels = CheckboxesField(
         _l("Channels"), coerce=int, validators=[DataRequired(_l("Choose at least one channel."))]
     )
@@ -53,12 +56,14 @@ class ComposeForm(FlaskForm):
 
 class SendBackForm(FlaskForm):
     comment = TextAreaField(
-        _l("What should change?"), validators=[DataRequired(REQUIRED), Length(max=2000)]
+        _l("What should change?"), validators=[DataRequired(REQUIRED), Length(max=MAX_NOTE_LENGTH)]
     )
 
 
 class DeclareCrisisForm(FlaskForm):
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=2000)])
+    reason = TextAreaField(
+        _l("Reason"), validators=[DataRequired(REQUIRED), Length(max=MAX_NOTE_LENGTH)]
+    )
     scope = RadioField(
         _l("Which channels stop?"),
         choices=[
@@ -84,8 +89,14 @@ def comma_list(text: str | None) -> list[str]:
 
 
 class PlaybookForm(FlaskForm):
-    name = StringField(_l("Scenario"), validators=[DataRequired(REQUIRED), Length(max=120)])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    name = StringField(
+        _l("Scenario"),
+        validators=[DataRequired(REQUIRED), Length(max=playbooks.MAX_NAME_LENGTH)],
+    )
+    description = TextAreaField(
+        _l("Description"),
+        validators=[Optional(), Length(max=playbooks.MAX_DESCRIPTION_LENGTH)],
+    )
     scope = RadioField(
         _l("Which channels stop?"),
         choices=[
@@ -109,8 +120,12 @@ def playbook_choices(playbooks: Iterable[Playbook]) -> list[SelectChoice]:
 
 
 class BlackoutForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
-    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+    name = StringField(
+        _l("Name"), validators=[DataRequired(REQUIRED), Length(max=blackouts.MAX_NAME_LENGTH)]
+    )
+    reason = TextAreaField(
+        _l("Reason"), validators=[Optional(), Length(max=blackouts.MAX_REASON_LENGTH)]
+    )
     starts_at = StringField(_l("Begins"), validators=[DataRequired(REQUIRED)])
     ends_at = StringField(_l("Ends"), validators=[DataRequired(REQUIRED)])
     scope = RadioField(
@@ -125,11 +140,15 @@ class BlackoutForm(FlaskForm):
 
 
 class LiftCrisisForm(FlaskForm):
-    note = TextAreaField(_l("Note"), validators=[DataRequired(REQUIRED), Length(max=2000)])
+    note = TextAreaField(
+        _l("Note"), validators=[DataRequired(REQUIRED), Length(max=MAX_NOTE_LENGTH)]
+    )
 
 
 class DepartmentForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    name = StringField(
+        _l("Name"), validators=[DataRequired(REQUIRED), Length(max=departments.MAX_NAME_LENGTH)]
+    )
     color = StringField(_l("Colour (e.g. #1c7ed6)"), validators=[Optional(), Length(max=7)])
 
 
@@ -149,10 +168,10 @@ class ChannelCareForm(FlaskForm):
 class KpiForm(Form):
     """One KPI row of the campaign form; a row left blank is ignored."""
 
-    name = StringField(_l("KPI"), validators=[Optional(), Length(max=MAX_CAMPAIGN_NAME_LENGTH)])
+    name = StringField(_l("KPI"), validators=[Optional(), Length(max=campaigns.MAX_NAME_LENGTH)])
     # Text, read as a number in the page's language (1.500 in German, 1,500 in English).
     target = StringField(_l("Target"), validators=[Optional(), Length(max=30)])
-    unit = StringField(_l("Unit"), validators=[Optional(), Length(max=40)])
+    unit = StringField(_l("Unit"), validators=[Optional(), Length(max=campaigns.MAX_UNIT_LENGTH)])
 
     def is_blank(self) -> bool:
         return not any((field.data or "").strip() for field in (self.name, self.target, self.unit))
@@ -163,13 +182,13 @@ KPI_ROWS = 5
 
 class CampaignForm(FlaskForm):
     name = StringField(
-        _l("Name"), validators=[DataRequired(REQUIRED), Length(max=MAX_CAMPAIGN_NAME_LENGTH)]
+        _l("Name"), validators=[DataRequired(REQUIRED), Length(max=campaigns.MAX_NAME_LENGTH)]
     )
     goal = SelectField(_l("Goal"), validators=[DataRequired(REQUIRED)])
     starts_on = DateField(_l("Starts on"), validators=[DataRequired(_l("Enter a date."))])
     ends_on = DateField(_l("Ends on"), validators=[DataRequired(_l("Enter a date."))])
     departments = CheckboxesField(_l("Departments involved"), coerce=int, validators=[Optional()])
-    kpis = FieldList(FormField(KpiForm), min_entries=KPI_ROWS, max_entries=MAX_KPIS)
+    kpis = FieldList(FormField(KpiForm), min_entries=KPI_ROWS, max_entries=campaigns.MAX_KPIS)
 
 
 class PersonDepartmentsForm(FlaskForm):
@@ -179,7 +198,10 @@ class PersonDepartmentsForm(FlaskForm):
 
 
 class CommentForm(FlaskForm):
-    body = TextAreaField(_l("Comment"), validators=[DataRequired(REQUIRED), Length(max=5000)])
+    body = TextAreaField(
+        _l("Comment"),
+        validators=[DataRequired(REQUIRED), Length(max=comments.MAX_COMMENT_LENGTH)],
+    )
 
 
 class ImportForm(FlaskForm):

@@ -15,8 +15,6 @@ from calendar_app.web.formatting import team_timezone
 from calendar_app.web.forms import ImportForm
 from calendar_app.web.pages import signed_in_user
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-
 
 def _render(form: ImportForm, problems: dict[str, str] | None = None, status: int = 200) -> Any:
     return render_template(
@@ -32,8 +30,8 @@ def import_plan() -> Any:
     form = ImportForm()
     if not form.validate_on_submit():
         return _render(form, status=422 if form.is_submitted() else 200)
-    raw = form.file.data.read(MAX_UPLOAD_BYTES + 1)
-    if len(raw) > MAX_UPLOAD_BYTES:
+    raw = form.file.data.read(plan_csv.MAX_FILE_BYTES + 1)
+    if len(raw) > plan_csv.MAX_FILE_BYTES:
         form.file.errors = [_("The file is larger than 5 MB.")]
         return _render(form, status=422)
     try:

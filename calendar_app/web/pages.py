@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import abort, current_app, render_template, request
-from flask_babel import gettext as _
+from flask import current_app, render_template
 from flask_login import current_user
 
 from calendar_app import (
@@ -25,6 +24,7 @@ from calendar_app.permissions import (
     require_may_read_audit_log,
     require_may_review_approvals,
 )
+from calendar_app.query_args import QueryArgs
 from calendar_app.timeutil import local, now_utc
 from calendar_app.web import queries
 from calendar_app.web.formatting import (
@@ -34,10 +34,10 @@ from calendar_app.web.formatting import (
     team_timezone,
 )
 from calendar_app.web.forms import ActionForm, CommentForm, LiftCrisisForm, SendBackForm
+from calendar_app.web.query import FILTER_NAMES, RULE_NAMES, page_query, plan_filters
 
 DAYS_BEFORE_TODAY = 7
 DAYS_SHOWN = 42
-FILTER_NAMES = ("channel", "department", "campaign", "status")
 CALENDAR_VIEWS = ("dayGridMonth", "timeGridWeek", "listWeek")
 # Posts one may still move in the calendar; held ones belong to the crisis review.
 MOVABLE = (PostStatus.DRAFT, PostStatus.IN_REVIEW, PostStatus.SCHEDULED)
@@ -50,36 +50,40 @@ def signed_in_user() -> User:
 
 def first_day_shown(today: date) -> date:
     """`?von=2026-03-01` moves the window; without it, the last week and what comes."""
-    raw = request.args.get("von")
-    if not raw:
-        return today - timedelta(days=DAYS_BEFORE_TODAY)
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        abort(400, _("von=%(value)s is not a date; expected e.g. 2026-03-01.", value=repr(raw)))
+    query = page_query()
+    first = query.date("von")
+    query.check()
+    return first or today - timedelta(days=DAYS_BEFORE_TODAY)
 
 
-def calendar_filters() -> dict[str, object]:
+def calendar_filters(query: QueryArgs) -> dict[str, object]:
+    """The filters' choices, and those chosen in the address (`?campaign=3` from a campaign's
+    page opens the calendar with that filter chosen)."""
     session = db_session()
+    filters = plan_filters(query)
+    chosen = {name: filters[RULE_NAMES.get(name, name)] for name in FILTER_NAMES}
     return {
         "channels": queries.active_channels(session),
         "departments": queries.departments(session),
         "campaigns": campaigns.list_campaigns(session),
         "statuses": STATUS_LABELS,
-        # `?campaign=3` (from a campaign's page) opens the calendar with that filter chosen.
-        "chosen": {name: request.args.get(name, "") for name in FILTER_NAMES},
-        "chosen_filters": {n: request.args[n] for n in FILTER_NAMES if request.args.get(n)},
+        "chosen": {name: "" if value is None else str(value) for name, value in chosen.items()},
+        "chosen_filters": {name: value for name, value in chosen.items() if value is not None},
     }
 
 
 def calendar() -> str:
-    view = request.args.get("view", "dayGridMonth")
+    query = page_query()
+    view = query.choice("view", CALENDAR_VIEWS)
+    initial_date = query.date("date")
+    filters = calendar_filters(query)
+    query.check()
     return render_template(
         "calendar.html",
-        initial_view=view if view in CALENDAR_VIEWS else "dayGridMonth",
-        initial_date=request.args.get("date", ""),
+        initial_view=view or "dayGridMonth",
+        initial_date=initial_date.isoformat() if initial_date else "",
         team_now=input_value(now_utc()),
-        **calendar_filters(),
+        **filters,
     )
 
 

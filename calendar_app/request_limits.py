@@ -1,0 +1,43 @@
+"""How much a request may send: `MAX_CONTENT_LENGTH` bytes of body (config.py), more only for
+the CSV import, which takes a file. A larger body is refused with 413 before anything reads it,
+before the token is even looked up: a 50 MB post is not parsed, validated or stored."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from calendar_app.plan_csv import MAX_FILE_BYTES
+from config import Config
+
+# The CSV import takes a whole plan: the file (multipart, a little framing around it), or its
+# text inside JSON, where every quote and line break takes two bytes.
+IMPORT_ENDPOINTS = {
+    "web.import_plan": MAX_FILE_BYTES + 64 * 1024,
+    "api.posts.import_plan": 2 * MAX_FILE_BYTES,
+}
+
+
+class BodyTooLarge(RequestEntityTooLarge):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the request body is larger than the {limit} bytes this address takes "
+            "(MAX_CONTENT_LENGTH)"
+        )
+        self.limit = limit
+
+
+def body_limit(config: Config, endpoint: str | None) -> int:
+    return max(config.MAX_CONTENT_LENGTH, IMPORT_ENDPOINTS.get(endpoint or "", 0))
+
+
+def init_request_limits(app: Flask, config: Config) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = config.MAX_CONTENT_LENGTH
+
+    @app.before_request
+    def _refuse_large_bodies() -> None:
+        limit = body_limit(config, request.endpoint)
+        # Also bounds a body sent without a Content-Length (chunked): reading stops at the limit.
+        request.max_content_length = limit
+        if request.content_length is not None and request.content_length > limit:
+            raise BodyTooLarge(limit)
