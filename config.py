@@ -7,6 +7,7 @@ crisis.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -105,6 +106,29 @@ def env_storage_uri(name: str, default: str) -> str:
     return value
 
 
+def env_hosts(name: str) -> frozenset[str]:
+    """Comma-separated host names, IP addresses or networks (CIDR), stored lower-case."""
+    entries = set()
+    for raw in (env_str(name) or "").split(","):
+        entry = raw.strip().lower().rstrip(".")
+        if not entry:
+            continue
+        try:
+            ipaddress.ip_network(entry.strip("[]"), strict=False)
+        except ValueError:
+            labels = entry.split(".")
+            if any(
+                not label or len(label) > 63 or not all(c.isalnum() or c in "-_" for c in label)
+                for label in labels
+            ):
+                raise ConfigError(
+                    f"Unexpected value {name}={raw.strip()!r}: use host names, IP addresses or "
+                    "networks such as 10.20.0.0/16, separated by commas"
+                ) from None
+        entries.add(entry.strip("[]"))
+    return frozenset(entries)
+
+
 @dataclass(frozen=True)
 class Config:
     """All settings of one app instance. Tests build their own with `replace()`."""
@@ -127,6 +151,9 @@ class Config:
     WEBHOOK_TIMEOUT_SECONDS: float = 10.0
     WEBHOOK_MAX_ATTEMPTS: int = 4
     WEBHOOK_BACKOFF_SECONDS: float = 2.0
+    # Outbound requests (webhooks, chat) in production go to public addresses only; hosts,
+    # addresses or networks listed here are allowed even when private (an internal receiver).
+    WEBHOOK_ALLOWED_HOSTS: frozenset[str] = frozenset()
     # A delivery found more than this many minutes after its time is not sent but `missed`.
     MISSED_AFTER_MINUTES: int = 30
     # Everyone is reminded of a blackout date this many hours before it begins (once).
@@ -182,6 +209,7 @@ class Config:
             WEBHOOK_TIMEOUT_SECONDS=env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0),
             WEBHOOK_MAX_ATTEMPTS=env_int("WEBHOOK_MAX_ATTEMPTS", 4, minimum=1),
             WEBHOOK_BACKOFF_SECONDS=env_float("WEBHOOK_BACKOFF_SECONDS", 2.0),
+            WEBHOOK_ALLOWED_HOSTS=env_hosts("WEBHOOK_ALLOWED_HOSTS"),
             DECLARE_WAIT_SECONDS=env_float("DECLARE_WAIT_SECONDS", 30.0),
             MISSED_AFTER_MINUTES=env_int("MISSED_AFTER_MINUTES", 30, minimum=1),
             BLACKOUT_REMINDER_HOURS=env_int("BLACKOUT_REMINDER_HOURS", 24, minimum=1),

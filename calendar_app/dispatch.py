@@ -86,7 +86,7 @@ class Dispatcher:
         self.config = config
         self.worker = worker or default_worker_name()
         self.clock = clock
-        self.publishers = build_publishers(webhook_timeout=config.WEBHOOK_TIMEOUT_SECONDS)
+        self.publishers = build_publishers(config)
         self.pool = ThreadPoolExecutor(
             max_workers=config.DISPATCH_CONCURRENCY, thread_name_prefix="publish"
         )
@@ -184,7 +184,11 @@ class Dispatcher:
         if publisher is None:
             return Outcome.failed(f"no publisher for channel kind {job.kind!r}")
         try:
-            return publisher.send(job.message, job.config)
+            return publisher.send(
+                job.message,
+                job.config,
+                deadline=time.monotonic() + self.config.WEBHOOK_TIMEOUT_SECONDS,
+            )
         except Exception as exc:  # a bug in a publisher must not take the pass down
             log.exception("publisher crashed: delivery=%s", job.claim.delivery_id)
             return Outcome.failed(f"internal error while sending: {exc!r}")

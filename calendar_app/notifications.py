@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,9 +25,11 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from calendar_app import outbound
 from calendar_app.db import Database
 from calendar_app.errors import NotFound
 from calendar_app.models import Notification, OutgoingMessage, OutgoingStatus, User
+from calendar_app.outbound import OutboundPolicy, status_reason
 from calendar_app.timeutil import now_utc
 from config import Config
 
@@ -36,6 +39,7 @@ EMAIL = "email"
 CHAT = "chat"
 BATCH_SIZE = 50
 SEND_TIMEOUT_SECONDS = 10.0
+USER_AGENT = "calendar_app-notify/1"
 SENDING_LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(minutes=30)
 
@@ -185,15 +189,23 @@ def send_email(config: Config, message: OutgoingMessage) -> None:
 
 def send_chat(config: Config, message: OutgoingMessage) -> None:
     text = f"*{message.subject}*\n{_text_with_link(config, message)}"
-    assert config.CHAT_WEBHOOK_URL is not None
+    url = config.CHAT_WEBHOOK_URL
+    assert url is not None
+    # The operator set this URL in the environment (not an admin in the app): its host is
+    # allowed even when internal; anything it redirects to is not followed.
+    policy = OutboundPolicy.from_config(config).allowing(httpx.URL(url).host)
     try:
-        response = httpx.post(
-            config.CHAT_WEBHOOK_URL, json={"text": text}, timeout=SEND_TIMEOUT_SECONDS
-        )
+        with (
+            outbound.make_client(
+                policy, user_agent=USER_AGENT, timeout=SEND_TIMEOUT_SECONDS
+            ) as client,
+            outbound.deadline(time.monotonic() + SEND_TIMEOUT_SECONDS),
+        ):
+            response = client.post(url, json={"text": text})
     except httpx.HTTPError as exc:
         raise SendError(f"chat webhook: {type(exc).__name__}: {exc}") from exc
     if not response.is_success:
-        raise SendError(f"chat webhook answered {response.status_code}")
+        raise SendError(f"chat webhook answered HTTP {status_reason(response.status_code)}")
 
 
 def _configured(config: Config, transport: str) -> bool:

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from calendar_app.outbound import OutboundPolicy
 from calendar_app.publishers.base import Message, Outcome
 
 
 class OutboxPublisher:
     @staticmethod
-    def check_config(config: dict[str, Any]) -> dict[str, str]:
+    def check_config(
+        config: dict[str, Any], policy: OutboundPolicy | None = None
+    ) -> dict[str, str]:
         return {}
 
     @staticmethod
     def public_config(config: dict[str, Any]) -> dict[str, Any]:
         return dict(config)
 
-    def send(self, message: Message, config: dict[str, Any]) -> Outcome:
+    def send(self, message: Message, config: dict[str, Any], *, deadline: float) -> Outcome:
         return Outcome.published()
 
     def close(self) -> None:
