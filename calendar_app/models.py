@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -561,6 +562,9 @@ class OutgoingMessage(Base):
         ForeignKey("notifications.id", ondelete="SET NULL")
     )
     status: Mapped[str] = mapped_column(String(10), default=OutgoingStatus.PENDING)
+    # Crisis escalations: sent before everything else that is due.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Tries started (counted when claimed, so a sender that dies mid-send uses one up too).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=now_utc)
     claimed_at: Mapped[datetime | None]
