@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 ENVIRONMENTS = ("production", "development", "testing")
+# Sessions are signed with SECRET_KEY: shorter keys can be guessed (OWASP: 256 bits).
+MIN_SECRET_KEY_BYTES = 32
 
 
 class ConfigError(RuntimeError):
@@ -236,6 +238,13 @@ class Config:
         in the instance folder, so a restart keeps you logged in.
         """
         if self.SECRET_KEY:
+            if not self.is_development and len(self.SECRET_KEY.encode()) < MIN_SECRET_KEY_BYTES:
+                raise ConfigError(
+                    f"SECRET_KEY is too short ({len(self.SECRET_KEY.encode())} bytes): in "
+                    f"production it must have at least {MIN_SECRET_KEY_BYTES} bytes, or anyone "
+                    "who guesses it can forge a session. Set a long random value, e.g. the "
+                    "output of `python -c 'import secrets; print(secrets.token_hex(32))'`."
+                )
             return self
         if not self.is_development:
             if required:

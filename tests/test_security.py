@@ -293,6 +293,25 @@ def test_a_revoked_token_gets_401(team: Team) -> None:
     assert team.head.get("/posts").status_code == 200
 
 
+def test_a_tokens_last_use_is_recorded_also_when_the_request_fails(team: Team) -> None:
+    def last_used(who: str) -> Any:
+        with get_db(team.app).transaction() as session:
+            return find_token(session, team.tokens[who]).last_used_at
+
+    assert last_used("planner") is None
+    refused = team.planner.post("/crisis", json={"reason": "Planer darf das nicht"})
+    assert refused.status_code == 403
+    first = last_used("planner")
+    assert first is not None, "a 403 is a use of the token too"
+    assert team.planner.get("/posts/999999").status_code == 404
+    assert last_used("planner") > first
+    with get_db(team.app).transaction() as session:
+        revoke_token(session, find_token(session, team.tokens["planner"]))
+    revoked_at_use = last_used("planner")
+    assert team.planner.get("/posts").status_code == 401
+    assert last_used("planner") > revoked_at_use, "a revoked token still being tried shows"
+
+
 def test_tokens_are_listed_without_the_token_and_revoked_from_the_command_line(
     team: Team, sqlite_db: SeededDatabase, tmp_path: Path
 ) -> None:
@@ -357,6 +376,22 @@ def test_passwords_are_argon2_hashed_and_at_least_12_characters(app: Flask) -> N
         with pytest.raises(InvalidInput, match="cannot be created") as refused:
             create_user(session, "kurz@example.org", role="planner", password="elf-zeichen")
         assert "12" in refused.value.fields["password"]
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["password1234", "qwertyqwerty", "Iloveyou2024!", "1q2w3e4r5t6y", " " * 14, "aaaaaaaaaaaa"],
+)
+def test_common_and_blank_passwords_are_refused(app: Flask, password: str) -> None:
+    from calendar_app.accounts import common_passwords, create_user
+    from calendar_app.errors import InvalidInput
+
+    assert len(common_passwords()) >= 5000, "the bundled list is there"
+    with get_db(app).transaction() as session:
+        with pytest.raises(InvalidInput) as refused:
+            create_user(session, "neu@example.org", role="planner", password=password)
+        assert "password" in refused.value.fields
+        create_user(session, "neu@example.org", role="planner", password="Deich und Leuchtturm")
 
 
 # --- the page matrix: every page and form x planner/head/admin/anonymous ------------------------
