@@ -81,7 +81,7 @@ def env_timezone(name: str, default: str) -> str:
 
 
 def env_rate(name: str, default: str) -> str:
-    """A rate in the words Flask-Limiter reads, e.g. `10 per 15 minutes`."""
+    """A rate such as `10 per 15 minutes` (the `limits` package's words)."""
     from limits import parse_many
 
     value = env_str(name, default) or default
@@ -91,20 +91,6 @@ def env_rate(name: str, default: str) -> str:
         raise ConfigError(
             f"Unexpected value {name}={value!r}: use a rate such as '10 per 15 minutes'"
         ) from None
-    return value
-
-
-def env_storage_uri(name: str, default: str) -> str:
-    """Where the login throttle counts: memory://, redis://host:6379, memcached://host:11211."""
-    from limits.storage import SCHEMES
-
-    value = env_str(name, default) or default
-    scheme = value.partition("://")[0]
-    if "://" not in value or scheme not in SCHEMES:
-        raise ConfigError(
-            f"Unexpected value {name}={value!r}: use memory:// or a shared store such as "
-            "redis://host:6379"
-        )
     return value
 
 
@@ -162,11 +148,15 @@ class Config:
     BLACKOUT_REMINDER_HOURS: int = 24
     # How long a crisis declaration waits for deliveries that were already being sent.
     DECLARE_WAIT_SECONDS: float = 30.0
-    # Login throttling (Flask-Limiter): failed logins counted per account and per address.
-    # `memory://` counts per process: with several web processes use a shared store (redis://...).
-    RATELIMIT_STORAGE_URI: str = "memory://"
+    # Failed logins (login_budget.py, counted in the database): this many per account and per
+    # client address are free, then each failure delays the next try, doubling up to the cap.
     LOGIN_LIMIT_PER_ACCOUNT: str = "10 per 15 minutes"
     LOGIN_LIMIT_PER_ADDRESS: str = "50 per 15 minutes"
+    LOGIN_DELAY_SECONDS: float = 30.0
+    LOGIN_MAX_DELAY_SECONDS: float = 900.0
+    # How many reverse proxies stand in front of the app and append to X-Forwarded-For (and
+    # set X-Forwarded-Proto). 0: the header is ignored, the client is the connecting address.
+    TRUSTED_PROXIES: int = 0
     # Where people reach the app: links in e-mails and chat messages start with it.
     BASE_URL: str = "http://127.0.0.1:5000"
     # E-mail for notifications: off unless SMTP_HOST is set (in-app notifications always work).
@@ -215,9 +205,11 @@ class Config:
             DECLARE_WAIT_SECONDS=env_float("DECLARE_WAIT_SECONDS", 30.0),
             MISSED_AFTER_MINUTES=env_int("MISSED_AFTER_MINUTES", 30, minimum=1),
             BLACKOUT_REMINDER_HOURS=env_int("BLACKOUT_REMINDER_HOURS", 24, minimum=1),
-            RATELIMIT_STORAGE_URI=env_storage_uri("RATELIMIT_STORAGE_URI", "memory://"),
             LOGIN_LIMIT_PER_ACCOUNT=env_rate("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
             LOGIN_LIMIT_PER_ADDRESS=env_rate("LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes"),
+            LOGIN_DELAY_SECONDS=env_float("LOGIN_DELAY_SECONDS", 30.0),
+            LOGIN_MAX_DELAY_SECONDS=env_float("LOGIN_MAX_DELAY_SECONDS", 900.0),
+            TRUSTED_PROXIES=env_int("TRUSTED_PROXIES", 0, minimum=0),
             BASE_URL=(env_str("CALENDAR_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
             SMTP_HOST=env_str("SMTP_HOST"),
             SMTP_PORT=env_int("SMTP_PORT", 25, minimum=1),
@@ -238,7 +230,8 @@ class Config:
         in the instance folder, so a restart keeps you logged in.
         """
         if self.SECRET_KEY:
-            if not self.is_development and len(self.SECRET_KEY.encode()) < MIN_SECRET_KEY_BYTES:
+            short = len(self.SECRET_KEY.encode()) < MIN_SECRET_KEY_BYTES
+            if required and short and not self.is_development:
                 raise ConfigError(
                     f"SECRET_KEY is too short ({len(self.SECRET_KEY.encode())} bytes): in "
                     f"production it must have at least {MIN_SECRET_KEY_BYTES} bytes, or anyone "

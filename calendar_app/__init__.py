@@ -91,10 +91,10 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_protections(app: Flask, config: Config) -> None:
-    from calendar_app.security import init_login_throttle, init_security_headers
+    from calendar_app.security import init_proxy_fix, init_security_headers
 
     init_security_headers(app, config)
-    init_login_throttle(app, config)
+    init_proxy_fix(app, config)
 
 
 def register_errorhandlers(app: Flask) -> None:

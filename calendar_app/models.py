@@ -604,3 +604,19 @@ class Comment(Base):
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
 
     author: Mapped[User] = relationship()
+
+
+class LoginBudget(Base):
+    """Failed logins counted for one account or one client address (login_budget.py).
+
+    Several web processes share it through the database; a row exists only after a failure.
+    """
+
+    __tablename__ = "login_budgets"
+
+    # "account:<e-mail>" or "address:<client address>"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(default=now_utc)
+    # No login is tried for this account or from this address before then (429).
+    delayed_until: Mapped[datetime | None]
