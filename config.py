@@ -7,6 +7,7 @@ crisis.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 ENVIRONMENTS = ("production", "development", "testing")
+# Sessions are signed with SECRET_KEY: shorter keys can be guessed (OWASP: 256 bits).
+MIN_SECRET_KEY_BYTES = 32
 
 
 class ConfigError(RuntimeError):
@@ -78,7 +81,7 @@ def env_timezone(name: str, default: str) -> str:
 
 
 def env_rate(name: str, default: str) -> str:
-    """A rate in the words Flask-Limiter reads, e.g. `10 per 15 minutes`."""
+    """A rate such as `10 per 15 minutes` (the `limits` package's words)."""
     from limits import parse_many
 
     value = env_str(name, default) or default
@@ -91,18 +94,27 @@ def env_rate(name: str, default: str) -> str:
     return value
 
 
-def env_storage_uri(name: str, default: str) -> str:
-    """Where the login throttle counts: memory://, redis://host:6379, memcached://host:11211."""
-    from limits.storage import SCHEMES
-
-    value = env_str(name, default) or default
-    scheme = value.partition("://")[0]
-    if "://" not in value or scheme not in SCHEMES:
-        raise ConfigError(
-            f"Unexpected value {name}={value!r}: use memory:// or a shared store such as "
-            "redis://host:6379"
-        )
-    return value
+def env_hosts(name: str) -> frozenset[str]:
+    """Comma-separated host names, IP addresses or networks (CIDR), stored lower-case."""
+    entries = set()
+    for raw in (env_str(name) or "").split(","):
+        entry = raw.strip().lower().rstrip(".")
+        if not entry:
+            continue
+        try:
+            ipaddress.ip_network(entry.strip("[]"), strict=False)
+        except ValueError:
+            labels = entry.split(".")
+            if any(
+                not label or len(label) > 63 or not all(c.isalnum() or c in "-_" for c in label)
+                for label in labels
+            ):
+                raise ConfigError(
+                    f"Unexpected value {name}={raw.strip()!r}: use host names, IP addresses or "
+                    "networks such as 10.20.0.0/16, separated by commas"
+                ) from None
+        entries.add(entry.strip("[]"))
+    return frozenset(entries)
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,9 @@ class Config:
     WEBHOOK_TIMEOUT_SECONDS: float = 10.0
     WEBHOOK_MAX_ATTEMPTS: int = 4
     WEBHOOK_BACKOFF_SECONDS: float = 2.0
+    # Outbound requests (webhooks, chat) in production go to public addresses only; hosts,
+    # addresses or networks listed here are allowed even when private (an internal receiver).
+    WEBHOOK_ALLOWED_HOSTS: frozenset[str] = frozenset()
     # A delivery found more than this many minutes after its time is not sent but `missed`.
     MISSED_AFTER_MINUTES: int = 30
     # Everyone is reminded of a blackout date this many hours before it begins (once).
@@ -138,11 +153,15 @@ class Config:
     # How long a crisis declaration waits at most for requests already on the wire (each ends by
     # its own deadline, WEBHOOK_TIMEOUT_SECONDS, so the answer usually comes sooner).
     DECLARE_WAIT_SECONDS: float = 15.0
-    # Login throttling (Flask-Limiter): failed logins counted per account and per address.
-    # `memory://` counts per process: with several web processes use a shared store (redis://...).
-    RATELIMIT_STORAGE_URI: str = "memory://"
+    # Failed logins (login_budget.py, counted in the database): this many per account and per
+    # client address are free, then each failure delays the next try, doubling up to the cap.
     LOGIN_LIMIT_PER_ACCOUNT: str = "10 per 15 minutes"
     LOGIN_LIMIT_PER_ADDRESS: str = "50 per 15 minutes"
+    LOGIN_DELAY_SECONDS: float = 30.0
+    LOGIN_MAX_DELAY_SECONDS: float = 900.0
+    # How many reverse proxies stand in front of the app and append to X-Forwarded-For (and
+    # set X-Forwarded-Proto). 0: the header is ignored, the client is the connecting address.
+    TRUSTED_PROXIES: int = 0
     # Where people reach the app: links in e-mails and chat messages start with it.
     BASE_URL: str = "http://127.0.0.1:5000"
     # E-mail for notifications: off unless SMTP_HOST is set (in-app notifications always work).
@@ -190,12 +209,15 @@ class Config:
             WEBHOOK_TIMEOUT_SECONDS=env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0),
             WEBHOOK_MAX_ATTEMPTS=env_int("WEBHOOK_MAX_ATTEMPTS", 4, minimum=1),
             WEBHOOK_BACKOFF_SECONDS=env_float("WEBHOOK_BACKOFF_SECONDS", 2.0),
+            WEBHOOK_ALLOWED_HOSTS=env_hosts("WEBHOOK_ALLOWED_HOSTS"),
             DECLARE_WAIT_SECONDS=env_float("DECLARE_WAIT_SECONDS", 15.0),
             MISSED_AFTER_MINUTES=env_int("MISSED_AFTER_MINUTES", 30, minimum=1),
             BLACKOUT_REMINDER_HOURS=env_int("BLACKOUT_REMINDER_HOURS", 24, minimum=1),
-            RATELIMIT_STORAGE_URI=env_storage_uri("RATELIMIT_STORAGE_URI", "memory://"),
             LOGIN_LIMIT_PER_ACCOUNT=env_rate("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
             LOGIN_LIMIT_PER_ADDRESS=env_rate("LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes"),
+            LOGIN_DELAY_SECONDS=env_float("LOGIN_DELAY_SECONDS", 30.0),
+            LOGIN_MAX_DELAY_SECONDS=env_float("LOGIN_MAX_DELAY_SECONDS", 900.0),
+            TRUSTED_PROXIES=env_int("TRUSTED_PROXIES", 0, minimum=0),
             BASE_URL=(env_str("CALENDAR_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
             SMTP_HOST=env_str("SMTP_HOST"),
             SMTP_PORT=env_int("SMTP_PORT", 25, minimum=1),
@@ -217,6 +239,14 @@ class Config:
         in the instance folder, so a restart keeps you logged in.
         """
         if self.SECRET_KEY:
+            short = len(self.SECRET_KEY.encode()) < MIN_SECRET_KEY_BYTES
+            if required and short and not self.is_development:
+                raise ConfigError(
+                    f"SECRET_KEY is too short ({len(self.SECRET_KEY.encode())} bytes): in "
+                    f"production it must have at least {MIN_SECRET_KEY_BYTES} bytes, or anyone "
+                    "who guesses it can forge a session. Set a long random value, e.g. the "
+                    "output of `python -c 'import secrets; print(secrets.token_hex(32))'`."
+                )
             return self
         if not self.is_development:
             if required:

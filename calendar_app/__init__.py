@@ -92,11 +92,11 @@ def register_blueprints(app: Flask) -> None:
 
 def register_protections(app: Flask, config: Config) -> None:
     from calendar_app.request_limits import init_request_limits
-    from calendar_app.security import init_login_throttle, init_security_headers
+    from calendar_app.security import init_proxy_fix, init_security_headers
 
     init_request_limits(app, config)
     init_security_headers(app, config)
-    init_login_throttle(app, config)
+    init_proxy_fix(app, config)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import string
+from functools import cache
+from importlib.resources import files
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,6 +28,33 @@ SHOWN_PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of a login for an unknown e-mail like a real one.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The 10,000 most common passwords (calendar_app/data/common-passwords.txt), lower-case."""
+    text = files("calendar_app").joinpath("data/common-passwords.txt").read_text("utf-8")
+    return frozenset(line for line in text.splitlines() if line)
+
+
+def password_problem(password: str) -> str | None:
+    """Why a password is refused, in words for the person choosing it; None: fine."""
+    if not password.strip():
+        return "must not be only spaces"
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return (
+            f"must be at least {MIN_PASSWORD_LENGTH} characters (a passphrase of a few words "
+            "is easy to remember)"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"must be at most {MAX_PASSWORD_LENGTH} characters"
+    folded = password.strip().lower()
+    # "password1234", "iloveyou2024!": a common one with digits or punctuation added at the end.
+    core = folded.rstrip(string.digits + string.punctuation + " ")
+    common = common_passwords()
+    if folded in common or core in common or len(set(folded)) < 3:
+        return "is one of the most common passwords (a passphrase of a few words is safer)"
+    return None
 
 
 def hash_password(password: str) -> str:
@@ -55,13 +85,8 @@ def create_user(
         problems["email"] = "is not an e-mail address"
     if role not in set(Role):
         problems["role"] = f"must be one of {', '.join(Role)}"
-    if len(password) < MIN_PASSWORD_LENGTH:
-        problems["password"] = (
-            f"must be at least {MIN_PASSWORD_LENGTH} characters (a passphrase of a few words "
-            "is easy to remember)"
-        )
-    elif len(password) > MAX_PASSWORD_LENGTH:
-        problems["password"] = f"must be at most {MAX_PASSWORD_LENGTH} characters"
+    if (problem := password_problem(password)) is not None:
+        problems["password"] = problem
     if problems:
         raise InvalidInput("the user cannot be created", problems)
     if user_by_email(session, email) is not None:
@@ -159,16 +184,26 @@ def revoke_token(session: Session, api_token: ApiToken) -> ApiToken:
     return api_token
 
 
+def token_for(session: Session, token: str) -> ApiToken | None:
+    """The stored token for a bearer token, revoked or not (None: no such token)."""
+    return session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
+
+
 def user_for_token(session: Session, token: str) -> User | None:
-    api_token = session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None)
-        )
-    )
-    if api_token is None or not api_token.user.active:
+    """The user a token signs in, recording its use; None when revoked or the user inactive."""
+    api_token = token_for(session, token)
+    if api_token is None:
         return None
-    api_token.last_used_at = now_utc()
+    record_token_use(api_token)
+    if api_token.revoked_at is not None or not api_token.user.active:
+        return None
     return api_token.user
+
+
+def record_token_use(api_token: ApiToken) -> None:
+    """Last use, also of a revoked token and of a request that then fails: it tells an admin
+    that a token is still out there and being tried."""
+    api_token.last_used_at = now_utc()
 
 
 def count_users(session: Session) -> int:

@@ -202,19 +202,23 @@ def edit_campaign(
     return campaign
 
 
+PLANNED = (DeliveryStatus.SCHEDULED, DeliveryStatus.CLAIMED)
+
+
 @dataclass
 class DeliveryRecord:
     """What became of the deliveries of a campaign's posts, by delivery status.
 
     `planned` are deliveries not sent yet (status `scheduled`: approved and armed, or still in a
-    draft or in review); the others are the delivery statuses of the same name.
+    draft or in review; or `claimed` by a scheduler and waiting for a sender); the others are
+    the delivery statuses of the same name.
     """
 
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def planned(self) -> int:
-        return self.counts.get(DeliveryStatus.SCHEDULED, 0)
+        return sum(self.counts.get(s, 0) for s in PLANNED)
 
     @property
     def total(self) -> int:
@@ -223,7 +227,7 @@ class DeliveryRecord:
     def as_dict(self) -> dict[str, int]:
         record = {"planned": self.planned}
         for status in DeliveryStatus:
-            if status != DeliveryStatus.SCHEDULED:
+            if status not in PLANNED:
                 record[str(status)] = self.counts.get(status, 0)
         record["total"] = self.total
         return record

@@ -13,6 +13,7 @@ from calendar_app import audit
 from calendar_app.channel_rules import NETWORKS
 from calendar_app.errors import Conflict, InvalidInput, NotFound
 from calendar_app.models import MAX_ID, Channel, User
+from calendar_app.outbound import OutboundPolicy
 from calendar_app.permissions import require_may_manage_channels
 from calendar_app.publishers import PUBLISHER_TYPES
 
@@ -25,7 +26,10 @@ def create_channel(
     kind: str,
     network: str = "other",
     config: dict[str, Any] | None = None,
+    outbound_policy: OutboundPolicy | None = None,
 ) -> Channel:
+    """`outbound_policy`: refuse a destination it would refuse when sending, with a clear 422
+    now (None: the check happens only when sending, as it always does)."""
     require_may_manage_channels(actor)
     name = name.strip()
     config = config or {}
@@ -35,7 +39,7 @@ def create_channel(
     if kind not in PUBLISHER_TYPES:
         problems["kind"] = f"must be one of {', '.join(PUBLISHER_TYPES)}"
     else:
-        problems.update(PUBLISHER_TYPES[kind].check_config(config))
+        problems.update(PUBLISHER_TYPES[kind].check_config(config, outbound_policy))
     if network not in NETWORKS:
         problems["network"] = f"must be one of {', '.join(NETWORKS)}"
     if problems:

@@ -194,6 +194,26 @@ def users_reactivate(email: str) -> None:
         click.echo(f"reactivated {person.email}: they may log in again", err=True)
 
 
+@users.command(
+    "unlock", help="Clear the failed-login delay of an account (its owner may log in at once)."
+)
+@click.argument("email")
+def users_unlock(email: str) -> None:
+    from calendar_app.accounts import user_by_email
+    from calendar_app.login_budget import forget_account
+
+    app = _app()
+    with get_db(app).transaction() as session:
+        if user_by_email(session, email) is None:
+            raise click.ClickException(f"no user with e-mail {email}")
+        had_delay = forget_account(session, email)
+    log.info("login budget cleared by an admin: account=%s", email)
+    click.echo(
+        f"{email} may log in now" + ("" if had_delay else " (there were no failed logins)"),
+        err=True,
+    )
+
+
 @main.group(help="API tokens.")
 def tokens() -> None:
     pass

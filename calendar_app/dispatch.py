@@ -108,7 +108,7 @@ class Dispatcher:
         self.config = config
         self.worker = worker or default_worker_name()
         self.clock = clock
-        self.publishers = build_publishers(webhook_timeout=config.WEBHOOK_TIMEOUT_SECONDS)
+        self.publishers = build_publishers(config)
         self.concurrency = config.DISPATCH_CONCURRENCY
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="publish")
         self._stopping = threading.Event()

@@ -58,7 +58,13 @@ def alert(session: Session, crisis: Crisis, contacts: Sequence[EscalationContact
                 )
             )
             notifications.notify(
-                session, [contact.user], kind=KIND, subject=subject, text=text, link="/crisis"
+                session,
+                [contact.user],
+                kind=KIND,
+                subject=subject,
+                text=text,
+                link="/crisis",
+                urgent=True,
             )
             continue
         token = secrets.token_urlsafe(32)
@@ -77,9 +83,12 @@ def alert(session: Session, crisis: Crisis, contacts: Sequence[EscalationContact
             subject=subject,
             text=text + "\n\nAcknowledge here:",
             link=ACK_PATH + token,
+            urgent=True,
         )
     if contacts:
-        notifications.announce(session, subject=subject, text=crisis.reason, link="/crisis")
+        notifications.announce(
+            session, subject=subject, text=crisis.reason, link="/crisis", urgent=True
+        )
     session.flush()
 
 

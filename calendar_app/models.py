@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -576,6 +577,9 @@ class OutgoingMessage(Base):
         ForeignKey("notifications.id", ondelete="SET NULL")
     )
     status: Mapped[str] = mapped_column(String(10), default=OutgoingStatus.PENDING)
+    # Crisis escalations: sent before everything else that is due.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Tries started (counted when claimed, so a sender that dies mid-send uses one up too).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=now_utc)
     claimed_at: Mapped[datetime | None]
@@ -615,3 +619,19 @@ class Comment(Base):
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
 
     author: Mapped[User] = relationship()
+
+
+class LoginBudget(Base):
+    """Failed logins counted for one account or one client address (login_budget.py).
+
+    Several web processes share it through the database; a row exists only after a failure.
+    """
+
+    __tablename__ = "login_budgets"
+
+    # "account:<e-mail>" or "address:<client address>"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(default=now_utc)
+    # No login is tried for this account or from this address before then (429).
+    delayed_until: Mapped[datetime | None]

@@ -7,26 +7,35 @@ scheduler's `send_outgoing()` sends what is waiting afterwards, with a few retri
 that is rolled back mails nobody, and a slow mail server never holds a transaction open.
 
 E-mail and chat are sent at least once: a scheduler that dies mid-send leaves the message
-`sending`; after SENDING_LEASE it is tried again. An occasional duplicate e-mail is better than a
-lost crisis alert.
+`sending`; after SENDING_LEASE it is tried again, and that counts as one of its
+OUTGOING_MAX_ATTEMPTS. An occasional duplicate e-mail is better than a lost crisis alert.
+
+One bad message never holds up the others: whatever goes wrong while sending it (a server that
+refuses it, an exception) is recorded on that message alone, which is retried with backoff and
+then `failed` with the reason. Crisis escalations (`urgent`) are sent before everything else.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from calendar_app import outbound
 from calendar_app.db import Database
 from calendar_app.errors import NotFound
 from calendar_app.models import Notification, OutgoingMessage, OutgoingStatus, User
+from calendar_app.outbound import OutboundPolicy, status_reason
 from calendar_app.timeutil import now_utc
 from config import Config
 
@@ -36,8 +45,22 @@ EMAIL = "email"
 CHAT = "chat"
 BATCH_SIZE = 50
 SEND_TIMEOUT_SECONDS = 10.0
+USER_AGENT = "calendar_app-notify/1"
 SENDING_LEASE = timedelta(minutes=5)
+FIRST_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=30)
+# Mail clients show about this much of a subject; longer ones are cut with an ellipsis.
+MAX_SUBJECT_LENGTH = 150
+
+
+def clean_subject(subject: str) -> str:
+    """One line, no control characters, at most MAX_SUBJECT_LENGTH characters: a subject made
+    from a two-line text must not break the mail header (or inject another)."""
+    text = " ".join(subject.split())  # every kind of line break and whitespace run: one space
+    text = "".join(char for char in text if unicodedata.category(char) != "Cc")
+    if len(text) > MAX_SUBJECT_LENGTH:
+        text = text[: MAX_SUBJECT_LENGTH - 1].rstrip() + "…"
+    return text or "calendar_app"
 
 
 # --- deciding to tell ------------------------------------------------------------------------
@@ -51,25 +74,29 @@ def notify(
     subject: str,
     text: str,
     link: str | None = None,
+    urgent: bool = False,
 ) -> list[Notification]:
-    """Tell each user (once, however often they are listed): in the app, and by e-mail."""
+    """Tell each user (once, however often they are listed): in the app, and by e-mail.
+    `urgent` (crisis escalations): the e-mail goes out before anything else that waits."""
+    subject = clean_subject(subject)
     notes = []
     seen: set[int] = set()
     for user in users:
         if user.id in seen or not user.active:
             continue
         seen.add(user.id)
-        note = Notification(user=user, kind=kind, subject=subject[:200], text=text, link=link)
+        note = Notification(user=user, kind=kind, subject=subject, text=text, link=link)
         session.add(note)
         session.flush()
         session.add(
             OutgoingMessage(
                 transport=EMAIL,
                 recipient=user.email,
-                subject=subject[:200],
+                subject=subject,
                 body=text,
                 link=link,
                 notification_id=note.id,
+                urgent=urgent,
             )
         )
         notes.append(note)
@@ -78,21 +105,41 @@ def notify(
 
 
 def email(
-    session: Session, *, recipient: str, subject: str, text: str, link: str | None = None
+    session: Session,
+    *,
+    recipient: str,
+    subject: str,
+    text: str,
+    link: str | None = None,
+    urgent: bool = False,
 ) -> OutgoingMessage:
     """An e-mail to someone who is not a user of the app (e.g. on a crisis escalation list)."""
     message = OutgoingMessage(
-        transport=EMAIL, recipient=recipient, subject=subject[:200], body=text, link=link
+        transport=EMAIL,
+        recipient=recipient,
+        subject=clean_subject(subject),
+        body=text,
+        link=link,
+        urgent=urgent,
     )
     session.add(message)
     session.flush()
     return message
 
 
-def announce(session: Session, *, subject: str, text: str, link: str | None = None) -> None:
+def announce(
+    session: Session, *, subject: str, text: str, link: str | None = None, urgent: bool = False
+) -> None:
     """Post a message to the team's chat (when a chat webhook is configured)."""
     session.add(
-        OutgoingMessage(transport=CHAT, recipient=None, subject=subject[:200], body=text, link=link)
+        OutgoingMessage(
+            transport=CHAT,
+            recipient=None,
+            subject=clean_subject(subject),
+            body=text,
+            link=link,
+            urgent=urgent,
+        )
     )
     session.flush()
 
@@ -150,7 +197,20 @@ class SendReport:
 
 
 class SendError(Exception):
-    """The mail server or chat webhook did not take the message; worth trying again."""
+    """The mail server or chat webhook did not take the message. Worth trying again unless
+    `permanent` (a mail server's 5xx: this message will never be taken)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+def _permanent(exc: smtplib.SMTPException) -> bool:
+    """RFC 5321: a 5xx reply is a permanent refusal (an unknown mailbox, a rejected sender)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    code = getattr(exc, "smtp_code", None)
+    return isinstance(code, int) and code >= 500
 
 
 def _absolute(config: Config, link: str | None) -> str | None:
@@ -168,7 +228,7 @@ def send_email(config: Config, message: OutgoingMessage) -> None:
     mail = EmailMessage()
     mail["From"] = config.MAIL_FROM
     mail["To"] = message.recipient or ""
-    mail["Subject"] = message.subject
+    mail["Subject"] = clean_subject(message.subject)
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(_text_with_link(config, message))
     assert config.SMTP_HOST is not None
@@ -179,21 +239,32 @@ def send_email(config: Config, message: OutgoingMessage) -> None:
             if config.SMTP_USERNAME:
                 smtp.login(config.SMTP_USERNAME, config.SMTP_PASSWORD or "")
             smtp.send_message(mail)
-    except (OSError, smtplib.SMTPException) as exc:
+    except smtplib.SMTPException as exc:
+        reason = f"SMTP {config.SMTP_HOST}:{config.SMTP_PORT}: {exc}"
+        raise SendError(reason, permanent=_permanent(exc)) from exc
+    except OSError as exc:
         raise SendError(f"SMTP {config.SMTP_HOST}:{config.SMTP_PORT}: {exc}") from exc
 
 
 def send_chat(config: Config, message: OutgoingMessage) -> None:
-    text = f"*{message.subject}*\n{_text_with_link(config, message)}"
-    assert config.CHAT_WEBHOOK_URL is not None
+    text = f"*{clean_subject(message.subject)}*\n{_text_with_link(config, message)}"
+    url = config.CHAT_WEBHOOK_URL
+    assert url is not None
+    # The operator set this URL in the environment (not an admin in the app): its host is
+    # allowed even when internal; anything it redirects to is not followed.
+    policy = OutboundPolicy.from_config(config).allowing(httpx.URL(url).host)
     try:
-        response = httpx.post(
-            config.CHAT_WEBHOOK_URL, json={"text": text}, timeout=SEND_TIMEOUT_SECONDS
-        )
+        with (
+            outbound.make_client(
+                policy, user_agent=USER_AGENT, timeout=SEND_TIMEOUT_SECONDS
+            ) as client,
+            outbound.deadline(time.monotonic() + SEND_TIMEOUT_SECONDS),
+        ):
+            response = client.post(url, json={"text": text})
     except httpx.HTTPError as exc:
         raise SendError(f"chat webhook: {type(exc).__name__}: {exc}") from exc
     if not response.is_success:
-        raise SendError(f"chat webhook answered {response.status_code}")
+        raise SendError(f"chat webhook answered HTTP {status_reason(response.status_code)}")
 
 
 def _configured(config: Config, transport: str) -> bool:
@@ -203,32 +274,55 @@ def _configured(config: Config, transport: str) -> bool:
 SENDERS: dict[str, Callable[[Config, OutgoingMessage], None]] = {EMAIL: send_email, CHAT: send_chat}
 
 
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th try failed: 30 s, 1 min, 2 min, ... 30 min."""
+    return min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** max(0, attempts - 1))
+
+
 def _claim(session: Session, message_id: int, now: datetime) -> bool:
+    """Take a message for sending; the try counts from here (a sender may die mid-send)."""
     result = session.execute(
         update(OutgoingMessage)
         .where(OutgoingMessage.id == message_id, OutgoingMessage.status == OutgoingStatus.PENDING)
-        .values(status=OutgoingStatus.SENDING, claimed_at=now)
+        .values(
+            status=OutgoingStatus.SENDING,
+            claimed_at=now,
+            attempts=OutgoingMessage.attempts + 1,
+        )
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _due_ids(session: Session, now: datetime) -> list[int]:
-    # A sender that died mid-send: try again (at least once, see the module's docstring).
-    session.execute(
-        update(OutgoingMessage)
-        .where(
+def _expire_leases(session: Session, config: Config, now: datetime) -> None:
+    """Messages whose sender died mid-send (still `sending` after the lease): the try is used
+    up; they come back with backoff, or are `failed` once they had all their tries."""
+    stuck = session.scalars(
+        select(OutgoingMessage).where(
             OutgoingMessage.status == OutgoingStatus.SENDING,
             OutgoingMessage.claimed_at < now - SENDING_LEASE,
         )
-        .values(status=OutgoingStatus.PENDING)
-    )
+    ).all()
+    for message in stuck:
+        message.error = "the sender stopped while sending it (it may have gone out)"
+        if message.attempts >= config.OUTGOING_MAX_ATTEMPTS:
+            message.status = OutgoingStatus.FAILED
+            log.warning("outgoing failed id=%s error=%s", message.id, message.error)
+        else:
+            message.status = OutgoingStatus.PENDING
+            message.next_attempt_at = now + backoff(message.attempts)
+    session.flush()
+
+
+def _due_ids(session: Session, now: datetime) -> list[int]:
     query = (
         select(OutgoingMessage.id)
         .where(
             OutgoingMessage.status == OutgoingStatus.PENDING,
             OutgoingMessage.next_attempt_at <= now,
         )
-        .order_by(OutgoingMessage.next_attempt_at, OutgoingMessage.id)
+        .order_by(
+            OutgoingMessage.urgent.desc(), OutgoingMessage.next_attempt_at, OutgoingMessage.id
+        )
         .limit(BATCH_SIZE)
     )
     return list(session.scalars(query))
@@ -237,13 +331,16 @@ def _due_ids(session: Session, now: datetime) -> list[int]:
 def send_outgoing(
     db: Database, config: Config, *, clock: Callable[[], datetime] = now_utc
 ) -> SendReport:
-    """Send the e-mails and chat messages that are due; one short transaction per step."""
+    """Send the e-mails and chat messages that are due, crisis escalations first; one short
+    transaction per step. A message that cannot be sent is recorded and the pass goes on."""
     report = SendReport()
     with db.transaction() as session:
+        _expire_leases(session, config, clock())
         due = _due_ids(session, clock())
     for message_id in due:
+        claimed_at = clock()
         with db.transaction() as session:
-            if not _claim(session, message_id, clock()):
+            if not _claim(session, message_id, claimed_at):
                 continue  # another scheduler took it
             message = session.get(OutgoingMessage, message_id)
             assert message is not None
@@ -254,39 +351,56 @@ def send_outgoing(
         try:
             SENDERS[message.transport](config, message)
         except SendError as exc:
-            _record_failure(db, config, message_id, str(exc), clock(), report)
+            _record_failure(db, config, message_id, claimed_at, exc, clock(), report)
+        except Exception as exc:  # a poison message must not stop the pass or block the others
+            log.exception("outgoing id=%s raised while sending", message_id)
+            error = SendError(f"could not be sent: {type(exc).__name__}: {exc}")
+            _record_failure(db, config, message_id, claimed_at, error, clock(), report)
         else:
             with db.transaction() as session:
                 session.execute(
                     update(OutgoingMessage)
-                    .where(OutgoingMessage.id == message_id)
-                    .values(
-                        status=OutgoingStatus.SENT,
-                        sent_at=clock(),
-                        attempts=OutgoingMessage.attempts + 1,
-                        error=None,
-                    )
+                    .where(*_still_ours(message_id, claimed_at))
+                    .values(status=OutgoingStatus.SENT, sent_at=clock(), error=None)
                 )
             report.sent.append(message_id)
             log.info("outgoing sent id=%s transport=%s", message_id, message.transport)
     return report
 
 
+def _still_ours(message_id: int, claimed_at: datetime) -> tuple[Any, ...]:
+    """The message is still under this sender's claim (not expired and taken by another)."""
+    return (
+        OutgoingMessage.id == message_id,
+        OutgoingMessage.status == OutgoingStatus.SENDING,
+        OutgoingMessage.claimed_at == claimed_at,
+    )
+
+
 def _record_failure(
-    db: Database, config: Config, message_id: int, error: str, now: datetime, report: SendReport
+    db: Database,
+    config: Config,
+    message_id: int,
+    claimed_at: datetime,
+    error: SendError,
+    now: datetime,
+    report: SendReport,
 ) -> None:
     with db.transaction() as session:
-        message = session.get(OutgoingMessage, message_id)
-        assert message is not None
-        message.attempts += 1
-        message.error = error
-        if message.attempts >= config.OUTGOING_MAX_ATTEMPTS:
+        message = session.scalar(
+            select(OutgoingMessage).where(*_still_ours(message_id, claimed_at))
+        )
+        if message is None:
+            return  # the lease ran out meanwhile: the message is someone else's now
+        reason = str(error)[:1000]
+        message.error = reason
+        if error.permanent or message.attempts >= config.OUTGOING_MAX_ATTEMPTS:
             message.status = OutgoingStatus.FAILED
             report.failed.append(message_id)
-            log.warning("outgoing failed id=%s error=%s", message_id, error)
+            log.warning("outgoing failed id=%s error=%s", message_id, reason)
         else:
-            delay = min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** (message.attempts - 1)))
+            delay = backoff(message.attempts)
             message.status = OutgoingStatus.PENDING
             message.next_attempt_at = now + delay
             report.retried.append(message_id)
-            log.info("outgoing retry id=%s in=%ss error=%s", message_id, delay.seconds, error)
+            log.info("outgoing retry id=%s in=%ss error=%s", message_id, delay.seconds, reason)

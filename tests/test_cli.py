@@ -33,9 +33,11 @@ def cli_env(tmp_path: Path, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CALENDAR_", "DATABASE_"))}
     env.update(
         DATABASE_URL=database_url,
-        SECRET_KEY="cli-test-secret",
+        SECRET_KEY="cli-test-secret-of-at-least-32-bytes",
         CALENDAR_INSTANCE_PATH=str(tmp_path / "instance"),
         SCHEDULER_INTERVAL_SECONDS="0.2",
+        # Production mode with the test's receiver on loopback: listed, as an operator would.
+        WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
     )
     return env
 
@@ -45,9 +47,11 @@ def fresh_env(tmp_path: Path) -> dict[str, str]:
     """A database that does not exist yet, as on a newcomer's machine."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CALENDAR_", "DATABASE_"))}
     env.update(
-        SECRET_KEY="cli-test-secret",
+        SECRET_KEY="cli-test-secret-of-at-least-32-bytes",
         CALENDAR_INSTANCE_PATH=str(tmp_path / "instance"),
         SCHEDULER_INTERVAL_SECONDS="0.2",
+        # Production mode with the test's receiver on loopback: listed, as an operator would.
+        WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
     )
     return env
 

@@ -54,6 +54,13 @@ def test_development_generates_a_secret_key_and_keeps_it(
         get_db(app).dispose()
 
 
+def test_a_short_secret_key_is_refused_in_production(clean_env: Path) -> None:
+    with pytest.raises(ConfigError, match=r"SECRET_KEY is too short.*at least 32 bytes"):
+        create_app(replace(Config.from_env(), SECRET_KEY="x" * 31))
+    app = create_app(replace(Config.from_env(), SECRET_KEY="x" * 32))
+    get_db(app).dispose()
+
+
 def test_production_cookies_are_secure(clean_env: Path) -> None:
     app = create_app(replace(Config.from_env(), SECRET_KEY="x" * 32))
     assert app.config["SESSION_COOKIE_SECURE"] is True

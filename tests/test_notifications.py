@@ -12,7 +12,16 @@ from flask import Flask
 from calendar_app.accounts import user_by_email
 from calendar_app.extensions import get_db
 from calendar_app.models import OutgoingMessage, OutgoingStatus
-from calendar_app.notifications import announce, notify, send_outgoing
+from calendar_app.notifications import (
+    EMAIL,
+    MAX_SUBJECT_LENGTH,
+    SENDING_LEASE,
+    announce,
+    clean_subject,
+    email,
+    notify,
+    send_outgoing,
+)
 from tests.conftest import PASSWORD, Clock, Team
 from tests.support.mailbox import Mailbox
 from tests.support.receiver import Receiver, Reply
@@ -133,6 +142,102 @@ def test_a_refusing_mail_server_is_retried_with_backoff_then_failed(
     assert message.status == OutgoingStatus.FAILED
     assert message.attempts == 3
     assert "451" in (message.error or "")
+
+
+def queue_raw(app: Flask, **fields: Any) -> int:
+    """A message as it may sit in the queue (written by an older version, or by a bug)."""
+    with get_db(app).transaction() as session:
+        message = OutgoingMessage(transport=EMAIL, body="Text", **fields)
+        session.add(message)
+        session.flush()
+        return message.id
+
+
+def test_poison_messages_never_block_the_queue_and_escalations_go_first(
+    team: Team, mailbox: Mailbox, clock: Clock
+) -> None:
+    config = with_settings(
+        team.app, SMTP_HOST="127.0.0.1", SMTP_PORT=mailbox.port, OUTGOING_MAX_ATTEMPTS=2
+    )
+    mailbox.refused_recipients.add("niemand@example.org")
+    # First in line: a subject of two lines (a post without a title, a body of two lines), a
+    # recipient that would smuggle in a header, an address the server refuses.
+    two_lines = queue_raw(
+        team.app, recipient="head@example.org", subject="Zeile eins\r\nZeile zwei"
+    )
+    smuggler = queue_raw(
+        team.app, recipient="planner@example.org\nBcc: spion@example.org", subject="Hallo"
+    )
+    refused = queue_raw(team.app, recipient="niemand@example.org", subject="Abgelehnt")
+    plain = queue_raw(team.app, recipient="head2@example.org", subject="Kanal verwaist")
+    with get_db(team.app).transaction() as session:
+        escalation = email(
+            session,
+            recipient="werkleitung@example.org",
+            subject="Krise ausgerufen: Störfall\nim Heizkraftwerk",
+            text="Bitte bestätigen.",
+            urgent=True,
+        ).id
+    clock.advance(seconds=1)
+    db = get_db(team.app)
+
+    report = send_outgoing(db, config, clock=clock)  # one pass
+
+    assert mailbox.order()[0] == "werkleitung@example.org", "the escalation goes first"
+    assert set(mailbox.order()) == {
+        "werkleitung@example.org",
+        "head@example.org",
+        "head2@example.org",
+    }
+    [alarm] = mailbox.to("werkleitung@example.org")
+    assert alarm["Subject"] == "Krise ausgerufen: Störfall im Heizkraftwerk"
+    assert mailbox.to("head@example.org")[0]["Subject"] == "Zeile eins Zeile zwei"
+    assert sorted(report.sent) == sorted([escalation, two_lines, plain])
+    assert report.retried == [smuggler]
+    assert report.failed == [refused], "a 550 is final: no point in asking again"
+    by_id = {m.id: m for m in outgoing(team.app)}
+    assert "550" in (by_id[refused].error or "")
+    assert "ValueError" in (by_id[smuggler].error or "")
+    assert by_id[smuggler].status == OutgoingStatus.PENDING
+
+    clock.advance(minutes=1)
+    assert send_outgoing(db, config, clock=clock).failed == [smuggler]
+    message = {m.id: m for m in outgoing(team.app)}[smuggler]
+    assert (message.status, message.attempts) == (OutgoingStatus.FAILED, 2)
+    assert mailbox.to("spion@example.org") == []
+
+
+def test_a_message_whose_sender_died_comes_back_after_the_lease_and_not_forever(
+    team: Team, mailbox: Mailbox, clock: Clock
+) -> None:
+    config = with_settings(
+        team.app, SMTP_HOST="127.0.0.1", SMTP_PORT=mailbox.port, OUTGOING_MAX_ATTEMPTS=2
+    )
+    db = get_db(team.app)
+    stuck = dict(status=OutgoingStatus.SENDING, claimed_at=clock.now)
+    once = queue_raw(team.app, recipient="head@example.org", subject="Einmal", attempts=1, **stuck)
+    twice = queue_raw(
+        team.app, recipient="head2@example.org", subject="Zweimal", attempts=2, **stuck
+    )
+
+    assert send_outgoing(db, config, clock=clock).sent == []  # within the lease: still sending
+    clock.advance(seconds=SENDING_LEASE.total_seconds() + 1)
+    send_outgoing(db, config, clock=clock)
+    by_id = {m.id: m for m in outgoing(team.app)}
+    assert by_id[twice].status == OutgoingStatus.FAILED, "its tries are used up"
+    assert "stopped while sending" in (by_id[twice].error or "")
+    assert by_id[once].status == OutgoingStatus.PENDING  # back, after a backoff
+    clock.advance(minutes=1)
+    assert send_outgoing(db, config, clock=clock).sent == [once]
+    assert mailbox.order() == ["head@example.org"]
+
+
+def test_subjects_are_one_line_and_capped() -> None:
+    assert clean_subject("Zeile eins\r\nZeile zwei\u2028drei\x00") == "Zeile eins Zeile zwei drei"
+    long = clean_subject("Wort " * 100)
+    assert len(long) == MAX_SUBJECT_LENGTH
+    assert long.endswith("…")
+    assert clean_subject(" \n ") == "calendar_app"
 
 
 def test_a_mail_server_that_comes_back_gets_the_mail(

@@ -168,9 +168,136 @@ def test_bad_throttle_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="LOGIN_LIMIT_PER_ACCOUNT"):
         Config.from_env()
     monkeypatch.delenv("LOGIN_LIMIT_PER_ACCOUNT")
-    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "carrier-pigeon://loft")
-    with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI"):
+    monkeypatch.setenv("TRUSTED_PROXIES", "the load balancer")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         Config.from_env()
+
+
+def log_in_from(
+    app: Flask, who: str, password: str, *, address: str, forwarded_for: str | None = None
+) -> Any:
+    """A login from one client address (and through a proxy that says whom it forwards)."""
+    browser = app.test_client()
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    environ = {"REMOTE_ADDR": address}
+    browser.get("/login", environ_base=environ, headers=headers)
+    return browser.post(
+        "/login",
+        data={
+            "email": f"{who}@example.org",
+            "password": password,
+            "csrf_token": csrf_token(browser),
+        },
+        environ_base=environ,
+        headers=headers,
+    )
+
+
+@pytest.mark.parametrize(
+    "config_overrides",
+    [{"LOGIN_LIMIT_PER_ACCOUNT": "2 per minute", "LOGIN_DELAY_SECONDS": 10.0}],
+)
+def test_failed_logins_delay_the_next_try_doubling_then_the_right_password_works(
+    app: Flask,
+) -> None:
+    import time_machine
+
+    with time_machine.travel(now_utc(), tick=False) as traveller:
+        for _ in range(2):
+            assert log_in(app.test_client(), "planner", "wrong password!").status_code == 200
+        delayed = log_in(app.test_client(), "planner", "wrong password!")
+        assert delayed.status_code == 429
+        assert int(delayed.headers["Retry-After"]) == 10
+        traveller.shift(timedelta(seconds=11))
+        assert log_in(app.test_client(), "planner", "wrong password!").status_code == 200
+        doubled = log_in(app.test_client(), "planner")
+        assert doubled.status_code == 429, "not even the right password during a delay"
+        assert int(doubled.headers["Retry-After"]) == 20
+        traveller.shift(timedelta(seconds=21))
+        assert log_in(app.test_client(), "planner").status_code == 302
+        # a login that works clears the account's budget
+        assert log_in(app.test_client(), "planner", "wrong password!").status_code == 200
+
+
+BOTNET = ("203.0.113.5", "198.18.4.4")
+
+
+@pytest.mark.parametrize(
+    "config_overrides",
+    [{"LOGIN_LIMIT_PER_ACCOUNT": "6 per hour", "LOGIN_LIMIT_PER_ADDRESS": "3 per hour"}],
+)
+def test_an_attacker_hammering_an_account_does_not_lock_its_owner_out_after_an_unlock(
+    app: Flask, sqlite_db: SeededDatabase, tmp_path: Path
+) -> None:
+    for address in BOTNET:  # far more than the budgets allow, from two addresses
+        for _ in range(5):
+            log_in_from(app, "head", "Passwort123456", address=address)
+    owner = "192.0.2.10"
+    assert log_in_from(app, "head", PASSWORD, address=owner).status_code == 429
+
+    env = {"DATABASE_URL": sqlite_db.url, "CALENDAR_ENV": "development",
+           "CALENDAR_INSTANCE_PATH": str(tmp_path)}  # fmt: skip
+    unlocked = CliRunner().invoke(cli, ["users", "unlock", "head@example.org"], env=env)
+    assert unlocked.exit_code == 0, unlocked.output
+    assert "may log in now" in unlocked.output
+    assert log_in_from(app, "head", PASSWORD, address=owner).status_code == 302
+
+    # The attack goes on; its addresses are waiting, their tries do not count against the account.
+    for address in BOTNET * 3:
+        assert log_in_from(app, "head", "Passwort123456", address=address).status_code == 429
+    assert log_in_from(app, "head", PASSWORD, address=owner).status_code == 302
+    missing = CliRunner().invoke(cli, ["users", "unlock", "nobody@example.org"], env=env)
+    assert missing.exit_code != 0
+
+
+@pytest.mark.parametrize(
+    "config_overrides",
+    [{"TRUSTED_PROXIES": 1, "LOGIN_LIMIT_PER_ADDRESS": "3 per hour"}],
+)
+def test_behind_a_trusted_proxy_each_client_has_its_own_address_budget(app: Flask) -> None:
+    proxy = "10.0.0.2"
+    for who in ("planner", "planner2", "head"):
+        failed = log_in_from(
+            app, who, "wrong password!", address=proxy, forwarded_for="203.0.113.5"
+        )
+        assert failed.status_code == 200
+    guesser = log_in_from(app, "admin", PASSWORD, address=proxy, forwarded_for="203.0.113.5")
+    assert guesser.status_code == 429
+    colleague = log_in_from(app, "admin", PASSWORD, address=proxy, forwarded_for="198.51.100.7")
+    assert colleague.status_code == 302, "another client behind the same proxy is not delayed"
+
+
+@pytest.mark.parametrize("config_overrides", [{"LOGIN_LIMIT_PER_ADDRESS": "3 per hour"}])
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(app: Flask) -> None:
+    for n, who in enumerate(("planner", "planner2", "head")):
+        forged = f"198.51.100.{n + 1}"  # a new address in the header for every try
+        assert (
+            log_in_from(
+                app, who, "wrong!!", address="203.0.113.5", forwarded_for=forged
+            ).status_code
+            == 200
+        )
+    again = log_in_from(app, "admin", PASSWORD, address="203.0.113.5", forwarded_for="192.0.2.99")
+    assert again.status_code == 429
+
+
+@pytest.mark.parametrize("config_overrides", [{"LOGIN_LIMIT_PER_ACCOUNT": "2 per hour"}])
+def test_login_budgets_are_shared_by_every_web_process(
+    any_app: Flask, database: SeededDatabase, tmp_path: Path
+) -> None:
+    """Two apps with their own engines on one database, as two `serve` processes."""
+    from tests.conftest import make_config
+
+    config = make_config(database.url, tmp_path, LOGIN_LIMIT_PER_ACCOUNT="2 per hour")
+    other = create_app(config)
+    try:
+        assert log_in(any_app.test_client(), "planner", "wrong password!").status_code == 200
+        assert log_in(other.test_client(), "planner", "wrong password!").status_code == 200
+        assert log_in(any_app.test_client(), "planner").status_code == 429
+        assert log_in(other.test_client(), "planner").status_code == 429
+        assert log_in(other.test_client(), "head").status_code == 302
+    finally:
+        get_db(other).dispose()
 
 
 # --- sessions ----------------------------------------------------------------------------------
@@ -303,6 +430,25 @@ def test_a_revoked_token_gets_401(team: Team) -> None:
     assert team.head.get("/posts").status_code == 200
 
 
+def test_a_tokens_last_use_is_recorded_also_when_the_request_fails(team: Team) -> None:
+    def last_used(who: str) -> Any:
+        with get_db(team.app).transaction() as session:
+            return find_token(session, team.tokens[who]).last_used_at
+
+    assert last_used("planner") is None
+    refused = team.planner.post("/crisis", json={"reason": "Planer darf das nicht"})
+    assert refused.status_code == 403
+    first = last_used("planner")
+    assert first is not None, "a 403 is a use of the token too"
+    assert team.planner.get("/posts/999999").status_code == 404
+    assert last_used("planner") > first
+    with get_db(team.app).transaction() as session:
+        revoke_token(session, find_token(session, team.tokens["planner"]))
+    revoked_at_use = last_used("planner")
+    assert team.planner.get("/posts").status_code == 401
+    assert last_used("planner") > revoked_at_use, "a revoked token still being tried shows"
+
+
 def test_tokens_are_listed_without_the_token_and_revoked_from_the_command_line(
     team: Team, sqlite_db: SeededDatabase, tmp_path: Path
 ) -> None:
@@ -367,6 +513,22 @@ def test_passwords_are_argon2_hashed_and_at_least_12_characters(app: Flask) -> N
         with pytest.raises(InvalidInput, match="cannot be created") as refused:
             create_user(session, "kurz@example.org", role="planner", password="elf-zeichen")
         assert "12" in refused.value.fields["password"]
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["password1234", "qwertyqwerty", "Iloveyou2024!", "1q2w3e4r5t6y", " " * 14, "aaaaaaaaaaaa"],
+)
+def test_common_and_blank_passwords_are_refused(app: Flask, password: str) -> None:
+    from calendar_app.accounts import common_passwords, create_user
+    from calendar_app.errors import InvalidInput
+
+    assert len(common_passwords()) >= 5000, "the bundled list is there"
+    with get_db(app).transaction() as session:
+        with pytest.raises(InvalidInput) as refused:
+            create_user(session, "neu@example.org", role="planner", password=password)
+        assert "password" in refused.value.fields
+        create_user(session, "neu@example.org", role="planner", password="Deich und Leuchtturm")
 
 
 # --- the page matrix: every page and form x planner/head/admin/anonymous ------------------------

@@ -17,7 +17,11 @@ from calendar_app.api import (
     playbooks,
     posts,
 )
-from calendar_app.api.auth import authenticate_request
+from calendar_app.api.auth import (
+    authenticate_request,
+    note_failed_request,
+    record_use_of_failed_request,
+)
 from calendar_app.api.openapi import document
 
 PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
@@ -44,6 +48,10 @@ CSRF_EXEMPT = (api, *_PARTS)
 def _authenticate() -> None:
     if request.endpoint not in PUBLIC_ENDPOINTS:
         authenticate_request()
+
+
+api.after_request(note_failed_request)
+api.teardown_request(record_use_of_failed_request)
 
 
 @api.get("/health")

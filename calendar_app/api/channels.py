@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import ChannelCreate, ChannelUpdate, parse
@@ -10,6 +10,7 @@ from calendar_app.api.serialize import channel_health_json, channel_json
 from calendar_app.channels import create_channel, get_channel, list_channels, update_channel
 from calendar_app.extensions import db_session
 from calendar_app.graveyard import channel_health
+from calendar_app.outbound import OutboundPolicy
 from calendar_app.permissions import require_may_manage_channels
 from calendar_app.timeutil import now_utc
 
@@ -26,6 +27,7 @@ def create() -> tuple[dict[str, Any], int]:
         kind=data.kind,
         network=data.network,
         config=data.config,
+        outbound_policy=OutboundPolicy.from_config(current_app.config["CALENDAR"]),
     )
     return channel_json(channel), 201
 

@@ -6,9 +6,11 @@ pass records the outcome under the claim's fencing token.
 
 from __future__ import annotations
 
+from calendar_app.outbound import OutboundPolicy
 from calendar_app.publishers.base import Message, Outcome, Publisher
 from calendar_app.publishers.outbox import OutboxPublisher
 from calendar_app.publishers.webhook import WebhookPublisher
+from config import Config
 
 PUBLISHER_TYPES: dict[str, type[OutboxPublisher] | type[WebhookPublisher]] = {
     "outbox": OutboxPublisher,
@@ -16,8 +18,13 @@ PUBLISHER_TYPES: dict[str, type[OutboxPublisher] | type[WebhookPublisher]] = {
 }
 
 
-def build_publishers(*, webhook_timeout: float) -> dict[str, Publisher]:
-    return {"outbox": OutboxPublisher(), "webhook": WebhookPublisher(timeout=webhook_timeout)}
+def build_publishers(config: Config) -> dict[str, Publisher]:
+    return {
+        "outbox": OutboxPublisher(),
+        "webhook": WebhookPublisher(
+            timeout=config.WEBHOOK_TIMEOUT_SECONDS, policy=OutboundPolicy.from_config(config)
+        ),
+    }
 
 
 __all__ = ["PUBLISHER_TYPES", "Message", "Outcome", "Publisher", "build_publishers"]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from calendar_app.outbound import OutboundPolicy
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,11 @@ class Outcome:
 
 class Publisher(Protocol):
     @staticmethod
-    def check_config(config: dict[str, Any]) -> dict[str, str]:
-        """Problems with a channel's `config`, keyed by field (`config.url`)."""
+    def check_config(
+        config: dict[str, Any], policy: OutboundPolicy | None = None
+    ) -> dict[str, str]:
+        """Problems with a channel's `config`, keyed by field (`config.url`). With a policy,
+        also a destination it refuses outright (an IP address the app may not reach)."""
         ...
 
     @staticmethod
@@ -49,9 +55,9 @@ class Publisher(Protocol):
         ...
 
     def send(self, message: Message, config: dict[str, Any], *, deadline: float) -> Outcome:
-        """Send once, finished by `deadline` (a time.monotonic() value): never start a request
-        after it, abort one that reaches it. Never raises for a channel's own failure: returns
-        retry or failed."""
+        """Send once, finished by `deadline` (a `time.monotonic()` value). Never raises for a
+        channel's own failure: returns retry or failed. Past the deadline nothing is started
+        (retry, saying so), and a request still under way at the deadline is cut off."""
         ...
 
     def close(self) -> None: ...

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from calendar_app.outbound import OutboundPolicy
 from calendar_app.publishers.base import Message, Outcome
 
 
 class OutboxPublisher:
     @staticmethod
-    def check_config(config: dict[str, Any]) -> dict[str, str]:
+    def check_config(
+        config: dict[str, Any], policy: OutboundPolicy | None = None
+    ) -> dict[str, str]:
         return {}
 
     @staticmethod

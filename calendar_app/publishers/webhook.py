@@ -2,7 +2,11 @@
 
 Headers: `Idempotency-Key: <delivery id>` (a receiver can drop a repeat) and
 `X-Signature-SHA256: <hex HMAC-SHA256 of the raw body>`. Any 2xx is success; connection errors,
-timeouts, 429 and 5xx are worth another try; any other answer is final.
+timeouts, 429 and 5xx are worth another try; any other answer is final. Only the status code and
+its standard phrase are kept from an error answer, never its body: planners read the reason, and
+a receiver's body is the receiver's, not ours to show (nor a way to read an internal service).
+
+Where a webhook may point and how long it may take is `calendar_app.outbound`'s business.
 """
 
 from __future__ import annotations
@@ -19,10 +23,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from calendar_app import outbound
+from calendar_app.outbound import OutboundPolicy, status_reason
 from calendar_app.publishers.base import Message, Outcome
 from calendar_app.timeutil import iso_utc
 
 USER_AGENT = "calendar_app-webhook/1"
+# What is read of an answer's body (and thrown away) so the connection can be reused; a longer
+# body closes the connection instead.
+DRAIN_LIMIT_BYTES = 64 * 1024
 
 
 def signature(secret: str, raw_body: bytes) -> str:
@@ -45,22 +54,35 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def _drain(response: httpx.Response) -> None:
+    read = 0
+    for chunk in response.iter_raw():
+        read += len(chunk)
+        if read > DRAIN_LIMIT_BYTES:
+            break
+
+
 class WebhookPublisher:
-    def __init__(self, timeout: float = 10.0) -> None:
+    def __init__(self, timeout: float = 10.0, policy: OutboundPolicy | None = None) -> None:
         self.timeout = timeout
+        self.policy = policy or OutboundPolicy()
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
 
     @staticmethod
-    def check_config(config: dict[str, Any]) -> dict[str, str]:
+    def check_config(
+        config: dict[str, Any], policy: OutboundPolicy | None = None
+    ) -> dict[str, str]:
         problems: dict[str, str] = {}
         url = config.get("url")
         if not isinstance(url, str) or not url.strip():
             problems["config.url"] = "is required for a webhook channel"
         else:
             parts = urlsplit(url.strip())
-            if parts.scheme not in ("http", "https") or not parts.netloc:
+            if parts.scheme not in ("http", "https") or not parts.hostname:
                 problems["config.url"] = "must be an http:// or https:// URL"
+            elif policy is not None and (refusal := policy.check_host(parts.hostname)):
+                problems["config.url"] = refusal
         secret = config.get("secret")
         if not isinstance(secret, str) or not secret:
             problems["config.secret"] = "is required for a webhook channel (signs every request)"
@@ -74,15 +96,14 @@ class WebhookPublisher:
     def client(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
-                self._client = httpx.Client(
-                    timeout=self.timeout,
-                    follow_redirects=False,
-                    headers={"User-Agent": USER_AGENT},
-                    limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+                self._client = outbound.make_client(
+                    self.policy, user_agent=USER_AGENT, timeout=self.timeout
                 )
             return self._client
 
     def send(self, message: Message, config: dict[str, Any], *, deadline: float) -> Outcome:
+        if time.monotonic() >= deadline:
+            return Outcome.retry("not started: its time to be sent had run out before it began")
         raw = json.dumps(
             {
                 "post_id": message.post_id,
@@ -100,22 +121,23 @@ class WebhookPublisher:
             "Idempotency-Key": str(message.delivery_id),
             "X-Signature-SHA256": signature(config["secret"], raw),
         }
-        remaining = min(self.timeout, deadline - time.monotonic())
-        if remaining <= 0:
-            return Outcome.retry("not started: its deadline had passed")
+        budget = deadline - time.monotonic()
         try:
-            response = self.client.post(
-                config["url"], content=raw, headers=headers, timeout=remaining
-            )
+            with (
+                outbound.deadline(deadline),
+                self.client.stream("POST", config["url"], content=raw, headers=headers) as response,
+            ):
+                _drain(response)
+        except outbound.RefusedDestination as exc:
+            return Outcome.failed(str(exc))
         except httpx.TimeoutException:
-            return Outcome.retry(f"timed out after {self.timeout:g} s")
+            return Outcome.retry(f"timed out: no complete answer within {budget:.3g} s")
         except httpx.TransportError as exc:
             return Outcome.retry(f"connection failed: {exc or type(exc).__name__}")
         status = response.status_code
         if 200 <= status < 300:
             return Outcome.published()
-        snippet = response.text[:200].strip()
-        reason = f"receiver answered HTTP {status}" + (f": {snippet}" if snippet else "")
+        reason = f"receiver answered HTTP {status_reason(status)}"
         if status == 429 or status >= 500:
             return Outcome.retry(reason, retry_after_seconds(response.headers.get("Retry-After")))
         return Outcome.failed(reason)

@@ -12,7 +12,6 @@ from typing import Any
 from flask import Blueprint, current_app, g, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import ImmutableMultiDict
@@ -237,11 +236,6 @@ def _page_context() -> dict[str, Any]:
 def _csrf_error(exc: CSRFError) -> tuple[str, int]:
     message = _l("The form has expired or is incomplete. Please reload the page.")
     return render_template("error.html", code=400, message=message), 400
-
-
-@web.errorhandler(RateLimitExceeded)
-def _too_many_logins(exc: RateLimitExceeded) -> Response:
-    return auth.too_many_attempts(exc)
 
 
 @web.errorhandler(RequestEntityTooLarge)

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from calendar_app import login_budget
 from calendar_app.accounts import authenticate, end_sessions
 from calendar_app.extensions import db_session
 from calendar_app.people import deactivated_login
+from calendar_app.security import too_many_logins_message
+from calendar_app.timeutil import now_utc
 
 WRONG_CREDENTIALS = _l("Wrong e-mail address or password.")
 DEACTIVATED = _l(
@@ -24,7 +35,6 @@ DEACTIVATED = _l(
 )
 # The user's session version at login; the user loader refuses a session with an older one.
 SESSION_VERSION_KEY = "_session_version"
-RETRY_AFTER_SECONDS = 60
 
 
 class LoginForm(FlaskForm):
@@ -56,13 +66,21 @@ def login() -> str | Response:
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user = authenticate(db_session(), form.email.data or "", form.password.data or "")
+        db, email, address = db_session(), form.email.data or "", request.remote_addr
+        keys = (login_budget.account_key(email), login_budget.address_key(address))
+        wait = login_budget.seconds_to_wait(db, keys, now_utc())
+        if wait:  # not even the right password is looked at while a delay runs
+            return too_many_attempts(wait)
+        user = authenticate(db, email, form.password.data or "")
         if user is not None:
+            login_budget.forget_account(db, email)
             session.clear()  # nothing from before the login survives it (session fixation)
             session.permanent = True  # ends after PERMANENT_SESSION_LIFETIME without a request
             session[SESSION_VERSION_KEY] = user.session_version
             login_user(user)
             return redirect(safe_next(request.args.get("next")))
+        budgets = login_budget.LoginBudgets.from_config(current_app.config["CALENDAR"])
+        login_budget.record_failure(db, budgets, email=email, address=address, now=now_utc())
         error = (
             DEACTIVATED
             if deactivated_login(db_session(), form.email.data or "", form.password.data or "")
@@ -71,11 +89,11 @@ def login() -> str | Response:
     return render_template("login.html", form=form, error=error)
 
 
-def too_many_attempts(exc: RateLimitExceeded) -> Response:
-    """The login throttle (security.py) refused: say so on the login page, with 429."""
-    page = render_template("login.html", form=LoginForm(), error=exc.description)
+def too_many_attempts(wait_seconds: int) -> Response:
+    """A failed-login delay runs (login_budget.py): say so on the login page, with 429."""
+    page = render_template("login.html", form=LoginForm(), error=too_many_logins_message())
     response = make_response(page, 429)
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Retry-After"] = str(wait_seconds)
     return response
 
 

@@ -27,6 +27,7 @@ STATUS_LABELS = {
     "draft": _l("Draft"),
     "in_review": _l("In review"),
     "scheduled": _l("Scheduled"),
+    "claimed": _l("Waiting to be sent"),
     "publishing": _l("Being sent"),
     "held": _l("Held"),
     "missed": _l("Missed: too late to send"),

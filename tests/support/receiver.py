@@ -18,6 +18,7 @@ class Received:
     path: str
     headers: dict[str, str]
     raw: bytes
+    client_port: int = 0  # the same port for two requests: the connection was kept alive
 
     @property
     def json(self) -> dict[str, Any]:
@@ -34,6 +35,8 @@ class Reply:
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b'{"ok": true}'
+    # Seconds between single bytes of the body: a receiver that answers, but ever so slowly.
+    trickle: float = 0.0
 
 
 class Receiver:
@@ -50,7 +53,13 @@ class Receiver:
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                request = Received(time.monotonic(), self.path, dict(self.headers.items()), raw)
+                request = Received(
+                    time.monotonic(),
+                    self.path,
+                    dict(self.headers.items()),
+                    raw,
+                    int(self.client_address[1]),
+                )
                 with receiver.lock:
                     receiver.received.append(request)
                 reply = receiver.reply(request)
@@ -63,7 +72,11 @@ class Receiver:
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
-                    self.wfile.write(reply.body)
+                    if not reply.trickle:
+                        self.wfile.write(reply.body)
+                    for byte in reply.body if reply.trickle else b"":
+                        time.sleep(reply.trickle)
+                        self.wfile.write(bytes([byte]))
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -80,6 +93,10 @@ class Receiver:
     def url(self) -> str:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}/hook"
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
 
     def start(self) -> Receiver:
         self.thread.start()
