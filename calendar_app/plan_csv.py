@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calendar_app import audit
+from calendar_app import audit, holds
 from calendar_app.errors import InvalidInput
 from calendar_app.models import Campaign, Channel, Department, Post, User
 from calendar_app.planning import check_text, create_post
@@ -245,6 +245,7 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
 def read_plan(session: Session, text: str, timezone: str) -> list[PlannedPost]:
     """Every row of the file, checked; if any is bad, InvalidInput names each bad line."""
     records = _records(text)
+    crisis_in_force = holds.active_crisis_id(session) is not None
     first = next(records, None)
     if first is None:
         raise InvalidInput("the file is empty", {"line 1": "no header row"})
@@ -277,9 +278,14 @@ def read_plan(session: Session, text: str, timezone: str) -> list[PlannedPost]:
             continue
         row = dict(zip(columns, cells + [""] * (len(columns) - len(cells)), strict=True))
         try:
-            planned.append(read_row(line, row, lookup, timezone))
+            read = read_row(line, row, lookup, timezone)
         except InvalidInput as exc:
             bad[f"line {line}"] = _summary(exc.fields)
+            continue
+        if read.crisis_response and not crisis_in_force:
+            bad[f"line {line}"] = "crisis_response only while a crisis is in force"
+            continue
+        planned.append(read)
     if bad:
         raise InvalidInput(
             f"nothing was imported: {len(bad)} row(s) are not valid: "

@@ -49,7 +49,7 @@ def plan(team: Team) -> dict[str, Any]:
         body="=Anmeldung jetzt offen, \"Plätze\" begrenzt;\nzweite Zeile", department_id=ids["hr"],
     )  # fmt: skip
     third = team.draft([x["id"]], at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC),
-                       body="@Kundenservice: Störung behoben", crisis_response=True)  # fmt: skip
+                       body="@Kundenservice: Störung behoben")  # fmt: skip
     return {"x": x, "blog": blog, "posts": [first, second, third], **ids}
 
 
@@ -73,7 +73,7 @@ def test_the_export_has_one_row_per_post_on_the_team_clock(team: Team) -> None:
     # A cell a spreadsheet would run as a formula is guarded with an apostrophe.
     assert second["body"].startswith("'=Anmeldung")
     assert third["body"] == "'@Kundenservice: Störung behoben"
-    assert third["crisis_response"] == "true"
+    assert third["crisis_response"] == "false"
     # a post without a department given belongs to corporate communications
     assert (third["department"], third["campaign"], third["overrides"]) == (
         "Corporate communications",

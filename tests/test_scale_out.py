@@ -43,6 +43,8 @@ class Schedulers:
             "SCHEDULER_INTERVAL_SECONDS": "0.05",
             "WEBHOOK_TIMEOUT_SECONDS": "2",
             "WEBHOOK_BACKOFF_SECONDS": "0.1",
+            # Production refuses loopback targets; the receiver here is one.
+            "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         }
         self.env.update(defaults, DATABASE_URL=url, CALENDAR_INSTANCE_PATH=str(tmp_path))
         self.env.update({k: str(v) for k, v in settings.items()})
