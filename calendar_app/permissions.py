@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from calendar_app.errors import NotAllowed
 from calendar_app.models import Post, PostStatus, Role, User
 
@@ -82,26 +84,70 @@ def may_publish_crisis_response(user: User) -> bool:
     return is_reviewer(user)
 
 
+def may_change_post(user: User, post: Post) -> bool:
+    """Its author, the people of its department, heads and admins change a post (text,
+    channels, time, and moving it in the calendar); everyone else may comment on it."""
+    if is_reviewer(user) or post.author_id == user.id:
+        return True
+    return post.department_id is not None and any(
+        d.id == post.department_id for d in user.departments
+    )
+
+
+def require_may_change_post(user: User, post: Post) -> None:
+    if not may_change_post(user, post):
+        department = post.department.name if post.department is not None else "its department"
+        raise NotAllowed(
+            f"only its author, the people of {department}, communications heads and admins may "
+            "change this post; you may comment on it"
+        )
+
+
+def require_may_submit(user: User, post: Post) -> None:
+    """A planner submits only their own drafts; a head or an admin any."""
+    if not (is_reviewer(user) or post.author_id == user.id):
+        raise NotAllowed(
+            "only its author, a communications head or an admin may submit this draft for approval"
+        )
+
+
 def may_approve(
-    user: User, post: Post, *, allow_self_approval: bool, answers_crisis: bool = False
+    user: User,
+    post: Post,
+    *,
+    allow_self_approval: bool,
+    answers_crisis: bool = False,
+    written_by: Collection[int] = (),
 ) -> bool:
-    """Four-eyes rule: nobody approves their own post, except a response to the crisis in force
-    (`answers_crisis`: holds.answers_crisis; the flag alone exempts nothing)."""
+    """Four-eyes rule: nobody approves a text they wrote or changed (`written_by`: the author
+    and everyone who changed it since its last approval), except a response to the crisis in
+    force (`answers_crisis`: holds.answers_crisis; the flag alone exempts nothing)."""
     if not is_reviewer(user):
         return False
-    return post.author_id != user.id or answers_crisis or allow_self_approval
+    wrote = post.author_id == user.id or user.id in written_by
+    return not wrote or answers_crisis or allow_self_approval
 
 
 def require_may_approve(
-    user: User, post: Post, *, allow_self_approval: bool, answers_crisis: bool = False
+    user: User,
+    post: Post,
+    *,
+    allow_self_approval: bool,
+    answers_crisis: bool = False,
+    written_by: Collection[int] = (),
 ) -> None:
     require_reviewer(user, "approve posts")
     if not may_approve(
-        user, post, allow_self_approval=allow_self_approval, answers_crisis=answers_crisis
+        user,
+        post,
+        allow_self_approval=allow_self_approval,
+        answers_crisis=answers_crisis,
+        written_by=written_by,
     ):
+        who = "wrote this post" if post.author_id == user.id else "changed its text"
         raise NotAllowed(
-            "you wrote this post: another head or an admin must approve it (four-eyes rule; "
-            "only responses to the crisis in force are exempt)"
+            f"you {who}: another head or an admin must approve it (four-eyes rule; only "
+            "responses to the crisis in force are exempt)"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from calendar_app import audit, holds, interleave
+from calendar_app import audit, holds, interleave, notifications
 from calendar_app.campaigns import find_campaign
 from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
@@ -18,6 +19,7 @@ from calendar_app.departments import default_department, get_department
 from calendar_app.errors import Conflict, InvalidInput, NotFound
 from calendar_app.models import (
     MAX_ID,
+    AuditEntry,
     Channel,
     Delivery,
     DeliveryStatus,
@@ -28,6 +30,8 @@ from calendar_app.models import (
 from calendar_app.permissions import (
     require_may_approve,
     require_may_approve_held_words,
+    require_may_change_post,
+    require_may_submit,
     require_reviewer,
 )
 from calendar_app.timeutil import check_aware, now_utc
@@ -278,14 +282,63 @@ def _refuse_edit(post: Post, deliveries: Sequence[Delivery]) -> None:
         )
 
 
+# What a second person approves: a change of any of these needs a new approval.
+CONTENT = ("title", "body", "overrides", "channels", "publish_at", "crisis_response")
+MAX_DIFF_LINES = 200
+
+
+def _snapshot(post: Post) -> dict[str, Any]:
+    """The post as the audit log compares it before and after an edit."""
+    return {
+        "title": post.title,
+        "body": post.body,
+        "overrides": {str(k): v for k, v in sorted(current_overrides(post).items())},
+        "channels": sorted(d.channel_id for d in post.deliveries),
+        "publish_at": post.publish_at.isoformat(),
+        "crisis_response": post.crisis_response,
+        "tags": sorted(post.tags),
+        "department_id": post.department_id,
+        "campaign_id": post.campaign_id,
+    }
+
+
+def _text_diff(before: str, after: str) -> list[str]:
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=1)
+    return list(lines)[2:][:MAX_DIFF_LINES]  # without the ---/+++ file header
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What an edit changed: texts as a unified diff, everything else as [before, after]."""
+    changes: dict[str, Any] = {}
+    for key, old in before.items():
+        new = after[key]
+        if old == new:
+            continue
+        if key in ("title", "body"):
+            changes[key] = _text_diff(old, new)
+        elif key == "overrides":
+            changes[key] = {
+                channel: _text_diff(old.get(channel, ""), new.get(channel, ""))
+                for channel in sorted({*old, *new})
+                if old.get(channel) != new.get(channel)
+            }
+        else:
+            changes[key] = [old, new]
+    return changes
+
+
 def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any]) -> Post:
-    """Change a post. Once approved, any change sends it back to draft for a new approval.
+    """Change a post. A change of its text, channels or time while it is in review or approved
+    sends it back to draft for a new approval (any change, once approved); every edit is in the
+    audit log with what it changed, and whoever changed the text may not approve it.
 
     Runs on the locked deliveries (lock_post): a delivery a scheduler has claimed but not put
     on the wire is taken back (its start finds it changed), one on the wire refuses the edit.
     """
     deliveries = lock_post(session, post)
+    require_may_change_post(editor, post)
     _refuse_edit(post, deliveries)
+    before = _snapshot(post)
     channels = (
         channels_by_ids(session, changes["channel_ids"])
         if "channel_ids" in changes
@@ -324,20 +377,65 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
     if tags is not None:
         holds.set_tags(post, tags)
     holds.index_post_text(post)
+    session.flush()
 
-    if previous_status not in WORKFLOW_STATUSES:
+    changed = _changes(before, _snapshot(post))
+    if not changed:
+        return post
+    content = any(key in changed for key in CONTENT)
+    audit.record(session, editor, "edit", post, changes=changed, content=content)
+    approved = previous_status not in WORKFLOW_STATUSES
+    if approved or (previous_status == PostStatus.IN_REVIEW and content):
         _back_to_draft(post)
         audit.record(
             session,
             editor,
             "send_back_to_draft",
             post,
-            reason="edited after approval",
+            reason="edited after approval" if approved else "changed in review",
             previous_status=previous_status,
         )
+        if approved and editor.id != post.author_id:
+            _tell_author_of_change(session, post, editor)
     post.updated_at = now_utc()
     session.flush()
     return post
+
+
+def _tell_author_of_change(session: Session, post: Post, editor: User) -> None:
+    name = post.title or post.body[:60]
+    notifications.notify(
+        session,
+        [post.author],
+        kind="post_changed",
+        subject=f"Your approved post “{name}” was changed",
+        text=(
+            f"{editor.name} ({editor.email}) changed your approved post “{name}”; it is a draft "
+            "again and needs a new approval."
+        ),
+        link=f"/posts/{post.id}",
+    )
+
+
+def text_written_by(session: Session, post: Post) -> set[int]:
+    """Who wrote the text a head is asked to approve: its author and everyone who changed its
+    text, channels or time since it was last approved (the audit log's `edit` entries)."""
+    writers = {post.author_id}
+    entries = session.execute(
+        select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.detail)
+        .where(
+            AuditEntry.subject_type == "post",
+            AuditEntry.subject_id == post.id,
+            AuditEntry.action.in_(["edit", "approve"]),
+        )
+        .order_by(AuditEntry.id)
+    )
+    for action, actor_id, detail in entries:
+        if action == "approve":
+            writers = {post.author_id}
+        elif actor_id is not None and (detail or {}).get("content"):
+            writers.add(actor_id)
+    return writers
 
 
 def _back_to_draft(post: Post) -> None:
@@ -366,6 +464,7 @@ def _forget_claim(delivery: Delivery) -> None:
 
 def submit_post(session: Session, actor: User, post: Post) -> Post:
     lock_post(session, post)
+    require_may_submit(actor, post)
     if post.status != PostStatus.DRAFT:
         raise Conflict(f"only a draft can be submitted for approval; this post is {post.status}")
     post.status = PostStatus.IN_REVIEW
@@ -401,6 +500,7 @@ def approve_post(
         post,
         allow_self_approval=allow_self_approval,
         answers_crisis=holds.answers_crisis(post, crisis_id),
+        written_by=text_written_by(session, post),
     )
     held_words = holds.held_words_in(post, holds.active_hold_keywords(session))
     require_may_approve_held_words(approver, post, held_words)

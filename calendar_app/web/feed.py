@@ -106,6 +106,13 @@ def reschedule(post_id: int) -> tuple[dict[str, Any], int]:
         if post.status not in MOVABLE:
             return {"error": _("Held, published or discarded posts cannot be moved.")}, 409
         was_approved = post.status == PostStatus.SCHEDULED
+        if was_approved and data.get("confirm") is not True:
+            # Moving an approved post undoes its approval: the planner says so first.
+            message = _(
+                "This post is approved. Moving it makes it a draft again: it needs a new "
+                "approval, and its author is told. Move it?"
+            )
+            return {"error": message, "message": message, "needs_confirmation": True}, 409
         planning.edit_post(session, signed_in_user(), post, {"publish_at": publish_at})
     except RuleError as exc:
         session.rollback()

@@ -106,8 +106,15 @@ def agenda() -> str:
 
 def _may_approve(user: User, post: Post) -> bool:
     allow = current_app.config["CALENDAR"].ALLOW_SELF_APPROVAL
-    answers = holds.answers_crisis(post, holds.active_crisis_id(db_session()))
-    return may_approve(user, post, allow_self_approval=allow, answers_crisis=answers)
+    session = db_session()
+    answers = holds.answers_crisis(post, holds.active_crisis_id(session))
+    return may_approve(
+        user,
+        post,
+        allow_self_approval=allow,
+        answers_crisis=answers,
+        written_by=planning.text_written_by(session, post),
+    )
 
 
 def post(post_id: int, *, comment_form: CommentForm | None = None, status: int = 200) -> Any:
