@@ -81,8 +81,57 @@
     });
   }
 
+  // One "are you sure?" dialog for the page (base.html), filled per question. Resolves true when
+  // the person confirms; Escape, Cancel and the backdrop answer no.
+  function ask(question) {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") {
+      return Promise.resolve(window.confirm(question.message));
+    }
+    dialog.querySelector("#confirm-title").textContent = question.title || dialog.dataset.title;
+    dialog.querySelector("#confirm-message").textContent = question.message;
+    var yes = dialog.querySelector("[data-answer=yes]");
+    yes.textContent = question.yes || dialog.dataset.yes;
+    yes.className = question.danger === false ? "" : "alarm";
+    dialog.returnValue = "";
+    dialog.showModal();
+    // A destructive question starts on Cancel, so Enter alone never destroys anything.
+    (question.danger === false ? yes : dialog.querySelector("button[value=no]")).focus();
+    return new Promise(function (resolve) {
+      dialog.addEventListener("close", function done() {
+        dialog.removeEventListener("close", done);
+        resolve(dialog.returnValue === "yes");
+      });
+    });
+  }
+  window.calendarApp = { ask: ask };
+
+  // A destructive button (data-confirm="what will happen") asks first; the form is sent only
+  // on yes, with the same button as its submitter. Without JavaScript it submits at once.
+  function setUpConfirmations() {
+    document.querySelectorAll("button[data-confirm]").forEach(function (button) {
+      button.addEventListener("click", function (event) {
+        if (button.dataset.confirmed === "1") {
+          delete button.dataset.confirmed;
+          return;
+        }
+        if (button.form && !button.form.noValidate && !button.formNoValidate && !button.form.checkValidity()) {
+          return; // let the browser name the missing field first
+        }
+        event.preventDefault();
+        ask({ message: button.dataset.confirm, yes: button.dataset.confirmYes || button.textContent.trim() }).then(function (yes) {
+          if (yes) {
+            button.dataset.confirmed = "1";
+            button.click();
+          }
+        });
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setUpDialogs();
+    setUpConfirmations();
     setUpScope();
     setUpSelectAll();
   });

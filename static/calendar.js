@@ -21,6 +21,47 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
+  // A post in the calendar: its time and title, then its channels' networks (icons copied from
+  // the page's <template>) and its status as a badge, all visible without hovering. Text goes
+  // in as text, never as markup.
+  function postContent(arg, icons) {
+    var props = arg.event.extendedProps;
+    if (props.blackout) {
+      return undefined; // FullCalendar's own rendering of a shaded background event
+    }
+    function part(tag, className, text) {
+      var node = document.createElement(tag);
+      node.className = className;
+      if (text !== undefined) {
+        node.textContent = text;
+      }
+      return node;
+    }
+    var box = part("div", "post-content");
+    var line = part("div", "post-line");
+    if (arg.timeText) {
+      line.appendChild(part("span", "post-time", arg.timeText));
+    }
+    line.appendChild(part("span", "post-title", arg.event.title));
+    box.appendChild(line);
+    var badges = part("div", "post-badges");
+    var networks = part("span", "networks");
+    (props.networks || []).filter(function (network, index, all) {
+      return all.indexOf(network) === index;
+    }).forEach(function (network) {
+      var icon = icons && icons.content.querySelector(".network-" + network);
+      if (icon) {
+        networks.appendChild(icon.cloneNode(true));
+      }
+    });
+    if (networks.childNodes.length) {
+      badges.appendChild(networks);
+    }
+    badges.appendChild(part("span", "badge-status status-" + props.status, props.statusBadge || props.statusLabel));
+    box.appendChild(badges);
+    return { domNodes: [box] };
+  }
+
   function say(text, kind) {
     var box = document.getElementById("calendar-message");
     box.textContent = text;
@@ -43,6 +84,7 @@
     var loadedAt = Date.now();
     var teamNow = new Date(data.now + ":00Z");
     var phone = window.matchMedia("(max-width: 40rem)").matches;
+    var icons = document.getElementById("network-icons");
 
     var exportLink = document.getElementById("export-csv");
     var exportBase = exportLink ? exportLink.getAttribute("href").split("?")[0] : "";
@@ -84,6 +126,17 @@
         ? { left: "prev,next", center: "title", right: "dayGridMonth,listWeek" }
         : { left: "prev,next today", center: "title", right: "dayGridMonth,timeGridWeek,listWeek" },
       eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: data.locale !== "de" },
+      // Our own words for the buttons, in both languages (FullCalendar's English ones are in
+      // lower case), and an all-day label that says it in full.
+      buttonText: { today: data.buttonToday, month: data.buttonMonth, week: data.buttonWeek, list: data.buttonList },
+      buttonHints: { prev: data.previous, next: data.next },
+      allDayText: data.allDay,
+      eventClassNames: function (arg) {
+        return arg.event.extendedProps.blackout ? [] : ["post-event"];
+      },
+      eventContent: function (arg) {
+        return postContent(arg, icons);
+      },
       editable: true,
       eventDurationEditable: false,
       eventStartEditable: true,
@@ -125,32 +178,47 @@
           info.el.setAttribute("title", note);
           return;
         }
-        var label = info.event.title + " · " + props.statusLabel + " · " + props.channels.join(", ");
+        var label = (info.timeText ? info.timeText + " " : "") + info.event.title + " · " + props.statusLabel + " · " + props.channels.join(", ");
         info.el.setAttribute("title", label);
         info.el.setAttribute("aria-label", label);
-        if (props.status === "held" || props.status === "missed" || props.status === "failed" || props.status === "unknown") {
-          var title = info.el.querySelector(".fc-event-title, .fc-list-event-title a");
-          if (title && !title.dataset.marked) {
-            title.dataset.marked = "1";
-            title.textContent = "⚠ " + props.statusLabel + ": " + title.textContent;
-          }
-        }
+        info.el.style.setProperty("--dept", info.event.backgroundColor);
       },
       dateClick: function (info) {
         window.location.href = data.composeUrl + "?date=" + info.dateStr.slice(0, 10);
       },
       eventDrop: function (info) {
         var url = data.rescheduleUrl.replace(/\/0\/reschedule$/, "/" + info.event.id + "/reschedule");
-        fetch(url, {
-          method: "POST",
-          credentials: "same-origin",
-          headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-          body: JSON.stringify({ publish_at: wallClock(info.event.start) }),
-        })
-          .then(function (response) {
+        var publishAt = wallClock(info.event.start);
+
+        function send(confirmed) {
+          var payload = { publish_at: publishAt };
+          if (confirmed) {
+            payload.confirm = true;
+          }
+          return fetch(url, {
+            method: "POST",
+            credentials: "same-origin",
+            headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+            body: JSON.stringify(payload),
+          }).then(function (response) {
             return response.json().catch(function () {
               return { error: response.statusText };
             }).then(function (body) {
+              // An approved post: the server asks first, since moving it takes its approval.
+              if (response.status === 409 && body.needs_confirmation && !confirmed) {
+                return window.calendarApp.ask({
+                  title: data.confirmMoveTitle,
+                  message: body.message || body.error,
+                  yes: data.confirmMove,
+                  danger: false,
+                }).then(function (yes) {
+                  if (yes) {
+                    return send(true);
+                  }
+                  info.revert();
+                  return null;
+                });
+              }
               if (!response.ok) {
                 throw new Error(body.error || response.statusText);
               }
@@ -158,12 +226,15 @@
               // A move into a blackout date is allowed, but the planner must see what it meets.
               say([body.message].concat(warnings).join(" "), warnings.length ? "error" : "success");
               calendar.refetchEvents();
+              return null;
             });
-          })
-          .catch(function (error) {
-            info.revert();
-            say(data.moveFailed + " " + error.message, "error");
           });
+        }
+
+        send(false).catch(function (error) {
+          info.revert();
+          say(data.moveFailed + " " + error.message, "error");
+        });
       },
     });
     calendar.render();

@@ -288,6 +288,10 @@ def test_plan_approve_declare_review(browser: object, live_site: LiveSite) -> No
         "Lage geklärt, Pressestelle hat reagiert."
     )
     page.get_by_role("button", name="Aufhebung der Krise beantragen").click()
+    # It asks first, saying what will happen.
+    ask = page.get_by_role("dialog", name="Sind Sie sicher?")
+    expect(ask).to_contain_text("bleibt in Kraft, bis eine weitere Kommunikationsleitung")
+    ask.get_by_role("button", name="Aufhebung der Krise beantragen").click()
     expect(page.locator("#crisis-banner")).to_contain_text("wartet auf eine zweite Person")
     expect(page.get_by_role("button", name="Bestätigen: Krise aufheben")).to_have_count(0)
     screenshot(page, "lift-requested")

@@ -34,6 +34,7 @@ from calendar_app.web import (
     campaigns,
     compose,
     feed,
+    icons,
     imports,
     pages,
     playbooks,
@@ -167,6 +168,9 @@ for _name, _filter in {
     "kpi_number": campaigns.kpi_number,
 }.items():
     web.add_app_template_filter(_filter, _name)
+web.add_app_template_global(icons.icon, "icon")
+web.add_app_template_global(icons.network_icon, "network_icon")
+web.add_app_template_global(icons.NETWORK_NAMES, "network_names")
 
 
 @login_manager.user_loader

@@ -19,6 +19,7 @@ from calendar_app.web import queries
 from calendar_app.web.formatting import (
     colour_or_default,
     post_path_prefix,
+    status_badge,
     status_label,
     team_time,
     team_timezone,
@@ -47,9 +48,11 @@ def event(entry: queries.CalendarEntry, *, post_url: str) -> dict[str, Any]:
         "extendedProps": {
             "status": entry.status,
             "statusLabel": status_label(entry.status),
+            "statusBadge": status_badge(entry.status),
             "department": entry.department,
             "campaign": entry.campaign,
             "channels": entry.channels,
+            "networks": entry.networks,
             "crisisResponse": entry.crisis_response,
         },
     }

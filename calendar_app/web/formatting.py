@@ -37,6 +37,21 @@ STATUS_LABELS = {
     "discarded": _l("Discarded"),
 }
 
+# The same, as short as a badge in a calendar cell can hold.
+STATUS_BADGES = {
+    "draft": _l("Draft"),
+    "in_review": _l("In review"),
+    "scheduled": _l("Approved"),
+    "claimed": _l("Sending"),
+    "publishing": _l("Sending"),
+    "held": _l("Held"),
+    "missed": _l("Missed"),
+    "unknown": _l("Unclear"),
+    "published": _l("Published"),
+    "failed": _l("Failed"),
+    "discarded": _l("Discarded"),
+}
+
 ROLE_LABELS = {
     "planner": _l("Social media"),
     "head": _l("Communications head"),
@@ -155,6 +170,13 @@ def status_label(status: str) -> str:
     return known[status]
 
 
+def status_badge(status: str) -> str:
+    known = g.setdefault("status_badges", {})
+    if status not in known:
+        known[status] = str(STATUS_BADGES.get(status, status))
+    return known[status]
+
+
 def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
@@ -202,6 +224,7 @@ FILTERS = {
     "day_heading": day_heading,
     "input_value": input_value,
     "status_label": status_label,
+    "status_badge": status_badge,
     "role_label": role_label,
     "contact_role_label": contact_role_label,
     "action_label": action_label,

@@ -93,6 +93,7 @@ class CalendarEntry:
     department_color: str | None
     campaign: str
     channels: list[str]
+    networks: list[str]  # each channel's network (channel_rules.NETWORKS), in the same order
 
 
 def calendar_entries(
@@ -116,13 +117,15 @@ def calendar_entries(
         status=status,
     )
     channels: dict[int, list[str]] = defaultdict(list)
-    for post_id, name in session.execute(
-        select(Delivery.post_id, Channel.name)
+    networks: dict[int, list[str]] = defaultdict(list)
+    for post_id, name, network in session.execute(
+        select(Delivery.post_id, Channel.name, Channel.network)
         .join(Channel, Delivery.channel_id == Channel.id)
         .where(Delivery.post_id.in_(select(Post.id).where(*conditions)))
         .order_by(Delivery.id)
     ):
         channels[post_id].append(name)
+        networks[post_id].append(network)
     rows = session.execute(
         select(
             Post.id,
@@ -152,6 +155,7 @@ def calendar_entries(
             department_color=color,
             campaign=campaign or "",
             channels=channels[post_id],
+            networks=networks[post_id],
         )
         for (
             post_id,
