@@ -12,8 +12,17 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from datetime import timedelta
 
-from bench.world import Databases, Receiver, Schedulers, make_webhooks, plan, seed_background
+from bench.world import (
+    Databases,
+    Receiver,
+    Schedulers,
+    delivery_counts,
+    make_webhooks,
+    plan,
+    seed_background,
+)
 from calendar_app import create_app, crisis, planning
+from calendar_app.channels import create_channel
 from calendar_app.db import Database
 from calendar_app.extensions import get_db
 from calendar_app.models import User
@@ -129,3 +138,75 @@ def declare_run(
         schedulers.stop()
         get_db(app).dispose()
         db.dispose()
+
+
+@dataclass
+class SlowDeclareRun:
+    """Declarations while every request to the channel takes `delay` seconds."""
+
+    declare_s: list[float] = field(default_factory=list)
+    in_flight: list[int] = field(default_factory=list)
+    still_open: list[int] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)
+    late: int = 0  # requests that arrived after a declaration had returned
+
+
+def slow_declare_run(
+    dbs: Databases, receiver: Receiver, *, engine: str, due: int, delay: float, reps: int
+) -> SlowDeclareRun:
+    """`due` deliveries fall due at once on one channel that answers each request after `delay`
+    seconds; one `calendar-app scheduler` process with the default settings (8 senders, claims
+    of 50, 10 s deadline per request) starts on them. Once the first requests are on the wire a
+    head declares a crisis through the API. Measured: how long the declaration takes (it should
+    wait for the requests on the wire, about one request's time, never for the queue behind
+    them), and whether any request arrived after it returned."""
+    run = SlowDeclareRun()
+    config = Config()
+    senders = min(config.DISPATCH_CONCURRENCY, due)
+    for _ in range(reps):
+        url, team = dbs.fresh(engine)
+        workdir = dbs.tmp / f"slow-declare-{time.monotonic_ns()}"
+        workdir.mkdir()
+        schedulers = Schedulers(url, workdir, SCHEDULER_INTERVAL_SECONDS=0.2)
+        app = create_app(
+            dc_replace(
+                config,
+                ENV="testing",
+                SECRET_KEY=secrets.token_hex(16),
+                DATABASE_URL=url,
+                INSTANCE_PATH=workdir,
+            )
+        )
+        db = get_db(app)
+        try:
+            with db.transaction() as session:
+                channel = create_channel(
+                    session,
+                    session.get(User, team.admin_id),
+                    name="Langsamer Kanal",
+                    kind="webhook",
+                    config={"url": receiver.url(f"slow/{delay:g}/x"), "secret": "bench"},
+                ).id
+            receiver.reset()
+            plan(db, team, [channel], due, at=now_utc())
+            schedulers.start(1)
+            assert receiver.wait_for(senders, timeout=60), "the scheduler did not start"
+            started = time.perf_counter()
+            response = app.test_client().post(
+                "/api/v1/crisis",
+                json={"reason": "Shitstorm"},
+                headers={"Authorization": f"Bearer {team.head_token}"},
+            )
+            run.declare_s.append(time.perf_counter() - started)
+            returned_at = time.time()
+            assert response.status_code == 201, response.get_json()
+            answer = response.get_json()
+            run.in_flight.append(len(answer["in_flight"]))
+            run.still_open.append(len(answer["still_open"]))
+            time.sleep(3.0)  # a request started after the declaration would have arrived by now
+            run.late += sum(1 for at, _path in receiver.arrivals() if at > returned_at)
+            run.held.append(delivery_counts(db).get("held", 0))
+        finally:
+            schedulers.stop()
+            get_db(app).dispose()
+    return run

@@ -1,6 +1,7 @@
 """A webhook receiver on loopback in its own process, so it never competes with the sender for
 the GIL. It answers every POST with 200 at once and records when it arrived (wall clock, so the
-benchmark process can compare it with its own clock) and which path it went to.
+benchmark process can compare it with its own clock) and which path it went to. A path that
+begins `/slow/<seconds>/` is answered after that many seconds (a slow channel, not a broken one).
 
 `python -m bench.receiver` prints its port on the first line of stdout.
 GET /stats?since=N returns the arrivals from index N; POST /reset forgets them.
@@ -43,6 +44,8 @@ def serve() -> None:
                 at = time.time()
                 with lock:
                     arrivals.append((at, self.path))
+                if self.path.startswith("/slow/"):
+                    time.sleep(float(self.path.split("/")[2]))
             self._answer(REPLY)
 
         def do_GET(self) -> None:

@@ -15,15 +15,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.declare import declare_run
+from bench.declare import declare_run, slow_declare_run
 from bench.dispatching import dispatch_run as _dispatch_run
 from bench.dispatching import raw_rate
 from bench.stats import median, percentile, spread
+from bench.trials import crisis_trials
 from bench.views import view_run
 from bench.world import Databases, Receiver
 from config import Config
 
-SECTIONS = ("throughput", "postgres", "lateness", "crisis", "views", "memory", "growth")
+SECTIONS = (
+    "throughput",
+    "postgres",
+    "lateness",
+    "crisis",
+    "slow",
+    "trials",
+    "views",
+    "memory",
+    "growth",
+)
 
 
 @dataclass
@@ -63,6 +74,11 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queued", type=int, help="queued deliveries behind a crisis (10000)")
     parser.add_argument("--trials", type=int, help="randomized crisis declarations (200)")
     parser.add_argument("--pg-trials", type=int, help="... on PostgreSQL (100)")
+    parser.add_argument("--slow-delay", type=float, help="seconds a slow channel takes (8)")
+    parser.add_argument("--slow-due", type=int, help="deliveries due on the slow channel (48)")
+    parser.add_argument(
+        "--people-trials", type=int, help="trials with slow receivers and people acting (2000)"
+    )
     parser.add_argument("--stored", type=int, help="stored posts for the calendar views (10000)")
     parser.add_argument("--requests", type=int, help="requests per endpoint and size (30)")
     parser.add_argument("--memory-deliveries", type=int, help="deliveries for peak RSS (10000)")
@@ -80,6 +96,9 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         "queued": (1000, 10000),
         "trials": (20, 200),
         "pg_trials": (10, 100),
+        "slow_delay": (2.0, 8.0),
+        "slow_due": (16, 48),
+        "people_trials": (50, 2000),
         "stored": (1000, 10000),
         "requests": (10, 30),
         "memory_deliveries": (1000, 10000),
@@ -178,6 +197,44 @@ def main(argv: list[str] | None = None) -> int:
             if "postgres" not in args.skip:
                 crisis("postgres", args.pg_trials, "PostgreSQL, 2 scheduler processes")
 
+        def do_slow() -> None:
+            for engine, label in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
+                if engine == "postgres" and "postgres" in args.skip:
+                    continue
+                run = slow_declare_run(dbs, receiver, engine=engine, due=args.slow_due,
+                                       delay=args.slow_delay, reps=args.reps)  # fmt: skip
+                took = median(run.declare_s)
+                table.add(
+                    f"{label}, 1 scheduler process: declare with {args.slow_delay:g} s channels, "
+                    f"{args.slow_due} due (in flight {spread(run.in_flight, '{:.0f}')}, still "
+                    f"open {spread(run.still_open, '{:.0f}')}, held {spread(run.held, '{:.0f}')})",
+                    f"{took:.2f} s ({spread(run.declare_s)})",
+                    f"one request {args.slow_delay:g} s",
+                    f"{took / args.slow_delay:.2f}x",
+                    "< 10 s, one request's time",
+                    max(run.declare_s) < 10,
+                )
+                table.add(
+                    f"{label}: received after that declare returned ({args.reps} declarations)",
+                    str(run.late),
+                    "-",
+                    "-",
+                    "0",
+                    run.late == 0,
+                )
+
+        def do_trials() -> None:
+            result = crisis_trials(args.people_trials)
+            table.add(
+                f"PostgreSQL, 3 scheduler processes: randomized crisis trials with slow and 503 "
+                f"receivers and people acting ({result.summary})",
+                "passed" if result.passed else "FAILED",
+                "-",
+                "-",
+                "0 late, 0 twice, 0 lost",
+                result.passed,
+            )
+
         def views(stored: int) -> None:
             # A month of 100k stored posts takes about a second a request: fewer requests there.
             requests = args.requests if stored <= 10_000 else max(5, args.requests // 3)
@@ -229,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             "postgres": do_postgres,
             "lateness": do_lateness,
             "crisis": do_crisis,
+            "slow": do_slow,
+            "trials": do_trials,
             "views": do_views,
             "memory": do_memory,
             "growth": do_growth,
@@ -244,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{'quick' if args.quick else 'full'} run: reps={args.reps} deliveries={args.deliveries} "
         f"pg_deliveries={args.pg_deliveries} lateness={args.lateness_count}/"
         f"{args.lateness_spread:g}s queued={args.queued} trials={args.trials}/{args.pg_trials} "
+        f"slow={args.slow_due}x{args.slow_delay:g}s people_trials={args.people_trials} "
         f"stored={args.stored} requests={args.requests} memory={args.memory_deliveries} "
         f"growth={args.growth}; {time.monotonic() - started:.0f} s"
     )

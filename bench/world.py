@@ -252,7 +252,10 @@ class Schedulers:
 
     def __init__(self, url: str, workdir: Path, **settings: Any) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CALENDAR_")}
-        self.env.update(DATABASE_URL=url, CALENDAR_INSTANCE_PATH=str(workdir))
+        # Production refuses loopback targets; the benchmark's receiver is one.
+        self.env.update(
+            DATABASE_URL=url, CALENDAR_INSTANCE_PATH=str(workdir), WEBHOOK_ALLOWED_HOSTS="127.0.0.1"
+        )
         for name in ("SECRET_KEY", "DISPATCH_BATCH_SIZE", "DISPATCH_CONCURRENCY"):
             self.env.pop(name, None)
         self.env.update({k: str(v) for k, v in settings.items()})

@@ -23,11 +23,9 @@ from calendar_app.channels import channels_by_ids
 from calendar_app.db import Database
 from calendar_app.errors import InvalidInput, NotFound
 from calendar_app.models import (
-    HOLDABLE,
     MAX_ID,
     Blackout,
     Delivery,
-    DeliveryStatus,
     Post,
     QueueState,
     User,
@@ -312,32 +310,13 @@ def hold_for_blackouts(
     post_ids: set[int] = set()
     for blackout in blackouts:
         conditions = [
-            Delivery.status.in_(HOLDABLE),
             Delivery.due_at <= now,
             _held_by(blackout, now),
             holds.not_answering(crisis_id),
         ]
         if delivery_ids is not None:
             conditions.append(Delivery.id.in_(delivery_ids))
-        due = (
-            select(Delivery.id)
-            .where(*conditions)
-            .with_for_update(skip_locked=True)
-            .cte("due_in_blackout")
-        )
-        rows = session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(select(due.c.id)), Delivery.status.in_(HOLDABLE))
-            .values(
-                status=DeliveryStatus.HELD,
-                held_by_blackout_id=blackout.id,
-                held_by_crisis_id=None,
-                held_at=now,
-                claim_token=None,
-            )
-            .returning(Delivery.post_id)
-            .execution_options(synchronize_session=False)
-        ).all()
+        rows = holds.hold(session, conditions, now, blackout_id=blackout.id)
         post_ids |= {row.post_id for row in rows}
     settle_post_status(session, post_ids)
     return sorted(post_ids)

@@ -24,7 +24,6 @@ from calendar_app.blackouts import blackout_blocking_release
 from calendar_app.channels import channels_by_ids
 from calendar_app.errors import Conflict, InvalidInput
 from calendar_app.models import (
-    HOLDABLE,
     Crisis,
     Delivery,
     DeliveryStatus,
@@ -105,29 +104,10 @@ def hold_due_deliveries(
     loses its delivery here: the start of its send is conditional on `claimed`.
     `skip_locked=False` waits for rows a person is changing (the lift must see them all).
     """
-    conditions = [Delivery.status.in_(HOLDABLE), Delivery.due_at <= now, must_hold(crisis)]
+    conditions = [Delivery.due_at <= now, must_hold(crisis)]
     if delivery_ids is not None:
         conditions.append(Delivery.id.in_(delivery_ids))
-    due = (
-        select(Delivery.id)
-        .where(*conditions)
-        .order_by(Delivery.id)  # when it waits for locks, in the order people take them
-        .with_for_update(skip_locked=skip_locked)
-        .cte("due_in_scope")
-    )
-    rows = session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(select(due.c.id)), Delivery.status.in_(HOLDABLE))
-        .values(
-            status=DeliveryStatus.HELD,
-            held_by_crisis_id=crisis.id,
-            held_by_blackout_id=None,
-            held_at=now,
-            claim_token=None,
-        )
-        .returning(Delivery.id, Delivery.post_id)
-        .execution_options(synchronize_session=False)
-    ).all()
+    rows = holds.hold(session, conditions, now, crisis_id=crisis.id, skip_locked=skip_locked)
     return record_set_aside(session, rows, "hold", crisis=crisis.id)
 
 

@@ -22,12 +22,21 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, Row, false, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from calendar_app.errors import InvalidInput
-from calendar_app.models import Crisis, Delivery, Post, PostTag, QueueState
+from calendar_app.models import (
+    HOLDABLE,
+    Crisis,
+    Delivery,
+    DeliveryStatus,
+    Post,
+    PostTag,
+    QueueState,
+)
 
 MAX_TAG_LENGTH = 60
 MAX_KEYWORD_LENGTH = 100
@@ -97,6 +106,41 @@ def topic_or_keyword_hold(topics: Sequence[str], keywords: Sequence[str]) -> Col
     for word in keywords:
         conditions.append(Delivery.hold_text.contains(word, autoescape=True))
     return or_(*conditions) if conditions else false()
+
+
+def hold(
+    session: Session,
+    conditions: Sequence[ColumnElement[bool]],
+    now: datetime,
+    *,
+    crisis_id: int | None = None,
+    blackout_id: int | None = None,
+    skip_locked: bool = True,
+) -> Sequence[Row[tuple[int, int]]]:
+    """Hold the due deliveries not on the wire that meet `conditions`, for a crisis or a
+    blackout: the one statement both use. Rows a person has locked are skipped (the claim or the
+    start sees them next), unless `skip_locked` is False; then they are waited for, in id order,
+    the order people lock them in. Ends any claim on them (the token). Returns (id, post id)."""
+    due = (
+        select(Delivery.id)
+        .where(Delivery.status.in_(HOLDABLE), *conditions)
+        .order_by(Delivery.id)
+        .with_for_update(skip_locked=skip_locked)
+        .cte("due_to_hold")
+    )
+    return session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(select(due.c.id)), Delivery.status.in_(HOLDABLE))
+        .values(
+            status=DeliveryStatus.HELD,
+            held_by_crisis_id=crisis_id,
+            held_by_blackout_id=blackout_id,
+            held_at=now,
+            claim_token=None,
+        )
+        .returning(Delivery.id, Delivery.post_id)
+        .execution_options(synchronize_session=False)
+    ).all()
 
 
 def not_answering(crisis_id: int | None) -> ColumnElement[bool]:

@@ -498,7 +498,7 @@ def test_a_blackout_that_ended_while_no_pass_ran_holds_what_fell_due_in_it(
 # --- 6: an edit is no side door out of the review -------------------------------------------
 
 
-@pytest.mark.parametrize("who", ["planner", "planner2", "head", "admin"])
+@pytest.mark.parametrize("who", ["planner", "head", "admin"])
 def test_an_edit_never_takes_a_held_post_out_of_the_review(
     any_team: Team, receiver: Receiver, make_dispatcher: Any, held_after_the_crisis: dict, who: str
 ) -> None:
