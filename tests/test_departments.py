@@ -195,7 +195,7 @@ def test_the_people_page_lists_everyone_with_role_and_departments(team: Team) ->
     row = page[page.index(f'id="person-{planner}"') :]
     row = row[: row.index("</tr>")]
     assert "planner@example.org" in row
-    assert "<td>Social Media</td>" in row
+    assert re.search(r"<td[^>]*>Social Media</td>", row)
     checked = re.findall(r'<input checked id="person-\d+-departments-\d+"[^>]*value="(\d+)"', row)
     assert sorted(int(i) for i in checked) == sorted([by_slug["pr"]["id"], by_slug["hr"]["id"]])
     assert "Voreinstellung für neue Beiträge: PR" in row

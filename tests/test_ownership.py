@@ -256,7 +256,7 @@ def test_dragging_an_approved_post_asks_first_and_a_stranger_may_not(office: Off
     asked = browser.post(url, json={"publish_at": moved_to}, headers=headers)
     assert asked.status_code == 409
     assert asked.get_json()["needs_confirmation"] is True
-    assert "new approval" in asked.get_json()["message"]
+    assert "neue Freigabe" in asked.get_json()["message"]  # the colleague works in German
     assert team.post(post["id"])["status"] == "scheduled"
     confirmed = browser.post(url, json={"publish_at": moved_to, "confirm": True}, headers=headers)
     assert confirmed.status_code == 200, confirmed.get_json()

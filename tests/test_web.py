@@ -340,9 +340,12 @@ def test_feed_gives_team_wall_clock_and_filters(site: Site, browser: FlaskClient
     assert browser.get("/calendar/events?start=gestern&end=x").status_code == 400
 
 
-def reschedule(browser: FlaskClient, post_id: int, when: str, token: str | None) -> object:
+def reschedule(
+    browser: FlaskClient, post_id: int, when: str, token: str | None, *, confirm: bool = False
+) -> object:
     headers = {"X-CSRFToken": token} if token else {}
-    return browser.post(f"/posts/{post_id}/reschedule", json={"publish_at": when}, headers=headers)
+    body: dict[str, object] = {"publish_at": when, **({"confirm": True} if confirm else {})}
+    return browser.post(f"/posts/{post_id}/reschedule", json=body, headers=headers)
 
 
 def test_dragging_an_approved_post_sends_it_back_for_approval(
@@ -352,7 +355,10 @@ def test_dragging_an_approved_post_sends_it_back_for_approval(
     log_in(browser, "planner")
     token = csrf_token(browser, "/")
     assert reschedule(browser, post_id, "2026-12-01T09:00", None).status_code == 400  # no CSRF
-    response = reschedule(browser, post_id, "2026-12-01T09:00", token)
+    asked = reschedule(browser, post_id, "2026-12-01T09:00", token)
+    assert asked.status_code == 409  # an approved post: the planner confirms first
+    assert asked.get_json()["needs_confirmation"] is True
+    response = reschedule(browser, post_id, "2026-12-01T09:00", token, confirm=True)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["status"] == "draft"
     with get_db(site.app).transaction() as session:
