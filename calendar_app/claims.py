@@ -43,7 +43,8 @@ from sqlalchemy.orm import Session
 from calendar_app import interleave
 from calendar_app.blackouts import blackouts_to_hold, hold_for_blackouts, must_hold_for_blackouts
 from calendar_app.crisis import current_crisis, hold_due_deliveries, must_hold, record_set_aside
-from calendar_app.models import Delivery, DeliveryStatus, Post, PostStatus
+from calendar_app.db import locks_rows
+from calendar_app.models import Crisis, Delivery, DeliveryStatus, Post, PostStatus
 from calendar_app.planning import settle_post_status
 
 log = logging.getLogger(__name__)
@@ -91,28 +92,32 @@ class StartResult:
     held_post_ids: list[int] = field(default_factory=list)
 
 
-def lock_in_order(session: Session, delivery_ids: Sequence[int], *, queue: bool) -> None:
+def lock_in_order(session: Session, step: Sequence[Claim], *, queue: bool) -> Crisis | None:
     """Take the locks a step of the pass needs, in the one order every transaction follows:
-    queue_state first (when the step starts sends), then the deliveries by id (a person's
-    action locks a post's deliveries by id too), posts last (settle_post_status)."""
-    if queue:
-        current_crisis(session, lock="share")
-    if delivery_ids:
+    queue_state first (when the step starts sends; returns the crisis in force), then the
+    deliveries by id, posts last (settle_post_status).
+
+    The deliveries need locking up front only when the step touches two of one post: a person
+    locks one post's deliveries by id, so only two rows of one post, taken in the other order
+    by the step's statements, could close a cycle (other schedulers' claims are other rows)."""
+    crisis = current_crisis(session, lock="share") if queue else None
+    post_ids = [c.post_id for c in step]
+    if len(set(post_ids)) < len(post_ids) and locks_rows(session):
         session.execute(
             select(Delivery.id)
-            .where(Delivery.id.in_(sorted(delivery_ids)))
+            .where(Delivery.id.in_(sorted(c.delivery_id for c in step)))
             .order_by(Delivery.id)
             .with_for_update()
         )
+    return crisis
 
 
 def _hold_what_must_wait(
-    session: Session, now: datetime, delivery_ids: Sequence[int] | None = None
+    session: Session, now: datetime, crisis: Crisis | None, delivery_ids: Sequence[int] | None
 ) -> tuple[list[int], list]:
-    """The crisis in force (read with the lock a declaration conflicts with) and the blackouts
-    hold what they cover among the due deliveries not on the wire (or among `delivery_ids`).
-    Returns the posts held and the SQL conditions of what may not go out."""
-    crisis = current_crisis(session, lock="share")
+    """The crisis in force (read by the caller with the lock a declaration conflicts with) and
+    the blackouts hold what they cover among the due deliveries not on the wire (or among
+    `delivery_ids`). Returns the posts held and the SQL conditions of what may not go out."""
     crisis_id = crisis.id if crisis is not None else None
     held = (
         hold_due_deliveries(session, crisis, now, delivery_ids=delivery_ids)
@@ -148,7 +153,8 @@ def claim_due(
     `missed_after`: a delivery due longer ago than this is `missed`, not sent (None: never).
     `lease_seconds`: how long a claimed delivery may wait for a free sender.
     """
-    held, barred = _hold_what_must_wait(session, now)
+    crisis = current_crisis(session, lock="share")
+    held, barred = _hold_what_must_wait(session, now, crisis, None)
     missed = set_aside_missed(session, now, missed_after) if missed_after is not None else []
 
     conditions = [Delivery.status == DeliveryStatus.SCHEDULED, Delivery.due_at <= now, *barred]
@@ -189,6 +195,7 @@ def start_sending(
     session: Session,
     claims: Sequence[Claim],
     *,
+    crisis: Crisis | None,
     now: datetime,
     send_seconds: float,
     record_seconds: float,
@@ -199,12 +206,14 @@ def start_sending(
     blackout covers now, then `claimed` -> `publishing` only where the claim still holds (same
     token, lease not run out), the post is still approved and not withdrawn, and nothing bars
     it. The lease then covers the request's deadline (`send_seconds`) plus the time to record
-    its outcome (`record_seconds`). The caller commits, then sends.
+    its outcome (`record_seconds`). `crisis`: the crisis in force as read at the start of this
+    transaction with the lock a declaration conflicts with (lock_in_order). The caller commits,
+    then sends.
     """
     if not claims:
         return StartResult()
     ids = [c.delivery_id for c in claims]
-    held, barred = _hold_what_must_wait(session, now, ids)
+    held, barred = _hold_what_must_wait(session, now, crisis, ids)
     deadline = now + timedelta(seconds=send_seconds)
     by_token: dict[str, list[int]] = defaultdict(list)
     for claim in claims:
@@ -382,12 +391,13 @@ def record_published_together(session: Session, claims: list[Claim], now: dateti
     recorded: set[int] = set()
     for token, delivery_ids in by_token.items():
         # Lock in id order first: a person's action locks a post's deliveries in that order.
-        session.execute(
-            select(Delivery.id)
-            .where(Delivery.id.in_(delivery_ids))
-            .order_by(Delivery.id)
-            .with_for_update()
-        )
+        if locks_rows(session):
+            session.execute(
+                select(Delivery.id)
+                .where(Delivery.id.in_(delivery_ids))
+                .order_by(Delivery.id)
+                .with_for_update()
+            )
         recorded.update(
             session.scalars(
                 update(Delivery)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from calendar_app import audit, holds
 from calendar_app.blackouts import blackout_blocking_release
 from calendar_app.channels import channels_by_ids
+from calendar_app.db import READ_ONLY
 from calendar_app.errors import Conflict, InvalidInput
 from calendar_app.models import (
     Crisis,
@@ -211,31 +212,35 @@ def wait_for_in_flight(
     Only those: nothing else in scope can start any more, so there is no queue to wait for.
     Each request ends by its own deadline (`send_deadline`); the wait ends when every one has
     been recorded, or has passed its deadline (plus `grace` to record it), or at `timeout`.
-    Returns the deliveries as they ended; one still `publishing` is reported as still open.
+    The polls only read (on SQLite without the write lock, so the senders can record what they
+    sent). Returns the deliveries as they ended; one still `publishing` is reported as still
+    open.
     """
     if not delivery_ids:
         return []
     give_up = time.monotonic() + timeout
-    while True:
-        deliveries = list(
-            session.scalars(
-                select(Delivery)
-                .where(Delivery.id.in_(delivery_ids))
-                .order_by(Delivery.id)
-                .execution_options(populate_existing=True)
-            )
+    look = select(Delivery.status, Delivery.send_deadline).where(Delivery.id.in_(delivery_ids))
+    with session.get_bind().connect().execution_options(**{READ_ONLY: True}) as reader:
+        while time.monotonic() < give_up:
+            still_open = [
+                deadline
+                for status, deadline in reader.execute(look)
+                if status == DeliveryStatus.PUBLISHING
+            ]
+            reader.rollback()
+            now = now_utc()
+            if all(d is not None and d + timedelta(seconds=grace) <= now for d in still_open):
+                break
+            time.sleep(poll)
+    session.rollback()
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.id.in_(delivery_ids))
+            .order_by(Delivery.id)
+            .execution_options(populate_existing=True)
         )
-        session.rollback()  # end the read so the senders can record their outcomes
-        still_open = [d for d in deliveries if d.status == DeliveryStatus.PUBLISHING]
-        if not still_open or time.monotonic() >= give_up:
-            return deliveries
-        now = now_utc()
-        if all(
-            d.send_deadline is not None and d.send_deadline + timedelta(seconds=grace) <= now
-            for d in still_open
-        ):
-            return deliveries
-        time.sleep(poll)
+    )
 
 
 @dataclass

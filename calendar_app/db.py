@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option for a connection that only reads and must not take SQLite's write lock.
+READ_ONLY = "calendar_read_only"
 # One process needs a connection per web thread, per concurrent send and for each claim; the
 # default pool (5 + 10) is smaller than that and would make threads wait, then fail.
 POOL_SIZE = 10
@@ -61,6 +63,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            # A reader that must not queue behind (or hold up) the writers: WAL lets it read
+            # the last committed state without the write lock.
+            connection.exec_driver_sql("BEGIN")
+            return
         write_lock.acquire()
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -76,6 +83,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             write_lock.release()
 
     return engine
+
+
+def locks_rows(session: Session) -> bool:
+    """Whether row locks mean anything here. On SQLite a transaction holds the whole database
+    from its first statement (BEGIN IMMEDIATE), so a SELECT ... FOR UPDATE (which compiles to a
+    plain SELECT there) would only cost a round trip."""
+    return session.get_bind().dialect.name != "sqlite"
 
 
 class Database:

@@ -117,6 +117,8 @@ class Dispatcher:
         self.record_seconds = max(5.0, config.WEBHOOK_TIMEOUT_SECONDS)
         # How long a claimed delivery may wait for a free sender before it goes back.
         self.claim_lease_seconds = float(config.CLAIM_LEASE_SECONDS)
+        # What the claimed deliveries of the batch under way will send, by delivery id.
+        self._waiting: dict[int, _Job] = {}
 
     def run_pass(self) -> PassReport:
         report = PassReport()
@@ -149,8 +151,11 @@ class Dispatcher:
         return report
 
     def _claim(self) -> claims.ClaimResult:
+        """Claim a batch and read what each claimed delivery will send. The text read here is
+        the text sent: a change of the post takes the claim back (edit_post), so a send whose
+        start succeeds still has it."""
         with self.db.transaction() as session:
-            return claims.claim_due(
+            result = claims.claim_due(
                 session,
                 now=self.clock(),
                 limit=self.config.DISPATCH_BATCH_SIZE,
@@ -158,6 +163,10 @@ class Dispatcher:
                 lease_seconds=self.claim_lease_seconds,
                 missed_after=timedelta(minutes=self.config.MISSED_AFTER_MINUTES),
             )
+            self._waiting = {
+                job.claim.delivery_id: job for job in self._jobs(session, result.claims)
+            }
+            return result
 
     def _work_through(
         self, claimed: Sequence[claims.Claim], report: PassReport
@@ -262,24 +271,21 @@ class Dispatcher:
             # Every lock of the step up front, in the one order (claims.lock_in_order): a
             # declaration queued for queue_state, or a person holding a post's deliveries,
             # would otherwise close a cycle with what this step locks piecemeal.
-            claims.lock_in_order(
-                session,
-                [c.delivery_id for c in to_start]
-                + [c.delivery_id for c, _ in finished]
-                + [c.delivery_id for c in give_back],
-                queue=bool(to_start),
+            crisis = claims.lock_in_order(
+                session, [*to_start, *(c for c, _ in finished), *give_back], queue=bool(to_start)
             )
             if to_start:
                 step.started_at = time.monotonic()
                 started = claims.start_sending(
                     session,
                     to_start,
+                    crisis=crisis,
                     now=now,
                     send_seconds=self.send_seconds,
                     record_seconds=self.record_seconds,
                 )
                 step.held_posts = started.held_post_ids
-                step.jobs = self._jobs(session, [s.claim for s in started.started])
+                step.jobs = [self._waiting[s.claim.delivery_id] for s in started.started]
             results = self._record_outcomes(session, finished, now)
             claims.release_claims(session, give_back)
         interleave.reached("record.committed")
@@ -308,11 +314,11 @@ class Dispatcher:
             for claim, outcome in finished
         ]
 
-    def _jobs(self, session: Session, started: list[claims.Claim]) -> list[_Job]:
-        """What each started delivery sends, read in the transaction that started it."""
-        if not started:
+    def _jobs(self, session: Session, claimed: list[claims.Claim]) -> list[_Job]:
+        """What each claimed delivery sends."""
+        if not claimed:
             return []
-        by_id = {c.delivery_id: c for c in started}
+        by_id = {c.delivery_id: c for c in claimed}
         rows = session.execute(
             select(Delivery.id, Delivery.body_override, Post, Channel)
             .join(Post, Delivery.post_id == Post.id)

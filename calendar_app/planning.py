@@ -15,6 +15,7 @@ from calendar_app import audit, holds, interleave, notifications
 from calendar_app.campaigns import find_campaign
 from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
+from calendar_app.db import locks_rows
 from calendar_app.departments import default_department, get_department
 from calendar_app.errors import Conflict, InvalidInput, NotFound
 from calendar_app.models import (
@@ -598,7 +599,8 @@ def settle_post_status(session: Session, post_ids: Iterable[int]) -> None:
     # Lock the posts first (in one order, against deadlocks): two transactions that change
     # different deliveries of one post must not each derive the post's status from a view
     # without the other's change, or the later write hides a held delivery behind "scheduled".
-    session.execute(select(Post.id).where(Post.id.in_(ids)).order_by(Post.id).with_for_update())
+    if locks_rows(session):
+        session.execute(select(Post.id).where(Post.id.in_(ids)).order_by(Post.id).with_for_update())
     by_post: dict[int, list[str]] = defaultdict(list)
     for post_id, status in session.execute(
         select(Delivery.post_id, Delivery.status).where(Delivery.post_id.in_(ids))

@@ -112,9 +112,11 @@ def first_delivery(post: dict[str, Any]) -> int:
     return post["deliveries"][0]["id"]
 
 
-def wait_for_requests(receiver: Receiver, count: int) -> None:
+def wait_for_requests(receiver: Receiver, count: int, passing: Future | None = None) -> None:
     deadline = time.monotonic() + 20
     while len(receiver.snapshot()) < count:
+        if passing is not None and passing.done():
+            passing.result()  # the pass ended early: show why
         assert time.monotonic() < deadline, f"fewer than {count} requests arrived"
         time.sleep(0.005)
 
@@ -135,7 +137,7 @@ def test_claimed_deliveries_waiting_for_a_sender_never_start_after_the_declarati
     posts = due_posts(any_team, webhook(any_team, receiver), 5)
     dispatcher = make_dispatcher(any_team.app)
     passing = background(dispatcher.run_pass)
-    wait_for_requests(receiver, 1)
+    wait_for_requests(receiver, 1, passing)
 
     declared = any_team.head.post("/crisis", json={"reason": "Shitstorm"})
     returned_at = time.monotonic()
@@ -213,7 +215,7 @@ def test_a_post_discarded_while_its_request_is_on_the_wire_is_never_retried(
     [post] = due_posts(any_team, webhook(any_team, receiver), 1)
     dispatcher = make_dispatcher(any_team.app, clock=clock)
     passing = background(dispatcher.run_pass)
-    wait_for_requests(receiver, 1)
+    wait_for_requests(receiver, 1, passing)
 
     discarded = any_team.head.post(f"/posts/{post['id']}/discard", json={})
     let_go.set()
