@@ -2,10 +2,11 @@
 become free, record outcomes.
 
 A claim takes a batch, but only as many deliveries as there are free senders are started at a
-time, each by the start step in claims.py, which checks the crisis once more in a transaction a
-declaration serialises against. So a claimed delivery waits for a sender as `claimed`, not on
-the wire, and a declaration holds it. Every request has a total deadline, and its lease covers
-that deadline, not the wait for a sender.
+time (plus, while the channels answer fast, one ready behind each sender, which must leave within
+a quarter of a second or goes back unsent), each by the start step in claims.py, which checks the
+crisis once more in a transaction a declaration serialises against. So a claimed delivery waits
+for a sender as `claimed`, not on the wire, and a declaration holds it. Every request has a total
+deadline, and its lease covers that deadline, not a wait in a queue.
 
 Outcomes that come in together are recorded in one transaction (a group commit), together with
 the start of the next deliveries; nothing is held open while a message is on the wire. A pass
@@ -119,6 +120,9 @@ class Dispatcher:
         self.claim_lease_seconds = float(config.CLAIM_LEASE_SECONDS)
         # What the claimed deliveries of the batch under way will send, by delivery id.
         self._waiting: dict[int, _Job] = {}
+        # A started delivery waiting behind a busy sender must leave within this (_ready_behind).
+        self.leave_within = min(0.25, self.send_seconds / 10)
+        self._recent_send: float | None = None  # how long sends take lately (moving average)
 
     def run_pass(self) -> PassReport:
         report = PassReport()
@@ -185,7 +189,7 @@ class Dispatcher:
             give_back: list[claims.Claim] = []
             if self._stopping.is_set():
                 give_back, waiting = list(waiting), deque()
-            free = self.concurrency - len(on_wire)
+            free = self.concurrency + self._ready_behind() - len(on_wire)
             to_start = [waiting.popleft() for _ in range(min(free, len(waiting)))]
             if to_start:
                 interleave.reached("start.before")
@@ -197,8 +201,9 @@ class Dispatcher:
                 c.delivery_id for c in to_start if c.delivery_id not in started
             )
             deadline = step.started_at + self.send_seconds
+            leave_by = step.started_at + self.leave_within
             for job in step.jobs:
-                on_wire[self.pool.submit(self._send, job, deadline)] = job.claim
+                on_wire[self.pool.submit(self._send, job, deadline, leave_by)] = job.claim
             finished = []
             if on_wire:
                 done, _ = wait(on_wire, return_when=FIRST_COMPLETED)
@@ -207,11 +212,21 @@ class Dispatcher:
                 )
         return labels
 
-    def _send(self, job: _Job, deadline: float) -> Outcome | None:
+    def _ready_behind(self) -> int:
+        """How many started deliveries may wait behind the senders: one each while the
+        channels answer fast (a sender then goes on at once instead of waiting for the next
+        start step), none while they are slow. A waiting one must leave within
+        `leave_within` of its start or goes back unsent, so a declaration waits for it no
+        longer than that, plus its request."""
+        fast = self._recent_send is not None and self._recent_send < self.leave_within / 2
+        return self.concurrency if fast else 0
+
+    def _send(self, job: _Job, deadline: float, leave_by: float) -> Outcome | None:
         """Publish one delivery by `deadline` (time.monotonic()); None when it never left
-        (shutting down, or the deadline passed before it could start): it is given back."""
+        (shutting down, or it could not leave by `leave_by`): it is given back."""
         interleave.reached("send.before")
-        if self._stopping.is_set() or time.monotonic() >= deadline:
+        began = time.monotonic()
+        if self._stopping.is_set() or began >= min(deadline, leave_by):
             return None
         publisher = self.publishers.get(job.kind)
         if publisher is None:
@@ -221,6 +236,10 @@ class Dispatcher:
         except Exception as exc:  # a bug in a publisher must not take the pass down
             log.exception("publisher crashed: delivery=%s", job.claim.delivery_id)
             return Outcome.failed(f"internal error while sending: {exc!r}")
+        finally:
+            took = time.monotonic() - began
+            recent = self._recent_send
+            self._recent_send = took if recent is None else 0.8 * recent + 0.2 * took
 
     def _step(
         self,
