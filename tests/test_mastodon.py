@@ -83,6 +83,8 @@ def test_a_post_appears_on_the_server_and_its_delivery_keeps_id_and_url(
     assert sent["remote_id"] == status["id"]
     assert sent["url"] == status["url"]
     assert team.post(post["id"])["status"] == "published"
+    page = signed_in(team, "head").get(f"/posts/{post['id']}").get_data(as_text=True)
+    assert f'href="{status["url"]}"' in page
 
 
 def test_the_idempotency_key_is_the_delivery_id_so_a_second_attempt_makes_no_second_status(
