@@ -247,8 +247,9 @@ def tell_channel_keepers(session: Session, channel_id: int, post_id: int, reason
         kind="channel_reconnect",
         subject=f"Channel {channel.name}: reconnect it",
         text=(
-            f"A post could not be published on {channel.name}: {reason}. Enter a new access "
-            "token on the channel page; until then every post for it fails."
+            f"A post could not be published on {channel.name}: {reason}. Until the channel is "
+            "reconnected with a new access token (an admin adds it again with one), every post "
+            "for it fails."
         ),
         link=f"/posts/{post_id}",
     )
