@@ -180,6 +180,9 @@ class Config:
     # The largest request body taken (bytes); a larger one is refused with 413 before it is read.
     # The CSV import takes a file of up to 5 MB whatever this says.
     MAX_CONTENT_LENGTH: int = 2 * 1024 * 1024
+    # Fernet keys that encrypt channel secrets (webhook secrets, access tokens) in the database,
+    # comma-separated, newest first: the first encrypts, all decrypt (key rotation).
+    CHANNEL_SECRETS_KEY: str | None = field(default=None, repr=False)
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -229,6 +232,7 @@ class Config:
             OUTGOING_MAX_ATTEMPTS=env_int("OUTGOING_MAX_ATTEMPTS", 5, minimum=1),
             GRAVEYARD_CHECK_SECONDS=env_float("GRAVEYARD_CHECK_SECONDS", 3600.0),
             MAX_CONTENT_LENGTH=env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024, minimum=64 * 1024),
+            CHANNEL_SECRETS_KEY=env_str("CHANNEL_SECRETS_KEY"),
         )
 
     def with_secret_key(self, *, required: bool) -> Config:
@@ -259,16 +263,70 @@ class Config:
             return self
         return replace(self, SECRET_KEY=_development_secret(self.INSTANCE_PATH))
 
+    def with_channel_secrets_key(self, *, required: bool) -> Config:
+        """Return a config with a usable CHANNEL_SECRETS_KEY, or refuse to start.
 
-def _development_secret(instance_path: Path) -> str:
-    key_file = instance_path / "development-secret-key"
+        Every listed key must be a Fernet key. In production the key must come from the
+        environment (a generated one would make every stored secret unreadable on the next
+        machine); in development one is generated and kept in the instance folder.
+        """
+        if self.CHANNEL_SECRETS_KEY:
+            channel_secret_keys(self.CHANNEL_SECRETS_KEY)
+            return self
+        if not self.is_development:
+            if required:
+                raise ConfigError(
+                    "CHANNEL_SECRETS_KEY is not set. calendar_app refuses to start in production "
+                    "without it: channel secrets (webhook secrets, access tokens) are stored "
+                    "encrypted with it. Set it to the output of `python -c 'from "
+                    "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'` "
+                    "and keep it safe: without it the stored secrets cannot be read."
+                )
+            return self
+        return replace(
+            self, CHANNEL_SECRETS_KEY=_development_secret(self.INSTANCE_PATH, fernet=True)
+        )
+
+
+def channel_secret_keys(value: str) -> list[str]:
+    """The comma-separated keys of CHANNEL_SECRETS_KEY, newest first; each must be a Fernet key
+    (32 bytes, url-safe base64)."""
+    import base64
+    import binascii
+
+    keys = [k.strip() for k in value.split(",") if k.strip()]
+    if not keys:
+        raise ConfigError("Unexpected value CHANNEL_SECRETS_KEY: it names no key")
+    for number, key in enumerate(keys, start=1):
+        try:
+            ok = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (binascii.Error, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(
+                f"Unexpected value CHANNEL_SECRETS_KEY: key {number} is not a Fernet key "
+                "(32 bytes in url-safe base64, as `Fernet.generate_key()` makes them)"
+            )
+    return keys
+
+
+def _development_secret(instance_path: Path, *, fernet: bool = False) -> str:
+    name = "development-channel-secrets-key" if fernet else "development-secret-key"
+    key_file = instance_path / name
+    make = _fernet_key if fernet else lambda: secrets.token_hex(32)
     try:
         if key_file.exists():
             return key_file.read_text().strip()
         instance_path.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_hex(32)
+        key = make()
         key_file.write_text(key)
         key_file.chmod(0o600)
         return key
     except OSError:
-        return secrets.token_hex(32)
+        return make()
+
+
+def _fernet_key() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.fernet import Fernet
 from sqlalchemy import func, insert, select
 
 from calendar_app import planning
@@ -259,6 +260,8 @@ class Schedulers:
         for name in ("SECRET_KEY", "DISPATCH_BATCH_SIZE", "DISPATCH_CONCURRENCY"):
             self.env.pop(name, None)
         self.env.update({k: str(v) for k, v in settings.items()})
+        # Production mode: the schedulers refuse to start without a key for channel secrets.
+        self.env.setdefault("CHANNEL_SECRETS_KEY", Fernet.generate_key().decode())
         self.log = workdir / "schedulers.log"
         self.processes: list[subprocess.Popen] = []
 

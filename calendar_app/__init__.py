@@ -14,7 +14,11 @@ from config import PROJECT_ROOT, Config
 def create_app(config: Config | None = None, *, serving: bool = True) -> Flask:
     """Build the app. `serving=False` is for maintenance commands that never sign a session,
     which may run without a SECRET_KEY; anything that serves requests needs one in production."""
-    config = (config or Config.from_env()).with_secret_key(required=serving)
+    config = (
+        (config or Config.from_env())
+        .with_secret_key(required=serving)
+        .with_channel_secrets_key(required=serving)
+    )
     app = Flask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),

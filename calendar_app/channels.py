@@ -12,10 +12,14 @@ from sqlalchemy.orm import Session
 from calendar_app import audit
 from calendar_app.channel_rules import NETWORKS
 from calendar_app.errors import Conflict, InvalidInput, NotFound
-from calendar_app.models import MAX_ID, Channel, User
+from calendar_app.models import MAX_ID, Channel, Role, User
+from calendar_app.networks.mastodon import CheckResult, MastodonPublisher
+from calendar_app.networks.secrets import SECRET_FIELDS, ChannelSecrets, is_sealed
+from calendar_app.notifications import notify
 from calendar_app.outbound import OutboundPolicy
 from calendar_app.permissions import require_may_manage_channels
-from calendar_app.publishers import PUBLISHER_TYPES
+from calendar_app.publishers import NETWORK_KINDS, PUBLISHER_TYPES
+from config import Config
 
 
 def create_channel(
@@ -27,9 +31,12 @@ def create_channel(
     network: str = "other",
     config: dict[str, Any] | None = None,
     outbound_policy: OutboundPolicy | None = None,
+    secrets: ChannelSecrets | None = None,
 ) -> Channel:
     """`outbound_policy`: refuse a destination it would refuse when sending, with a clear 422
-    now (None: the check happens only when sending, as it always does)."""
+    now (None: the check happens only when sending, as it always does). `secrets`: encrypt
+    the config's secret fields with them (the app always passes them; None stores them as
+    given, for tests and tools that build channels directly)."""
     require_may_manage_channels(actor)
     name = name.strip()
     config = config or {}
@@ -46,6 +53,8 @@ def create_channel(
         raise InvalidInput("the channel cannot be created", problems)
     if session.scalar(select(Channel.id).where(Channel.name == name)) is not None:
         raise Conflict(f"a channel named {name!r} exists already", {"name": "is taken"})
+    if secrets is not None:
+        config = secrets.seal_config(kind, config)
     channel = Channel(name=name, kind=kind, network=network, config=config)
     session.add(channel)
     session.flush()
@@ -200,3 +209,93 @@ def hand_on_channels(session: Session, actor: User | None, leaving: User) -> lis
         )  # fmt: skip
         handovers.append(Handover(channel, was, new_owner))
     return handovers
+
+
+def check_connection(actor: User, channel: Channel, config: Config) -> CheckResult:
+    """Sign in to the channel's network and name the account it posts as (admins)."""
+    require_may_manage_channels(actor)
+    if channel.kind not in NETWORK_KINDS:
+        raise InvalidInput(
+            f"a {channel.kind} channel has no network account to check",
+            {"kind": f"must be one of {', '.join(NETWORK_KINDS)} to check a connection"},
+        )
+    publisher = MastodonPublisher(
+        timeout=config.WEBHOOK_TIMEOUT_SECONDS,
+        policy=OutboundPolicy.from_config(config),
+        secrets=ChannelSecrets.from_config(config),
+    )
+    try:
+        return publisher.check(channel.config)
+    finally:
+        publisher.close()
+
+
+def tell_channel_keepers(session: Session, channel_id: int, post_id: int, reason: str) -> None:
+    """Tell the channel's owner and deputy that only they can make it work again (a network
+    token revoked or without the write scope); the admins when nobody answers for it."""
+    channel = session.get(Channel, channel_id)
+    if channel is None:
+        return
+    keepers = [p for p in (channel.owner, channel.deputy) if p is not None and p.active]
+    if not keepers:
+        keepers = list(
+            session.scalars(select(User).where(User.role == Role.ADMIN, User.active)).all()
+        )
+    notify(
+        session,
+        keepers,
+        kind="channel_reconnect",
+        subject=f"Channel {channel.name}: reconnect it",
+        text=(
+            f"A post could not be published on {channel.name}: {reason}. Until the channel is "
+            "reconnected with a new access token (an admin adds it again with one), every post "
+            "for it fails."
+        ),
+        link=f"/posts/{post_id}",
+    )
+
+
+def stored_in_plain(session: Session) -> int:
+    """How many channels keep a secret unencrypted (stored before encryption existed)."""
+    return sum(
+        1
+        for channel in session.scalars(select(Channel).where(Channel.kind.in_(SECRET_FIELDS)))
+        if _plain_fields(channel)
+    )
+
+
+def _plain_fields(channel: Channel) -> list[str]:
+    return [
+        name
+        for name in SECRET_FIELDS.get(channel.kind, ())
+        if isinstance(channel.config.get(name), str)
+        and channel.config[name]
+        and not is_sealed(channel.config[name])
+    ]
+
+
+def encrypt_channel_secrets(
+    session: Session, secrets: ChannelSecrets, *, rotate: bool = True
+) -> int:
+    """Encrypt every channel's secrets with the newest key: re-encrypt what an older key
+    encrypted (`rotate`), and encrypt what is still stored in plain text. Returns how many
+    channels changed. Rows are locked, so two runs at once do each channel once."""
+    changed = 0
+    channels = session.scalars(
+        select(Channel)
+        .where(Channel.kind.in_(SECRET_FIELDS))
+        .order_by(Channel.id)
+        .with_for_update()
+    ).all()
+    for channel in channels:
+        if rotate:
+            config = secrets.rotate_config(channel.kind, channel.config)
+        elif _plain_fields(channel):
+            config = secrets.seal_config(channel.kind, channel.config)
+        else:
+            continue
+        if config != channel.config:
+            channel.config = config
+            changed += 1
+    session.flush()
+    return changed

@@ -381,10 +381,16 @@ def _recorded_before(session: Session, claim: Claim) -> bool:
     return status is not None and status not in (DeliveryStatus.CLAIMED, DeliveryStatus.PUBLISHING)
 
 
-def record_published_together(session: Session, claims: list[Claim], now: datetime) -> set[int]:
+def record_published_together(
+    session: Session,
+    claims: list[Claim],
+    now: datetime,
+    remote: dict[int, tuple[str | None, str | None]] | None = None,
+) -> set[int]:
     """Record several sends as published with one fenced UPDATE per claim token (a pass's
     claims share one) and one status update of their posts; returns the delivery ids recorded.
-    A delivery whose claim was lost meanwhile is left as the other party recorded it."""
+    A delivery whose claim was lost meanwhile is left as the other party recorded it.
+    `remote`: delivery id -> (id on the network, URL), stored with the deliveries recorded."""
     by_token: dict[str, list[int]] = defaultdict(list)
     for claim in claims:
         by_token[claim.token].append(claim.delivery_id)
@@ -416,6 +422,14 @@ def record_published_together(session: Session, claims: list[Claim], now: dateti
                 .execution_options(synchronize_session=False)
             )
         )
+    for delivery_id, (remote_id, url) in (remote or {}).items():
+        if delivery_id in recorded:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(remote_id=remote_id, url=url)
+                .execution_options(synchronize_session=False)
+            )
     for claim in claims:
         if claim.delivery_id in recorded:
             continue

@@ -18,9 +18,14 @@ from config import Config, ConfigError
 log = logging.getLogger(__name__)
 
 
-def _app(*, serving: bool = False) -> Flask:
+def _app(*, serving: bool = False, sending: bool = False) -> Flask:
+    """`sending`: the process publishes (the scheduler), so it needs the key that decrypts the
+    channels' secrets, also when it serves no page."""
     try:
-        return create_app(Config.from_env(), serving=serving)
+        config = Config.from_env()
+        if sending:
+            config = config.with_channel_secrets_key(required=True)
+        return create_app(config, serving=serving)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -58,7 +63,34 @@ def db_upgrade(revision: str) -> None:
     if config.DATABASE_URL.startswith("sqlite"):
         config.INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
     upgrade(config.DATABASE_URL, revision)
+    _encrypt_plain_secrets(config)
     click.echo("database is up to date", err=True)
+
+
+def _encrypt_plain_secrets(config: Config) -> None:
+    """Channel secrets stored before they were encrypted are encrypted now (once)."""
+    from calendar_app.channels import encrypt_channel_secrets, stored_in_plain
+    from calendar_app.db import Database
+    from calendar_app.networks.secrets import ChannelSecrets
+
+    db = Database(config.DATABASE_URL)
+    try:
+        with db.transaction() as session:
+            plain = stored_in_plain(session)
+            if not plain:
+                return
+            try:
+                keyed = config.with_channel_secrets_key(required=True)
+            except ConfigError as exc:
+                raise click.ClickException(
+                    f"{plain} channel(s) keep a secret in plain text and cannot be encrypted: {exc}"
+                ) from None
+            changed = encrypt_channel_secrets(
+                session, ChannelSecrets.from_config(keyed), rotate=False
+            )
+        click.echo(f"encrypted the secrets of {changed} channel(s)", err=True)
+    finally:
+        db.dispose()
 
 
 @main.command(help="Serve the app with a real WSGI server (waitress), scheduler included.")
@@ -94,7 +126,7 @@ def serve(host: str, port: int, threads: int, no_scheduler: bool) -> None:
 def scheduler(once: bool) -> None:
     from calendar_app.scheduler import build_dispatcher, run_blocking
 
-    app = _app()
+    app = _app(sending=True)
     if not once:
         keep_startup_out_of_collections()
         _exit_on_sigterm()
@@ -111,6 +143,37 @@ def scheduler(once: bool) -> None:
         f"unknown={len(report.expired)}",
         err=True,
     )
+
+
+@main.group(help="Channels.")
+def channels() -> None:
+    pass
+
+
+@channels.command(
+    "rotate-secrets",
+    help="Re-encrypt every channel's secrets with the first key of CHANNEL_SECRETS_KEY "
+    "(after putting a new key first); secrets still in plain text are encrypted too.",
+)
+def channels_rotate_secrets() -> None:
+    from calendar_app.channels import encrypt_channel_secrets
+    from calendar_app.networks.secrets import ChannelSecrets, SecretUnreadable
+
+    try:
+        secrets = ChannelSecrets.from_config(
+            Config.from_env().with_channel_secrets_key(required=True)
+        )
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    app = _app()
+    try:
+        with get_db(app).transaction() as session:
+            changed = encrypt_channel_secrets(session, secrets)
+    except SecretUnreadable as exc:
+        raise click.ClickException(f"nothing was changed: {exc}") from None
+    finally:
+        get_db(app).dispose()
+    click.echo(f"re-encrypted the secrets of {changed} channel(s)", err=True)
 
 
 @main.group(help="People who use the calendar.")

@@ -33,6 +33,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from calendar_app import claims, interleave
+from calendar_app.channels import tell_channel_keepers
 from calendar_app.db import Database
 from calendar_app.models import Channel, Delivery, Post
 from calendar_app.publishers import Message, Outcome, build_publishers
@@ -325,7 +326,12 @@ class Dispatcher:
         self, session: Session, finished: list[tuple[claims.Claim, Outcome | None]], now: datetime
     ) -> list[tuple[claims.Claim, Outcome | None, str, bool]]:
         published = [c for c, o in finished if o is not None and o.status == "published"]
-        recorded = claims.record_published_together(session, published, now)
+        remote = {
+            c.delivery_id: (o.remote_id, o.url)
+            for c, o in finished
+            if o is not None and o.status == "published" and (o.remote_id or o.url)
+        }
+        recorded = claims.record_published_together(session, published, now, remote)
         return [
             (claim, outcome, "published", claim.delivery_id in recorded)
             if outcome is not None and outcome.status == "published"
@@ -378,7 +384,10 @@ class Dispatcher:
         reason = outcome.detail or "failed"
         if outcome.status == "retry":
             reason = f"gave up after {claim.attempts} attempts: {reason}"
-        return "failed", claims.record_failed(session, claim, reason)
+        recorded = claims.record_failed(session, claim, reason)
+        if recorded and outcome.tell_owners:
+            tell_channel_keepers(session, claim.channel_id, claim.post_id, reason)
+        return "failed", recorded
 
     def stop(self) -> None:
         """Start nothing more; sends already on the wire finish and are recorded, claims that

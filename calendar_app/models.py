@@ -349,6 +349,9 @@ class Delivery(Base):
     withdrawn_at: Mapped[datetime | None]
     # Title, body and this channel's text, case-folded: what keyword holds search (holds.py).
     hold_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Published on a network: the post's id there and where people see it.
+    remote_id: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(2000))
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
     channel: Mapped[Channel] = relationship()

@@ -23,6 +23,7 @@ from calendar_app.extensions import get_db
 from calendar_app.graveyard import check_graveyards
 from calendar_app.notifications import send_outgoing
 from calendar_app.timeutil import now_utc
+from calendar_app.unknown_checks import check_unknown_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ _started_lock = threading.Lock()
 JOB_THREADS = 4
 OUTGOING_INTERVAL_SECONDS = 5.0
 BLACKOUT_REMINDER_INTERVAL_SECONDS = 60.0
+# How often unknown deliveries on network channels are looked for on their network.
+UNKNOWN_CHECK_INTERVAL_SECONDS = 30.0
 
 
 def build_dispatcher(app: Flask) -> Dispatcher:
@@ -76,6 +79,12 @@ def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float
         "graveyard",
         dispatcher.config.GRAVEYARD_CHECK_SECONDS,
         lambda: check_graveyards_once(dispatcher),
+    )
+    _every(
+        scheduler,
+        "unknown_checks",
+        UNKNOWN_CHECK_INTERVAL_SECONDS,
+        lambda: check_unknown_deliveries(dispatcher.db, dispatcher.publishers),
     )
     _every(
         scheduler,

@@ -130,9 +130,12 @@ def database_url(database: SeededDatabase) -> str:
 
 # --- the app -----------------------------------------------------------------------------------
 
+# A Fernet key for channel secrets, so configs switched to production in a test still start.
+CHANNEL_KEY = "urXUD2hNWA8eafyK6OjBoXzSd3M0YhJWiVE_h0HbkVk="
 TEST_SETTINGS: dict[str, Any] = {
     "ENV": "testing",
     "SECRET_KEY": "test-secret-key",
+    "CHANNEL_SECRETS_KEY": CHANNEL_KEY,
     "WEBHOOK_TIMEOUT_SECONDS": 2.0,
     "WEBHOOK_BACKOFF_SECONDS": 0.05,
     "DECLARE_WAIT_SECONDS": 10.0,

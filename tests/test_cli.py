@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from calendar_app.timeutil import iso_utc, now_utc
+from tests.conftest import CHANNEL_KEY
 from tests.support.postgres import free_port
 from tests.support.receiver import Receiver
 
@@ -34,6 +35,7 @@ def cli_env(tmp_path: Path, database_url: str) -> dict[str, str]:
     env.update(
         DATABASE_URL=database_url,
         SECRET_KEY="cli-test-secret-of-at-least-32-bytes",
+        CHANNEL_SECRETS_KEY=CHANNEL_KEY,
         CALENDAR_INSTANCE_PATH=str(tmp_path / "instance"),
         SCHEDULER_INTERVAL_SECONDS="0.2",
         # Production mode with the test's receiver on loopback: listed, as an operator would.
@@ -48,6 +50,7 @@ def fresh_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CALENDAR_", "DATABASE_"))}
     env.update(
         SECRET_KEY="cli-test-secret-of-at-least-32-bytes",
+        CHANNEL_SECRETS_KEY=CHANNEL_KEY,
         CALENDAR_INSTANCE_PATH=str(tmp_path / "instance"),
         SCHEDULER_INTERVAL_SECONDS="0.2",
         # Production mode with the test's receiver on loopback: listed, as an operator would.

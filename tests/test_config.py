@@ -8,6 +8,7 @@ import pytest
 from calendar_app import create_app
 from calendar_app.extensions import get_db
 from config import Config, ConfigError
+from tests.conftest import CHANNEL_KEY
 
 
 @pytest.fixture
@@ -20,9 +21,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         "SCHEDULER_INTERVAL_SECONDS",
         "CRISIS_LIFT_CONFIRMATIONS",
         "MISSED_AFTER_MINUTES",
+        "CHANNEL_SECRETS_KEY",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CALENDAR_INSTANCE_PATH", str(tmp_path))
+    # Production needs a key for channel secrets (test_channel_secrets.py: refused without).
+    monkeypatch.setenv("CHANNEL_SECRETS_KEY", CHANNEL_KEY)
     return tmp_path
 
 

@@ -26,7 +26,7 @@ from calendar_app.db import Database
 from calendar_app.errors import RuleError
 from calendar_app.models import Delivery, Post, User
 from calendar_app.timeutil import now_utc
-from tests.conftest import SeededDatabase
+from tests.conftest import CHANNEL_KEY, SeededDatabase
 from tests.support.postgres import PostgresServer
 from tests.support.receiver import Receiver, Reply
 
@@ -45,6 +45,7 @@ class Schedulers:
             "WEBHOOK_BACKOFF_SECONDS": "0.1",
             # Production refuses loopback targets; the receiver here is one.
             "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+            "CHANNEL_SECRETS_KEY": CHANNEL_KEY,
         }
         self.env.update(defaults, DATABASE_URL=url, CALENDAR_INSTANCE_PATH=str(tmp_path))
         self.env.update({k: str(v) for k, v in settings.items()})

@@ -36,7 +36,7 @@ from calendar_app.models import (
 )
 from calendar_app.timeutil import now_utc
 from config import Config
-from tests.conftest import PASSWORD, SeededDatabase, Team
+from tests.conftest import CHANNEL_KEY, PASSWORD, SeededDatabase, Team
 from tests.support.web import csrf_token
 
 WEB_ROLES = ("planner", "head", "admin", "anonymous")
@@ -109,7 +109,7 @@ def test_production_sends_hsts_and_secure_cookies(
 ) -> None:
     config = replace(
         Config(), ENV="production", SECRET_KEY="s" * 64, DATABASE_URL=sqlite_db.url,
-        INSTANCE_PATH=tmp_path,
+        INSTANCE_PATH=tmp_path, CHANNEL_SECRETS_KEY=CHANNEL_KEY,
     )  # fmt: skip
     app = create_app(config)
     try:

@@ -7,9 +7,16 @@ from flask import Blueprint, current_app
 from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import ChannelCreate, ChannelUpdate, parse
 from calendar_app.api.serialize import channel_health_json, channel_json
-from calendar_app.channels import create_channel, get_channel, list_channels, update_channel
+from calendar_app.channels import (
+    check_connection,
+    create_channel,
+    get_channel,
+    list_channels,
+    update_channel,
+)
 from calendar_app.extensions import db_session
 from calendar_app.graveyard import channel_health
+from calendar_app.networks.secrets import ChannelSecrets
 from calendar_app.outbound import OutboundPolicy
 from calendar_app.permissions import require_may_manage_channels
 from calendar_app.timeutil import now_utc
@@ -28,6 +35,7 @@ def create() -> tuple[dict[str, Any], int]:
         network=data.network,
         config=data.config,
         outbound_policy=OutboundPolicy.from_config(current_app.config["CALENDAR"]),
+        secrets=ChannelSecrets.from_config(current_app.config["CALENDAR"]),
     )
     return channel_json(channel), 201
 
@@ -44,6 +52,20 @@ def edit(channel_id: int) -> dict[str, Any]:
     channel = get_channel(session, channel_id)
     changes = parse(ChannelUpdate).model_dump(exclude_unset=True)
     return channel_json(update_channel(session, api_user(), channel, changes))
+
+
+@bp.post("/channels/<int:channel_id>/check")
+def check(channel_id: int) -> dict[str, Any]:
+    """Sign in to the channel's network and name the account it posts as."""
+    session = db_session()
+    channel = get_channel(session, channel_id)
+    result = check_connection(api_user(), channel, current_app.config["CALENDAR"])
+    answer: dict[str, Any] = {"ok": result.ok}
+    if result.account is not None:
+        answer["account"] = result.account
+    if result.error is not None:
+        answer["error"] = result.error
+    return answer
 
 
 @bp.get("/channels/health")

@@ -184,6 +184,13 @@ def document() -> dict[str, Any]:
                     parameters=_path_id("channel_id"),
                 )
             },
+            "/channels/{channel_id}/check": {
+                "post": _op(
+                    "sign in to the channel's network and name the account (admin)",
+                    r.ChannelCheck,
+                    parameters=_path_id("channel_id"),
+                )
+            },
             "/departments": {
                 "get": _op("list departments", r.DepartmentList),
                 "post": _op(

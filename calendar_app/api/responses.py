@@ -86,6 +86,14 @@ class ChannelList(Answer):
     items: list[Channel]
 
 
+class ChannelCheck(Answer):
+    """Whether the channel can sign in to its network, and as whom."""
+
+    ok: bool
+    account: str | None = Field(None, description="the account it posts as, e.g. @presse@host")
+    error: str | None = Field(None, description="why it cannot sign in")
+
+
 class ChannelProblem(Answer):
     kind: Literal["silent", "nothing_planned"]
     text: str
@@ -114,6 +122,8 @@ class Delivery(Answer):
     status: DeliveryStatusName
     body_override: str | None
     published_at: datetime | None
+    url: str | None = Field(description="where the post can be seen on its network, once published")
+    remote_id: str | None = Field(description="the post's id on its network, once published")
     error: str | None
     due_at: datetime | None
     attempts: int
@@ -377,6 +387,7 @@ ANSWERS: list[type[BaseModel]] = [
     Health,
     Department,
     DepartmentList,
+    ChannelCheck,
     User,
     UserList,
     HandedOn,

@@ -93,7 +93,8 @@ class Schema(BaseModel):
 class ChannelCreate(Schema):
     name: Annotated[Text, Field(min_length=1, max_length=120)]
     kind: Annotated[
-        Text, Field(max_length=40, description="how deliveries leave the app: outbox or webhook")
+        Text,
+        Field(max_length=40, description="how deliveries leave the app: outbox, webhook, mastodon"),
     ]
     network: Literal[NETWORKS] = "other"  # type: ignore[valid-type]
     config: dict[str, Any] = Field(default_factory=dict)

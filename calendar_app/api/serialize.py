@@ -71,6 +71,9 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "status": delivery.status,
         "body_override": delivery.body_override,
         "published_at": iso_utc(delivery.published_at),
+        # On a network: where the post can be seen, and its id there.
+        "url": delivery.url,
+        "remote_id": delivery.remote_id,
         "error": delivery.error,
         "due_at": iso_utc(delivery.due_at),
         "attempts": delivery.attempts,

@@ -1,30 +1,55 @@
-"""Publishers: one module per channel kind, behind the interface in base.py.
+"""Publishers: one module per channel kind, behind the interface in networks/base.py.
 
 A publisher sends one message and says how it went. It never touches the database: the dispatch
-pass records the outcome under the claim's fencing token.
+pass records the outcome under the claim's fencing token. Kinds that post to a network live in
+calendar_app/networks/ (one module per network); outbox and webhook live here.
 """
 
 from __future__ import annotations
 
+from calendar_app.networks.mastodon import MastodonPublisher
+from calendar_app.networks.secrets import ChannelSecrets
 from calendar_app.outbound import OutboundPolicy
 from calendar_app.publishers.base import Message, Outcome, Publisher
 from calendar_app.publishers.outbox import OutboxPublisher
 from calendar_app.publishers.webhook import WebhookPublisher
 from config import Config
 
-PUBLISHER_TYPES: dict[str, type[OutboxPublisher] | type[WebhookPublisher]] = {
+PUBLISHER_TYPES: dict[
+    str, type[OutboxPublisher] | type[WebhookPublisher] | type[MastodonPublisher]
+] = {
     "outbox": OutboxPublisher,
     "webhook": WebhookPublisher,
+    "mastodon": MastodonPublisher,
 }
+# Kinds that post to a network: checked with `check`, and their unknown deliveries looked for.
+NETWORK_KINDS = ("mastodon",)
+
+
+def channel_secrets(config: Config) -> ChannelSecrets | None:
+    """The channel secrets' keys of this config (None: no key configured)."""
+    if not config.CHANNEL_SECRETS_KEY:
+        return None
+    return ChannelSecrets(config.CHANNEL_SECRETS_KEY)
 
 
 def build_publishers(config: Config) -> dict[str, Publisher]:
+    policy = OutboundPolicy.from_config(config)
+    secrets = channel_secrets(config)
+    timeout = config.WEBHOOK_TIMEOUT_SECONDS
     return {
         "outbox": OutboxPublisher(),
-        "webhook": WebhookPublisher(
-            timeout=config.WEBHOOK_TIMEOUT_SECONDS, policy=OutboundPolicy.from_config(config)
-        ),
+        "webhook": WebhookPublisher(timeout=timeout, policy=policy, secrets=secrets),
+        "mastodon": MastodonPublisher(timeout=timeout, policy=policy, secrets=secrets),
     }
 
 
-__all__ = ["PUBLISHER_TYPES", "Message", "Outcome", "Publisher", "build_publishers"]
+__all__ = [
+    "NETWORK_KINDS",
+    "PUBLISHER_TYPES",
+    "Message",
+    "Outcome",
+    "Publisher",
+    "build_publishers",
+    "channel_secrets",
+]

@@ -16,15 +16,19 @@ import hmac
 import json
 import threading
 import time
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from calendar_app import outbound
-from calendar_app.outbound import OutboundPolicy, status_reason
+from calendar_app.networks.secrets import (
+    ChannelSecrets,
+    SecretUnreadable,
+    is_sealed,
+    without_secrets,
+)
+from calendar_app.outbound import OutboundPolicy, retry_after_seconds, status_reason
 from calendar_app.publishers.base import Message, Outcome
 from calendar_app.timeutil import iso_utc
 
@@ -38,22 +42,6 @@ def signature(secret: str, raw_body: bytes) -> str:
     return hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def _drain(response: httpx.Response) -> None:
     read = 0
     for chunk in response.iter_raw():
@@ -63,9 +51,16 @@ def _drain(response: httpx.Response) -> None:
 
 
 class WebhookPublisher:
-    def __init__(self, timeout: float = 10.0, policy: OutboundPolicy | None = None) -> None:
+    def __init__(
+        self,
+        timeout: float = 10.0,
+        policy: OutboundPolicy | None = None,
+        secrets: ChannelSecrets | None = None,
+    ) -> None:
         self.timeout = timeout
         self.policy = policy or OutboundPolicy()
+        # Decrypts the channel's stored secret just before signing (None: stored in plain).
+        self.secrets = secrets
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
 
@@ -90,7 +85,7 @@ class WebhookPublisher:
 
     @staticmethod
     def public_config(config: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in config.items() if k != "secret"}
+        return without_secrets("webhook", config)
 
     @property
     def client(self) -> httpx.Client:
@@ -100,6 +95,14 @@ class WebhookPublisher:
                     self.policy, user_agent=USER_AGENT, timeout=self.timeout
                 )
             return self._client
+
+    def _secret(self, config: dict[str, Any]) -> str:
+        secret = str(config["secret"])
+        if self.secrets is not None:
+            return self.secrets.reveal(secret)
+        if is_sealed(secret):
+            raise SecretUnreadable("no CHANNEL_SECRETS_KEY to decrypt the channel's secret")
+        return secret
 
     def send(self, message: Message, config: dict[str, Any], *, deadline: float) -> Outcome:
         if time.monotonic() >= deadline:
@@ -116,10 +119,14 @@ class WebhookPublisher:
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode()
+        try:
+            secret = self._secret(config)
+        except SecretUnreadable as exc:
+            return Outcome.failed(str(exc))
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": str(message.delivery_id),
-            "X-Signature-SHA256": signature(config["secret"], raw),
+            "X-Signature-SHA256": signature(secret, raw),
         }
         budget = deadline - time.monotonic()
         try:

@@ -160,6 +160,12 @@ _route(
     methods=["POST"],
 )
 _route("/admin/channels", "channels", admin.channels_page)
+_route(
+    "/admin/channels/mastodon", "add_mastodon_channel", admin.add_mastodon_channel, methods=["POST"]
+)
+_route(
+    "/admin/channels/<int:channel_id>/check", "check_channel", admin.check_channel, methods=["POST"]
+)
 _route("/dashboard", "dashboard", admin.dashboard)
 _route("/admin/channels/<int:channel_id>", "channel", admin.channel_page, methods=["GET", "POST"])
 for _name, _filter in {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from wtforms import SelectChoice
@@ -15,17 +15,21 @@ from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
 from calendar_app.graveyard import NOTHING_PLANNED, SILENT, channel_health
 from calendar_app.models import User, user_departments
+from calendar_app.networks.secrets import ChannelSecrets
+from calendar_app.outbound import OutboundPolicy
 from calendar_app.permissions import (
     is_admin,
     require_may_manage_channels,
     require_may_manage_departments,
     require_may_manage_users,
 )
+from calendar_app.publishers import NETWORK_KINDS
 from calendar_app.timeutil import now_utc
 from calendar_app.web.forms import (
     ActionForm,
     ChannelCareForm,
     DepartmentForm,
+    MastodonChannelForm,
     PersonDepartmentsForm,
     person_choices,
 )
@@ -160,14 +164,75 @@ def reactivate_person(user_id: int) -> Any:
     return redirect(url_for("web.people", _anchor=f"person-{person.id}"))
 
 
-def channels_page() -> str:
-    """Every channel with who answers for it; channels without owner and deputy stand out."""
+def channels_page(form: MastodonChannelForm | None = None, status: int = 200) -> Any:
+    """Every channel with who answers for it; channels without owner and deputy stand out.
+    Admins add a Mastodon channel here and check a network channel's connection."""
     require_may_manage_channels(signed_in_user())
     return render_template(
         "channels.html",
         channels=channels.list_channels(db_session()),
         complete=channels.ownership_complete,
-    )
+        network_kinds=NETWORK_KINDS,
+        mastodon_form=form or MastodonChannelForm(formdata=None),
+        check_form=ActionForm(),
+    ), status
+
+
+def add_mastodon_channel() -> Any:
+    me = signed_in_user()
+    require_may_manage_channels(me)
+    form = MastodonChannelForm()
+    if not form.validate_on_submit():
+        return channels_page(form, 422)
+    session = db_session()
+    config = current_app.config["CALENDAR"]
+    try:
+        channel = channels.create_channel(
+            session,
+            me,
+            name=form.name.data or "",
+            kind="mastodon",
+            network="mastodon",
+            config={
+                "base_url": (form.base_url.data or "").strip(),
+                "access_token": (form.access_token.data or "").strip(),
+            },
+            outbound_policy=OutboundPolicy.from_config(config),
+            secrets=ChannelSecrets.from_config(config),
+        )
+    except RuleError as exc:
+        session.rollback()
+        form.form_errors.append(
+            "; ".join([exc.message, *(f"{k}: {v}" for k, v in exc.fields.items())])
+        )
+        return channels_page(form, exc.status_code)
+    flash(_("Channel %(name)s added. Check its connection next.", name=channel.name), "success")
+    return redirect(url_for("web.channels", _anchor=f"channel-{channel.id}"))
+
+
+def check_channel(channel_id: int) -> Any:
+    me = signed_in_user()
+    require_may_manage_channels(me)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    channel = channels.get_channel(db_session(), channel_id)
+    try:
+        result = channels.check_connection(me, channel, current_app.config["CALENDAR"])
+    except RuleError as exc:
+        flash(exc.message, "error")
+    else:
+        if result.ok:
+            flash(
+                _("%(name)s is connected: it posts as %(account)s.", name=channel.name,
+                  account=result.account),
+                "success",
+            )  # fmt: skip
+        else:
+            flash(
+                _("%(name)s cannot sign in: %(error)s", name=channel.name, error=result.error),
+                "error",
+            )
+    return redirect(url_for("web.channels", _anchor=f"channel-{channel.id}"))
 
 
 def _people() -> list[User]:

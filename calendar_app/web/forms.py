@@ -14,6 +14,7 @@ from wtforms import (
     Form,
     FormField,
     IntegerField,
+    PasswordField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -162,6 +163,20 @@ class ChannelCareForm(FlaskForm):
     plan_ahead_days = IntegerField(
         _l("Alert when nothing is planned within (days)"),
         validators=[DataRequired(REQUIRED), NumberRange(min=1, max=365)],
+    )
+
+
+class MastodonChannelForm(FlaskForm):
+    """A new Mastodon channel: the token is typed once and never shown again."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    base_url = StringField(
+        _l("Server (e.g. https://social.example)"),
+        validators=[DataRequired(REQUIRED), Length(max=300)],
+    )
+    access_token = PasswordField(
+        _l("Access token (scopes read and write)"),
+        validators=[DataRequired(REQUIRED), Length(max=500)],
     )
 
 

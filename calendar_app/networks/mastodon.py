@@ -1,0 +1,340 @@
+"""Mastodon: channel kind `mastodon`, config `{"base_url": "https://social.example",
+"access_token": "..."}` (the token is stored encrypted: networks/secrets.py).
+
+Publish: `POST /api/v1/statuses` with `Idempotency-Key: <delivery id>` (the server answers a
+repeat with the status it made the first time, for about an hour), the delivery's text, public.
+Answers map onto our outcomes: 2xx published (its id and URL kept); 429 retried at the time
+`X-RateLimit-Reset` names; 5xx, timeouts and connection errors retried; 401/403 failed (a revoked
+token or a missing write scope: only a person can fix it, so the channel's owner and deputy are
+told); 422 failed with Mastodon's own message; anything else failed with the status.
+
+Check: `GET /api/v1/accounts/verify_credentials` names the account. Find: a delivery whose
+sender died mid-send (`unknown`) is looked for among the account's own statuses (the same text,
+made after the send started), because Mastodon cannot be asked by Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from calendar_app import outbound
+from calendar_app.networks.base import Message, Outcome
+from calendar_app.networks.secrets import (
+    ChannelSecrets,
+    SecretUnreadable,
+    is_sealed,
+    without_secrets,
+)
+from calendar_app.outbound import OutboundPolicy, retry_after_seconds, status_reason
+
+USER_AGENT = "calendar_app-mastodon/1"
+# The most of an answer that is read: a status or an error is a few kilobytes.
+MAX_ANSWER_BYTES = 1024 * 1024
+# An error message of the network's, as shown to planners, at most this long.
+MAX_ERROR_CHARS = 500
+REVOKED = "the token was revoked or lacks the write scope, reconnect the channel"
+# The network's clock and ours may differ a little: a status made this long before the send
+# started still counts as the one the send made.
+CLOCK_SKEW = timedelta(seconds=60)
+# How many of the account's newest statuses a search for an unknown delivery reads at most.
+SEARCH_PAGES, PAGE_SIZE = 5, 40
+
+
+class NetworkError(Exception):
+    """A request to the network did not give an answer we can use.
+
+    `final`: asking again will not help (refused destination, revoked token, bad answer)."""
+
+    def __init__(self, reason: str, *, final: bool = False, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.final = final
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: httpx.Headers
+    body: Any  # parsed JSON, or None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    account: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FoundStatus:
+    remote_id: str
+    url: str | None
+    created_at: datetime
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time as Mastodon writes it (`2026-12-01T10:00:00.000Z`), or epoch seconds."""
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        return datetime.fromtimestamp(float(value), UTC)
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def rate_limit_wait(headers: httpx.Headers, now: datetime | None = None) -> float | None:
+    """Seconds until the rate limit resets (X-RateLimit-Reset), else Retry-After, else None."""
+    reset = parse_time(headers.get("X-RateLimit-Reset"))
+    if reset is not None:
+        return max(0.0, (reset - (now or datetime.now(UTC))).total_seconds())
+    return retry_after_seconds(headers.get("Retry-After"))
+
+
+def error_message(body: Any) -> str | None:
+    """Mastodon's own words from an error answer (`{"error": "Validation failed: ..."}`)."""
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        text = " ".join(body["error"].split())
+        return text[:MAX_ERROR_CHARS] or None
+    return None
+
+
+def base_url(config: dict[str, Any]) -> str:
+    return str(config["base_url"]).strip().rstrip("/")
+
+
+def account_name(config: dict[str, Any], acct: str) -> str:
+    """`@user@host`: Mastodon's `acct` of a local account has no host, ours names it."""
+    if "@" in acct:
+        return f"@{acct}"
+    return f"@{acct}@{urlsplit(base_url(config)).netloc}"
+
+
+class MastodonPublisher:
+    def __init__(
+        self,
+        timeout: float = 10.0,
+        policy: OutboundPolicy | None = None,
+        secrets: ChannelSecrets | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.policy = policy or OutboundPolicy()
+        self.secrets = secrets
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    # --- the channel's settings ---------------------------------------------------------------
+
+    @staticmethod
+    def check_config(
+        config: dict[str, Any], policy: OutboundPolicy | None = None
+    ) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        url = config.get("base_url")
+        if not isinstance(url, str) or not url.strip():
+            problems["config.base_url"] = "is required for a Mastodon channel (the server's URL)"
+        else:
+            parts = urlsplit(url.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                problems["config.base_url"] = "must be an http:// or https:// URL"
+            elif parts.path.strip("/") or parts.query or parts.fragment:
+                problems["config.base_url"] = (
+                    "must be the server's address only, e.g. https://social.example"
+                )
+            elif policy is not None and (refusal := policy.check_host(parts.hostname)):
+                problems["config.base_url"] = refusal
+        token = config.get("access_token")
+        if not isinstance(token, str) or not token.strip():
+            problems["config.access_token"] = "is required for a Mastodon channel"  # noqa: S105
+        elif len(token) > 500:
+            problems["config.access_token"] = "must be at most 500 characters"  # noqa: S105
+        unknown = set(config) - {"base_url", "access_token"}
+        if unknown:
+            problems["config"] = f"unknown field(s): {', '.join(sorted(unknown))}"
+        return problems
+
+    @staticmethod
+    def public_config(config: dict[str, Any]) -> dict[str, Any]:
+        return without_secrets("mastodon", config)
+
+    # --- requests -----------------------------------------------------------------------------
+
+    @property
+    def client(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = outbound.make_client(
+                    self.policy, user_agent=USER_AGENT, timeout=self.timeout
+                )
+            return self._client
+
+    def _token(self, config: dict[str, Any]) -> str:
+        token = str(config["access_token"])
+        if self.secrets is None:
+            if is_sealed(token):
+                raise SecretUnreadable("no CHANNEL_SECRETS_KEY to decrypt the channel's token")
+            return token
+        return self.secrets.reveal(token)
+
+    def _call(
+        self,
+        method: str,
+        config: dict[str, Any],
+        path: str,
+        *,
+        deadline: float,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        """One request, finished by `deadline`; transport problems become NetworkError."""
+        if time.monotonic() >= deadline:
+            raise NetworkError("not started: its time had run out before it began")
+        try:
+            token = self._token(config)
+        except SecretUnreadable as exc:
+            raise NetworkError(str(exc), final=True) from None
+        all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+        budget = deadline - time.monotonic()
+        try:
+            with (
+                outbound.deadline(deadline),
+                self.client.stream(
+                    method,
+                    base_url(config) + path,
+                    json=json_body,
+                    params=params,
+                    headers=all_headers,
+                ) as response,
+            ):
+                raw = bytearray()
+                for chunk in response.iter_bytes():
+                    raw.extend(chunk)
+                    if len(raw) > MAX_ANSWER_BYTES:
+                        break
+        except outbound.RefusedDestination as exc:
+            raise NetworkError(str(exc), final=True) from None
+        except httpx.TimeoutException:
+            raise NetworkError(f"timed out: no complete answer within {budget:.3g} s") from None
+        except httpx.TransportError as exc:
+            raise NetworkError(f"connection failed: {exc or type(exc).__name__}") from None
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        return Answer(response.status_code, response.headers, body)
+
+    # --- publish ------------------------------------------------------------------------------
+
+    def send(self, message: Message, config: dict[str, Any], *, deadline: float) -> Outcome:
+        try:
+            answer = self._call(
+                "POST",
+                config,
+                "/api/v1/statuses",
+                deadline=deadline,
+                json_body={"status": message.body, "visibility": "public"},
+                headers={"Idempotency-Key": str(message.delivery_id)},
+            )
+        except NetworkError as exc:
+            return Outcome.failed(exc.reason) if exc.final else Outcome.retry(exc.reason)
+        status = answer.status
+        if 200 <= status < 300:
+            body = answer.body if isinstance(answer.body, dict) else {}
+            remote_id = body.get("id")
+            url = body.get("url") or body.get("uri")
+            return Outcome.published(
+                str(remote_id) if remote_id is not None else None,
+                str(url) if isinstance(url, str) else None,
+            )
+        reason = f"Mastodon answered HTTP {status_reason(status)}"
+        if status == 429:
+            return Outcome.retry(f"{reason} (rate limit)", rate_limit_wait(answer.headers))
+        if status >= 500:
+            return Outcome.retry(reason, retry_after_seconds(answer.headers.get("Retry-After")))
+        if status in (401, 403):
+            return Outcome.failed(REVOKED, tell_owners=True)
+        if status == 422:
+            own = error_message(answer.body)
+            return Outcome.failed(f"Mastodon refused the post: {own}" if own else reason)
+        return Outcome.failed(reason)
+
+    # --- check --------------------------------------------------------------------------------
+
+    def _account(self, config: dict[str, Any], deadline: float) -> dict[str, Any]:
+        answer = self._call("GET", config, "/api/v1/accounts/verify_credentials", deadline=deadline)
+        if answer.status in (401, 403):
+            raise NetworkError(REVOKED, final=True, status=answer.status)
+        if answer.status != 200 or not isinstance(answer.body, dict) or "id" not in answer.body:
+            raise NetworkError(
+                f"Mastodon answered HTTP {status_reason(answer.status)}",
+                final=400 <= answer.status < 500,
+                status=answer.status,
+            )
+        return answer.body
+
+    def check(self, config: dict[str, Any]) -> CheckResult:
+        """Sign in and name the account this channel posts as."""
+        try:
+            account = self._account(config, time.monotonic() + self.timeout)
+        except NetworkError as exc:
+            return CheckResult(False, error=exc.reason)
+        return CheckResult(True, account=account_name(config, str(account.get("acct", ""))))
+
+    def find_status(
+        self, config: dict[str, Any], text: str, since: datetime, *, timeout: float | None = None
+    ) -> FoundStatus | None:
+        """The account's own status with exactly `text`, made after `since` (less the clock
+        skew), or None when it has none. Raises NetworkError when it cannot tell."""
+        deadline = time.monotonic() + (timeout or self.timeout * 3)
+        account_id = str(self._account(config, deadline)["id"])
+        earliest = since - CLOCK_SKEW
+        max_id: str | None = None
+        for _ in range(SEARCH_PAGES):
+            params: dict[str, Any] = {"limit": PAGE_SIZE}
+            if max_id is not None:
+                params["max_id"] = max_id
+            answer = self._call(
+                "GET", config, f"/api/v1/accounts/{account_id}/statuses",
+                deadline=deadline, params=params,
+            )  # fmt: skip
+            if answer.status != 200 or not isinstance(answer.body, list):
+                raise NetworkError(f"Mastodon answered HTTP {status_reason(answer.status)}")
+            if not answer.body:
+                return None
+            for status in answer.body:
+                created = parse_time(status.get("created_at"))
+                if created is None or created < earliest:
+                    return None
+                if self._source_text(config, str(status["id"]), deadline) == text:
+                    url = status.get("url") or status.get("uri")
+                    return FoundStatus(str(status["id"]), url, created)
+                max_id = str(status["id"])
+        return None
+
+    def _source_text(self, config: dict[str, Any], status_id: str, deadline: float) -> str | None:
+        """The plain text a status was written with (its `content` is HTML)."""
+        answer = self._call(
+            "GET", config, f"/api/v1/statuses/{status_id}/source", deadline=deadline
+        )
+        if answer.status != 200 or not isinstance(answer.body, dict):
+            return None
+        text = answer.body.get("text")
+        return text if isinstance(text, str) else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None

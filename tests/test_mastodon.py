@@ -1,0 +1,433 @@
+"""Mastodon channels against a real Mastodon REST API on loopback (mastodon_mock from PyPI):
+what arrives is read back from the server through its API, never from our own tables."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from calendar_app.extensions import get_db
+from calendar_app.models import Delivery, DeliveryStatus, Notification
+from calendar_app.networks.mastodon import REVOKED
+from calendar_app.unknown_checks import NOT_FOUND, check_unknown_deliveries
+from tests.conftest import Clock, Team
+from tests.support.mastodon import MastodonAccount, MastodonServer
+from tests.support.receiver import Receiver, Reply
+from tests.support.web import csrf_token, signed_in
+
+_usernames = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def mastodon_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MastodonServer]:
+    server = MastodonServer(tmp_path_factory.mktemp("mastodon")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mastodon(mastodon_server: MastodonServer) -> Iterator[MastodonServer]:
+    yield mastodon_server
+    mastodon_server.clear_faults()
+
+
+@pytest.fixture
+def account(mastodon: MastodonServer) -> MastodonAccount:
+    """A fresh account per test: statuses and idempotency keys of one test never meet
+    another's (every test's deliveries start at id 1)."""
+    return mastodon.new_account(f"presse{next(_usernames)}")
+
+
+def mastodon_channel(
+    team: Team, server: MastodonServer, account: MastodonAccount, name: str = "Mastodon"
+) -> dict[str, Any]:
+    return team.channel(
+        name,
+        kind="mastodon",
+        network="mastodon",
+        config={"base_url": server.base_url, "access_token": account.access_token},
+    )
+
+
+def delivery(team: Team, post: dict[str, Any]) -> dict[str, Any]:
+    [only] = team.post(post["id"])["deliveries"]
+    return only
+
+
+# --- publishing --------------------------------------------------------------------------------
+
+
+def test_a_post_appears_on_the_server_and_its_delivery_keeps_id_and_url(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    channel = mastodon_channel(team, mastodon, account)
+    text = "Am Samstag öffnen wir die Türen 🎭 — <alle> & „jeder“ sind willkommen."
+    post = team.scheduled([channel["id"]], at=clock.now, body=text)
+    report = make_dispatcher(team.app, clock=clock).run_pass()
+
+    assert report.published == [post["deliveries"][0]["id"]]
+    [status] = mastodon.statuses(account)
+    assert mastodon.source_text(status["id"]) == text
+    assert status["visibility"] == "public"
+    sent = delivery(team, post)
+    assert sent["status"] == "published"
+    assert sent["remote_id"] == status["id"]
+    assert sent["url"] == status["url"]
+    assert team.post(post["id"])["status"] == "published"
+    page = signed_in(team, "head").get(f"/posts/{post['id']}").get_data(as_text=True)
+    assert f'href="{status["url"]}"' in page
+
+
+def test_the_idempotency_key_is_the_delivery_id_so_a_second_attempt_makes_no_second_status(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    channel = mastodon_channel(team, mastodon, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Nur einmal, bitte.")
+    sent_id = post["deliveries"][0]["id"]
+    # A first attempt that reached the server, whose answer we never saw (the sender died).
+    first = mastodon.post_status(account, "Nur einmal, bitte.", key=str(sent_id))
+    make_dispatcher(team.app, clock=clock).run_pass()
+
+    [status] = mastodon.statuses(account)
+    assert status["id"] == first["id"]
+    assert delivery(team, post)["remote_id"] == first["id"]
+
+
+# --- what the server answers -------------------------------------------------------------------
+
+
+def test_429_is_retried_at_the_time_the_rate_limit_resets(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    reset = datetime.now(UTC) + timedelta(minutes=7)
+    mastodon.fault(
+        status=429,
+        effect="ratelimit",
+        headers={"X-RateLimit-Reset": reset.isoformat().replace("+00:00", "Z")},
+    )
+    channel = mastodon_channel(team, mastodon, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Später, bitte.")
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    dispatcher.run_pass()
+
+    waiting = delivery(team, post)
+    assert waiting["status"] == "scheduled"
+    assert "429" in waiting["error"]
+    due = datetime.fromisoformat(waiting["due_at"])
+    assert abs((due - reset).total_seconds()) < 10  # the dispatcher's clock runs with ours
+    assert mastodon.statuses(account) == []
+
+    clock.advance(minutes=6)
+    dispatcher.run_pass()
+    assert mastodon.statuses(account) == []  # not before the reset
+    clock.advance(minutes=2)
+    dispatcher.run_pass()
+    assert len(mastodon.statuses(account)) == 1
+    assert delivery(team, post)["status"] == "published"
+
+
+def test_503_is_retried_and_then_published(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    mastodon.fault(status=503)
+    channel = mastodon_channel(team, mastodon, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Trotz Störung.")
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    dispatcher.run_pass()
+    waiting = delivery(team, post)
+    assert waiting["status"] == "scheduled"
+    assert "503 Service Unavailable" in waiting["error"]
+
+    clock.advance(minutes=1)
+    dispatcher.run_pass()
+    assert delivery(team, post)["status"] == "published"
+    assert len(mastodon.statuses(account)) == 1
+
+
+def test_401_fails_at_once_and_tells_the_channels_owner_and_deputy(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    mastodon.fault(status=401, body={"error": "The access token is invalid"})
+    channel = mastodon_channel(team, mastodon, account)
+    keepers = {"owner_id": team.ids["head"], "deputy_id": team.ids["planner2"]}
+    assert team.admin.patch(f"/channels/{channel['id']}", json=keepers).status_code == 200
+    post = team.scheduled([channel["id"]], at=clock.now, body="Geht nicht.")
+    make_dispatcher(team.app, clock=clock).run_pass()
+
+    failed = delivery(team, post)
+    assert failed["status"] == "failed"
+    assert failed["error"] == REVOKED
+    assert failed["attempts"] == 1
+    told = _told(team, "channel_reconnect")
+    assert told == {team.ids["head"], team.ids["planner2"]}
+
+
+def test_a_revoked_token_fails_the_delivery_and_nothing_is_posted(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    channel = mastodon_channel(team, mastodon, account)
+    keepers = {"owner_id": team.ids["head"], "deputy_id": team.ids["head2"]}
+    assert team.admin.patch(f"/channels/{channel['id']}", json=keepers).status_code == 200
+    mastodon.revoke(account.access_token)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Widerrufen.")
+    make_dispatcher(team.app, clock=clock).run_pass()
+
+    failed = delivery(team, post)
+    assert (failed["status"], failed["error"]) == ("failed", REVOKED)
+    assert mastodon.statuses(account) == []
+    assert _told(team, "channel_reconnect") == {team.ids["head"], team.ids["head2"]}
+
+
+def test_422_fails_with_the_networks_own_message(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    mastodon.fault(status=422, body={"error": "Validation failed: Text has a forbidden word"})
+    channel = mastodon_channel(team, mastodon, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Ein Wort.")
+    make_dispatcher(team.app, clock=clock).run_pass()
+
+    failed = delivery(team, post)
+    assert failed["status"] == "failed"
+    assert (
+        failed["error"] == "Mastodon refused the post: Validation failed: Text has a forbidden word"
+    )
+    assert _told(team, "channel_reconnect") == set()
+
+
+def _told(team: Team, kind: str) -> set[int]:
+    with get_db(team.app).transaction() as session:
+        return set(
+            session.scalars(select(Notification.user_id).where(Notification.kind == kind)).all()
+        )
+
+
+def test_the_channel_answer_never_shows_the_token(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, tmp_path: Path
+) -> None:
+    channel = mastodon_channel(team, mastodon, account)
+    assert channel["config"] == {"base_url": mastodon.base_url}
+    listed = team.admin.get("/channels").get_json()["items"]
+    assert account.access_token not in str(listed)
+
+
+# --- checking a connection -----------------------------------------------------------------------
+
+
+def test_the_check_signs_in_and_names_the_account(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount
+) -> None:
+    channel = mastodon_channel(team, mastodon, account)
+    answer = team.admin.post(f"/channels/{channel['id']}/check")
+    assert answer.status_code == 200
+    host = mastodon.base_url.removeprefix("http://")
+    assert answer.get_json() == {"ok": True, "account": f"@{account.username}@{host}"}
+
+    mastodon.revoke(account.access_token)
+    answer = team.admin.post(f"/channels/{channel['id']}/check")
+    assert answer.get_json() == {"ok": False, "error": REVOKED}
+
+
+def test_only_admins_check_and_only_network_channels(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount
+) -> None:
+    channel = mastodon_channel(team, mastodon, account)
+    assert team.head.post(f"/channels/{channel['id']}/check").status_code == 403
+    outbox = team.channel("Outbox")
+    answer = team.admin.post(f"/channels/{outbox['id']}/check")
+    assert answer.status_code == 422
+    assert "kind" in answer.get_json()["fields"]
+    assert team.admin.post("/channels/999999/check").status_code == 404
+
+
+def test_an_admin_adds_a_mastodon_channel_on_the_channels_page_and_checks_it(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount
+) -> None:
+    browser = signed_in(team, "admin")
+    added = browser.post(
+        "/admin/channels/mastodon",
+        data={
+            "name": "Stadtwerke auf Mastodon",
+            "base_url": mastodon.base_url,
+            "access_token": account.access_token,
+            "csrf_token": csrf_token(browser, "/admin/channels"),
+        },
+    )
+    assert added.status_code == 302
+    page = browser.get("/admin/channels").get_data(as_text=True)
+    assert "Stadtwerke auf Mastodon" in page
+    assert account.access_token not in page
+    [channel] = [
+        c for c in team.admin.get("/channels").get_json()["items"] if c["kind"] == "mastodon"
+    ]
+    assert channel["network"] == "mastodon"
+
+    checked = browser.post(
+        f"/admin/channels/{channel['id']}/check",
+        data={"csrf_token": csrf_token(browser, "/admin/channels")},
+        follow_redirects=True,
+    )
+    assert f"@{account.username}@" in checked.get_data(as_text=True)
+
+
+def test_the_channels_page_refuses_a_mastodon_channel_without_a_token(team: Team) -> None:
+    browser = signed_in(team, "admin")
+    refused = browser.post(
+        "/admin/channels/mastodon",
+        data={
+            "name": "Ohne Token",
+            "base_url": "https://social.example",
+            "access_token": "",
+            "csrf_token": csrf_token(browser, "/admin/channels"),
+        },
+    )
+    assert refused.status_code == 422
+    assert team.admin.get("/channels").get_json()["items"] == []
+
+
+# --- unknown deliveries are looked for on the network --------------------------------------------
+
+
+def _died_mid_send(team: Team, delivery_id: int, started_at: datetime) -> None:
+    """The state a sender leaves behind when it dies on the wire: `publishing`, lease run out."""
+    with get_db(team.app).transaction() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(
+                status=DeliveryStatus.PUBLISHING,
+                claim_token="d" * 32,
+                claimed_by="a scheduler that died",
+                started_at=started_at,
+                send_deadline=started_at + timedelta(seconds=2),
+                lease_until=started_at + timedelta(seconds=7),
+                attempts=1,
+            )
+        )
+
+
+def test_an_unknown_delivery_found_on_the_server_becomes_published_with_its_url(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    channel = mastodon_channel(team, mastodon, account)
+    text = "Ist das rausgegangen?"
+    post = team.scheduled([channel["id"]], at=clock.now, body=text)
+    sent_id = post["deliveries"][0]["id"]
+    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+    # What the dead sender's request did on the server before it died:
+    status = mastodon.post_status(account, text, key=str(sent_id))
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    assert dispatcher.run_pass().expired == [sent_id]
+    assert delivery(team, post)["status"] == "unknown"
+
+    report = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert report.published == [sent_id]
+    found = delivery(team, post)
+    assert (found["status"], found["remote_id"], found["url"]) == (
+        "published", status["id"], status["url"],
+    )  # fmt: skip
+    assert found["error"] is None
+    assert team.post(post["id"])["status"] == "published"
+    assert len(mastodon.statuses(account)) == 1  # looked for, never sent again
+
+
+def test_an_unknown_delivery_not_on_the_server_stays_for_the_heads_review(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    channel = mastodon_channel(team, mastodon, account)
+    text = "Nie angekommen."
+    post = team.scheduled([channel["id"]], at=clock.now, body=text)
+    sent_id = post["deliveries"][0]["id"]
+    # The same text posted long before this send started is another post, not this one.
+    mastodon.post_status(account, text)
+    _died_mid_send(team, sent_id, started_at=clock.now + timedelta(minutes=5))
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    clock.advance(minutes=6)
+    assert dispatcher.run_pass().expired == [sent_id]
+
+    report = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert report.not_found == [sent_id]
+    left = delivery(team, post)
+    assert (left["status"], left["error"]) == ("unknown", NOT_FOUND)
+    assert team.post(post["id"])["status"] == "unknown"
+    # Checked once: the next tick leaves it to the head.
+    again = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert again.not_found == []
+    assert len(mastodon.statuses(account)) == 1
+
+
+def test_an_unknown_check_while_the_server_is_down_is_tried_again_later(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    channel = mastodon_channel(team, mastodon, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Später prüfen.")
+    sent_id = post["deliveries"][0]["id"]
+    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+    status = mastodon.post_status(account, "Später prüfen.", key=str(sent_id))
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    dispatcher.run_pass()
+    mastodon.fault(status=503, path="/api/v1/accounts/verify_credentials", method="GET")
+
+    first = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert first.postponed == [sent_id]
+    assert delivery(team, post)["status"] == "unknown"
+    later = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert later.published == [sent_id]
+    assert delivery(team, post)["remote_id"] == status["id"]
+
+
+# --- the crisis override -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config_overrides", [{"DISPATCH_CONCURRENCY": 4}])
+def test_a_crisis_declared_mid_stream_stops_mastodon_and_webhooks_alike(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, receiver: Receiver,
+    make_dispatcher: Any,
+) -> None:  # fmt: skip
+    """Slow channels of both kinds, many posts due: once the declaration has returned, nothing
+    more appears on the Mastodon server (read back from it) nor at the webhook receiver."""
+    mastodon.fault(status=200, effect="latency", delay_ms=400, count=None)
+    receiver.reply = lambda _r: Reply(delay=0.4)
+    masto = mastodon_channel(team, mastodon, account)
+    hook = team.channel(
+        "Hook", kind="webhook", network="x", config={"url": receiver.url, "secret": "k"}
+    )
+    due = datetime.now(UTC) - timedelta(seconds=1)
+    posts = [
+        team.scheduled([masto["id"], hook["id"]], at=due, body=f"Beitrag {n}") for n in range(8)
+    ]
+    dispatcher = make_dispatcher(team.app)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        passing = pool.submit(dispatcher.run_pass)
+        until = time.monotonic() + 20
+        while not receiver.snapshot() and time.monotonic() < until:
+            time.sleep(0.02)
+        declared = team.head.post("/crisis", json={"reason": "Shitstorm"})
+        returned_at = time.monotonic()
+        on_server = {s["id"] for s in mastodon.statuses(account)}
+        passing.result(timeout=60)
+
+    assert declared.status_code == 201, declared.get_json()
+    assert declared.get_json()["still_open"] == []
+    assert {s["id"] for s in mastodon.statuses(account)} == on_server
+    assert [r for r in receiver.snapshot() if r.at > returned_at] == []
+    assert len(on_server) < len(posts)  # the crisis held the rest
+    held = [p for p in posts if team.post(p["id"])["status"] == "held"]
+    assert held
