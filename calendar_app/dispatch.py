@@ -43,6 +43,8 @@ from config import Config
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 300.0
+# At most this many started deliveries wait behind each sender (Dispatcher._ready_behind).
+READY_PER_SENDER = 4
 
 
 def retry_delay(attempt: int, base: float, retry_after: float | None = None) -> float:
@@ -214,13 +216,17 @@ class Dispatcher:
         return labels
 
     def _ready_behind(self) -> int:
-        """How many started deliveries may wait behind the senders: one each while the
-        channels answer fast (a sender then goes on at once instead of waiting for the next
-        start step), none while they are slow. A waiting one must leave within
-        `leave_within` of its start or goes back unsent, so a declaration waits for it no
-        longer than that, plus its request."""
-        fast = self._recent_send is not None and self._recent_send < self.leave_within / 2
-        return self.concurrency if fast else 0
+        """How many started deliveries may wait behind the senders: while the channels answer
+        fast, as many as the senders get through in half of `leave_within` (at most
+        READY_PER_SENDER each), so a sender goes on at once instead of waiting for the next
+        start step; none while they are slow. A waiting one must leave within `leave_within`
+        of its start or goes back unsent, so a declaration waits for it no longer than that,
+        plus its request."""
+        recent = self._recent_send
+        if recent is None or recent >= self.leave_within / 2:
+            return 0
+        per_sender = int(self.leave_within / 2 / max(recent, 1e-4))
+        return self.concurrency * min(READY_PER_SENDER, per_sender)
 
     def _send(self, job: _Job, deadline: float, leave_by: float) -> Outcome | None:
         """Publish one delivery by `deadline` (time.monotonic()); None when it never left

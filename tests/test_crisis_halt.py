@@ -591,3 +591,30 @@ def test_a_commit_whose_answer_was_lost_is_recognised_not_lost_or_repeated(
     assert "claim lost" not in caplog.text
     assert len(receiver.snapshot()) == 1
     assert any_team.post(post["id"])["status"] == "published"
+
+
+@pytest.mark.parametrize("config_overrides", [{"DISPATCH_CONCURRENCY": 1}])
+def test_a_delivery_ready_behind_a_sender_that_cannot_leave_in_time_goes_back_unsent(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, background: Any
+) -> None:
+    """While channels answer fast, started deliveries wait behind a busy sender; one that cannot
+    leave within `leave_within` of its start goes back unsent (a declaration never waits for a
+    queue), and the next pass sends it, once."""
+    let_go = threading.Event()
+    receiver.reply = lambda _r: Reply() if let_go.wait(30) else Reply(500)
+    posts = due_posts(any_team, webhook(any_team, receiver), 2)
+    dispatcher = make_dispatcher(any_team.app)
+    dispatcher._recent_send = 0.001  # the channel has been answering fast
+    passing = background(dispatcher.run_pass)
+    wait_for_requests(receiver, 1, passing)
+    time.sleep(dispatcher.leave_within + 0.1)  # the one behind it can no longer leave in time
+    let_go.set()
+    report = passing.result(timeout=30)
+
+    first, second = (first_delivery(p) for p in posts)
+    assert report.published == [first]
+    assert report.released == [second]
+    assert len(receiver.snapshot()) == 1
+    assert delivery_status(any_team, second) == "scheduled"
+    make_dispatcher(any_team.app).run_pass()
+    assert sorted(receiver.counts_by_key().values()) == [1, 1]
