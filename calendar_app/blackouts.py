@@ -93,6 +93,7 @@ def _check(name: str, starts_at: datetime, ends_at: datetime) -> None:
 def _serialise_with_claims(session: Session) -> None:
     """Take the queue lock a claim of due deliveries conflicts with, so a blackout that starts
     at once is seen by every claim that begins after this transaction commits."""
+    holds.lock_queue(session, exclusive=True)
     session.execute(select(QueueState.id).where(QueueState.id == 1).with_for_update())
 
 

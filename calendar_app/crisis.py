@@ -1,7 +1,8 @@
 """The crisis rules in one place: declare, hold, lift, release, discard.
 
-The queue_state row is what serialises a declaration against every claim of due deliveries:
-claims read it FOR SHARE (several schedulers at once), a declaration or a lift takes it FOR UPDATE.
+The queue lock is what serialises a declaration against every claim and every start of a send:
+claims and starts take it shared (several schedulers at once), a declaration or a lift
+exclusively (PostgreSQL: an advisory lock, plus FOR UPDATE on the queue_state row they change).
 On SQLite every transaction begins IMMEDIATE, which serialises the same way. So a claim either
 committed before the declaration (its deliveries are "in flight" and the declaration waits for
 them) or sees the crisis and holds what is in scope.
@@ -54,11 +55,11 @@ REVIEWABLE = (
 def current_crisis(
     session: Session, *, lock: Literal["share", "update"] | None = None
 ) -> Crisis | None:
-    """The crisis in force, reading queue_state with the lock the caller needs."""
+    """The crisis in force, read after taking the queue lock the caller needs."""
+    if lock is not None:
+        holds.lock_queue(session, exclusive=lock == "update")
     stmt = select(QueueState.active_crisis_id).where(QueueState.id == QUEUE_STATE_ID)
-    if lock == "share":
-        stmt = stmt.with_for_update(read=True)
-    elif lock == "update":
+    if lock == "update":
         stmt = stmt.with_for_update()
     crisis_id = session.execute(stmt).scalar_one()
     return session.get(Crisis, crisis_id) if crisis_id is not None else None

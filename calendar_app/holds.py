@@ -24,9 +24,10 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Row, false, or_, select, true, update
+from sqlalchemy import ColumnElement, Row, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
+from calendar_app.db import locks_rows
 from calendar_app.errors import InvalidInput
 from calendar_app.models import (
     HOLDABLE,
@@ -170,6 +171,22 @@ def held_words_in(post: Post, keywords: Sequence[str]) -> list[str]:
     texts = [delivery_hold_text(post.title, post.body, d.body_override) for d in post.deliveries]
     texts.append(delivery_hold_text(post.title, post.body, None))
     return [word for word in keywords if any(word in text for text in texts)]
+
+
+# PostgreSQL: the advisory lock that stands for the queue. Claims and starts take it shared, a
+# declaration, a lift or a blackout change exclusively: the same conflict as FOR SHARE against
+# FOR UPDATE on the queue_state row, without the row-lock bookkeeping (MultiXacts) that many
+# schedulers sharing one row would cost on every start step.
+QUEUE_LOCK_KEY = 0x63616C71  # "calq"
+
+
+def lock_queue(session: Session, *, exclusive: bool) -> None:
+    """Serialise against the queue: shared for a claim or a start, exclusive for what changes what
+    they may send. On SQLite every transaction already holds the database (BEGIN IMMEDIATE)."""
+    if not locks_rows(session):
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    session.execute(select(getattr(func, function)(QUEUE_LOCK_KEY)))
 
 
 def active_crisis_id(session: Session) -> int | None:
