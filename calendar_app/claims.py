@@ -437,7 +437,10 @@ def record_published_together(
             recorded.add(claim.delivery_id)
         else:
             _log_lost(claim, "published")
-    settle_post_status(session, {c.post_id for c in claims if c.delivery_id in recorded})
+    # A post discarded while this send was on the wire shows that it went out after all.
+    settle_post_status(
+        session, {c.post_id for c in claims if c.delivery_id in recorded}, discarded_too=True
+    )
     return recorded
 
 

@@ -436,7 +436,10 @@ def discard_post(session: Session, actor: User, post: Post, *, reason: str | Non
             discarded.append(delivery.id)
     previous_status = post.status
     post.status = derived_status(
-        DeliveryStatus.DISCARDED if d.withdrawn_at is not None else d.status for d in deliveries
+        DeliveryStatus.DISCARDED
+        if d.status == DeliveryStatus.PUBLISHING and d.withdrawn_at is not None
+        else d.status
+        for d in deliveries
     )
     session.flush()
     audit.record(

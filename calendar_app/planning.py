@@ -591,8 +591,12 @@ def derived_status(delivery_statuses: Iterable[str]) -> PostStatus:
     return PostStatus.SCHEDULED
 
 
-def settle_post_status(session: Session, post_ids: Iterable[int]) -> None:
-    """Recompute the status of approved posts after their deliveries changed."""
+def settle_post_status(
+    session: Session, post_ids: Iterable[int], *, discarded_too: bool = False
+) -> None:
+    """Recompute the status of approved posts after their deliveries changed. A discarded post
+    keeps its status, unless `discarded_too`: a send that was already on the wire when the post
+    was discarded went out after all, and the post then shows what happened."""
     ids = set(post_ids)
     if not ids:
         return
@@ -614,7 +618,9 @@ def settle_post_status(session: Session, post_ids: Iterable[int]) -> None:
             update(Post)
             .where(
                 Post.id.in_(post_ids_with_status),
-                Post.status.not_in([*WORKFLOW_STATUSES, PostStatus.DISCARDED]),
+                Post.status.not_in(
+                    WORKFLOW_STATUSES if discarded_too else [*WORKFLOW_STATUSES, "discarded"]
+                ),
                 Post.status != status,
             )
             .values(status=status)

@@ -177,6 +177,7 @@ class People:
         self.never_to_send: dict[int, float] = {}
         self.done: dict[str, int] = {}
         self.refused: dict[str, int] = {}
+        self.declared_returned_at: float | None = None  # when this crowd's declaration returned
 
     def act(self, post_ids: list[int], count: int) -> None:
         for _ in range(count):
@@ -197,7 +198,13 @@ class People:
                     later = now_utc() + timedelta(seconds=0.05)
                     crisis.release_post(session, head, post, publish_at=later)
                 else:
-                    crisis.declare_crisis(session, head, reason="Zweiter Kopf", channel_ids=None)
+                    declared = crisis.declare_crisis(
+                        session, head, reason="Zweiter Kopf", channel_ids=None
+                    )
+                    session.commit()
+                    # As the API does: the declaration returns once what was on the wire ended.
+                    crisis.wait_for_in_flight(session, declared.in_flight_ids, timeout=10)
+                    self.declared_returned_at = time.monotonic()
                 session.commit()
                 committed_at = time.monotonic()
                 self.never_to_send.update(dict.fromkeys(taken_back, committed_at))
@@ -256,6 +263,7 @@ def test_crisis_declared_at_random_moments_stops_every_scheduler(
         scope = None if rng.random() < 0.5 else rng.sample(channels, 3)
         post_ids = plan_due(db, channels, 2)
         time.sleep(rng.uniform(0, 0.06))
+        crowd.declared_returned_at = None
         acting = threading.Thread(target=crowd.act, args=(post_ids, rng.randint(0, 3)))
         acting.start()
         session = db.session()
@@ -272,11 +280,13 @@ def test_crisis_declared_at_random_moments_stops_every_scheduler(
             still_open += sum(d.status == "publishing" for d in in_flight)
         except RuleError:  # the second head was quicker: theirs is in force (all channels)
             session.rollback()
-            returned_at = time.monotonic()
             scope = None
         finally:
             session.close()
         acting.join()
+        if not declared:  # measure from when the second head's declaration returned
+            assert crowd.declared_returned_at is not None
+            returned_at = crowd.declared_returned_at
         time.sleep(0.05)  # the schedulers keep ticking
 
         if declared or scope is None:
