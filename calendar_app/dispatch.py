@@ -369,6 +369,7 @@ class Dispatcher:
                     title=post.title,
                     body=body_override or post.body,
                     publish_at=post.publish_at,
+                    post_created_at=post.created_at,
                 ),
             )
             for delivery_id, body_override, post, channel in rows

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from calendar_app.outbound import OutboundPolicy
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """An image attached to a post, as stored (calendar_app/media.py scales it per network)."""
+
+    path: Path
+    mime_type: str
+    alt: str
+    width: int
+    height: int
+    size: int  # bytes
 
 
 @dataclass(frozen=True)
@@ -18,6 +31,10 @@ class Message:
     title: str
     body: str
     publish_at: datetime
+    # When the post was written: with the delivery id it makes a network's record key that a
+    # repeated attempt finds again (Bluesky), and that another installation would not make.
+    post_created_at: datetime | None = None
+    media: tuple[MediaFile, ...] = ()
 
 
 @dataclass(frozen=True)
