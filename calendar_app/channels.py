@@ -13,12 +13,12 @@ from calendar_app import audit
 from calendar_app.channel_rules import NETWORKS
 from calendar_app.errors import Conflict, InvalidInput, NotFound
 from calendar_app.models import MAX_ID, Channel, Role, User
-from calendar_app.networks.mastodon import CheckResult, MastodonPublisher
+from calendar_app.networks.base import CheckResult
 from calendar_app.networks.secrets import SECRET_FIELDS, ChannelSecrets, is_sealed
 from calendar_app.notifications import notify
 from calendar_app.outbound import OutboundPolicy
 from calendar_app.permissions import require_may_manage_channels
-from calendar_app.publishers import NETWORK_KINDS, PUBLISHER_TYPES
+from calendar_app.publishers import NETWORK_KINDS, PUBLISHER_TYPES, network_publisher
 from config import Config
 
 
@@ -219,11 +219,7 @@ def check_connection(actor: User, channel: Channel, config: Config) -> CheckResu
             f"a {channel.kind} channel has no network account to check",
             {"kind": f"must be one of {', '.join(NETWORK_KINDS)} to check a connection"},
         )
-    publisher = MastodonPublisher(
-        timeout=config.WEBHOOK_TIMEOUT_SECONDS,
-        policy=OutboundPolicy.from_config(config),
-        secrets=ChannelSecrets.from_config(config),
-    )
+    publisher = network_publisher(channel.kind, config)
     try:
         return publisher.check(channel.config)
     finally:

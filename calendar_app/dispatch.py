@@ -76,6 +76,45 @@ class PassReport:
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """What a delivery sends, and through which kind of channel with which settings."""
+
+    kind: str
+    config: dict
+    message: Message
+
+
+def outgoing(session: Session, delivery_ids: Sequence[int]) -> list[Outgoing]:
+    """What these deliveries send, in the order of their ids: the one way a delivery's message
+    is made, for sending it and for looking for it on the network (unknown_checks)."""
+    if not delivery_ids:
+        return []
+    rows = session.execute(
+        select(Delivery.id, Delivery.body_override, Post, Channel)
+        .join(Post, Delivery.post_id == Post.id)
+        .join(Channel, Delivery.channel_id == Channel.id)
+        .where(Delivery.id.in_(delivery_ids))
+        .order_by(Delivery.id)
+    ).all()
+    return [
+        Outgoing(
+            kind=channel.kind,
+            config=dict(channel.config),
+            message=Message(
+                post_id=post.id,
+                delivery_id=delivery_id,
+                channel_id=channel.id,
+                title=post.title,
+                body=body_override or post.body,
+                publish_at=post.publish_at,
+                post_created_at=post.created_at,
+            ),
+        )
+        for delivery_id, body_override, post, channel in rows
+    ]
+
+
+@dataclass(frozen=True)
 class _Job:
     claim: claims.Claim
     kind: str
@@ -347,33 +386,12 @@ class Dispatcher:
 
     def _jobs(self, session: Session, claimed: list[claims.Claim]) -> list[_Job]:
         """What each claimed delivery sends."""
-        if not claimed:
-            return []
         by_id = {c.delivery_id: c for c in claimed}
-        rows = session.execute(
-            select(Delivery.id, Delivery.body_override, Post, Channel)
-            .join(Post, Delivery.post_id == Post.id)
-            .join(Channel, Delivery.channel_id == Channel.id)
-            .where(Delivery.id.in_(by_id))
-            .order_by(Delivery.id)
-        ).all()
         return [
-            _Job(
-                claim=by_id[delivery_id],
-                kind=channel.kind,
-                config=dict(channel.config),
-                message=Message(
-                    post_id=post.id,
-                    delivery_id=delivery_id,
-                    channel_id=channel.id,
-                    title=post.title,
-                    body=body_override or post.body,
-                    publish_at=post.publish_at,
-                    post_created_at=post.created_at,
-                ),
-            )
-            for delivery_id, body_override, post, channel in rows
-        ]
+            _Job(claim=by_id[out.message.delivery_id], kind=out.kind, config=out.config,
+                 message=out.message)
+            for out in outgoing(session, list(by_id))
+        ]  # fmt: skip
 
     def _record_outcome(
         self, session: Session, claim: claims.Claim, outcome: Outcome | None, now: datetime

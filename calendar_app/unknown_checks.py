@@ -1,9 +1,10 @@
 """Unknown deliveries on network channels are looked for on the network, never re-sent blindly.
 
 A delivery whose sender died mid-send is `unknown` (claims.expire_leases): it may or may not
-have gone out. On a network channel the network can tell: a scheduler job asks it (Mastodon: the
-account's own statuses, the same text, made after the send started). Found: `published`, with
-the post's id and URL. Not found: it stays `unknown` for a head's review, saying so.
+have gone out. On a network channel the network can tell: a scheduler job asks its publisher's
+`find` (Mastodon: the account's own statuses, the same text, made after the send started;
+Bluesky: the record under the delivery's own key). Found: `published`, with the post's id and
+URL. Not found: it stays `unknown` for a head's review, saying so.
 
 Safe with several schedulers: each check is claimed first with a conditional update (the row's
 token and a short lease, on a delivery still `unknown` and not checked yet), and its result is
@@ -17,15 +18,16 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from calendar_app.claims import LEASE_EXPIRED
 from calendar_app.db import Database
-from calendar_app.models import Channel, Delivery, DeliveryStatus, Post
-from calendar_app.networks.mastodon import FoundStatus, MastodonPublisher, NetworkError
+from calendar_app.dispatch import outgoing
+from calendar_app.models import Channel, Delivery, DeliveryStatus
+from calendar_app.networks.base import FoundPost, Message, NetworkError, NetworkPublisher
 from calendar_app.planning import settle_post_status
 from calendar_app.publishers import NETWORK_KINDS, Publisher
 from calendar_app.timeutil import now_utc
@@ -45,7 +47,7 @@ class _Check:
     token: str
     kind: str
     config: dict[str, Any]
-    text: str
+    message: Message
     started_at: datetime
 
 
@@ -86,21 +88,17 @@ def _claim(session: Session, now: datetime, limit: int) -> list[_Check]:
         )
         if taken.rowcount != 1:
             continue  # another scheduler took it, or a person decided meanwhile
-        delivery, post, channel = session.execute(
-            select(Delivery, Post, Channel)
-            .join(Post, Delivery.post_id == Post.id)
-            .join(Channel, Delivery.channel_id == Channel.id)
-            .where(Delivery.id == delivery_id)
-        ).one()
+        [out] = outgoing(session, [delivery_id])
+        started_at = session.scalar(select(Delivery.started_at).where(Delivery.id == delivery_id))
         checks.append(
             _Check(
                 delivery_id=delivery_id,
-                post_id=post.id,
+                post_id=out.message.post_id,
                 token=token,
-                kind=channel.kind,
-                config=dict(channel.config),
-                text=delivery.body_override or post.body,
-                started_at=delivery.started_at,  # type: ignore[arg-type]
+                kind=out.kind,
+                config=out.config,
+                message=out.message,
+                started_at=started_at,  # type: ignore[arg-type]
             )
         )
     return checks
@@ -114,13 +112,13 @@ def _mine(check: _Check) -> list[Any]:
     ]
 
 
-def _record_found(session: Session, check: _Check, found: FoundStatus) -> bool:
+def _record_found(session: Session, check: _Check, found: FoundPost) -> bool:
     result = session.execute(
         update(Delivery)
         .where(*_mine(check))
         .values(
             status=DeliveryStatus.PUBLISHED,
-            published_at=found.created_at,
+            published_at=found.published_at or check.started_at,
             remote_id=found.remote_id,
             url=found.url,
             error=None,
@@ -168,12 +166,14 @@ def check_unknown_deliveries(
         checks = _claim(session, now, limit)
     for check in checks:
         publisher = publishers.get(check.kind)
-        outcome: tuple[str, FoundStatus | str | None]
-        if not isinstance(publisher, MastodonPublisher):
+        outcome: tuple[str, FoundPost | str | None]
+        if publisher is None or not hasattr(publisher, "find"):
             outcome = ("postponed", None)
         else:
             try:
-                found = publisher.find_status(check.config, check.text, check.started_at)
+                found = cast(NetworkPublisher, publisher).find(
+                    check.config, check.message, check.started_at
+                )
             except NetworkError as exc:
                 if exc.final:
                     outcome = ("not_found", f"{NOT_FOUND} (could not look: {exc.reason})")
@@ -184,7 +184,7 @@ def check_unknown_deliveries(
         label, detail = outcome
         with db.transaction() as session:
             if label == "published":
-                assert isinstance(detail, FoundStatus)
+                assert isinstance(detail, FoundPost)
                 recorded = _record_found(session, check, detail)
             elif label == "not_found":
                 recorded = _record_not_found(session, check, str(detail))
@@ -198,6 +198,6 @@ def check_unknown_deliveries(
             check.delivery_id,
             label,
             recorded,
-            detail.remote_id if isinstance(detail, FoundStatus) else detail,
+            detail.remote_id if isinstance(detail, FoundPost) else detail,
         )
     return report

@@ -1,4 +1,6 @@
-"""The one interface every channel kind implements (publishers/ and networks/)."""
+"""The one interface every channel kind implements (publishers/ and networks/), and what the
+publishers of networks share: signing in (`check`) and looking for a post on the network
+(`find`)."""
 
 from __future__ import annotations
 
@@ -62,6 +64,50 @@ class Outcome:
         return cls("failed", reason, tell_owners=tell_owners)
 
 
+# A network refused our credentials: only a person can fix it (the channel's owner and deputy).
+REVOKED = "the token was revoked or lacks the write scope, reconnect the channel"
+
+
+class NetworkError(Exception):
+    """A request to the network did not give an answer we can use.
+
+    `final`: asking again will not help (refused destination, revoked token, bad answer);
+    `tell_owners`: only the channel's owner and deputy can fix it (base.REVOKED);
+    `retry_after`: the network asked us to wait this many seconds."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        final: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+        tell_owners: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.final = final or tell_owners
+        self.status = status
+        self.retry_after = retry_after
+        self.tell_owners = tell_owners
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    account: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FoundPost:
+    """A delivery's post, found on the network."""
+
+    remote_id: str
+    url: str | None
+    published_at: datetime | None = None
+
+
 class Publisher(Protocol):
     @staticmethod
     def check_config(
@@ -83,3 +129,19 @@ class Publisher(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class NetworkPublisher(Publisher, Protocol):
+    """A publisher that posts to a network account (the channel kinds in NETWORK_KINDS)."""
+
+    def check(self, config: dict[str, Any]) -> CheckResult:
+        """Sign in and name the account this channel posts as (`@handle`)."""
+        ...
+
+    def find(
+        self, config: dict[str, Any], message: Message, started_at: datetime
+    ) -> FoundPost | None:
+        """The post a send of `message` that started at `started_at` made on the network, or
+        None when there is none. Raises NetworkError when it cannot tell (`final`: asking again
+        will not help either)."""
+        ...

@@ -26,7 +26,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from calendar_app import outbound
-from calendar_app.networks.base import Message, Outcome
+from calendar_app.networks.base import (
+    REVOKED,
+    CheckResult,
+    FoundPost,
+    Message,
+    NetworkError,
+    Outcome,
+)
 from calendar_app.networks.secrets import (
     ChannelSecrets,
     SecretUnreadable,
@@ -40,7 +47,6 @@ USER_AGENT = "calendar_app-mastodon/1"
 MAX_ANSWER_BYTES = 1024 * 1024
 # An error message of the network's, as shown to planners, at most this long.
 MAX_ERROR_CHARS = 500
-REVOKED = "the token was revoked or lacks the write scope, reconnect the channel"
 # The network's clock and ours may differ a little: a status made this long before the send
 # started still counts as the one the send made.
 CLOCK_SKEW = timedelta(seconds=60)
@@ -48,37 +54,11 @@ CLOCK_SKEW = timedelta(seconds=60)
 SEARCH_PAGES, PAGE_SIZE = 5, 40
 
 
-class NetworkError(Exception):
-    """A request to the network did not give an answer we can use.
-
-    `final`: asking again will not help (refused destination, revoked token, bad answer)."""
-
-    def __init__(self, reason: str, *, final: bool = False, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.final = final
-        self.status = status
-
-
 @dataclass(frozen=True)
 class Answer:
     status: int
     headers: httpx.Headers
     body: Any  # parsed JSON, or None
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    ok: bool
-    account: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class FoundStatus:
-    remote_id: str
-    url: str | None
-    created_at: datetime
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -292,9 +272,16 @@ class MastodonPublisher:
             return CheckResult(False, error=exc.reason)
         return CheckResult(True, account=account_name(config, str(account.get("acct", ""))))
 
+    def find(
+        self, config: dict[str, Any], message: Message, started_at: datetime
+    ) -> FoundPost | None:
+        """The delivery's status: the account's own with the message's text, made after the
+        send started."""
+        return self.find_status(config, message.body, started_at)
+
     def find_status(
         self, config: dict[str, Any], text: str, since: datetime, *, timeout: float | None = None
-    ) -> FoundStatus | None:
+    ) -> FoundPost | None:
         """The account's own status with exactly `text`, made after `since` (less the clock
         skew), or None when it has none. Raises NetworkError when it cannot tell."""
         deadline = time.monotonic() + (timeout or self.timeout * 3)
@@ -319,7 +306,7 @@ class MastodonPublisher:
                     return None
                 if self._source_text(config, str(status["id"]), deadline) == text:
                     url = status.get("url") or status.get("uri")
-                    return FoundStatus(str(status["id"]), url, created)
+                    return FoundPost(str(status["id"]), url, created)
                 max_id = str(status["id"])
         return None
 

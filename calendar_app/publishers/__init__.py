@@ -7,6 +7,8 @@ calendar_app/networks/ (one module per network); outbox and webhook live here.
 
 from __future__ import annotations
 
+from calendar_app.networks.base import NetworkPublisher
+from calendar_app.networks.bluesky import BlueskyPublisher
 from calendar_app.networks.mastodon import MastodonPublisher
 from calendar_app.networks.secrets import ChannelSecrets
 from calendar_app.outbound import OutboundPolicy
@@ -16,14 +18,24 @@ from calendar_app.publishers.webhook import WebhookPublisher
 from config import Config
 
 PUBLISHER_TYPES: dict[
-    str, type[OutboxPublisher] | type[WebhookPublisher] | type[MastodonPublisher]
+    str,
+    type[OutboxPublisher]
+    | type[WebhookPublisher]
+    | type[MastodonPublisher]
+    | type[BlueskyPublisher],
 ] = {
     "outbox": OutboxPublisher,
     "webhook": WebhookPublisher,
     "mastodon": MastodonPublisher,
+    "bluesky": BlueskyPublisher,
 }
-# Kinds that post to a network: checked with `check`, and their unknown deliveries looked for.
-NETWORK_KINDS = ("mastodon",)
+# Kinds that post to a network (networks/, base.NetworkPublisher): checked with `check`, and
+# their unknown deliveries looked for with `find`.
+NETWORK_TYPES: dict[str, type[MastodonPublisher] | type[BlueskyPublisher]] = {
+    "mastodon": MastodonPublisher,
+    "bluesky": BlueskyPublisher,
+}
+NETWORK_KINDS = tuple(NETWORK_TYPES)
 
 
 def channel_secrets(config: Config) -> ChannelSecrets | None:
@@ -40,16 +52,31 @@ def build_publishers(config: Config) -> dict[str, Publisher]:
     return {
         "outbox": OutboxPublisher(),
         "webhook": WebhookPublisher(timeout=timeout, policy=policy, secrets=secrets),
-        "mastodon": MastodonPublisher(timeout=timeout, policy=policy, secrets=secrets),
+        **{
+            kind: network(timeout=timeout, policy=policy, secrets=secrets)
+            for kind, network in NETWORK_TYPES.items()
+        },
     }
+
+
+def network_publisher(kind: str, config: Config) -> NetworkPublisher:
+    """A publisher of one network kind, for a single check (close it afterwards)."""
+    return NETWORK_TYPES[kind](
+        timeout=config.WEBHOOK_TIMEOUT_SECONDS,
+        policy=OutboundPolicy.from_config(config),
+        secrets=ChannelSecrets.from_config(config),
+    )
 
 
 __all__ = [
     "NETWORK_KINDS",
+    "NETWORK_TYPES",
     "PUBLISHER_TYPES",
     "Message",
+    "NetworkPublisher",
     "Outcome",
     "Publisher",
     "build_publishers",
     "channel_secrets",
+    "network_publisher",
 ]
