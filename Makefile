@@ -1,16 +1,18 @@
 # make run   install, migrate, load the demo team once, serve on http://127.0.0.1:5000
-# make test  install (Python packages and the Debian packages the tests need), run the suite
+# make test  install (Python packages, the npm packages of the test Bluesky network, the Debian
+#            packages the tests need), run the suite
 # make lint  ruff
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_PASSWORD ?= demo-kalender
 
-.PHONY: install system-deps run test lint format clean bench translations
+.PHONY: install node-deps system-deps run test lint format clean bench translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +21,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The reference Bluesky PDS and PLC directory the tests start (tests/support/bluesky.py).
+$(NODE_STAMP): package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+node-deps: $(NODE_STAMP)
 
 system-deps:
 	./scripts/system-deps.sh
@@ -31,11 +40,11 @@ run: install
 	@echo "Log in at http://$(HOST):$(PORT) (demo users: see README; password $(DEMO_PASSWORD))"
 	$(BIN)/calendar-app serve --host $(HOST) --port $(PORT)
 
-test: install system-deps
+test: install node-deps system-deps
 	$(BIN)/pytest
 
 # Not part of `make test`: about a quarter of an hour; BENCH_ARGS=--quick for a smoke run.
-bench: install system-deps
+bench: install node-deps system-deps
 	PYTHONPATH=. $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: install

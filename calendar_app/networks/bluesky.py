@@ -33,8 +33,8 @@ keeps one session per object, refreshes on its own schedule and is not meant to 
 threads. So every request goes through outbound.make_client under outbound.deadline here, and the
 SDK does what it is good at: finding links, tags and mentions with their byte offsets
 (`atproto_client.utils`), the lexicon's models for facets, and AT-URI parsing. The SDK imports
-all its models at once (about a second), so it is imported when a Bluesky post is first made, not
-when the app starts.
+all its models at once (about a second), so it is imported when a Bluesky publisher is made (once
+per process, before any send's deadline runs), not by everything that imports this module.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 
 @cache
 def _sdk() -> ModuleType:
-    """The SDK's text helpers (detect_facets, detect_mentions), imported on first use."""
+    """The SDK's text helpers (detect_facets, detect_mentions), imported once, when needed."""
     from atproto_client import utils
 
     return utils
@@ -211,6 +211,7 @@ class BlueskyPublisher:
         self._lock = threading.Lock()
         self._sessions: dict[tuple[Any, ...], _Session] = {}
         self._account_locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self._text = _sdk()
 
     # --- the channel's settings ---------------------------------------------------------------
 
@@ -513,9 +514,9 @@ class BlueskyPublisher:
 
     def _facets(self, account: _Account, text: str, deadline: float) -> list[dict[str, Any]]:
         """Links, #tags and resolvable mentions, with UTF-8 byte offsets into `text`."""
-        sdk = _sdk()
-        facets = [f.model_dump(by_alias=True, exclude_none=True) for f in sdk.detect_facets(text)]
-        for mention in sdk.detect_mentions(text):
+        found = self._text.detect_facets(text)
+        facets = [f.model_dump(by_alias=True, exclude_none=True) for f in found]
+        for mention in self._text.detect_mentions(text):
             did = self._resolve(account, mention.handle, deadline)
             if did is None:
                 continue  # an unknown handle stays plain text

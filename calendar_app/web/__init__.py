@@ -164,6 +164,9 @@ _route(
     "/admin/channels/mastodon", "add_mastodon_channel", admin.add_mastodon_channel, methods=["POST"]
 )
 _route(
+    "/admin/channels/bluesky", "add_bluesky_channel", admin.add_bluesky_channel, methods=["POST"]
+)
+_route(
     "/admin/channels/<int:channel_id>/check", "check_channel", admin.check_channel, methods=["POST"]
 )
 _route("/dashboard", "dashboard", admin.dashboard)

@@ -3,6 +3,7 @@ their departments, channels."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -27,6 +28,7 @@ from calendar_app.publishers import NETWORK_KINDS
 from calendar_app.timeutil import now_utc
 from calendar_app.web.forms import (
     ActionForm,
+    BlueskyChannelForm,
     ChannelCareForm,
     DepartmentForm,
     MastodonChannelForm,
@@ -164,9 +166,13 @@ def reactivate_person(user_id: int) -> Any:
     return redirect(url_for("web.people", _anchor=f"person-{person.id}"))
 
 
-def channels_page(form: MastodonChannelForm | None = None, status: int = 200) -> Any:
+def channels_page(
+    form: MastodonChannelForm | None = None,
+    status: int = 200,
+    bluesky_form: BlueskyChannelForm | None = None,
+) -> Any:
     """Every channel with who answers for it; channels without owner and deputy stand out.
-    Admins add a Mastodon channel here and check a network channel's connection."""
+    Admins add a Mastodon or Bluesky channel here and check a network channel's connection."""
     require_may_manage_channels(signed_in_user())
     return render_template(
         "channels.html",
@@ -174,38 +180,70 @@ def channels_page(form: MastodonChannelForm | None = None, status: int = 200) ->
         complete=channels.ownership_complete,
         network_kinds=NETWORK_KINDS,
         mastodon_form=form or MastodonChannelForm(formdata=None),
+        bluesky_form=bluesky_form or BlueskyChannelForm(formdata=None),
         check_form=ActionForm(),
     ), status
 
 
 def add_mastodon_channel() -> Any:
+    form = MastodonChannelForm()
+    return _add_network_channel(
+        form,
+        "mastodon",
+        lambda: {
+            "base_url": (form.base_url.data or "").strip(),
+            "access_token": (form.access_token.data or "").strip(),
+        },
+        lambda status: channels_page(form, status),
+    )
+
+
+def add_bluesky_channel() -> Any:
+    form = BlueskyChannelForm()
+
+    def config() -> dict[str, str]:
+        settings = {
+            "handle": (form.handle.data or "").strip().removeprefix("@"),
+            "app_password": (form.app_password.data or "").strip(),
+        }
+        if (form.service.data or "").strip():
+            settings["service"] = (form.service.data or "").strip()
+        return settings
+
+    return _add_network_channel(
+        form, "bluesky", config, lambda status: channels_page(status=status, bluesky_form=form)
+    )
+
+
+def _add_network_channel(
+    form: MastodonChannelForm | BlueskyChannelForm,
+    kind: str,
+    config: Callable[[], dict[str, str]],
+    page: Callable[[int], Any],
+) -> Any:
     me = signed_in_user()
     require_may_manage_channels(me)
-    form = MastodonChannelForm()
     if not form.validate_on_submit():
-        return channels_page(form, 422)
+        return page(422)
     session = db_session()
-    config = current_app.config["CALENDAR"]
+    settings = current_app.config["CALENDAR"]
     try:
         channel = channels.create_channel(
             session,
             me,
             name=form.name.data or "",
-            kind="mastodon",
-            network="mastodon",
-            config={
-                "base_url": (form.base_url.data or "").strip(),
-                "access_token": (form.access_token.data or "").strip(),
-            },
-            outbound_policy=OutboundPolicy.from_config(config),
-            secrets=ChannelSecrets.from_config(config),
+            kind=kind,
+            network=kind,
+            config=config(),
+            outbound_policy=OutboundPolicy.from_config(settings),
+            secrets=ChannelSecrets.from_config(settings),
         )
     except RuleError as exc:
         session.rollback()
         form.form_errors.append(
             "; ".join([exc.message, *(f"{k}: {v}" for k, v in exc.fields.items())])
         )
-        return channels_page(form, exc.status_code)
+        return page(exc.status_code)
     flash(_("Channel %(name)s added. Check its connection next.", name=channel.name), "success")
     return redirect(url_for("web.channels", _anchor=f"channel-{channel.id}"))
 

@@ -180,6 +180,21 @@ class MastodonChannelForm(FlaskForm):
     )
 
 
+class BlueskyChannelForm(FlaskForm):
+    """A new Bluesky channel: the app password is typed once and never shown again."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    service = StringField(
+        _l("Server (empty: https://bsky.social)"), validators=[Optional(), Length(max=300)]
+    )
+    handle = StringField(
+        _l("Handle (e.g. name.bsky.social)"), validators=[DataRequired(REQUIRED), Length(max=253)]
+    )
+    app_password = PasswordField(
+        _l("App password"), validators=[DataRequired(REQUIRED), Length(max=500)]
+    )
+
+
 class KpiForm(Form):
     """One KPI row of the campaign form; a row left blank is ignored."""
 

@@ -1,5 +1,6 @@
-"""A real Bluesky PDS on loopback: the reference `@atproto/pds` with a local PLC directory, started
-by tests/support/bluesky_network.cjs (npm packages pinned in package.json, installed by `make test`).
+"""A real Bluesky PDS on loopback: the reference `@atproto/pds` with a local PLC directory,
+started by tests/support/bluesky_network.cjs (npm packages pinned in package.json, installed by
+`make test`).
 
 Each test makes its own account (`new_account`): a handle under the PDS's own domain (`.test`),
 a password, and an app password for the channel, as a person would make one in the app's
@@ -79,9 +80,9 @@ class BlueskyServer:
         return self
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        self.process.stdin.close()  # type: ignore[union-attr]
+        self.process.stdin.close()  # type: ignore[union-attr]  # the script closes the network
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -91,6 +92,7 @@ class BlueskyServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.process.stdout.close()  # type: ignore[union-attr]
 
     # --- XRPC ----------------------------------------------------------------------------------
 
@@ -105,7 +107,7 @@ class BlueskyServer:
     def _ok(self, answer: httpx.Response) -> Any:
         if answer.status_code != 200:
             raise AssertionError(f"PDS answered {answer.status_code}: {answer.text}")
-        return answer.json()
+        return answer.json() if answer.content else None
 
     def new_account(self, name: str) -> BlueskyAccount:
         """An account `name.test` with its own app password."""

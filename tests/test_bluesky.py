@@ -1,0 +1,517 @@
+"""Bluesky channels against a real PDS on loopback (the reference @atproto/pds from npm, with a
+local PLC directory and its rate limits on): what arrives is read back from the PDS through its
+XRPC API, never from our own tables."""
+
+from __future__ import annotations
+
+import itertools
+import struct
+import time
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from atproto_client.models.string_formats import TID_RE
+from atproto_core.uri import AtUri
+from sqlalchemy import select, update
+
+from calendar_app.dispatch import outgoing
+from calendar_app.extensions import get_db
+from calendar_app.models import Delivery, DeliveryStatus, Notification
+from calendar_app.networks.base import REVOKED, MediaFile, Message
+from calendar_app.networks.bluesky import COLLISION, BlueskyPublisher, record_key, tid
+from calendar_app.outbound import OutboundPolicy
+from calendar_app.unknown_checks import NOT_FOUND, check_unknown_deliveries
+from tests.conftest import Clock, Team
+from tests.support.bluesky import BlueskyAccount, BlueskyServer, counting
+from tests.support.web import csrf_token, signed_in
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def bluesky_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlueskyServer]:
+    server = BlueskyServer(tmp_path_factory.mktemp("bluesky")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def account(bluesky_server: BlueskyServer) -> BlueskyAccount:
+    """A fresh account per test: one test's records never meet another's (every test's
+    deliveries start at id 1)."""
+    return bluesky_server.new_account(f"presse{next(_names)}")
+
+
+def bluesky_channel(
+    team: Team, server: BlueskyServer, account: BlueskyAccount, name: str = "Bluesky", **config: Any
+) -> dict[str, Any]:
+    settings = {"service": server.url, "handle": account.handle}
+    settings["app_password"] = account.app_password
+    return team.channel(name, kind="bluesky", network="bluesky", config={**settings, **config})
+
+
+def delivery(team: Team, post: dict[str, Any]) -> dict[str, Any]:
+    [only] = team.post(post["id"])["deliveries"]
+    return only
+
+
+def message_of(team: Team, delivery_id: int) -> Message:
+    with get_db(team.app).transaction() as session:
+        [out] = outgoing(session, [delivery_id])
+    return out.message
+
+
+def publisher(team: Team) -> BlueskyPublisher:
+    config = team.app.config["CALENDAR"]
+    from calendar_app.publishers import channel_secrets
+
+    return BlueskyPublisher(
+        timeout=10, policy=OutboundPolicy.from_config(config), secrets=channel_secrets(config)
+    )
+
+
+def rkey_of(uri: str) -> str:
+    return AtUri.from_str(uri).rkey
+
+
+# --- the record key ------------------------------------------------------------------------------
+
+
+def test_the_record_key_is_a_valid_tid_and_distinct_per_delivery() -> None:
+    written = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC)
+    ids = [1, 2, 999_999, 1_000_000, 1_000_001, 2_000_000, 1_023_999_999]
+    keys = [record_key(Message(1, i, 1, "", "", written, post_created_at=written)) for i in ids]
+    assert all(TID_RE.match(k) for k in keys), keys
+    assert len(set(keys)) == len(keys)
+    # Microseconds: the post's second, plus the delivery id below a million; clock id above it.
+    second = int(written.replace(microsecond=0).timestamp())
+    assert keys[0] == tid(second * 1_000_000 + 1, 0)
+    assert keys[3] == tid(second * 1_000_000, 1)
+    # Another installation: the same delivery id, a post written at another second.
+    other = written + timedelta(seconds=1)
+    assert record_key(Message(1, 1, 1, "", "", other, post_created_at=other)) != keys[0]
+
+
+# --- publishing ----------------------------------------------------------------------------------
+
+
+def test_a_post_appears_on_the_pds_with_facets_and_its_delivery_keeps_uri_and_url(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    friend = bluesky_server.new_account(f"freunde{next(_names)}")
+    channel = bluesky_channel(team, bluesky_server, account)
+    text = (
+        f"Tür auf 🎭 für alle „Gäste“ — Programm: https://stadtwerke.example/tag?x=1 "
+        f"mit @{friend.handle} und @niemand.test"
+    )
+    post = team.scheduled([channel["id"]], at=clock.now, body=text)
+    report = make_dispatcher(team.app, clock=clock).run_pass()
+
+    assert report.published == [post["deliveries"][0]["id"]]
+    [record] = bluesky_server.posts(account)
+    value = record["value"]
+    assert value["text"] == text
+    assert value["createdAt"].endswith("Z")
+    raw = text.encode()
+    spans = {
+        raw[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode(): f["features"][0]
+        for f in value["facets"]
+    }
+    assert (
+        spans["https://stadtwerke.example/tag?x=1"]["uri"] == "https://stadtwerke.example/tag?x=1"
+    )
+    assert spans[f"@{friend.handle}"] == {
+        "$type": "app.bsky.richtext.facet#mention", "did": friend.did,
+    }  # fmt: skip
+    assert "@niemand.test" not in spans  # unknown: plain text
+    rkey = rkey_of(record["uri"])
+    assert rkey == record_key(message_of(team, post["deliveries"][0]["id"]))
+    sent = delivery(team, post)
+    assert sent["status"] == "published"
+    assert sent["remote_id"] == record["uri"]
+    assert sent["url"] == f"https://bsky.app/profile/{account.handle}/post/{rkey}"
+    assert team.post(post["id"])["status"] == "published"
+
+
+def test_a_second_attempt_of_the_same_delivery_makes_no_second_record(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    channel = bluesky_channel(team, bluesky_server, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Nur einmal, bitte.")
+    sent_id = post["deliveries"][0]["id"]
+    # A first attempt that reached the PDS, whose answer we never saw (the sender died).
+    first = publisher(team)
+    try:
+        outcome = first.send(
+            message_of(team, sent_id), channel_config(team, channel), deadline=deadline()
+        )
+    finally:
+        first.close()
+    assert outcome.status == "published"
+    make_dispatcher(team.app, clock=clock).run_pass()
+
+    [record] = bluesky_server.posts(account)
+    assert record["uri"] == outcome.remote_id
+    sent = delivery(team, post)
+    assert (sent["status"], sent["remote_id"], sent["url"]) == (
+        "published", outcome.remote_id, outcome.url,
+    )  # fmt: skip
+
+
+def test_another_post_under_the_delivery_key_is_a_collision_and_is_never_overwritten(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    channel = bluesky_channel(team, bluesky_server, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Unser Text.")
+    rkey = record_key(message_of(team, post["deliveries"][0]["id"]))
+    bluesky_server.write_post(account, "Ein anderer Text.", rkey=rkey)
+    make_dispatcher(team.app, clock=clock).run_pass()
+
+    failed = delivery(team, post)
+    assert (failed["status"], failed["error"]) == ("failed", COLLISION)
+    [record] = bluesky_server.posts(account)
+    assert record["value"]["text"] == "Ein anderer Text."
+
+
+def channel_config(team: Team, channel: dict[str, Any]) -> dict[str, Any]:
+    """The channel's stored config (the app password sealed), as dispatch reads it."""
+    from calendar_app.models import Channel
+
+    with get_db(team.app).transaction() as session:
+        return dict(session.get(Channel, channel["id"]).config)  # type: ignore[union-attr]
+
+
+def deadline(seconds: float = 10.0) -> float:
+    return time.monotonic() + seconds
+
+
+def test_images_are_uploaded_as_blobs_with_alt_text_and_aspect_ratio(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, tmp_path: Path
+) -> None:
+    channel = bluesky_channel(team, bluesky_server, account)
+    image = tmp_path / "plakat.png"
+    image.write_bytes(_png(4, 3))
+    now = datetime.now(UTC)
+    message = Message(
+        post_id=1, delivery_id=77, channel_id=channel["id"], title="", body="Mit Bild.",
+        publish_at=now, post_created_at=now,
+        media=(MediaFile(image, "image/png", "Das Plakat zum Fest", 4, 3, image.stat().st_size),),
+    )  # fmt: skip
+    sender = publisher(team)
+    try:
+        outcome = sender.send(message, channel_config(team, channel), deadline=deadline())
+    finally:
+        sender.close()
+
+    assert outcome.status == "published", outcome.detail
+    [record] = bluesky_server.posts(account)
+    embed = record["value"]["embed"]
+    assert embed["$type"] == "app.bsky.embed.images"
+    [shown] = embed["images"]
+    assert shown["alt"] == "Das Plakat zum Fest"
+    assert shown["aspectRatio"] == {"width": 4, "height": 3}
+    assert shown["image"]["mimeType"] == "image/png"
+    assert shown["image"]["size"] == image.stat().st_size
+
+
+def _png(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xff\x80\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+# --- signing in ----------------------------------------------------------------------------------
+
+
+def test_one_sign_in_serves_many_posts_and_an_expired_token_is_refreshed(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    """The PDS allows 30 sign-ins per account in 5 minutes: 36 posts with a sign-in each would
+    be refused. One sign-in serves them all; a token the PDS refuses is refreshed, not
+    replaced by a new sign-in."""
+    channel = bluesky_channel(team, bluesky_server, account)
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    sender = dispatcher.publishers["bluesky"]
+    sign_ins = counting(sender, "_sign_in")
+    posts = [team.scheduled([channel["id"]], at=clock.now, body=f"Beitrag {n}") for n in range(36)]
+    for _ in range(3):
+        dispatcher.run_pass()
+    assert [delivery(team, p)["status"] for p in posts] == ["published"] * 36
+    assert len(bluesky_server.posts(account)) == 36
+    assert sign_ins() == 1
+
+    # The access token expires (here: the PDS no longer accepts it).
+    [key] = sender._sessions
+    sender._sessions[key] = type(sender._sessions[key])(
+        **{**sender._sessions[key].__dict__, "access": "abgelaufen"}
+    )
+    refreshes = [0]
+    original = sender._xrpc
+
+    def watching(method: str, service: str, nsid: str, **kwargs: Any) -> Any:
+        if nsid == "com.atproto.server.refreshSession":
+            refreshes[0] += 1
+        return original(method, service, nsid, **kwargs)
+
+    sender._xrpc = watching
+    later = team.scheduled([channel["id"]], at=clock.now, body="Nach dem Ablauf.")
+    dispatcher.run_pass()
+    assert delivery(team, later)["status"] == "published"
+    assert (refreshes[0], sign_ins()) == (1, 1)
+
+
+def test_a_wrong_app_password_fails_tells_owner_and_deputy_and_posts_nothing(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    channel = bluesky_channel(team, bluesky_server, account, app_password="aaaa-bbbb-cccc-dddd")
+    keepers = {"owner_id": team.ids["head"], "deputy_id": team.ids["planner2"]}
+    assert team.admin.patch(f"/channels/{channel['id']}", json=keepers).status_code == 200
+    post = team.scheduled([channel["id"]], at=clock.now, body="Geht nicht.")
+    make_dispatcher(team.app, clock=clock).run_pass()
+
+    failed = delivery(team, post)
+    assert (failed["status"], failed["error"], failed["attempts"]) == ("failed", REVOKED, 1)
+    assert bluesky_server.posts(account) == []
+    assert _told(team, "channel_reconnect") == {team.ids["head"], team.ids["planner2"]}
+
+
+def test_a_rate_limited_sign_in_is_retried_when_the_limit_resets(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    for _ in range(30):  # someone else used up the account's sign-ins
+        bluesky_server.sign_in(account)
+    channel = bluesky_channel(team, bluesky_server, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Später, bitte.")
+    make_dispatcher(team.app, clock=clock).run_pass()
+
+    waiting = delivery(team, post)
+    assert waiting["status"] == "scheduled"
+    assert "429" in waiting["error"]
+    due = datetime.fromisoformat(waiting["due_at"])
+    # The PDS's limit window is 5 minutes, counted from the first of those sign-ins.
+    assert timedelta(minutes=4) < due - clock.now <= timedelta(minutes=5, seconds=10)
+    assert bluesky_server.posts(account) == []
+
+
+def test_a_refused_post_fails_with_the_networks_own_message(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount
+) -> None:
+    channel = bluesky_channel(team, bluesky_server, account)
+    now = datetime.now(UTC)
+    # Longer than Bluesky's 300 graphemes (the planning rules refuse it before; the PDS too).
+    message = Message(1, 5, channel["id"], "", "x" * 301, now, post_created_at=now)
+    sender = publisher(team)
+    try:
+        outcome = sender.send(message, channel_config(team, channel), deadline=deadline())
+    finally:
+        sender.close()
+    assert outcome.status == "failed"
+    assert outcome.detail is not None
+    assert outcome.detail.startswith("Bluesky refused the post: ")
+    assert "300" in outcome.detail
+    assert not outcome.tell_owners
+    assert bluesky_server.posts(account) == []
+
+
+def _told(team: Team, kind: str) -> set[int]:
+    with get_db(team.app).transaction() as session:
+        return set(
+            session.scalars(select(Notification.user_id).where(Notification.kind == kind)).all()
+        )
+
+
+def test_the_channel_answer_never_shows_the_app_password(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount
+) -> None:
+    channel = bluesky_channel(team, bluesky_server, account)
+    assert channel["config"] == {"service": bluesky_server.url, "handle": account.handle}
+    listed = team.admin.get("/channels").get_json()["items"]
+    assert account.app_password not in str(listed)
+    assert account.app_password not in str(channel_config(team, channel))  # sealed at rest
+
+
+def test_the_channel_config_is_checked(team: Team) -> None:
+    answer = team.admin.post(
+        "/channels",
+        json={
+            "name": "Bluesky",
+            "kind": "bluesky",
+            "network": "bluesky",
+            "config": {"service": "ftp://pds.example", "handle": "kein handle", "extra": 1},
+        },
+    )
+    assert answer.status_code == 422
+    fields = answer.get_json()["fields"]
+    assert set(fields) >= {
+        "config.service", "config.handle", "config.app_password", "config",
+    }  # fmt: skip
+
+
+# --- checking a connection -----------------------------------------------------------------------
+
+
+def test_the_check_signs_in_and_names_the_account(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount
+) -> None:
+    channel = bluesky_channel(team, bluesky_server, account)
+    answer = team.admin.post(f"/channels/{channel['id']}/check")
+    assert answer.status_code == 200
+    assert answer.get_json() == {"ok": True, "account": f"@{account.handle}"}
+
+    bluesky_server.revoke_app_passwords(account)
+    answer = team.admin.post(f"/channels/{channel['id']}/check")
+    assert answer.get_json() == {"ok": False, "error": REVOKED}
+
+
+def test_only_admins_check(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount
+) -> None:
+    channel = bluesky_channel(team, bluesky_server, account)
+    assert team.head.post(f"/channels/{channel['id']}/check").status_code == 403
+    assert team.planner.post(f"/channels/{channel['id']}/check").status_code == 403
+
+
+def test_an_admin_adds_a_bluesky_channel_on_the_channels_page_and_checks_it(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount
+) -> None:
+    browser = signed_in(team, "admin")
+    added = browser.post(
+        "/admin/channels/bluesky",
+        data={
+            "name": "Stadtwerke auf Bluesky",
+            "service": bluesky_server.url,
+            "handle": f"@{account.handle}",
+            "app_password": account.app_password,
+            "csrf_token": csrf_token(browser, "/admin/channels"),
+        },
+    )
+    assert added.status_code == 302
+    page = browser.get("/admin/channels").get_data(as_text=True)
+    assert "Stadtwerke auf Bluesky" in page
+    assert account.app_password not in page
+    [channel] = [
+        c for c in team.admin.get("/channels").get_json()["items"] if c["kind"] == "bluesky"
+    ]
+    assert channel["network"] == "bluesky"
+
+    checked = browser.post(
+        f"/admin/channels/{channel['id']}/check",
+        data={"csrf_token": csrf_token(browser, "/admin/channels")},
+        follow_redirects=True,
+    )
+    assert f"@{account.handle}" in checked.get_data(as_text=True)
+
+
+def test_the_channels_page_refuses_a_bluesky_channel_without_an_app_password(team: Team) -> None:
+    browser = signed_in(team, "admin")
+    refused = browser.post(
+        "/admin/channels/bluesky",
+        data={
+            "name": "Ohne Passwort",
+            "service": "",
+            "handle": "stadtwerke.bsky.social",
+            "app_password": "",
+            "csrf_token": csrf_token(browser, "/admin/channels"),
+        },
+    )
+    assert refused.status_code == 422
+    assert team.admin.get("/channels").get_json()["items"] == []
+
+
+# --- a sender that dies mid-send: the delivery is looked for on the PDS --------------------------
+
+
+def _died_mid_send(team: Team, delivery_id: int, started_at: datetime) -> None:
+    """The state a sender leaves behind when it dies on the wire: `publishing`, lease run out."""
+    with get_db(team.app).transaction() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(
+                status=DeliveryStatus.PUBLISHING,
+                claim_token="d" * 32,
+                claimed_by="a scheduler that died",
+                started_at=started_at,
+                send_deadline=started_at + timedelta(seconds=2),
+                lease_until=started_at + timedelta(seconds=7),
+                attempts=1,
+            )
+        )
+
+
+def test_a_crash_after_the_write_ends_published_after_the_check_never_twice(
+    any_team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount,
+    make_dispatcher: Any, clock: Clock,
+) -> None:  # fmt: skip
+    team = any_team
+    channel = bluesky_channel(team, bluesky_server, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Ist das rausgegangen?")
+    sent_id = post["deliveries"][0]["id"]
+    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+    # What the dead sender's request did on the PDS before it died:
+    dead = publisher(team)
+    try:
+        written = dead.send(
+            message_of(team, sent_id), channel_config(team, channel), deadline=deadline()
+        )
+    finally:
+        dead.close()
+    assert written.status == "published"
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    assert dispatcher.run_pass().expired == [sent_id]
+    assert delivery(team, post)["status"] == "unknown"
+
+    report = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert report.published == [sent_id]
+    found = delivery(team, post)
+    assert (found["status"], found["remote_id"], found["url"], found["error"]) == (
+        "published", written.remote_id, written.url, None,
+    )  # fmt: skip
+    assert team.post(post["id"])["status"] == "published"
+    clock.advance(minutes=10)
+    dispatcher.run_pass()
+    assert len(bluesky_server.posts(account)) == 1  # looked for, never sent again
+
+
+def test_an_unknown_delivery_not_on_the_pds_stays_for_the_heads_review(
+    any_team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount,
+    make_dispatcher: Any, clock: Clock,
+) -> None:  # fmt: skip
+    team = any_team
+    channel = bluesky_channel(team, bluesky_server, account)
+    text = "Nie angekommen."
+    post = team.scheduled([channel["id"]], at=clock.now, body=text)
+    sent_id = post["deliveries"][0]["id"]
+    # The same text under another key is another post, not this delivery's.
+    bluesky_server.write_post(account, text)
+    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    assert dispatcher.run_pass().expired == [sent_id]
+
+    report = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert report.not_found == [sent_id]
+    left = delivery(team, post)
+    assert (left["status"], left["error"]) == ("unknown", NOT_FOUND)
+    assert team.post(post["id"])["status"] == "unknown"
+    again = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert again.not_found == []
+    assert len(bluesky_server.posts(account)) == 1
