@@ -76,7 +76,7 @@ class PassReport:
 
 
 @dataclass(frozen=True)
-class Outgoing:
+class DeliveryMessage:
     """What a delivery sends, and through which kind of channel with which settings."""
 
     kind: str
@@ -84,7 +84,7 @@ class Outgoing:
     message: Message
 
 
-def outgoing(session: Session, delivery_ids: Sequence[int]) -> list[Outgoing]:
+def delivery_messages(session: Session, delivery_ids: Sequence[int]) -> list[DeliveryMessage]:
     """What these deliveries send, in the order of their ids: the one way a delivery's message
     is made, for sending it and for looking for it on the network (unknown_checks)."""
     if not delivery_ids:
@@ -97,7 +97,7 @@ def outgoing(session: Session, delivery_ids: Sequence[int]) -> list[Outgoing]:
         .order_by(Delivery.id)
     ).all()
     return [
-        Outgoing(
+        DeliveryMessage(
             kind=channel.kind,
             config=dict(channel.config),
             message=Message(
@@ -390,7 +390,7 @@ class Dispatcher:
         return [
             _Job(claim=by_id[out.message.delivery_id], kind=out.kind, config=out.config,
                  message=out.message)
-            for out in outgoing(session, list(by_id))
+            for out in delivery_messages(session, list(by_id))
         ]  # fmt: skip
 
     def _record_outcome(

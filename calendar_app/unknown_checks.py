@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from calendar_app.claims import LEASE_EXPIRED
 from calendar_app.db import Database
-from calendar_app.dispatch import outgoing
+from calendar_app.dispatch import delivery_messages
 from calendar_app.models import Channel, Delivery, DeliveryStatus
 from calendar_app.networks.base import FoundPost, Message, NetworkError, NetworkPublisher
 from calendar_app.planning import settle_post_status
@@ -88,7 +88,7 @@ def _claim(session: Session, now: datetime, limit: int) -> list[_Check]:
         )
         if taken.rowcount != 1:
             continue  # another scheduler took it, or a person decided meanwhile
-        [out] = outgoing(session, [delivery_id])
+        [out] = delivery_messages(session, [delivery_id])
         started_at = session.scalar(select(Delivery.started_at).where(Delivery.id == delivery_id))
         checks.append(
             _Check(

@@ -18,7 +18,7 @@ from atproto_client.models.string_formats import TID_RE
 from atproto_core.uri import AtUri
 from sqlalchemy import select, update
 
-from calendar_app.dispatch import outgoing
+from calendar_app.dispatch import delivery_messages
 from calendar_app.extensions import get_db
 from calendar_app.models import Delivery, DeliveryStatus, Notification
 from calendar_app.networks.base import REVOKED, MediaFile, Message
@@ -61,7 +61,7 @@ def delivery(team: Team, post: dict[str, Any]) -> dict[str, Any]:
 
 def message_of(team: Team, delivery_id: int) -> Message:
     with get_db(team.app).transaction() as session:
-        [out] = outgoing(session, [delivery_id])
+        [out] = delivery_messages(session, [delivery_id])
     return out.message
 
 
