@@ -244,8 +244,8 @@ def tell_channel_keepers(session: Session, channel_id: int, post_id: int, reason
         subject=f"Channel {channel.name}: reconnect it",
         text=(
             f"A post could not be published on {channel.name}: {reason}. Until the channel is "
-            "reconnected with a new access token (an admin adds it again with one), every post "
-            "for it fails."
+            "reconnected with a new access token or app password (an admin adds it again with "
+            "one), every post for it fails."
         ),
         link=f"/posts/{post_id}",
     )

@@ -20,13 +20,15 @@ from sqlalchemy import select, update
 
 from calendar_app.dispatch import delivery_messages
 from calendar_app.extensions import get_db
-from calendar_app.models import Delivery, DeliveryStatus, Notification
+from calendar_app.models import Channel, Delivery, DeliveryStatus, Notification
 from calendar_app.networks.base import REVOKED, MediaFile, Message
 from calendar_app.networks.bluesky import COLLISION, BlueskyPublisher, record_key, tid
 from calendar_app.outbound import OutboundPolicy
+from calendar_app.publishers import channel_secrets
 from calendar_app.unknown_checks import NOT_FOUND, check_unknown_deliveries
 from tests.conftest import Clock, Team
 from tests.support.bluesky import BlueskyAccount, BlueskyServer, counting
+from tests.support.postgres import free_port
 from tests.support.web import csrf_token, signed_in
 
 _names = itertools.count(1)
@@ -67,8 +69,6 @@ def message_of(team: Team, delivery_id: int) -> Message:
 
 def publisher(team: Team) -> BlueskyPublisher:
     config = team.app.config["CALENDAR"]
-    from calendar_app.publishers import channel_secrets
-
     return BlueskyPublisher(
         timeout=10, policy=OutboundPolicy.from_config(config), secrets=channel_secrets(config)
     )
@@ -182,8 +182,6 @@ def test_another_post_under_the_delivery_key_is_a_collision_and_is_never_overwri
 
 def channel_config(team: Team, channel: dict[str, Any]) -> dict[str, Any]:
     """The channel's stored config (the app password sealed), as dispatch reads it."""
-    from calendar_app.models import Channel
-
     with get_db(team.app).transaction() as session:
         return dict(session.get(Channel, channel["id"]).config)  # type: ignore[union-attr]
 
@@ -515,3 +513,37 @@ def test_an_unknown_delivery_not_on_the_pds_stays_for_the_heads_review(
     again = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
     assert again.not_found == []
     assert len(bluesky_server.posts(account)) == 1
+
+
+def test_an_unknown_check_while_the_pds_is_unreachable_is_tried_again_later(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    channel = bluesky_channel(team, bluesky_server, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Später prüfen.")
+    sent_id = post["deliveries"][0]["id"]
+    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+    dead = publisher(team)
+    try:
+        written = dead.send(
+            message_of(team, sent_id), channel_config(team, channel), deadline=deadline()
+        )
+    finally:
+        dead.close()
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    dispatcher.run_pass()
+    stored = channel_config(team, channel)
+    _set_config(team, channel["id"], {**stored, "service": f"http://127.0.0.1:{free_port()}"})
+
+    first = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert first.postponed == [sent_id]
+    assert delivery(team, post)["status"] == "unknown"
+    _set_config(team, channel["id"], stored)  # the PDS is back
+    later = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert later.published == [sent_id]
+    assert delivery(team, post)["remote_id"] == written.remote_id
+
+
+def _set_config(team: Team, channel_id: int, config: dict[str, Any]) -> None:
+    with get_db(team.app).transaction() as session:
+        session.execute(update(Channel).where(Channel.id == channel_id).values(config=config))

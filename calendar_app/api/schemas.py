@@ -94,7 +94,10 @@ class ChannelCreate(Schema):
     name: Annotated[Text, Field(min_length=1, max_length=120)]
     kind: Annotated[
         Text,
-        Field(max_length=40, description="how deliveries leave the app: outbox, webhook, mastodon"),
+        Field(
+            max_length=40,
+            description="how deliveries leave the app: outbox, webhook, mastodon, bluesky",
+        ),
     ]
     network: Literal[NETWORKS] = "other"  # type: ignore[valid-type]
     config: dict[str, Any] = Field(default_factory=dict)
