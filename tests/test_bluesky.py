@@ -247,7 +247,7 @@ def test_one_sign_in_serves_many_posts_and_an_expired_token_is_refreshed(
     channel = bluesky_channel(team, bluesky_server, account)
     dispatcher = make_dispatcher(team.app, clock=clock)
     sender = dispatcher.publishers["bluesky"]
-    sign_ins = counting(sender, "_sign_in")
+    sign_ins = counting(sender.atproto, "sign_in")
     posts = [team.scheduled([channel["id"]], at=clock.now, body=f"Beitrag {n}") for n in range(36)]
     for _ in range(3):
         dispatcher.run_pass()
@@ -256,19 +256,19 @@ def test_one_sign_in_serves_many_posts_and_an_expired_token_is_refreshed(
     assert sign_ins() == 1
 
     # The access token expires (here: the PDS no longer accepts it).
-    [key] = sender._sessions
-    sender._sessions[key] = type(sender._sessions[key])(
-        **{**sender._sessions[key].__dict__, "access": "abgelaufen"}
+    [key] = sender.atproto._sessions
+    sender.atproto._sessions[key] = type(sender.atproto._sessions[key])(
+        **{**sender.atproto._sessions[key].__dict__, "access": "abgelaufen"}
     )
     refreshes = [0]
-    original = sender._xrpc
+    original = sender.atproto.request
 
     def watching(method: str, service: str, nsid: str, **kwargs: Any) -> Any:
         if nsid == "com.atproto.server.refreshSession":
             refreshes[0] += 1
         return original(method, service, nsid, **kwargs)
 
-    sender._xrpc = watching
+    sender.atproto.request = watching
     later = team.scheduled([channel["id"]], at=clock.now, body="Nach dem Ablauf.")
     dispatcher.run_pass()
     assert delivery(team, later)["status"] == "published"

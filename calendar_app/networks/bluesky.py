@@ -2,12 +2,8 @@
 "name.bsky.social", "app_password": "..."}` (service defaults to the public entryway; the app
 password is stored encrypted: networks/secrets.py).
 
-Sign in once: `com.atproto.server.createSession` is rate-limited per account (30 in 5 minutes),
-so a login per post would be refused. The session is kept per channel in this process (keyed by
-channel, service, handle and a hash of the password, so a changed password signs in again),
-renewed with `refreshSession` when the PDS says the access token expired, and made anew only
-when there is none or the refresh is refused. One lock per account, so the senders of a pass
-sign in once between them.
+Sign in once per channel and keep the session (networks/atproto.py): `createSession` is
+rate-limited per account, so a login per post would be refused.
 
 Publish: a record `app.bsky.feed.post` written with `com.atproto.repo.createRecord` under a record
 key derived from the delivery (`record_key`): a repeated attempt of the same delivery writes to
@@ -29,22 +25,20 @@ published, absent is not found.
 Why our own XRPC requests and not the `atproto` SDK's client: its `Request` makes its own
 `httpx.Client` (following redirects, with no way to hand it ours), so our outbound policy (no
 private addresses, no redirects) and the total deadline of a send would not hold; its `Client`
-keeps one session per object, refreshes on its own schedule and is not meant to be shared between
-threads. So every request goes through outbound.make_client under outbound.deadline here, and the
-SDK does what it is good at: finding links, tags and mentions with their byte offsets
-(`atproto_client.utils`), the lexicon's models for facets, and AT-URI parsing. The SDK imports
-all its models at once (about a second), so it is imported when a Bluesky publisher is made (once
-per process, before any send's deadline runs), not by everything that imports this module.
+keeps one session per object, refreshes on its own schedule and is not meant to be shared
+between threads. So every request goes through outbound.make_client under outbound.deadline
+(networks/atproto.py), and the SDK does what it is good at: finding links, tags and mentions
+with their UTF-8 byte offsets (`atproto_client.utils`, the port of the reference client's
+detection) as the lexicon's facet models; the tests check our record keys with its TID syntax
+and read URIs with its AT-URI parser. The SDK imports all its models at once (about a second),
+so it is imported when a Bluesky publisher is made (once per process, before any send's deadline
+runs), not by everything that imports this module.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -52,11 +46,8 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
-from calendar_app import outbound
+from calendar_app.networks.atproto import Account, AtprotoClient
 from calendar_app.networks.base import (
-    REVOKED,
     CheckResult,
     FoundPost,
     MediaFile,
@@ -71,7 +62,7 @@ from calendar_app.networks.secrets import (
     is_sealed,
     without_secrets,
 )
-from calendar_app.outbound import OutboundPolicy, retry_after_seconds, status_reason
+from calendar_app.outbound import OutboundPolicy
 
 USER_AGENT = "calendar_app-bluesky/1"
 DEFAULT_SERVICE = "https://bsky.social"
@@ -79,17 +70,9 @@ DEFAULT_SERVICE = "https://bsky.social"
 WEB = "https://bsky.app"
 POST = "app.bsky.feed.post"
 MAX_IMAGES = 4
-MAX_ANSWER_BYTES = 1024 * 1024
-MAX_ERROR_CHARS = 500
 MAX_HANDLE_CHARS = 253
 COLLISION = (
     "a different post is on Bluesky under this delivery's record key; nothing was overwritten"
-)
-# What the PDS calls an access token that must be renewed (refreshSession, else createSession).
-STALE_TOKEN = frozenset({"ExpiredToken", "InvalidToken"})
-# What it calls credentials that only a person can fix.
-REFUSED_ACCOUNT = frozenset(
-    {"AuthenticationRequired", "AccountTakedown", "AccountDeactivated", "InvalidPassword"}
 )
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 
@@ -126,38 +109,7 @@ def record_key(message: Message) -> str:
     return tid(microseconds, (message.delivery_id // 1_000_000) % 1024)
 
 
-# --- answers ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: httpx.Headers
-    body: Any  # parsed JSON, or None
-
-    @property
-    def error(self) -> str | None:
-        """The XRPC error name (`ExpiredToken`, `RecordNotFound`, ...)."""
-        if isinstance(self.body, dict) and isinstance(self.body.get("error"), str):
-            return self.body["error"]
-        return None
-
-    @property
-    def message(self) -> str | None:
-        """The network's own words (`Record/text must not be longer than 300 graphemes`)."""
-        if isinstance(self.body, dict) and isinstance(self.body.get("message"), str):
-            text = " ".join(self.body["message"].split())
-            return text[:MAX_ERROR_CHARS] or None
-        return None
-
-
-def rate_limit_wait(headers: httpx.Headers, now: datetime | None = None) -> float | None:
-    """Seconds until the rate limit resets (`ratelimit-reset`, epoch seconds), else
-    Retry-After, else None."""
-    reset = parse_time(headers.get("ratelimit-reset"))
-    if reset is not None:
-        return max(0.0, (reset - (now or datetime.now(UTC))).total_seconds())
-    return retry_after_seconds(headers.get("Retry-After"))
+# --- the channel's account ----------------------------------------------------------------------
 
 
 def service_url(config: dict[str, Any]) -> str:
@@ -176,27 +128,6 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@dataclass(frozen=True)
-class _Account:
-    """Who a channel signs in as, and the key its session is kept under."""
-
-    service: str
-    handle: str
-    password: str
-
-    def key(self, channel_id: int | None) -> tuple[Any, ...]:
-        digest = hashlib.sha256(self.password.encode()).hexdigest()
-        return (channel_id, self.service, self.handle, digest)
-
-
-@dataclass(frozen=True)
-class _Session:
-    did: str
-    handle: str
-    access: str
-    refresh: str
-
-
 class BlueskyPublisher:
     def __init__(
         self,
@@ -207,10 +138,8 @@ class BlueskyPublisher:
         self.timeout = timeout
         self.policy = policy or OutboundPolicy()
         self.secrets = secrets
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
-        self._sessions: dict[tuple[Any, ...], _Session] = {}
-        self._account_locks: dict[tuple[Any, ...], threading.Lock] = {}
+        # Sessions are kept per channel for as long as this publisher lives.
+        self.atproto = AtprotoClient(timeout=timeout, policy=self.policy, user_agent=USER_AGENT)
         self._text = _sdk()
 
     # --- the channel's settings ---------------------------------------------------------------
@@ -260,18 +189,7 @@ class BlueskyPublisher:
     def public_config(config: dict[str, Any]) -> dict[str, Any]:
         return without_secrets("bluesky", config)
 
-    # --- requests -----------------------------------------------------------------------------
-
-    @property
-    def client(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = outbound.make_client(
-                    self.policy, user_agent=USER_AGENT, timeout=self.timeout
-                )
-            return self._client
-
-    def _account(self, config: dict[str, Any]) -> _Account:
+    def _account(self, config: dict[str, Any]) -> Account:
         password = str(config["app_password"])
         if self.secrets is None:
             if is_sealed(password):
@@ -283,175 +201,7 @@ class BlueskyPublisher:
                 password = self.secrets.reveal(password)
             except SecretUnreadable as exc:
                 raise NetworkError(str(exc), final=True) from None
-        return _Account(service_url(config), handle_of(config), password)
-
-    def _xrpc(
-        self,
-        method: str,
-        service: str,
-        nsid: str,
-        *,
-        deadline: float,
-        token: str | None = None,
-        params: dict[str, Any] | None = None,
-        json_body: Any = None,
-        content: bytes | None = None,
-        content_type: str | None = None,
-    ) -> Answer:
-        """One XRPC request, finished by `deadline`; transport problems become NetworkError."""
-        if time.monotonic() >= deadline:
-            raise NetworkError("not started: its time had run out before it began")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if content_type:
-            headers["Content-Type"] = content_type
-        budget = deadline - time.monotonic()
-        try:
-            with (
-                outbound.deadline(deadline),
-                self.client.stream(
-                    method,
-                    f"{service}/xrpc/{nsid}",
-                    params=params,
-                    json=json_body,
-                    content=content,
-                    headers=headers,
-                ) as response,
-            ):
-                raw = bytearray()
-                for chunk in response.iter_bytes():
-                    raw.extend(chunk)
-                    if len(raw) > MAX_ANSWER_BYTES:
-                        break
-        except outbound.RefusedDestination as exc:
-            raise NetworkError(str(exc), final=True) from None
-        except httpx.TimeoutException:
-            raise NetworkError(f"timed out: no complete answer within {budget:.3g} s") from None
-        except httpx.TransportError as exc:
-            raise NetworkError(f"connection failed: {exc or type(exc).__name__}") from None
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        return Answer(response.status_code, response.headers, body)
-
-    def _refusal(self, answer: Answer, doing: str) -> NetworkError:
-        """What an answer other than 200 means for a request that needed the account."""
-        reason = f"Bluesky answered HTTP {status_reason(answer.status)}"
-        if answer.status == 429:
-            return NetworkError(
-                f"{reason} (rate limit)",
-                status=429,
-                retry_after=rate_limit_wait(answer.headers),
-            )
-        if answer.status >= 500:
-            return NetworkError(
-                reason,
-                status=answer.status,
-                retry_after=retry_after_seconds(answer.headers.get("Retry-After")),
-            )
-        if answer.status in (401, 403) or answer.error in REFUSED_ACCOUNT:
-            return NetworkError(REVOKED, final=True, status=answer.status, tell_owners=True)
-        own = answer.message or answer.error
-        return NetworkError(
-            f"Bluesky refused {doing}: {own}" if own else reason, final=True, status=answer.status
-        )
-
-    # --- the session ---------------------------------------------------------------------------
-
-    def _account_lock(self, key: tuple[Any, ...]) -> threading.Lock:
-        with self._lock:
-            return self._account_locks.setdefault(key, threading.Lock())
-
-    def _locked(self, key: tuple[Any, ...], deadline: float) -> threading.Lock:
-        lock = self._account_lock(key)
-        if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise NetworkError("not started: the channel's sign-in took until the deadline")
-        return lock
-
-    def _session(self, account: _Account, key: tuple[Any, ...], deadline: float) -> _Session:
-        """The kept session, or a new one (createSession) when there is none."""
-        session = self._sessions.get(key)
-        if session is not None:
-            return session
-        lock = self._locked(key, deadline)
-        try:
-            session = self._sessions.get(key)
-            if session is None:
-                session = self._sign_in(account, deadline)
-                self._sessions[key] = session
-            return session
-        finally:
-            lock.release()
-
-    def _renew(
-        self, account: _Account, key: tuple[Any, ...], stale: _Session, deadline: float
-    ) -> _Session:
-        """A session after `stale` was refused: another sender's renewal, else refreshSession,
-        else createSession."""
-        lock = self._locked(key, deadline)
-        try:
-            current = self._sessions.get(key)
-            if current is not None and current != stale:
-                return current
-            self._sessions.pop(key, None)
-            answer = self._xrpc(
-                "POST", account.service, "com.atproto.server.refreshSession",
-                deadline=deadline, token=stale.refresh,
-            )  # fmt: skip
-            if answer.status == 200 and isinstance(answer.body, dict):
-                session = self._session_from(answer.body, stale)
-            elif answer.status == 429 or answer.status >= 500:
-                raise self._refusal(answer, "the sign-in")
-            else:  # the refresh token expired or was revoked: sign in again
-                session = self._sign_in(account, deadline)
-            self._sessions[key] = session
-            return session
-        finally:
-            lock.release()
-
-    def _sign_in(self, account: _Account, deadline: float) -> _Session:
-        answer = self._xrpc(
-            "POST", account.service, "com.atproto.server.createSession",
-            deadline=deadline,
-            json_body={"identifier": account.handle, "password": account.password},
-        )  # fmt: skip
-        if answer.status != 200 or not isinstance(answer.body, dict):
-            raise self._refusal(answer, "the sign-in")
-        return self._session_from(answer.body)
-
-    @staticmethod
-    def _session_from(body: dict[str, Any], before: _Session | None = None) -> _Session:
-        try:
-            return _Session(
-                did=str(body["did"]),
-                handle=str(body.get("handle") or (before.handle if before else "")),
-                access=str(body["accessJwt"]),
-                refresh=str(body["refreshJwt"]),
-            )
-        except KeyError:
-            raise NetworkError("Bluesky's sign-in answer lacks the session", final=True) from None
-
-    def _call(
-        self,
-        account: _Account,
-        key: tuple[Any, ...],
-        method: str,
-        nsid: str,
-        *,
-        deadline: float,
-        **kwargs: Any,
-    ) -> tuple[Answer, _Session]:
-        """A request as the account, renewing the session once if the PDS refuses its token."""
-        session = self._session(account, key, deadline)
-        answer = self._xrpc(
-            method, account.service, nsid, deadline=deadline, token=session.access, **kwargs
-        )
-        if answer.error in STALE_TOKEN or answer.status == 401:
-            session = self._renew(account, key, session, deadline)
-            answer = self._xrpc(
-                method, account.service, nsid, deadline=deadline, token=session.access, **kwargs
-            )
-        return answer, session
+        return Account(service_url(config), handle_of(config), password)
 
     # --- publish ------------------------------------------------------------------------------
 
@@ -469,7 +219,7 @@ class BlueskyPublisher:
         account = self._account(config)
         key = account.key(message.channel_id)
         rkey = record_key(message)
-        session = self._session(account, key, deadline)
+        session = self.atproto.session(account, key, deadline)
         record: dict[str, Any] = {"$type": POST, "text": message.body, "createdAt": _now_iso()}
         facets = self._facets(account, message.body, deadline)
         if facets:
@@ -478,7 +228,7 @@ class BlueskyPublisher:
             record["embed"] = self._images(account, key, message.media, deadline)
         body = {"repo": session.did, "collection": POST, "rkey": rkey, "record": record}
         # A timeout here may leave the post written: the next attempt collides and finds it.
-        answer, session = self._call(
+        answer, session = self.atproto.call(
             account, key, "POST", "com.atproto.repo.createRecord",
             deadline=deadline, json_body=body,
         )  # fmt: skip
@@ -490,7 +240,7 @@ class BlueskyPublisher:
             found = self._record(account, session.did, rkey, deadline)
             if found is not None:
                 return self._ours(found, message, session.handle or account.handle, rkey)
-        raise self._refusal(answer, "the post")
+        raise self.atproto.refusal(answer, "the post")
 
     def _ours(self, found: dict[str, Any], message: Message, handle: str, rkey: str) -> Outcome:
         value = found.get("value")
@@ -499,10 +249,10 @@ class BlueskyPublisher:
         return Outcome.failed(COLLISION)
 
     def _record(
-        self, account: _Account, repo: str, rkey: str, deadline: float
+        self, account: Account, repo: str, rkey: str, deadline: float
     ) -> dict[str, Any] | None:
         """The post under `rkey` in `repo` ({"uri", "cid", "value"}), or None when absent."""
-        answer = self._xrpc(
+        answer = self.atproto.request(
             "GET", account.service, "com.atproto.repo.getRecord", deadline=deadline,
             params={"repo": repo, "collection": POST, "rkey": rkey},
         )  # fmt: skip
@@ -510,9 +260,9 @@ class BlueskyPublisher:
             return answer.body
         if answer.error == "RecordNotFound":
             return None
-        raise self._refusal(answer, "the look-up")
+        raise self.atproto.refusal(answer, "the look-up")
 
-    def _facets(self, account: _Account, text: str, deadline: float) -> list[dict[str, Any]]:
+    def _facets(self, account: Account, text: str, deadline: float) -> list[dict[str, Any]]:
         """Links, #tags and resolvable mentions, with UTF-8 byte offsets into `text`."""
         found = self._text.detect_facets(text)
         facets = [f.model_dump(by_alias=True, exclude_none=True) for f in found]
@@ -529,19 +279,19 @@ class BlueskyPublisher:
             )
         return sorted(facets, key=lambda f: f["index"]["byteStart"])
 
-    def _resolve(self, account: _Account, handle: str, deadline: float) -> str | None:
-        answer = self._xrpc(
+    def _resolve(self, account: Account, handle: str, deadline: float) -> str | None:
+        answer = self.atproto.request(
             "GET", account.service, "com.atproto.identity.resolveHandle",
             deadline=deadline, params={"handle": handle},
         )  # fmt: skip
         if answer.status == 200 and isinstance(answer.body, dict) and answer.body.get("did"):
             return str(answer.body["did"])
         if answer.status == 429 or answer.status >= 500:
-            raise self._refusal(answer, "the mention")
+            raise self.atproto.refusal(answer, "the mention")
         return None
 
     def _images(
-        self, account: _Account, key: tuple[Any, ...], media: tuple[MediaFile, ...], deadline: float
+        self, account: Account, key: tuple[Any, ...], media: tuple[MediaFile, ...], deadline: float
     ) -> dict[str, Any]:
         """The images as blobs, embedded with their alt text and aspect ratio."""
         images = []
@@ -552,13 +302,13 @@ class BlueskyPublisher:
                 raise NetworkError(
                     f"the image {Path(image.path).name} cannot be read: {exc.strerror}", final=True
                 ) from None
-            answer, _ = self._call(
+            answer, _ = self.atproto.call(
                 account, key, "POST", "com.atproto.repo.uploadBlob",
                 deadline=deadline, content=data, content_type=image.mime_type,
             )  # fmt: skip
             blob = answer.body.get("blob") if isinstance(answer.body, dict) else None
             if answer.status != 200 or not isinstance(blob, dict):
-                raise self._refusal(answer, "the image")
+                raise self.atproto.refusal(answer, "the image")
             entry: dict[str, Any] = {"alt": image.alt, "image": blob}
             if image.width > 0 and image.height > 0:
                 entry["aspectRatio"] = {"width": image.width, "height": image.height}
@@ -572,7 +322,7 @@ class BlueskyPublisher:
         deadline = time.monotonic() + self.timeout
         try:
             account = self._account(config)
-            session = self._sign_in(account, deadline)
+            session = self.atproto.sign_in(account, deadline)
         except NetworkError as exc:
             return CheckResult(False, error=exc.reason)
         return CheckResult(True, account=f"@{session.handle or account.handle}")
@@ -585,7 +335,7 @@ class BlueskyPublisher:
         deadline = time.monotonic() + self.timeout * 3
         account = self._account(config)
         rkey = record_key(message)
-        session = self._session(account, account.key(message.channel_id), deadline)
+        session = self.atproto.session(account, account.key(message.channel_id), deadline)
         found = self._record(account, session.did, rkey, deadline)
         if found is None:
             return None
@@ -598,7 +348,4 @@ class BlueskyPublisher:
         )
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self.atproto.close()
