@@ -388,10 +388,9 @@ class Dispatcher:
         """What each claimed delivery sends."""
         by_id = {c.delivery_id: c for c in claimed}
         return [
-            _Job(claim=by_id[out.message.delivery_id], kind=out.kind, config=out.config,
-                 message=out.message)
+            _Job(by_id[out.message.delivery_id], out.kind, out.config, out.message)
             for out in delivery_messages(session, list(by_id))
-        ]  # fmt: skip
+        ]
 
     def _record_outcome(
         self, session: Session, claim: claims.Claim, outcome: Outcome | None, now: datetime

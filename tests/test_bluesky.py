@@ -547,3 +547,20 @@ def test_an_unknown_check_while_the_pds_is_unreachable_is_tried_again_later(
 def _set_config(team: Team, channel_id: int, config: dict[str, Any]) -> None:
     with get_db(team.app).transaction() as session:
         session.execute(update(Channel).where(Channel.id == channel_id).values(config=config))
+
+
+# --- the crisis override --------------------------------------------------------------------------
+
+
+def test_a_crisis_holds_bluesky_deliveries_and_nothing_reaches_the_pds(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    channel = bluesky_channel(team, bluesky_server, account)
+    posts = [team.scheduled([channel["id"]], at=clock.now, body=f"Beitrag {n}") for n in range(3)]
+    declared = team.head.post("/crisis", json={"reason": "Shitstorm"})
+    assert declared.status_code == 201, declared.get_json()
+    make_dispatcher(team.app, clock=clock).run_pass()
+
+    assert [team.post(p["id"])["status"] for p in posts] == ["held"] * 3
+    assert bluesky_server.posts(account) == []

@@ -235,8 +235,9 @@ class BlueskyPublisher:
         if answer.status == 200 and isinstance(answer.body, dict):
             uri = str(answer.body.get("uri") or f"at://{session.did}/{POST}/{rkey}")
             return Outcome.published(uri, post_url(session.handle or account.handle, rkey))
-        if answer.status >= 500:
-            # Also how the PDS refuses a key that is taken: a first attempt may have written it.
+        if answer.status not in (401, 403, 429):
+            # The reference PDS refuses a key that is taken with a 500 (others may say 400 or
+            # 409): a first attempt may have written it, so look before calling it a failure.
             found = self._record(account, session.did, rkey, deadline)
             if found is not None:
                 return self._ours(found, message, session.handle or account.handle, rkey)

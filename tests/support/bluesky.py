@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Callable
@@ -44,6 +45,8 @@ class BlueskyServer:
         self._log = workdir / "bluesky_network.log"
 
     def start(self, timeout: float = 60.0) -> BlueskyServer:
+        if shutil.which("node") is None:
+            raise RuntimeError("node is missing: the Bluesky tests run the PDS on Node.js 18.7+")
         if not NODE_MODULES.is_dir():
             raise RuntimeError(
                 f"{NODE_MODULES} is missing: the Bluesky tests need the PDS from npm "
