@@ -242,8 +242,8 @@ def test_one_sign_in_serves_many_posts_and_an_expired_token_is_refreshed(
     clock: Clock,
 ) -> None:  # fmt: skip
     """The PDS allows 30 sign-ins per account in 5 minutes: 36 posts with a sign-in each would
-    be refused. One sign-in serves them all; a token the PDS refuses is refreshed, not
-    replaced by a new sign-in."""
+    be refused. One sign-in serves them all, though 8 senders start at once; a token the PDS
+    refuses is refreshed, not replaced by a new sign-in."""
     channel = bluesky_channel(team, bluesky_server, account)
     dispatcher = make_dispatcher(team.app, clock=clock)
     sender = dispatcher.publishers["bluesky"]
