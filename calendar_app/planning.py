@@ -610,6 +610,7 @@ def settle_post_status(
         select(Delivery.post_id, Delivery.status).where(Delivery.post_id.in_(ids))
     ):
         by_post[post_id].append(status)
+    interleave.reached("settle.read")
     by_status: dict[PostStatus, list[int]] = defaultdict(list)
     for post_id, statuses in by_post.items():
         by_status[derived_status(statuses)].append(post_id)
