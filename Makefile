@@ -61,6 +61,6 @@ clean:
 # After changing user-facing text: collect it, add new German lines to the catalogue, compile.
 translations: install
 	mkdir -p build
-	$(BIN)/pybabel extract --no-location --sort-output --width=100 -F babel.cfg -k _l -k lazy_gettext -o build/messages.pot .
-	$(BIN)/pybabel update --width=100 --ignore-obsolete --ignore-pot-creation-date -i build/messages.pot -d calendar_app/translations
+	$(BIN)/pybabel extract --no-location --sort-output --width=100 -F babel.cfg -k _l -k _n:1,2 -k lazy_gettext -o build/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching --width=100 --ignore-obsolete --ignore-pot-creation-date -i build/messages.pot -d calendar_app/translations
 	$(BIN)/pybabel compile -d calendar_app/translations

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from bench.declare import declare_run, slow_declare_run
 from bench.dispatching import dispatch_run as _dispatch_run
 from bench.dispatching import raw_rate
+from bench.networks import NETWORKS, network_runs
 from bench.stats import median, percentile, spread
 from bench.trials import crisis_trials
 from bench.views import view_run
@@ -30,6 +31,7 @@ SECTIONS = (
     "lateness",
     "crisis",
     "slow",
+    "networks",
     "trials",
     "views",
     "memory",
@@ -79,6 +81,7 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--people-trials", type=int, help="trials with slow receivers and people acting (2000)"
     )
+    parser.add_argument("--network-posts", type=int, help="posts per network channel run (300)")
     parser.add_argument("--stored", type=int, help="stored posts for the calendar views (10000)")
     parser.add_argument("--requests", type=int, help="requests per endpoint and size (30)")
     parser.add_argument("--memory-deliveries", type=int, help="deliveries for peak RSS (10000)")
@@ -99,6 +102,7 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         "slow_delay": (2.0, 8.0),
         "slow_due": (16, 48),
         "people_trials": (50, 2000),
+        "network_posts": (60, 300),
         "stored": (1000, 10000),
         "requests": (10, 30),
         "memory_deliveries": (1000, 10000),
@@ -223,6 +227,29 @@ def main(argv: list[str] | None = None) -> int:
                     run.late == 0,
                 )
 
+        def do_networks() -> None:
+            for kind in NETWORKS:
+                rates, raws, duplicates = network_runs(dbs, kind, count=args.network_posts,
+                                                       reps=args.reps)  # fmt: skip
+                ratios = [r / p for r, p in zip(rates, raws, strict=True)]
+                table.add(
+                    f"SQLite, 1 scheduler process: {kind} posts/s ({args.network_posts} due at "
+                    f"once, read back from the server)",
+                    f"{median(rates):.0f}/s ({spread(rates, '{:.0f}')})",
+                    f"plain loop, same client {median(raws):.0f}/s ({spread(raws, '{:.0f}')})",
+                    f"{median(ratios):.0%} ({spread([r * 100 for r in ratios], '{:.0f}')}%)",
+                    ">= 50%",
+                    median(ratios) >= 0.5,
+                )
+                table.add(
+                    f"{kind}: posts on the server twice ({args.reps} runs)",
+                    str(duplicates),
+                    "-",
+                    "-",
+                    "0",
+                    duplicates == 0,
+                )
+
         def do_trials() -> None:
             result = crisis_trials(args.people_trials)
             table.add(
@@ -287,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             "lateness": do_lateness,
             "crisis": do_crisis,
             "slow": do_slow,
+            "networks": do_networks,
             "trials": do_trials,
             "views": do_views,
             "memory": do_memory,
@@ -303,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{'quick' if args.quick else 'full'} run: reps={args.reps} deliveries={args.deliveries} "
         f"pg_deliveries={args.pg_deliveries} lateness={args.lateness_count}/"
         f"{args.lateness_spread:g}s queued={args.queued} trials={args.trials}/{args.pg_trials} "
-        f"slow={args.slow_due}x{args.slow_delay:g}s people_trials={args.people_trials} "
+        f"slow={args.slow_due}x{args.slow_delay:g}s networks={args.network_posts} "
+        f"people_trials={args.people_trials} "
         f"stored={args.stored} requests={args.requests} memory={args.memory_deliveries} "
         f"growth={args.growth}; {time.monotonic() - started:.0f} s"
     )

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Row, select, true, update
 from sqlalchemy.orm import Session
 
-from calendar_app import audit, holds
+from calendar_app import audit, holds, post_news
 from calendar_app.blackouts import blackout_blocking_release
 from calendar_app.channels import channels_by_ids
 from calendar_app.db import READ_ONLY
@@ -276,6 +276,7 @@ def lift_crisis(
     crisis.lift_note = note.strip()
     session.flush()
     audit.record(session, actor, "request_lift", crisis, reason=crisis.lift_note)
+    post_news.tell_lift_waiting(session, crisis, actor)
     return LiftResult(crisis, lifted=False)
 
 
@@ -369,6 +370,7 @@ def release_post(
         publish_at=when.isoformat(),
         deliveries={str(k): v for k, v in previous.items()},
     )
+    post_news.tell_author(session, post, actor, "released", when=when)
     return post
 
 
@@ -452,6 +454,7 @@ def discard_post(session: Session, actor: User, post: Post, *, reason: str | Non
         deliveries=discarded,
         still_sending=sending,
     )
+    post_news.tell_author(session, post, actor, "discarded", reason=reason)
     return post
 
 

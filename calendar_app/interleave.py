@@ -12,6 +12,7 @@ Points:
 - `send.before`: the request is about to leave (its start committed).
 - `record.committed`: outcomes were committed (the connection may still drop).
 - `person.locked`: a person's action holds the post's deliveries locked (not committed).
+- `settle.read`: a post's status is about to be derived from its deliveries as just read.
 """
 
 from __future__ import annotations

@@ -156,6 +156,8 @@ class User(Base):
     # Browser sessions are signed cookies: a copy of one stays valid until this number changes.
     # Each session carries the number it started with; logging out increments it.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # How they want to be told of each kind of notice (calendar_app/notices.py): kind -> channel.
+    notice_settings: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
 
     # In a stable order: the first one is where the user's posts go unless they choose another.
     departments: Mapped[list[Department]] = relationship(
@@ -540,7 +542,10 @@ class Notification(Base):
     """A message for one user, shown in the app; e-mailed too when SMTP is configured."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
+    __table_args__ = (
+        Index("ix_notifications_user_unread", "user_id", "read_at"),
+        Index("ix_notifications_mail_pending", "mail_pending", "user_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -550,6 +555,11 @@ class Notification(Base):
     link: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     read_at: Mapped[datetime | None]
+    # The facts of a catalogued kind (calendar_app/notices.py): its words are made from them in
+    # the reader's language; subject and text above are the English words, kept for the record.
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Waits for the person's hourly e-mail digest.
+    mail_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     user: Mapped[User] = relationship()
 

@@ -31,9 +31,9 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from calendar_app import outbound
+from calendar_app import notices, outbound
 from calendar_app.db import Database
-from calendar_app.errors import NotFound
+from calendar_app.errors import InvalidInput, NotFound
 from calendar_app.models import Notification, OutgoingMessage, OutgoingStatus, User
 from calendar_app.outbound import OutboundPolicy, status_reason
 from calendar_app.timeutil import now_utc
@@ -71,27 +71,49 @@ def notify(
     users: Iterable[User],
     *,
     kind: str,
-    subject: str,
-    text: str,
+    subject: str = "",
+    text: str = "",
     link: str | None = None,
     urgent: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> list[Notification]:
     """Tell each user (once, however often they are listed): in the app, and by e-mail.
-    `urgent` (crisis escalations): the e-mail goes out before anything else that waits."""
+    `urgent` (crisis escalations): the e-mail goes out before anything else that waits.
+
+    A kind in the catalogue (calendar_app/notices.py) is told with `params`, its words made in
+    each reader's language; each person's settings say whether they hear of it, and its e-mail
+    waits for their hourly digest unless the kind is urgent."""
+    notice = notices.CATALOGUE.get(kind) if params is not None else None
+    if notice is not None:
+        subject, text = notices.render(kind, params, locale="en", timezone="UTC")
+        urgent = urgent or notice.urgent
     subject = clean_subject(subject)
-    notes = []
+    notes: list[Notification] = []
+    mailed_now: list[Notification] = []
     seen: set[int] = set()
     for user in users:
         if user.id in seen or not user.active:
             continue
         seen.add(user.id)
-        note = Notification(user=user, kind=kind, subject=subject, text=text, link=link)
+        told = notices.how_told(user.notice_settings, kind) if notice else notices.EMAIL
+        if told == notices.OFF:
+            continue
+        digest = notice is not None and not urgent and told == notices.EMAIL
+        note = Notification(
+            user=user, kind=kind, subject=subject, text=text, link=link, params=params,
+            mail_pending=digest,
+        )  # fmt: skip
         session.add(note)
-        session.flush()
+        notes.append(note)
+        if told == notices.EMAIL and not digest:
+            mailed_now.append(note)
+    session.flush()
+    for note in mailed_now:
+        # In English for the record; the sender writes it in the recipient's language.
         session.add(
             OutgoingMessage(
                 transport=EMAIL,
-                recipient=user.email,
+                recipient=note.user.email,
                 subject=subject,
                 body=text,
                 link=link,
@@ -99,9 +121,20 @@ def notify(
                 urgent=urgent,
             )
         )
-        notes.append(note)
-    session.flush()
+    if mailed_now:
+        session.flush()
     return notes
+
+
+def _words(note: Notification, locale: str | None, timezone: str) -> tuple[str, str]:
+    return notices.render(
+        note.kind, note.params, locale=locale, timezone=timezone, stored=(note.subject, note.text)
+    )
+
+
+def words_for(note: Notification, locale: str | None, timezone: str) -> tuple[str, str]:
+    """(subject, text) of a notification as `locale` reads it, times on the team's clock."""
+    return _words(note, locale, timezone)
 
 
 def email(
@@ -142,6 +175,113 @@ def announce(
         )
     )
     session.flush()
+
+
+# --- how each person wants to be told ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticeSetting:
+    kind: str
+    label: str
+    channel: str
+    urgent: bool
+
+
+def notice_settings(user: User, locale: str | None) -> list[NoticeSetting]:
+    """Every catalogued kind of notice and how this person is told of it."""
+    return [
+        NoticeSetting(
+            kind,
+            notices.gettext(notice.label, locale),
+            notices.how_told(user.notice_settings, kind),
+            notice.urgent,
+        )
+        for kind, notice in notices.CATALOGUE.items()
+    ]
+
+
+def change_notice_settings(session: Session, user: User, changes: dict[str, str]) -> None:
+    """Set how `user` is told of some kinds; urgent kinds are always told (422 otherwise)."""
+    problems = {}
+    for kind, channel in changes.items():
+        notice = notices.CATALOGUE.get(kind)
+        if notice is None:
+            problems[f"settings.{kind}"] = "is not a kind of notice"
+        elif channel not in notices.CHANNELS:
+            problems[f"settings.{kind}"] = f"must be one of {', '.join(notices.CHANNELS)}"
+        elif notice.urgent and channel != notices.EMAIL:
+            problems[f"settings.{kind}"] = "is urgent: it is always told in the app and by e-mail"
+    if problems:
+        raise InvalidInput("these notices cannot be set so", problems)
+    user.notice_settings = {**(user.notice_settings or {}), **changes}
+    session.flush()
+
+
+# --- the hourly digest ------------------------------------------------------------------------
+
+DIGEST_EVERY = timedelta(hours=1)
+
+
+def send_digests(
+    db: Database, config: Config, *, clock: Callable[[], datetime] = now_utc
+) -> list[int]:
+    """One e-mail per person and hour with the notices that waited for it (those already read
+    in the app are left out), in the person's language; returns the users written to.
+
+    Safe with several schedulers: a person's waiting notices are taken with one conditional
+    update, so each is mailed once."""
+    now = clock()
+    with db.transaction() as session:
+        user_ids = session.scalars(
+            select(Notification.user_id)
+            .where(Notification.mail_pending.is_(True))
+            .group_by(Notification.user_id)
+            .having(func.min(Notification.created_at) <= now - DIGEST_EVERY)
+        ).all()
+    written = []
+    for user_id in user_ids:
+        with db.transaction() as session:
+            taken = session.scalars(
+                update(Notification)
+                .where(Notification.user_id == user_id, Notification.mail_pending.is_(True))
+                .values(mail_pending=False)
+                .returning(Notification.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            user = session.get(User, user_id)
+            if not taken or user is None or not user.active:
+                continue
+            notes = session.scalars(
+                select(Notification)
+                .where(Notification.id.in_(taken), Notification.read_at.is_(None))
+                .order_by(Notification.created_at, Notification.id)
+            ).all()
+            if not notes:
+                continue
+            session.add(_digest(config, user, notes))
+            written.append(user_id)
+    return written
+
+
+def _digest(config: Config, user: User, notes: Sequence[Notification]) -> OutgoingMessage:
+    lines = []
+    for note in notes:
+        subject, text = words_for(note, user.locale, config.TIMEZONE)
+        when = notices.wall_clock(note.created_at, user.locale, config.TIMEZONE)
+        lines.append(f"{when}: {subject}\n{text}")
+        if (url := _absolute(config, note.link)) is not None:
+            lines.append(url)
+        lines.append("")
+    singular, plural = notices.DIGEST_SUBJECT
+    subject = notices.ngettext(singular, plural, len(notes), user.locale)
+    return OutgoingMessage(
+        transport=EMAIL,
+        recipient=user.email,
+        subject=clean_subject(subject),
+        body="\n".join(lines).rstrip(),
+        link="/notifications",
+    )
 
 
 # --- reading and marking ---------------------------------------------------------------------
@@ -348,6 +488,7 @@ def send_outgoing(
                 message.status = OutgoingStatus.OFF
                 report.off.append(message_id)
                 continue
+            _in_recipients_words(session, config, message)
         try:
             SENDERS[message.transport](config, message)
         except SendError as exc:
@@ -366,6 +507,17 @@ def send_outgoing(
             report.sent.append(message_id)
             log.info("outgoing sent id=%s transport=%s", message_id, message.transport)
     return report
+
+
+def _in_recipients_words(session: Session, config: Config, message: OutgoingMessage) -> None:
+    """A notification's e-mail in its recipient's language, times on the team's clock."""
+    if message.notification_id is None:
+        return
+    note = session.get(Notification, message.notification_id)
+    if note is None or note.params is None:
+        return
+    subject, text = words_for(note, note.user.locale, config.TIMEZONE)
+    message.subject, message.body = clean_subject(subject), text
 
 
 def _still_ours(message_id: int, claimed_at: datetime) -> tuple[Any, ...]:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from calendar_app import audit, holds, interleave, notifications
+from calendar_app import audit, holds, interleave, post_news
 from calendar_app.campaigns import find_campaign
 from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
@@ -396,26 +396,11 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
             reason="edited after approval" if approved else "changed in review",
             previous_status=previous_status,
         )
-        if approved and editor.id != post.author_id:
-            _tell_author_of_change(session, post, editor)
+        if approved:
+            post_news.tell_author(session, post, editor, "post_changed")
     post.updated_at = now_utc()
     session.flush()
     return post
-
-
-def _tell_author_of_change(session: Session, post: Post, editor: User) -> None:
-    name = post.title or post.body[:60]
-    notifications.notify(
-        session,
-        [post.author],
-        kind="post_changed",
-        subject=f"Your approved post “{name}” was changed",
-        text=(
-            f"{editor.name} ({editor.email}) changed your approved post “{name}”; it is a draft "
-            "again and needs a new approval."
-        ),
-        link=f"/posts/{post.id}",
-    )
 
 
 def text_written_by(session: Session, post: Post) -> set[int]:
@@ -471,6 +456,7 @@ def submit_post(session: Session, actor: User, post: Post) -> Post:
     post.status = PostStatus.IN_REVIEW
     session.flush()
     audit.record(session, actor, "submit", post)
+    post_news.tell_heads_waiting(session, post, actor)
     return post
 
 
@@ -488,6 +474,7 @@ def send_back_post(session: Session, head: User, post: Post, *, comment: str) ->
     post.updated_at = now_utc()
     session.flush()
     audit.record(session, head, "send_back", post, reason=comment.strip())
+    post_news.tell_author(session, post, head, "sent_back", comment=comment.strip())
     return post
 
 
@@ -519,6 +506,7 @@ def approve_post(
         publish_at=post.publish_at.isoformat(),
         crisis_response=post.crisis_response,
     )
+    post_news.tell_author(session, post, approver, "approved", when=post.publish_at)
     return post
 
 
@@ -610,11 +598,12 @@ def settle_post_status(
         select(Delivery.post_id, Delivery.status).where(Delivery.post_id.in_(ids))
     ):
         by_post[post_id].append(status)
+    interleave.reached("settle.read")
     by_status: dict[PostStatus, list[int]] = defaultdict(list)
     for post_id, statuses in by_post.items():
         by_status[derived_status(statuses)].append(post_id)
     for status, post_ids_with_status in by_status.items():
-        session.execute(
+        changed = session.scalars(
             update(Post)
             .where(
                 Post.id.in_(post_ids_with_status),
@@ -624,5 +613,7 @@ def settle_post_status(
                 Post.status != status,
             )
             .values(status=status)
+            .returning(Post.id)
             .execution_options(synchronize_session="fetch")
-        )
+        ).all()
+        post_news.tell_authors_of_status(session, status, changed)

@@ -21,7 +21,7 @@ from calendar_app.blackouts import send_reminders
 from calendar_app.dispatch import Dispatcher
 from calendar_app.extensions import get_db
 from calendar_app.graveyard import check_graveyards
-from calendar_app.notifications import send_outgoing
+from calendar_app.notifications import send_digests, send_outgoing
 from calendar_app.timeutil import now_utc
 from calendar_app.unknown_checks import check_unknown_deliveries
 
@@ -34,6 +34,9 @@ OUTGOING_INTERVAL_SECONDS = 5.0
 BLACKOUT_REMINDER_INTERVAL_SECONDS = 60.0
 # How often unknown deliveries on network channels are looked for on their network.
 UNKNOWN_CHECK_INTERVAL_SECONDS = 30.0
+# How often the hourly e-mail digests are looked for (each person's is due an hour after the
+# first notice it holds).
+DIGEST_INTERVAL_SECONDS = 60.0
 
 
 def build_dispatcher(app: Flask) -> Dispatcher:
@@ -73,6 +76,12 @@ def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float
         "outgoing",
         OUTGOING_INTERVAL_SECONDS,
         lambda: send_outgoing(dispatcher.db, dispatcher.config),
+    )
+    _every(
+        scheduler,
+        "digests",
+        DIGEST_INTERVAL_SECONDS,
+        lambda: send_digests(dispatcher.db, dispatcher.config),
     )
     _every(
         scheduler,

@@ -379,6 +379,14 @@ def document() -> dict[str, Any]:
                 )
             },
             "/notifications/read": {"post": _op("mark all my notifications read", r.UnreadCount)},
+            "/notifications/settings": {
+                "get": _op("how I am told of each kind of notice", r.NoticeSettings),
+                "put": _op(
+                    "change how I am told of some kinds of notice",
+                    r.NoticeSettings,
+                    schemas.NoticeSettingsUpdate,
+                ),
+            },
             **_blackout_paths(),
         },
     }

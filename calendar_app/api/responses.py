@@ -356,6 +356,17 @@ class NotificationList(Answer):
     unread: int
 
 
+class NoticeSetting(Answer):
+    kind: str
+    label: str
+    channel: Literal["email", "app", "off"]
+    urgent: bool
+
+
+class NoticeSettings(Answer):
+    items: list[NoticeSetting]
+
+
 class UnreadCount(Answer):
     unread: int
 

@@ -304,6 +304,14 @@ class PlaybookUpdate(Schema):
     escalation: Contacts | None = None
 
 
+class NoticeSettingsUpdate(Schema):
+    settings: dict[Annotated[Text, Field(max_length=40)], Literal["email", "app", "off"]] = Field(
+        description="kind of notice -> how I am told: in the app and by e-mail, in the app only, "
+        "or not at all (urgent kinds cannot be turned down)",
+        max_length=50,
+    )
+
+
 class CrisisLift(Schema):
     note: Annotated[Note, Field(min_length=1)]
 

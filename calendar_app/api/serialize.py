@@ -21,6 +21,7 @@ from calendar_app.models import (
     Post,
     User,
 )
+from calendar_app.notifications import words_for
 from calendar_app.timeline import Timeline
 from calendar_app.timeutil import iso_utc
 
@@ -209,12 +210,14 @@ def blackout_json(blackout: Blackout) -> dict[str, Any]:
     }
 
 
-def notification_json(note: Notification) -> dict[str, Any]:
+def notification_json(note: Notification, locale: str | None, timezone: str) -> dict[str, Any]:
+    """In the reader's language, times on the team's clock."""
+    subject, text = words_for(note, locale, timezone)
     return {
         "id": note.id,
         "kind": note.kind,
-        "subject": note.subject,
-        "text": note.text,
+        "subject": subject,
+        "text": text,
         "link": note.link,
         "created_at": iso_utc(note.created_at),
         "read_at": iso_utc(note.read_at),

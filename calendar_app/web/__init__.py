@@ -134,6 +134,12 @@ _route(
     "/notifications/read", "read_notifications", actions.read_all_notifications, methods=["POST"]
 )
 _route(
+    "/notifications/settings",
+    "notice_settings",
+    actions.save_notice_settings,
+    methods=["POST"],
+)
+_route(
     "/notifications/<int:notification_id>/read",
     "read_notification",
     actions.read_notification,

@@ -31,6 +31,7 @@ from calendar_app.web.forms import (
     SendBackForm,
     channel_choices,
     comma_list,
+    notice_settings_form,
     playbook_choices,
 )
 from calendar_app.web.pages import signed_in_user
@@ -326,3 +327,16 @@ def read_notification(notification_id: int) -> Response:
 def read_all_notifications() -> Response:
     notifications.mark_all_read(db_session(), signed_in_user())
     return redirect(url_for("web.notifications"))
+
+
+def save_notice_settings() -> Response:
+    """How I am told of each kind of notice (the form on the notifications page)."""
+    me = signed_in_user()
+    form = notice_settings_form(notifications.notice_settings(me, me.locale))
+    if form.validate_on_submit():
+        changes = {f.name: f.data for f in form if f.name != "csrf_token"}
+        notifications.change_notice_settings(db_session(), me, changes)
+        flash(_("Saved: this is how you are told from now on."), "success")
+    else:
+        flash(_("Not saved: the form was out of date. Please try again."), "error")
+    return redirect(url_for("web.notifications") + "#settings")

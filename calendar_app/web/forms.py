@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -25,10 +26,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from calendar_app import blackouts, campaigns, comments, departments, playbooks
+from calendar_app import blackouts, campaigns, comments, departments, notices, playbooks
 from calendar_app.audit import MAX_NOTE_LENGTH
 from calendar_app.channel_rules import MAX_TEXT_LENGTH
 from calendar_app.models import Campaign, Channel, Department, Playbook, User
+from calendar_app.notifications import NoticeSetting
 from calendar_app.planning import MAX_TITLE_LENGTH
 from calendar_app.web.formatting import NOTHING
 
@@ -236,6 +238,24 @@ class CommentForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+
+
+def notice_settings_form(settings: Iterable[NoticeSetting]) -> FlaskForm:
+    """One choice per kind of notice a person may turn down (urgent kinds are always told)."""
+
+    class NoticeSettingsForm(FlaskForm):
+        pass
+
+    for setting in settings:
+        if setting.urgent:
+            continue
+        field = SelectField(
+            setting.label,
+            choices=[SelectChoice(c, gettext(notices.CHANNEL_LABELS[c])) for c in notices.CHANNELS],
+            default=setting.channel,
+        )
+        setattr(NoticeSettingsForm, setting.kind, field)
+    return NoticeSettingsForm()
 
 
 class ActionForm(FlaskForm):

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import current_app, render_template
+from flask_babel import get_locale
 from flask_login import current_user
 
 from calendar_app import (
@@ -33,7 +34,13 @@ from calendar_app.web.formatting import (
     post_path_prefix,
     team_timezone,
 )
-from calendar_app.web.forms import ActionForm, CommentForm, LiftCrisisForm, SendBackForm
+from calendar_app.web.forms import (
+    ActionForm,
+    CommentForm,
+    LiftCrisisForm,
+    SendBackForm,
+    notice_settings_form,
+)
 from calendar_app.web.query import FILTER_NAMES, RULE_NAMES, page_query, plan_filters
 
 DAYS_BEFORE_TODAY = 7
@@ -179,8 +186,13 @@ def audit_log() -> str:
 
 def notifications_page() -> str:
     session, me = db_session(), signed_in_user()
+    timezone = current_app.config["CALENDAR"].TIMEZONE
+    locale = str(get_locale())
+    items = notifications.notifications_for(session, me)
     return render_template(
         "notifications.html",
-        items=notifications.notifications_for(session, me),
+        items=[(note, *notifications.words_for(note, locale, timezone)) for note in items],
         action_form=ActionForm(),
+        settings_form=notice_settings_form(notifications.notice_settings(me, locale)),
+        urgent=[s for s in notifications.notice_settings(me, locale) if s.urgent],
     )

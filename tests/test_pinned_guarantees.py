@@ -1,0 +1,195 @@
+"""Guarantees pinned against the bugs a mutation run showed no test would notice (docs/TESTING.md).
+
+Each test names the one-line change it catches. They drive the queue's own functions with the
+interleaving forced (calendar_app/interleave.py), on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from calendar_app import claims, interleave
+from calendar_app.extensions import get_db
+from calendar_app.models import Delivery, DeliveryStatus, Post, PostStatus
+from calendar_app.timeutil import now_utc
+from tests.conftest import Team
+from tests.test_crisis_halt import Paused, person
+
+LEASE = 30.0
+
+
+@pytest.fixture
+def background() -> Iterator[Any]:
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="party")
+    yield pool.submit
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def claim(team: Team, now: datetime, worker: str = "scheduler-1") -> list[claims.Claim]:
+    with get_db(team.app).transaction() as session:
+        result = claims.claim_due(
+            session, now=now, limit=10, worker=worker, lease_seconds=LEASE,
+            missed_after=timedelta(minutes=30),
+        )  # fmt: skip
+        return result.claims
+
+
+def start(team: Team, claimed: list[claims.Claim], now: datetime, send_seconds: float = 10):
+    with get_db(team.app).transaction() as session:
+        crisis = claims.lock_in_order(session, claimed, queue=True)
+        return claims.start_sending(
+            session, claimed, crisis=crisis, now=now, send_seconds=send_seconds, record_seconds=0
+        )
+
+
+def delivery(team: Team, delivery_id: int) -> Delivery:
+    with get_db(team.app).transaction() as session:
+        row = session.get_one(Delivery, delivery_id)
+        session.expunge(row)
+        return row
+
+
+def post_status(team: Team, post_id: int) -> str:
+    with get_db(team.app).transaction() as session:
+        return session.get_one(Post, post_id).status
+
+
+def blocked_or_done(team: Team, future: Future) -> None:
+    """Until `future` waits for a lock (PostgreSQL) or has finished. SQLite serialises whole
+    transactions: whoever came second runs after the first commits, nothing to wait for."""
+    db = get_db(team.app)
+    if db.is_sqlite:
+        return
+    deadline = time.monotonic() + 20
+    with db.engine.connect() as connection:
+        while not future.done():
+            waiting = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+            ).scalar_one()
+            connection.rollback()
+            if waiting:
+                return
+            assert time.monotonic() < deadline, "neither blocked nor done"
+            time.sleep(0.01)
+
+
+# --- the fencing token: `_fenced` without `claim_token == claim.token` -----------------------
+
+
+def test_an_old_claim_holder_cannot_record_over_the_claim_that_replaced_it(
+    any_team: Team,
+) -> None:
+    """Expire -> unknown -> released by a head -> claimed and started again: the first holder's
+    late outcome (failed, retry, published) is refused and the new send is left alone."""
+    channel = any_team.channel()
+    post = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    now = now_utc()
+    [old] = claim(any_team, now, "scheduler-old")
+    assert start(any_team, [old], now, send_seconds=0.01).started
+    with get_db(any_team.app).transaction() as session:
+        claims.expire_leases(session, now + timedelta(seconds=5))
+    assert delivery(any_team, old.delivery_id).status == DeliveryStatus.UNKNOWN
+    released = any_team.head.post(f"/posts/{post['id']}/release", json={})
+    assert released.status_code == 200, released.get_json()
+    later = now_utc()
+    [new] = claim(any_team, later, "scheduler-new")
+    assert new.delivery_id == old.delivery_id
+    assert new.token != old.token
+    assert start(any_team, [new], later).started
+
+    db = get_db(any_team.app)
+    with db.transaction() as session:
+        assert claims.record_failed(session, old, "late answer") is False
+    with db.transaction() as session:
+        assert not claims.record_retry(session, old, "late", later + timedelta(minutes=1))
+    with db.transaction() as session:
+        assert claims.record_published_together(session, [old], later) == set()
+
+    row = delivery(any_team, new.delivery_id)
+    assert (row.status, row.claim_token, row.error) == (DeliveryStatus.PUBLISHING, new.token, None)
+    with db.transaction() as session:
+        assert claims.record_published_together(session, [new], later) == {new.delivery_id}
+
+
+# --- the missed window: `<` and `>=` at exactly MISSED_AFTER_MINUTES --------------------------
+
+
+def test_a_delivery_exactly_thirty_minutes_late_is_still_sent_and_a_moment_later_it_is_missed(
+    any_team: Team,
+) -> None:
+    channel = any_team.channel()
+    due = now_utc().replace(microsecond=0) - timedelta(hours=2)
+    on_time = any_team.scheduled([channel["id"]], at=due)
+    too_late = any_team.scheduled([channel["id"]], at=due - timedelta(microseconds=1000))
+
+    [taken] = claim(any_team, due + timedelta(minutes=30))
+
+    assert taken.post_id == on_time["id"]
+    assert post_status(any_team, too_late["id"]) == PostStatus.MISSED
+
+
+# --- the post lock in settle_post_status ----------------------------------------------------
+
+
+@pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 1.0}])
+def test_a_hold_and_a_publish_on_two_deliveries_of_one_post_at_once_leave_the_post_held(
+    any_team: Team, background: Any
+) -> None:
+    """One delivery of the post is on the wire and its success is being recorded; the other is
+    claimed, not started, when a crisis is declared and holds it. The recording derives the
+    post's status from what it read; the hold must not be hidden behind that stale view."""
+    first, second = any_team.channel("Outbox 1"), any_team.channel("Outbox 2")
+    post = any_team.scheduled([first["id"], second["id"]], at=now_utc() - timedelta(seconds=1))
+    now = now_utc()
+    claimed = claim(any_team, now)
+    assert len(claimed) == 2
+    on_wire, waiting = claimed
+    assert start(any_team, [on_wire], now).started
+
+    def record() -> set[int]:
+        with get_db(any_team.app).transaction() as session:
+            return claims.record_published_together(session, [on_wire], now_utc())
+
+    recording = Paused()
+    with interleave.at("settle.read", recording):
+        recorded = background(record)
+        recording.wait()  # read: one published, one claimed; the post's status not yet written
+        declaring = background(
+            person(any_team, "head").post, "/crisis", json={"reason": "Shitstorm"}
+        )
+        blocked_or_done(any_team, declaring)
+        recording.go.set()
+        assert recorded.result(timeout=30) == {on_wire.delivery_id}
+        assert declaring.result(timeout=30).status_code == 201
+
+    assert delivery(any_team, waiting.delivery_id).status == DeliveryStatus.HELD
+    assert post_status(any_team, post["id"]) == PostStatus.HELD
+
+
+# --- the claim's own crisis condition (behind the hold step) ---------------------------------
+
+
+def test_the_claim_takes_nothing_in_a_crisis_even_when_the_hold_step_missed_a_row(
+    any_team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hold step skips rows a person has locked; whatever it missed, the claim itself must
+    not take a delivery the crisis covers."""
+    channel = any_team.channel()
+    post = any_team.scheduled([channel["id"]], at=now_utc() + timedelta(hours=1))
+    declared = any_team.head.post("/crisis", json={"reason": "Shitstorm"})
+    assert declared.status_code == 201
+    monkeypatch.setattr(claims, "hold_due_deliveries", lambda *_a, **_k: [])
+
+    assert claim(any_team, now_utc() + timedelta(hours=1, minutes=1)) == []
+
+    assert delivery(any_team, post["deliveries"][0]["id"]).status == DeliveryStatus.SCHEDULED
