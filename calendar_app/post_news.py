@@ -35,10 +35,15 @@ def post_name(post: Post) -> str:
     return name if len(name) <= NAME_LENGTH else name[: NAME_LENGTH - 1].rstrip() + "…"
 
 
+def who(person: User) -> str:
+    """A person as colleagues recognise them, unmistakably: "Lena Hoffmann (lena@…)"."""
+    return f"{person.name} ({person.email})" if person.name else person.email
+
+
 def _facts(post: Post, actor: User | None = None, **more: Any) -> dict[str, Any]:
     facts: dict[str, Any] = {"post": post_name(post), "post_id": post.id}
     if actor is not None:
-        facts["actor"] = actor.name or actor.email
+        facts["actor"] = who(actor)
     return {**facts, **{k: v for k, v in more.items() if v is not None}}
 
 
@@ -95,7 +100,7 @@ def tell_lift_waiting(session: Session, crisis: Crisis, actor: User) -> None:
         [user for user in reviewers if user.id != actor.id],
         kind="lift_to_confirm",
         params={
-            "actor": actor.name or actor.email,
+            "actor": who(actor),
             "crisis": crisis.reason,
             "note": crisis.lift_note or "",
         },

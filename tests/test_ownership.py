@@ -240,9 +240,10 @@ def test_the_author_is_told_when_someone_else_changes_their_approved_post(
         told = session.scalars(
             select(Notification).join(User).where(User.email == "planner@example.org")
         ).all()
-        assert [n.kind for n in told] == ["post_changed"]
-        assert "planner2@example.org" in told[0].text
-        assert "new approval" in told[0].text
+        assert [n.kind for n in told] == ["approved", "post_changed"]
+        changed = told[1]
+        assert "planner2@example.org" in changed.text
+        assert "new approval" in changed.text
 
 
 def test_dragging_an_approved_post_asks_first_and_a_stranger_may_not(office: Office) -> None:
