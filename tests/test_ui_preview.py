@@ -11,6 +11,7 @@ to build/screenshots/preview-<language>-<width>.png.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import select
@@ -68,9 +69,7 @@ def seed(database_url: str) -> dict[str, int]:
     try:
         with db.transaction() as session:
             marketing = session.scalars(select(Department).filter_by(slug="marketing")).one()
-            admin = create_user(
-                session, "admin@nordhafen.example", role="admin", password=PASSWORD
-            )
+            admin = create_user(session, "admin@nordhafen.example", role="admin", password=PASSWORD)
             for who, locale in (("planner", "de"), ("planner-en", "en")):
                 planner = create_user(
                     session, f"{who}@nordhafen.example", role="planner", password=PASSWORD
@@ -91,6 +90,7 @@ def seed(database_url: str) -> dict[str, int]:
             return {key: channel.id for key, channel in channels.items()}
     finally:
         db.dispose()
+
 
 WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('main *')]
   .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
@@ -122,7 +122,9 @@ def card(page: object, network: str, channel: int | None = None) -> object:
     return page.locator(f".preview-card[data-preview-channel='{channel}']")  # type: ignore[attr-defined]
 
 
-def test_the_vendored_twitter_text_counts_as_the_server_does(browser: object, site: LiveSite) -> None:
+def test_the_vendored_twitter_text_counts_as_the_server_does(
+    browser: object, site: LiveSite
+) -> None:
     page = new_page(browser)
     log_in(page, site, "planner")
     page.goto(f"{site.url}/compose")  # type: ignore[attr-defined]
@@ -165,8 +167,12 @@ def test_the_preview_shows_each_network_as_it_counts_folds_and_shows_links(
     expect(x.locator(".preview-url")).to_have_text("stadtwerke-nordhafen.d…")
     expect(x.locator(".preview-domain")).to_have_text("stadtwerke-nordhafen.de")
     # Bluesky and Mastodon count the characters people see, the link in full
-    expect(card(page, "bluesky").locator(".preview-counter")).to_have_text(f"{22 + len(LINK)} / 300")
-    expect(card(page, "mastodon").locator(".preview-counter")).to_have_text(f"{22 + len(LINK)} / 500")
+    expect(card(page, "bluesky").locator(".preview-counter")).to_have_text(
+        f"{22 + len(LINK)} / 300"
+    )
+    expect(card(page, "mastodon").locator(".preview-counter")).to_have_text(
+        f"{22 + len(LINK)} / 500"
+    )
     expect(card(page, "linkedin").locator(".preview-url")).to_have_text(LINK)
 
     # The channels' counters count as their networks do, too.
@@ -226,7 +232,7 @@ def test_the_preview_shows_each_network_as_it_counts_folds_and_shows_links(
     expect(card(phone, "linkedin").locator(".fold-marker")).to_be_visible()
     boxes = [cards.nth(i).bounding_box() for i in range(4)]
     assert len({round(box["x"]) for box in boxes}) == 1  # one column
-    assert all(a["y"] + a["height"] <= b["y"] for a, b in zip(boxes, boxes[1:], strict=False))
+    assert all(a["y"] + a["height"] <= b["y"] for a, b in pairwise(boxes))
     editor = phone.locator("#body").bounding_box()  # type: ignore[attr-defined]
     assert editor["y"] < boxes[0]["y"]
     screenshot(phone, f"preview-{language}-390")
