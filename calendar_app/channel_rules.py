@@ -98,7 +98,8 @@ _LONGEST_LINK = 512
 _SPACES_OR_NOT = re.compile(f"([{spaces_group}]+)")
 
 
-@functools.lru_cache(maxsize=256)
+# Several X channels of one post ask for the same text: counted once (a few texts kept).
+@functools.lru_cache(maxsize=32)
 def x_weighted_length(text: str, stop_after: int | None = None) -> int:
     """X's weighted length of `text` (twitter-text v3), counted run by run.
 
