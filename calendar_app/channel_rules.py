@@ -91,8 +91,8 @@ X_LINK_LENGTH: int = twitter_text_config["defaults"]["transformed_url_length"]
 # most of a second). So a text is counted run by run (a link never spans a space), and a run that
 # could hold a link (it has a dot) is searched for links only while it is short enough to search
 # quickly and the text may still fit. Otherwise its dots are read as commas, which weigh the same
-# and hide any link, so a link there counts as its characters: never less than X counts it (only
-# a link longer than _LONGEST_LINK, which no one posts, is over-counted; X takes none over 4,096).
+# and hide any link, so a link there counts as its characters (a run that long is over any
+# limit in practice; a link longer than _LONGEST_LINK, which no one posts, is over-counted).
 _CHEAP_RUN = 64
 _LONGEST_LINK = 512
 _SPACES_OR_NOT = re.compile(f"([{spaces_group}]+)")
