@@ -122,7 +122,7 @@ def card(page: object, network: str, channel: int | None = None) -> object:
     return page.locator(f".preview-card[data-preview-channel='{channel}']")  # type: ignore[attr-defined]
 
 
-def test_the_vendored_twitter_text_counts_as_the_server_does(
+def test_the_vendored_twitter_text_counts_as_the_server_does_and_linkedin_folds_at_line_three(
     browser: object, site: LiveSite
 ) -> None:
     page = new_page(browser)
@@ -133,6 +133,13 @@ def test_the_vendored_twitter_text_counts_as_the_server_does(
         "(texts) => texts.map((t) => window.twttr.txt.parseTweet(t).weightedLength)", texts
     )
     assert counted == [weighted for _, weighted in WEIGHTED]
+
+    # LinkedIn folds a short text, too, after its third line.
+    page.locator("#body").fill("Eins\nZwei\nDrei\nVier")  # type: ignore[attr-defined]
+    linkedin = card(page, "linkedin")
+    sync_api.expect(linkedin.locator(".fold-marker")).to_be_visible()
+    sync_api.expect(linkedin.locator(".folded")).to_have_text("\nVier")
+    sync_api.expect(card(page, "x").locator(".fold-marker")).to_have_count(0)
     page.context.close()  # type: ignore[attr-defined]
 
 
