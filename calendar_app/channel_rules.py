@@ -1,14 +1,22 @@
 """Channel rules in one table: what each network accepts.
 
-Length is counted as people see characters (grapheme clusters: an emoji with a skin tone or a
-flag is one), and a body that is too long is rejected, never cut.
+Length is counted the way each network counts it: most count characters as people see them
+(grapheme clusters: an emoji with a skin tone or a flag is one); X weighs them (twitter-text's
+configuration v3: a link counts 23 whatever its length, an emoji 2, a CJK character 2). A body
+that is too long is rejected, never cut.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 import regex
+from twitter_text import parse_tweet
+from twitter_text.config import config as twitter_text_config
+from twitter_text.regexp.spaces_group import spaces_group
 
 NETWORKS = (
     "x",
@@ -23,10 +31,20 @@ NETWORKS = (
 )
 
 
+class Counting(StrEnum):
+    """How a network counts the length of a text."""
+
+    # Extended grapheme clusters: characters as a reader counts them.
+    GRAPHEMES = "graphemes"
+    # X's weighted length (twitter-text v3): links 23, emoji and CJK 2, most other characters 1.
+    X_WEIGHTED = "x-weighted"
+
+
 @dataclass(frozen=True)
 class ChannelRules:
     label: str
     max_length: int | None  # None: no limit
+    counting: Counting = Counting.GRAPHEMES
     # Instagram shows links in captions as plain, unclickable text: a link there is a mistake.
     links_allowed: bool = True
     images_allowed: bool = True
@@ -35,9 +53,9 @@ class ChannelRules:
     image_required: bool = False
 
 
-# Limits as each network counts them, in characters as people see them (checked 2026-11).
+# Limits as each network counts them (checked 2026-11).
 RULES: dict[str, ChannelRules] = {
-    "x": ChannelRules("X", 280),
+    "x": ChannelRules("X", 280, counting=Counting.X_WEIGHTED),
     "mastodon": ChannelRules("Mastodon", 500),
     "bluesky": ChannelRules("Bluesky", 300),
     "threads": ChannelRules("Threads", 500),
@@ -66,17 +84,67 @@ def visible_length(text: str) -> int:
     return len(_GRAPHEME.findall(text))
 
 
+# How much X counts for a link, whatever its length (what X's link shortener makes of it).
+X_LINK_LENGTH: int = twitter_text_config["defaults"]["transformed_url_length"]
+# twitter-text finds links with regular expressions whose time grows with the square of an
+# unbroken run of characters that looks almost like a domain ("a.a.a.a...": 500 characters take
+# most of a second). So a text is counted run by run (a link never spans a space), and a run that
+# could hold a link (it has a dot) is searched for links only while it is short enough to search
+# quickly and the text may still fit. Otherwise its dots are read as commas, which weigh the same
+# and hide any link, so a link there counts as its characters (a run that long is over any
+# limit in practice; a link longer than _LONGEST_LINK, which no one posts, is over-counted).
+_CHEAP_RUN = 64
+_LONGEST_LINK = 512
+_SPACES_OR_NOT = re.compile(f"([{spaces_group}]+)")
+
+
+# Several X channels of one post ask for the same text: counted once (a few texts kept).
+@functools.lru_cache(maxsize=32)
+def x_weighted_length(text: str, stop_after: int | None = None) -> int:
+    """X's weighted length of `text` (twitter-text v3), counted run by run.
+
+    With `stop_after`, once the count is past it, runs are no longer searched for links:
+    the text does not fit either way.
+    """
+    total = 0
+    for run in _SPACES_OR_NOT.split(text):
+        if not run:
+            continue
+        could_hold_link = "." in run
+        slow = len(run) > _LONGEST_LINK or (
+            stop_after is not None and total > stop_after and len(run) > _CHEAP_RUN
+        )
+        if could_hold_link and slow:
+            run = run.replace(".", ",")
+        total += parse_tweet(run).weightedLength
+    return total
+
+
+COUNTING_NOTES = {
+    Counting.X_WEIGHTED: f" as X counts (a link {X_LINK_LENGTH}, an emoji or a CJK character 2)",
+}
+
+
+def text_length(text: str, network: str) -> int:
+    """The length of `text` as `network` counts it."""
+    rules = rules_for(network)
+    if rules.counting is Counting.X_WEIGHTED:
+        return x_weighted_length(text, rules.max_length)
+    return visible_length(text)
+
+
 def body_problem(body: str, network: str, channel_name: str) -> str | None:
     """What is wrong with `body` on this network, in words, or None."""
     rules = rules_for(network)
     if len(body) > MAX_TEXT_LENGTH:
         return f"is longer than {MAX_TEXT_LENGTH} characters, more than any channel takes"
     if rules.max_length is not None:
-        length = visible_length(body)
+        length = text_length(body, network)
         if length > rules.max_length:
+            how = COUNTING_NOTES.get(rules.counting, "")
             return (
-                f"is {length} characters long; {channel_name} ({rules.label}) allows at most "
-                f"{rules.max_length}. Shorten the text: it is never cut automatically."
+                f"is {length} characters long{how}; {channel_name} ({rules.label}) allows at "
+                f"most {rules.max_length}. Shorten the text: it is never cut automatically."
             )
     if not rules.links_allowed and _LINK.search(body):
         return (

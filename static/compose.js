@@ -1,21 +1,9 @@
 /* The composer's live counter: each selected channel's text against that channel's limit,
- * counted as people see characters (grapheme clusters, as the server counts them). */
+ * counted as that channel's network counts it (static/text-length.js, as the server counts). */
 (function () {
   "use strict";
 
-  var segmenter = window.Intl && Intl.Segmenter ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
   var LINK = /https?:\/\/\S+/i;
-
-  function visibleLength(text) {
-    if (segmenter) {
-      var n = 0;
-      for (var _ of segmenter.segment(text)) {
-        n += 1;
-      }
-      return n;
-    }
-    return Array.from(text).length;
-  }
 
   function fill(template, values) {
     return template.replace(/%\((\w+)\)s/g, function (_m, key) {
@@ -41,7 +29,7 @@
         var counter = row.querySelector(".counter");
         var text = own && own.value.trim() ? own.value : body.value;
         var limit = parseInt(row.dataset.limit, 10);
-        var length = visibleLength(text);
+        var length = window.calendarText.length(text, row.dataset.counting);
         row.classList.toggle("selected", box.checked);
         counter.classList.remove("too-long");
         if (!box.checked) {

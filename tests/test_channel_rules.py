@@ -51,9 +51,12 @@ def test_blog_and_other_have_no_length_limit_of_their_own() -> None:
     assert body_problem("a" * 65_537, "blog", "Blog") is not None
 
 
-def test_emoji_heavy_text_at_the_limit_fits_x() -> None:
-    assert body_problem("👨‍👩‍👧‍👦" * 280, "x", "X") is None
-    assert body_problem("👨‍👩‍👧‍👦" * 281, "x", "X") is not None
+def test_emoji_heavy_text_at_the_limit_fits_bluesky_counted_as_people_see_it() -> None:
+    assert body_problem("👨‍👩‍👧‍👦" * 300, "bluesky", "Bluesky") is None
+    assert body_problem("👨‍👩‍👧‍👦" * 301, "bluesky", "Bluesky") is not None
+    # X weighs an emoji 2 (tests/test_x_counting.py)
+    assert body_problem("👨‍👩‍👧‍👦" * 140, "x", "X") is None
+    assert body_problem("👨‍👩‍👧‍👦" * 141, "x", "X") is not None
 
 
 def test_instagram_refuses_links_and_needs_a_picture_the_others_take_links() -> None:
@@ -72,7 +75,7 @@ def test_a_post_too_long_for_one_channel_is_refused_naming_that_channel_and_neve
 ) -> None:
     x = team.channel("X @Konzern", network="x")
     blog = team.channel("Blog", network="blog")
-    body = "🇩🇪" * 281  # 562 code points, 281 characters as people see them
+    body = "🇩🇪" * 141  # 282 code points, 141 characters as people see them; X weighs each 2
     response = team.planner.post(
         "/posts",
         json={"body": body, "channels": [x["id"], blog["id"]], "publish_at": FUTURE},
@@ -80,12 +83,12 @@ def test_a_post_too_long_for_one_channel_is_refused_naming_that_channel_and_neve
     assert response.status_code == 422
     answer = response.get_json()
     assert "X @Konzern" in answer["fields"]["body"]
-    assert "281" in answer["fields"]["body"]
+    assert "282" in answer["fields"]["body"]
     assert "280" in answer["error"]
     assert team.planner.get("/posts").get_json()["items"] == []
 
-    fits = team.draft([x["id"], blog["id"]], body="🇩🇪" * 280)
-    assert fits["body"] == "🇩🇪" * 280  # stored in full, nothing cut
+    fits = team.draft([x["id"], blog["id"]], body="🇩🇪" * 140)
+    assert fits["body"] == "🇩🇪" * 140  # stored in full, nothing cut
 
 
 def test_an_own_text_for_a_channel_obeys_that_channels_rules(team: Team) -> None:

@@ -391,6 +391,47 @@ def test_composer_refuses_a_text_too_long_for_x(site: Site, browser: FlaskClient
         assert session.query(Post).count() == 0
 
 
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ("😀" * 140, 302),  # 140 emoji weigh 280 on X: saved
+        ("😀" * 141, 422),  # whatever the browser's counter said: the server decides
+        ("日" * 141, 422),
+    ],
+)
+def test_composer_counts_as_x_does(
+    site: Site, browser: FlaskClient, body: str, status: int
+) -> None:
+    log_in(browser, "planner")
+    response = browser.post(
+        "/compose",
+        data={
+            "csrf_token": csrf_token(browser, "/compose"),
+            "body": body,
+            "channels": str(site.channel_id),
+            "publish_at": "2026-12-01T09:00",
+            "department": "0",
+            "action": "draft",
+        },
+    )
+    assert response.status_code == status
+    if status == 422:
+        assert "282 characters long as X counts" in response.get_data(as_text=True)
+
+
+def test_composer_has_a_preview_region_and_counts_x_by_weight(
+    site: Site, browser: FlaskClient
+) -> None:
+    log_in(browser, "planner")
+    page = browser.get("/compose").get_data(as_text=True)
+    assert f'data-channel="{site.channel_id}" data-limit="280" data-counting="x-weighted"' in page
+    assert 'aria-labelledby="preview-heading"' in page
+    assert "twitter-text.min.js" in page
+    for network in ("mastodon", "bluesky", "x", "linkedin"):
+        assert f'data-network="{network}"' in page
+    assert f'data-preview-channel="{site.channel_id}"' in page
+
+
 def test_a_head_sends_a_post_back_with_a_comment(site: Site, browser: FlaskClient) -> None:
     post_id = site.post(title="Tarifwechsel")
     with get_db(site.app).transaction() as session:

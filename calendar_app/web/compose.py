@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from calendar_app import campaigns, planning
-from calendar_app.channel_rules import rules_for
+from calendar_app.channel_rules import RULES, X_LINK_LENGTH, rules_for
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
 from calendar_app.models import Channel, Post, PostStatus
@@ -46,6 +46,10 @@ FORM_FIELDS = {
     "channels": "channels",
 }
 DEFAULT_HOUR = 9
+# The networks the composer previews a post for, in the order their cards appear.
+PREVIEW_NETWORKS = ("mastodon", "bluesky", "x", "linkedin")
+# LinkedIn folds a post in the feed after about this many characters or three lines ("…see more").
+LINKEDIN_FOLD = 210
 
 
 def channel_rows(channels: list[Channel] | Any) -> list[dict[str, Any]]:
@@ -58,11 +62,27 @@ def channel_rows(channels: list[Channel] | Any) -> list[dict[str, Any]]:
                 "channel": channel,
                 "limit": rules.max_length,
                 "network": rules.label,
+                "network_key": channel.network,
+                "counting": rules.counting.value,
                 "links_allowed": rules.links_allowed,
                 "image_required": rules.image_required,
             }
         )
     return rows
+
+
+def preview_networks() -> dict[str, dict[str, Any]]:
+    """The networks with a preview card: their rules, for the cards shown before any channel
+    is chosen and for the live counters of the channels' cards."""
+    return {
+        network: {
+            "key": network,
+            "label": RULES[network].label,
+            "limit": RULES[network].max_length,
+            "counting": RULES[network].counting.value,
+        }
+        for network in PREVIEW_NETWORKS
+    }
 
 
 def _form() -> ComposeForm:
@@ -117,6 +137,9 @@ def _render(form: ComposeForm, post: Post | None, overrides: dict[int, str], sta
         form=form,
         post=post,
         rows=channel_rows(channels),
+        preview_networks=preview_networks(),
+        x_link_length=X_LINK_LENGTH,
+        linkedin_fold=LINKEDIN_FOLD,
         overrides=overrides,
         override_errors=getattr(form, "override_errors", {}),
         may_publish=may_publish_crisis_response(signed_in_user()),
