@@ -25,6 +25,7 @@ from calendar_app.blackouts import blackout_blocking_release
 from calendar_app.channels import channels_by_ids
 from calendar_app.db import READ_ONLY
 from calendar_app.errors import Conflict, InvalidInput
+from calendar_app.listening import alerts
 from calendar_app.models import (
     Crisis,
     Delivery,
@@ -148,8 +149,12 @@ def declare_crisis(
     channel_ids: Sequence[int] | None = None,
     topics: Sequence[str] = (),
     keywords: Sequence[str] = (),
+    alert_id: int | None = None,
 ) -> Declaration:
-    """Put a crisis in force. The caller commits, then calls `wait_for_in_flight`."""
+    """Put a crisis in force. The caller commits, then calls `wait_for_in_flight`.
+
+    `alert_id`: declared from an early-warning alert, which it decides; what the alert held is
+    held by the crisis from now on."""
     require_may_declare_crisis(actor)
     if not reason.strip():
         raise InvalidInput("a crisis needs a reason", {"reason": "must not be empty"})
@@ -185,6 +190,10 @@ def declare_crisis(
         )
     )
     held_posts = hold_due_deliveries(session, crisis, now)
+    if alert_id is not None:
+        alerts.turn_into_crisis(
+            session, actor, alerts.alert_for_declaration(session, alert_id), crisis.id
+        )
     audit.record(
         session,
         actor,
@@ -196,6 +205,7 @@ def declare_crisis(
         keywords=hold_keywords,
         in_flight=in_flight,
         held_posts=held_posts,
+        alert=alert_id,
     )
     return Declaration(crisis, in_flight)
 
