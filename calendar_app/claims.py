@@ -118,7 +118,8 @@ def _hold_what_must_wait(
 ) -> tuple[list[int], list]:
     """The crisis in force (read by the caller with the lock a declaration conflicts with), the
     blackouts and the undecided early-warning alerts hold what they cover among the due
-    deliveries not on the wire (or among `delivery_ids`). Returns the posts held and the SQL conditions of what may not go out."""
+    deliveries not on the wire (or among `delivery_ids`). Returns the posts held and the SQL
+    conditions of what may not go out."""
     crisis_id = crisis.id if crisis is not None else None
     held = (
         hold_due_deliveries(session, crisis, now, delivery_ids=delivery_ids)

@@ -122,7 +122,8 @@ def hold(
     """Hold the due deliveries not on the wire that meet `conditions`, for a crisis, a
     blackout or an early-warning alert: the one statement they all use. Rows a person has
     locked are skipped (the claim or the start sees them next), unless `skip_locked` is False;
-    then they are waited for, in id order, the order people lock them in. Ends any claim on them (the token). Returns (id, post id)."""
+    then they are waited for, in id order, the order people lock them in. Ends any claim on
+    them (the token). Returns (id, post id)."""
     due = (
         select(Delivery.id)
         .where(Delivery.status.in_(HOLDABLE), *conditions)
