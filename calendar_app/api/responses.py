@@ -269,7 +269,7 @@ class Crisis(Answer):
 
 
 class TimelineEvent(Answer):
-    """One line of a crisis timeline. `kind`: declared, playbook, held, statement, missed,
+    """One line of a crisis timeline. `kind`: alerted, declared, playbook, held, statement, missed,
     acknowledged, lift_requested, lifted, released, discarded."""
 
     at: datetime

@@ -164,13 +164,23 @@ def open_alert(
     now: datetime,
     hold_minutes: int,
     zone: str = "Europe/Berlin",
+    quiet_after: timedelta = timedelta(minutes=15),
 ) -> SpikeAlert | None:
-    """Open an alert for the spike unless one is open in its scope already (None then). Holds
-    what is due on its channels at once, and tells the heads."""
+    """Open an alert for the spike unless one is open in its scope already, or one there was
+    opened or decided less than `quiet_after` ago (the same storm, already seen): None then.
+    Holds what is due on its channels at once, and tells the heads."""
     _serialise_with_claims(session)
     scope = scope_of(spike.channel_id)
+    recent = now - quiet_after
     already = session.scalar(
-        select(SpikeAlert.id).where(SpikeAlert.scope == scope, SpikeAlert.status == "open")
+        select(SpikeAlert.id).where(
+            SpikeAlert.scope == scope,
+            or_(
+                SpikeAlert.status == AlertStatus.OPEN,
+                SpikeAlert.opened_at > recent,
+                SpikeAlert.decided_at > recent,
+            ),
+        )
     )
     if already is not None:
         return None

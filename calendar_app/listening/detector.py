@@ -8,12 +8,14 @@ tools do: the median and the median absolute deviation (MAD), and the modified z
 
 A window is a spike only when all of these hold:
 - at least `min_count` mentions (three mentions at night are no storm, whatever the score);
-- a modified z-score of at least `threshold` (MAD never below `mad_floor`: a baseline that is
-  always 6 would otherwise call 7 a storm);
-- at least `min_ratio` times the median (a campaign day that doubles the usual volume is
-  planned attention, not a storm).
+- a modified z-score of at least `threshold`, with the MAD never below the square root of the
+  median (counts of independent mentions scatter about that much: Poisson) nor below
+  `mad_floor` (a baseline that is always 6 would otherwise call 7 a storm);
+- at least `min_ratio` times the median: a storm multiplies the usual volume ("84 in 15
+  minutes, usually 6"), while a campaign day that doubles or triples it is planned attention.
 Words on the team's watch list ("Shitstorm", "Boykott") among the window's mentions lower the
-threshold and the ratio, never the minimum count.
+threshold and the ratio, never the minimum count. Without any history at that time of week (a
+new channel, the first week) a window must reach `no_history_factor` times the minimum count.
 
 Then the job: every minute or so it counts per listening channel and over all of them, and
 opens an alert (alerts.open_alert) where it finds a spike and none is open.
@@ -22,6 +24,7 @@ opens an alert (alerts.open_alert) where it finds a spike and none is open.
 from __future__ import annotations
 
 import bisect
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,13 +47,14 @@ class Settings:
     window: timedelta = timedelta(minutes=15)
     min_count: int = 20
     threshold: float = 3.5
-    min_ratio: float = 3.0
+    min_ratio: float = 4.0
     # With watch words in the window:
     watched_threshold: float = 2.0
-    watched_ratio: float = 1.5
+    watched_ratio: float = 2.0
     # Watch words count when at least this many of the window's mentions carry one.
     watched_mentions: int = 3
     mad_floor: float = 1.0
+    no_history_factor: int = 3
     weeks: int = 4
     # Neighbouring windows of the same time of week that join the baseline (each side).
     neighbours: int = 2
@@ -87,10 +91,13 @@ def assess(
     """Is `observed` (mentions in a window) a spike against the `baseline` windows' counts?"""
     median = float(statistics.median(baseline)) if baseline else 0.0
     mad = float(statistics.median([abs(x - median) for x in baseline])) if baseline else 0.0
-    score = modified_z(observed, median, mad, settings.mad_floor)
+    score = modified_z(observed, median, mad, max(settings.mad_floor, math.sqrt(median)))
     threshold = settings.watched_threshold if watched else settings.threshold
     ratio = settings.watched_ratio if watched else settings.min_ratio
-    spike = observed >= settings.min_count and score >= threshold and observed >= ratio * median
+    if not baseline:
+        spike = observed >= settings.no_history_factor * settings.min_count
+    else:
+        spike = observed >= settings.min_count and score >= threshold and observed >= ratio * median
     return Verdict(spike, observed, median, mad, score)
 
 
@@ -225,6 +232,7 @@ def detect_once(db: Database, config: Config, now: datetime) -> list[int]:
                 now=now,
                 hold_minutes=config.SPIKE_HOLD_MINUTES,
                 zone=config.TIMEZONE,
+                quiet_after=settings.window,
             )
             if alert is not None:
                 opened.append(alert.id)

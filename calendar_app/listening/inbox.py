@@ -41,6 +41,8 @@ from calendar_app.timeutil import now_utc
 MAX_KEYWORD_LENGTH = 100
 INBOX_LINK = "/inbox"
 STATUSES = tuple(s.value for s in InboxStatus)
+# Rows per INSERT: well below the drivers' limits on parameters (13 per row).
+INSERT_BATCH = 500
 
 
 # --- storing what arrives ------------------------------------------------------------------------
@@ -81,13 +83,16 @@ def store(
             }
         )
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(InboxItem)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["channel_id", "remote_id"])
-        .returning(InboxItem.id)
-    )
-    return sorted(session.scalars(statement).all())
+    stored: list[int] = []
+    for start in range(0, len(rows), INSERT_BATCH):
+        statement = (
+            insert(InboxItem)
+            .values(rows[start : start + INSERT_BATCH])
+            .on_conflict_do_nothing(index_elements=["channel_id", "remote_id"])
+            .returning(InboxItem.id)
+        )
+        stored += session.scalars(statement).all()
+    return sorted(stored)
 
 
 def read_position(session: Session, channel_id: int, source: str) -> str | None:

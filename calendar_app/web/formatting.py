@@ -91,6 +91,7 @@ ACTION_LABELS = {
 
 
 MOMENT_LABELS = {
+    "alerted": _l("Early warning"),
     "declared": _l("Crisis declared"),
     "playbook": _l("Playbook used"),
     "held": _l("Held"),
