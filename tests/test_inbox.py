@@ -21,6 +21,7 @@ from calendar_app.models import InboxItem, ListenCursor, Notification
 from calendar_app.timeutil import now_utc
 from tests.conftest import Team
 from tests.support.mastodon import MastodonAccount, MastodonServer
+from tests.support.web import csrf_token, signed_in
 
 _names = itertools.count(1)
 
@@ -322,3 +323,60 @@ def test_assigning_needs_a_department_or_a_person_that_exists(team: Team) -> Non
     assert "assignee_id" in unknown.get_json()["fields"]
     assert team.head.post("/inbox/999999/assign", json={"department_id": 1}).status_code == 404
     assert team.anonymous.get("/inbox").status_code == 401
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+def test_the_inbox_page_filters_hands_over_with_a_note_and_closes(team: Team) -> None:
+    channel_id = team.channel("Mastodon Stadtwerke")["id"]
+    service = department(team, "Kundenservice")
+    with get_db(team.app).transaction() as session:
+        first, second = inbox.store(
+            session,
+            channel_id,
+            [
+                Heard(
+                    "1",
+                    "mention",
+                    "@kundin@x",
+                    "Kundin",
+                    "Mein <Zähler> spinnt",
+                    None,
+                    None,
+                    now_utc(),
+                ),
+                Heard("2", "reply", "@fan@x", "Fan", "Schön!", "9", None, now_utc()),
+            ],
+        )
+    browser = signed_in(team, "head")
+    page = browser.get("/inbox").get_data(as_text=True)
+    assert "Mein &lt;Zähler&gt; spinnt" in page  # text, never markup
+    assert 'href="/inbox"' in page  # in the side navigation
+    assert "Schön!" in browser.get("/inbox?status=new&channel=%d" % channel_id).get_data(
+        as_text=True
+    )
+    token = csrf_token(browser, "/inbox")
+    handed = browser.post(
+        f"/inbox/{first}/assign",
+        data={
+            "csrf_token": token,
+            "department_id": str(service),
+            "assignee_id": str(team.ids["planner"]),
+            "note": "Bitte zurückrufen",
+        },
+    )
+    assert handed.status_code == 302
+    [item] = items(team, assignee=team.ids["planner"])
+    assert item["note"] == "Bitte zurückrufen"
+    assert item["department"]["id"] == service
+    closed = browser.post(f"/inbox/{second}/close", data={"csrf_token": token})
+    assert closed.status_code == 302
+    assert [i["id"] for i in items(team, status="closed")] == [second]
+    filtered = browser.get(f"/inbox?assignee={team.ids['planner']}").get_data(as_text=True)
+    assert "Bitte zurückrufen" in filtered
+    assert "Schön!" not in filtered
+    german = signed_in(team, "planner")
+    german.post("/language", data={"csrf_token": csrf_token(german, "/inbox"), "locale": "de"})
+    assert "Posteingang" in german.get("/inbox").get_data(as_text=True)
+    assert browser.get("/inbox?status=unsinn").status_code in (400, 422)
