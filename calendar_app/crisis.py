@@ -355,6 +355,7 @@ def release_post(
                 {"publish_at": "must be later while the crisis is in force"},
             )
     _refuse_release_into_blackout(session, post, waiting, when)
+    _refuse_release_into_storm(session, post, waiting, when, now)
     previous = {d.id: d.status for d in waiting}
     for delivery in waiting:
         delivery.status = DeliveryStatus.SCHEDULED
@@ -418,6 +419,25 @@ def _refuse_release_into_blackout(
             "releasing into it would only hold the post again. Release it for a time after it.",
             {"publish_at": "must be outside the blackout"},
         )
+
+
+def _refuse_release_into_storm(
+    session: Session, post: Post, deliveries: Sequence[Delivery], when: datetime, now: datetime
+) -> None:
+    """An early-warning alert nobody has decided yet would only hold the post again."""
+    if holds.answers_crisis(post, holds.active_crisis_id(session)):
+        return
+    for alert in alerts.alerts_holding(session, now):
+        assert alert.hold_until is not None
+        if when < alert.hold_until and any(
+            alert.channel_id is None or d.channel_id == alert.channel_id for d in deliveries
+        ):
+            raise Conflict(
+                f"an early warning holds {alert.channel.name if alert.channel else 'all channels'}"
+                f" until {alert.hold_until.isoformat()}: dismiss it or declare a crisis first, "
+                "or release the post for a later time.",
+                {"publish_at": "must be after the early warning's hold"},
+            )
 
 
 def discard_post(session: Session, actor: User, post: Post, *, reason: str | None = None) -> Post:

@@ -31,6 +31,7 @@ from calendar_app.timeutil import now_utc
 from tests.conftest import Clock, Team
 from tests.support.mastodon import MastodonAccount, MastodonServer
 from tests.support.receiver import Receiver
+from tests.support.web import csrf_token, signed_in
 
 _names = itertools.count(1)
 START = datetime(2026, 10, 5, 0, 0, tzinfo=UTC)  # a Monday
@@ -443,3 +444,35 @@ def test_alerts_api_is_for_signed_in_people(team: Team) -> None:
     )
     assert words.get_json() == {"words": ["boykott", "shitstorm", "skandal"]}
     assert team.planner.put("/alerts/watch-words", json={"words": []}).status_code == 403
+
+
+def test_the_alert_is_on_every_page_and_is_decided_on_the_inbox_page(team: Team) -> None:
+    channel = team.channel("Mastodon Konzern")
+    post = team.scheduled([channel["id"]], at=now_utc() + timedelta(hours=1), title="Puppenmuseum")
+    with get_db(team.app).transaction() as session:
+        first = alerts.open_alert(
+            session,
+            alerts.Spike(channel["id"], 84, 6.0, 52.0, 15, now_utc() - WINDOW),
+            now=now_utc(),
+            hold_minutes=30,
+        )
+        assert first is not None
+        first_id = first.id
+    head = signed_in(team, "head")
+    page = head.get("/").get_data(as_text=True)
+    assert "84 Erwähnungen in 15 Min. auf Mastodon Konzern, sonst 6." in page  # German: the default
+    inbox_page = head.get("/inbox").get_data(as_text=True)
+    assert "Puppenmuseum" in inbox_page  # the post at risk
+    # A release into the hold would only hold it again: refused, with the reason.
+    early = team.head.post(f"/posts/{post['id']}/release")
+    assert early.status_code == 409
+    token = csrf_token(head, "/inbox")
+    declared = head.post(
+        f"/alerts/{first_id}/declare", data={"csrf_token": token, "reason": "Shitstorm"}
+    )
+    assert declared.status_code == 302
+    crisis = team.head.get("/crisis").get_json()
+    assert crisis["active"]
+    assert crisis["channels"] == [channel["id"]]
+    assert team.head.get(f"/alerts/{first_id}").get_json()["status"] == "declared"
+    assert "84 Erwähnungen" not in head.get("/").get_data(as_text=True)

@@ -353,9 +353,7 @@ def test_the_inbox_page_filters_hands_over_with_a_note_and_closes(team: Team) ->
     page = browser.get("/inbox").get_data(as_text=True)
     assert "Mein &lt;Zähler&gt; spinnt" in page  # text, never markup
     assert 'href="/inbox"' in page  # in the side navigation
-    assert "Schön!" in browser.get("/inbox?status=new&channel=%d" % channel_id).get_data(
-        as_text=True
-    )
+    assert "Schön!" in browser.get(f"/inbox?status=new&channel={channel_id}").get_data(as_text=True)
     token = csrf_token(browser, "/inbox")
     handed = browser.post(
         f"/inbox/{first}/assign",
