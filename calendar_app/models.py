@@ -283,6 +283,11 @@ class Post(Base):
     approved_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+    # A reply from the inbox: the network id of the status it answers, and the inbox item.
+    in_reply_to: Mapped[str | None] = mapped_column(String(200))
+    inbox_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbox_items.id", ondelete="SET NULL")
+    )
 
     author: Mapped[User] = relationship(foreign_keys=[author_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])

@@ -378,3 +378,55 @@ def test_the_inbox_page_filters_hands_over_with_a_note_and_closes(team: Team) ->
     german.post("/language", data={"csrf_token": csrf_token(german, "/inbox"), "locale": "de"})
     assert "Posteingang" in german.get("/inbox").get_data(as_text=True)
     assert browser.get("/inbox?status=unsinn").status_code in (400, 422)
+
+
+# --- replying ------------------------------------------------------------------------------------
+
+
+def test_a_reply_from_the_inbox_appears_on_the_server_as_a_reply_to_the_right_status(
+    team: Team,
+    mastodon_server: MastodonServer,
+    ours: MastodonAccount,
+    customer: MastodonAccount,
+    make_dispatcher: Any,
+) -> None:
+    listening_channel(team, mastodon_server, ours)
+    question = say(mastodon_server, customer, f"@{ours.username} Wann kommt der Techniker?")
+    listen(team, make_dispatcher)
+    [item] = items(team)
+    answer = f"@{customer.username} Morgen zwischen 8 und 12 Uhr."
+
+    written = team.planner.post(f"/inbox/{item['id']}/reply", json={"body": answer})
+
+    assert written.status_code == 201, written.get_json()
+    post = written.get_json()
+    assert post["status"] == "in_review"  # a planner's reply waits for a head, like any post
+    assert team.head.get(f"/inbox/{item['id']}").get_json()["status"] == "answered"
+    assert team.head.post(f"/posts/{post['id']}/approve").status_code == 200
+    make_dispatcher(team.app).run_pass()
+    [status] = mastodon_server.statuses(ours)
+    assert status["in_reply_to_id"] == question["id"]
+    assert mastodon_server.source_text(status["id"]) == answer
+    assert team.post(post["id"])["status"] == "published"
+
+
+def test_a_reply_is_held_by_a_crisis_like_any_post_and_checked_like_one(
+    team: Team,
+    mastodon_server: MastodonServer,
+    ours: MastodonAccount,
+    customer: MastodonAccount,
+    make_dispatcher: Any,
+) -> None:
+    listening_channel(team, mastodon_server, ours)
+    say(mastodon_server, customer, f"@{ours.username} Skandal!")
+    listen(team, make_dispatcher)
+    [item] = items(team)
+    too_long = team.planner.post(f"/inbox/{item['id']}/reply", json={"body": "x" * 600})
+    assert too_long.status_code == 422
+    assert team.planner.post(f"/inbox/{item['id']}/reply", json={"body": ""}).status_code == 422
+    assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
+    post = team.planner.post(f"/inbox/{item['id']}/reply", json={"body": "Wir prüfen das."})
+    assert team.head.post(f"/posts/{post.get_json()['id']}/approve").status_code == 200
+    make_dispatcher(team.app).run_pass()
+    assert team.post(post.get_json()["id"])["status"] == "held"
+    assert mastodon_server.statuses(ours) == []

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import (
     AlertDismiss,
     InboxAssign,
     InboxClose,
+    InboxReply,
     RoutingRuleCreate,
     WatchedHashtagsSet,
     WatchWordsSet,
     parse,
 )
-from calendar_app.api.serialize import alert_json, inbox_item_json, routing_rule_json
+from calendar_app.api.serialize import alert_json, inbox_item_json, post_json, routing_rule_json
 from calendar_app.channels import get_channel
 from calendar_app.extensions import db_session
-from calendar_app.listening import alerts, inbox
+from calendar_app.listening import alerts, inbox, replies
 from calendar_app.permissions import require_reviewer
 from calendar_app.query_args import QueryArgs
 
@@ -59,6 +60,23 @@ def assign(item_id: int) -> dict[str, Any]:
         note=data.note,
     )
     return inbox_item_json(item)
+
+
+@bp.post("/inbox/<int:item_id>/reply")
+def reply(item_id: int) -> tuple[dict[str, Any], int]:
+    """The reply is a post to the item's channel, answering its status; approved at once when
+    the author may approve it, else waiting for a head."""
+    session = db_session()
+    data = parse(InboxReply)
+    item = inbox.get_item(session, api_user(), item_id, lock=True)
+    post = replies.reply_to_item(
+        session,
+        api_user(),
+        item,
+        body=data.body,
+        allow_self_approval=current_app.config["CALENDAR"].ALLOW_SELF_APPROVAL,
+    )
+    return post_json(post), 201
 
 
 @bp.post("/inbox/<int:item_id>/close")

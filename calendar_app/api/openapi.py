@@ -106,6 +106,7 @@ def _components() -> dict[str, Any]:
         schemas.PlaybookUpdate,
         schemas.InboxAssign,
         schemas.InboxClose,
+        schemas.InboxReply,
         schemas.AlertDismiss,
         schemas.RoutingRuleCreate,
         schemas.WatchWordsSet,
@@ -463,6 +464,16 @@ def _listening_paths() -> dict[str, Any]:
             )
         },
         "/inbox/{item_id}/close": {"post": close},
+        "/inbox/{item_id}/reply": {
+            "post": _op(
+                "reply through the item's channel, answering its status: a post with one "
+                "delivery, approved at once when the author may approve it, held like any post",
+                r.Post,
+                schemas.InboxReply,
+                201,
+                parameters=item,
+            )
+        },
         "/inbox/rules": {
             "get": _op(
                 "routing rules: a word sends arriving items to a department", r.RoutingRuleList

@@ -340,6 +340,10 @@ class InboxAssign(Schema):
     note: Note | None = None
 
 
+class InboxReply(Schema):
+    body: Annotated[ChannelText, Field(min_length=1)]
+
+
 class InboxClose(Schema):
     note: Note | None = None
 

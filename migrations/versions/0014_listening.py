@@ -1,5 +1,6 @@
 """Listening: the inbox (items, cursors, routing rules, watched hashtags) and the early warning
-(alerts, watch words); a delivery held by an alert names it.
+(alerts, watch words); a delivery held by an alert names it; a reply from the inbox keeps the
+status it answers.
 
 Revision ID: 0014
 Revises: 0012
@@ -121,6 +122,16 @@ def upgrade() -> None:
         sqlite_where=sa.text("status = 'open'"),
         postgresql_where=sa.text("status = 'open'"),
     )
+    with op.batch_alter_table("posts") as batch:
+        batch.add_column(sa.Column("in_reply_to", sa.String(length=200), nullable=True))
+        batch.add_column(sa.Column("inbox_item_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            "fk_posts_inbox_item_id_inbox_items",
+            "inbox_items",
+            ["inbox_item_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
     with op.batch_alter_table("deliveries") as batch:
         batch.add_column(sa.Column("held_by_alert_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
@@ -136,6 +147,10 @@ def downgrade() -> None:
     with op.batch_alter_table("deliveries") as batch:
         batch.drop_constraint("fk_deliveries_held_by_alert_id_spike_alerts", type_="foreignkey")
         batch.drop_column("held_by_alert_id")
+    with op.batch_alter_table("posts") as batch:
+        batch.drop_constraint("fk_posts_inbox_item_id_inbox_items", type_="foreignkey")
+        batch.drop_column("inbox_item_id")
+        batch.drop_column("in_reply_to")
     op.drop_index("uq_spike_alerts_open_scope", table_name="spike_alerts")
     op.drop_table("spike_alerts")
     op.drop_table("watch_words")
