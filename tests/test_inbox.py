@@ -368,6 +368,11 @@ def test_the_inbox_page_filters_hands_over_with_a_note_and_closes(team: Team) ->
     [item] = items(team, assignee=team.ids["planner"])
     assert item["note"] == "Bitte zurückrufen"
     assert item["department"]["id"] == service
+    replied = browser.post(
+        f"/inbox/{first}/reply", data={"csrf_token": token, "body": "@kundin@x Wir rufen an."}
+    )
+    assert replied.status_code == 302
+    assert team.head.get(f"/inbox/{first}").get_json()["status"] == "answered"
     closed = browser.post(f"/inbox/{second}/close", data={"csrf_token": token})
     assert closed.status_code == 302
     assert [i["id"] for i in items(team, status="closed")] == [second]

@@ -132,6 +132,7 @@ _route("/playbooks/<int:playbook_id>/delete", "delete_playbook", playbooks.delet
 _route("/outbox", "outbox", pages.outbox)
 _route("/inbox", "inbox", inbox.inbox_page)
 _route("/inbox/<int:item_id>/assign", "assign_inbox_item", inbox.assign_item, methods=["POST"])
+_route("/inbox/<int:item_id>/reply", "reply_to_inbox_item", inbox.reply_to_item, methods=["POST"])
 _route("/inbox/<int:item_id>/close", "close_inbox_item", inbox.close_item, methods=["POST"])
 _route("/inbox/rules", "add_routing_rule", inbox.add_rule, methods=["POST"])
 _route(

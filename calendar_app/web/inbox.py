@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from calendar_app import crisis
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
-from calendar_app.listening import alerts, inbox
+from calendar_app.listening import alerts, inbox, replies
 from calendar_app.models import Channel, InboxItem, User
 from calendar_app.permissions import is_admin, is_reviewer
 from calendar_app.query_args import QueryArgs
@@ -108,6 +108,29 @@ def assign_item(item_id: int) -> Response:
 
     if _attempt(change):
         flash(_("Handed over."), "success")
+    return _back()
+
+
+def reply_to_item(item_id: int) -> Response:
+    session = db_session()
+    user = signed_in_user()
+    body = request.form.get("body") or ""
+
+    def change() -> None:
+        item = inbox.get_item(session, user, item_id, lock=True)
+        post = replies.reply_to_item(
+            session,
+            user,
+            item,
+            body=body,
+            allow_self_approval=current_app.config["CALENDAR"].ALLOW_SELF_APPROVAL,
+        )
+        if post.status == "in_review":
+            flash(_("Reply written: it goes out once a head approves it."), "success")
+        else:
+            flash(_("Reply approved: it goes out with the next pass."), "success")
+
+    _attempt(change)
     return _back()
 
 
