@@ -32,6 +32,7 @@ from tests.conftest import Clock, Team
 from tests.support.mastodon import MastodonAccount, MastodonServer
 from tests.support.receiver import Receiver
 from tests.support.web import csrf_token, signed_in
+from tests.test_crisis_halt import wait_until_blocked
 
 _names = itertools.count(1)
 START = datetime(2026, 10, 5, 0, 0, tzinfo=UTC)  # a Monday
@@ -271,6 +272,46 @@ def test_an_alert_opened_between_the_claim_and_the_start_holds_what_was_claimed(
             )
         ).one()
         assert entry.detail["alert"] == alert_id
+
+
+def test_opening_an_alert_waits_for_a_start_under_way_and_the_next_start_holds(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, background: Any
+) -> None:
+    """The other order: a start holds the queue lock (its rows publishing, not committed) when
+    the detector opens an alert. The opening waits for it (that request was on the wire before
+    the storm was seen); every start after the alert committed holds."""
+    team = any_team
+    config = {"url": f"{receiver.url}/storm", "secret": "s3cret"}
+    channel = team.channel("Konzern-Mastodon", kind="webhook", network="mastodon", config=config)
+    first = team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1), body="Eins")
+    dispatcher = make_dispatcher(team.app)
+    started = Paused()
+
+    def open_one() -> int | None:
+        with get_db(team.app).transaction() as session:
+            alert = alerts.open_alert(
+                session,
+                alerts.Spike(channel["id"], 84, 6.0, 52.0, 15, now_utc() - WINDOW),
+                now=now_utc(),
+                hold_minutes=30,
+            )
+            return alert.id if alert else None
+
+    with interleave.at("start.locked", started):
+        passing = background(dispatcher.run_pass)
+        assert started.reached.wait(30)
+        opening = background(open_one)
+        wait_until_blocked(team)
+        assert not opening.done()
+        started.go.set()
+        passing.result(timeout=30)
+        assert opening.result(timeout=30) is not None
+
+    assert team.post(first["id"])["status"] == "published"
+    second = team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1), body="Zwei")
+    make_dispatcher(team.app).run_pass()
+    assert team.post(second["id"])["status"] == "held"
+    assert [r.json["post_id"] for r in receiver.snapshot()] == [first["id"]]
 
 
 def test_no_hold_when_spike_hold_minutes_is_zero_and_none_after_it_ran_out(
