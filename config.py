@@ -177,6 +177,15 @@ class Config:
     OUTGOING_MAX_ATTEMPTS: int = 5
     # How often the graveyard check looks for silent channels and channels with nothing planned.
     GRAVEYARD_CHECK_SECONDS: float = 3600.0
+    # Listening (calendar_app/listening/): how often mentions are read where the server offers
+    # no stream, and the early warning on their volume.
+    LISTEN_INTERVAL_SECONDS: float = 30.0
+    # Mentions are counted in a sliding window of this many minutes ...
+    SPIKE_WINDOW_MINUTES: int = 15
+    # ... and fewer than this many in a window never open an alert (three at night are no storm).
+    SPIKE_MIN_MENTIONS: int = 20
+    # How long an undecided alert holds what falls due on its channels (0: never).
+    SPIKE_HOLD_MINUTES: int = 30
     # The largest request body taken (bytes); a larger one is refused with 413 before it is read.
     # The CSV import takes a file of up to 5 MB whatever this says.
     MAX_CONTENT_LENGTH: int = 2 * 1024 * 1024
@@ -231,6 +240,10 @@ class Config:
             CHAT_WEBHOOK_URL=env_str("CHAT_WEBHOOK_URL"),
             OUTGOING_MAX_ATTEMPTS=env_int("OUTGOING_MAX_ATTEMPTS", 5, minimum=1),
             GRAVEYARD_CHECK_SECONDS=env_float("GRAVEYARD_CHECK_SECONDS", 3600.0),
+            LISTEN_INTERVAL_SECONDS=env_float("LISTEN_INTERVAL_SECONDS", 30.0, minimum=1.0),
+            SPIKE_WINDOW_MINUTES=env_int("SPIKE_WINDOW_MINUTES", 15, minimum=1),
+            SPIKE_MIN_MENTIONS=env_int("SPIKE_MIN_MENTIONS", 20, minimum=1),
+            SPIKE_HOLD_MINUTES=env_int("SPIKE_HOLD_MINUTES", 30, minimum=0),
             MAX_CONTENT_LENGTH=env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024, minimum=64 * 1024),
             CHANNEL_SECRETS_KEY=env_str("CHANNEL_SECRETS_KEY"),
         )

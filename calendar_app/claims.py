@@ -44,6 +44,7 @@ from calendar_app import interleave
 from calendar_app.blackouts import blackouts_to_hold, hold_for_blackouts, must_hold_for_blackouts
 from calendar_app.crisis import current_crisis, hold_due_deliveries, must_hold, record_set_aside
 from calendar_app.db import locks_rows
+from calendar_app.listening.alerts import alerts_holding, hold_for_alerts, must_hold_for_alerts
 from calendar_app.models import Crisis, Delivery, DeliveryStatus, Post, PostStatus
 from calendar_app.planning import settle_post_status
 
@@ -115,9 +116,10 @@ def lock_in_order(session: Session, step: Sequence[Claim], *, queue: bool) -> Cr
 def _hold_what_must_wait(
     session: Session, now: datetime, crisis: Crisis | None, delivery_ids: Sequence[int] | None
 ) -> tuple[list[int], list]:
-    """The crisis in force (read by the caller with the lock a declaration conflicts with) and
-    the blackouts hold what they cover among the due deliveries not on the wire (or among
-    `delivery_ids`). Returns the posts held and the SQL conditions of what may not go out."""
+    """The crisis in force (read by the caller with the lock a declaration conflicts with), the
+    blackouts and the undecided early-warning alerts hold what they cover among the due
+    deliveries not on the wire (or among `delivery_ids`). Returns the posts held and the SQL
+    conditions of what may not go out."""
     crisis_id = crisis.id if crisis is not None else None
     held = (
         hold_due_deliveries(session, crisis, now, delivery_ids=delivery_ids)
@@ -130,11 +132,18 @@ def _hold_what_must_wait(
             session, blackouts, now, crisis_id, delivery_ids=delivery_ids
         )
         held = sorted({*held, *from_blackouts})
+    # An early-warning alert nobody has decided yet holds its channels like a crisis would.
+    alerts = alerts_holding(session, now)
+    if alerts:
+        from_alerts = hold_for_alerts(session, alerts, now, crisis_id, delivery_ids=delivery_ids)
+        held = sorted({*held, *from_alerts})
     barred = []
     if (hold := must_hold(crisis)) is not None:
         barred.append(~hold)
     if (quiet := must_hold_for_blackouts(blackouts, now, crisis_id)) is not None:
         barred.append(~quiet)
+    if (storm := must_hold_for_alerts(alerts, crisis_id)) is not None:
+        barred.append(~storm)
     return held, barred
 
 

@@ -25,6 +25,7 @@ from calendar_app.blackouts import blackout_blocking_release
 from calendar_app.channels import channels_by_ids
 from calendar_app.db import READ_ONLY
 from calendar_app.errors import Conflict, InvalidInput
+from calendar_app.listening import alerts
 from calendar_app.models import (
     Crisis,
     Delivery,
@@ -148,8 +149,12 @@ def declare_crisis(
     channel_ids: Sequence[int] | None = None,
     topics: Sequence[str] = (),
     keywords: Sequence[str] = (),
+    alert_id: int | None = None,
 ) -> Declaration:
-    """Put a crisis in force. The caller commits, then calls `wait_for_in_flight`."""
+    """Put a crisis in force. The caller commits, then calls `wait_for_in_flight`.
+
+    `alert_id`: declared from an early-warning alert, which it decides; what the alert held is
+    held by the crisis from now on."""
     require_may_declare_crisis(actor)
     if not reason.strip():
         raise InvalidInput("a crisis needs a reason", {"reason": "must not be empty"})
@@ -185,6 +190,10 @@ def declare_crisis(
         )
     )
     held_posts = hold_due_deliveries(session, crisis, now)
+    if alert_id is not None:
+        alerts.turn_into_crisis(
+            session, actor, alerts.alert_for_declaration(session, alert_id), crisis.id
+        )
     audit.record(
         session,
         actor,
@@ -196,6 +205,7 @@ def declare_crisis(
         keywords=hold_keywords,
         in_flight=in_flight,
         held_posts=held_posts,
+        alert=alert_id,
     )
     return Declaration(crisis, in_flight)
 
@@ -346,6 +356,7 @@ def release_post(
                 {"publish_at": "must be later while the crisis is in force"},
             )
     _refuse_release_into_blackout(session, post, waiting, when)
+    _refuse_release_into_storm(session, post, waiting, when, now)
     previous = {d.id: d.status for d in waiting}
     for delivery in waiting:
         delivery.status = DeliveryStatus.SCHEDULED
@@ -410,6 +421,25 @@ def _refuse_release_into_blackout(
             "releasing into it would only hold the post again. Release it for a time after it.",
             {"publish_at": "must be outside the blackout"},
         )
+
+
+def _refuse_release_into_storm(
+    session: Session, post: Post, deliveries: Sequence[Delivery], when: datetime, now: datetime
+) -> None:
+    """An early-warning alert nobody has decided yet would only hold the post again."""
+    if holds.answers_crisis(post, holds.active_crisis_id(session)):
+        return
+    for alert in alerts.alerts_holding(session, now):
+        assert alert.hold_until is not None
+        if when < alert.hold_until and any(
+            alert.channel_id is None or d.channel_id == alert.channel_id for d in deliveries
+        ):
+            raise Conflict(
+                f"an early warning holds {alert.channel.name if alert.channel else 'all channels'}"
+                f" until {alert.hold_until.isoformat()}: dismiss it or declare a crisis first, "
+                "or release the post for a later time.",
+                {"publish_at": "must be after the early warning's hold"},
+            )
 
 
 def discard_post(session: Session, actor: User, post: Post, *, reason: str | None = None) -> Post:

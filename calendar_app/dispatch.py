@@ -108,6 +108,7 @@ def delivery_messages(session: Session, delivery_ids: Sequence[int]) -> list[Del
                 body=body_override or post.body,
                 publish_at=post.publish_at,
                 post_created_at=post.created_at,
+                in_reply_to=post.in_reply_to,
             ),
         )
         for delivery_id, body_override, post, channel in rows

@@ -116,12 +116,14 @@ def hold(
     *,
     crisis_id: int | None = None,
     blackout_id: int | None = None,
+    alert_id: int | None = None,
     skip_locked: bool = True,
 ) -> Sequence[Row[tuple[int, int]]]:
-    """Hold the due deliveries not on the wire that meet `conditions`, for a crisis or a
-    blackout: the one statement both use. Rows a person has locked are skipped (the claim or the
-    start sees them next), unless `skip_locked` is False; then they are waited for, in id order,
-    the order people lock them in. Ends any claim on them (the token). Returns (id, post id)."""
+    """Hold the due deliveries not on the wire that meet `conditions`, for a crisis, a
+    blackout or an early-warning alert: the one statement they all use. Rows a person has
+    locked are skipped (the claim or the start sees them next), unless `skip_locked` is False;
+    then they are waited for, in id order, the order people lock them in. Ends any claim on
+    them (the token). Returns (id, post id)."""
     due = (
         select(Delivery.id)
         .where(Delivery.status.in_(HOLDABLE), *conditions)
@@ -136,6 +138,7 @@ def hold(
             status=DeliveryStatus.HELD,
             held_by_crisis_id=crisis_id,
             held_by_blackout_id=blackout_id,
+            held_by_alert_id=alert_id,
             held_at=now,
             claim_token=None,
         )

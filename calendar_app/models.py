@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -283,6 +285,11 @@ class Post(Base):
     approved_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+    # A reply from the inbox: the network id of the status it answers, and the inbox item.
+    in_reply_to: Mapped[str | None] = mapped_column(String(200))
+    inbox_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbox_items.id", ondelete="SET NULL")
+    )
 
     author: Mapped[User] = relationship(foreign_keys=[author_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
@@ -342,6 +349,10 @@ class Delivery(Base):
     # The blackout date it fell due in, when that is what held it.
     held_by_blackout_id: Mapped[int | None] = mapped_column(
         ForeignKey("blackouts.id", ondelete="SET NULL")
+    )
+    # The early-warning alert whose hold it fell due in (listening/alerts.py).
+    held_by_alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("spike_alerts.id", ondelete="SET NULL")
     )
     held_at: Mapped[datetime | None]
     # When the request was put on the wire, and by when it ends (its total deadline).
@@ -648,3 +659,149 @@ class LoginBudget(Base):
     last_failure_at: Mapped[datetime] = mapped_column(default=now_utc)
     # No login is tried for this account or from this address before then (429).
     delayed_until: Mapped[datetime | None]
+
+
+# --- listening: the inbox and the early warning (calendar_app/listening/) -----------------------
+
+
+class InboxStatus(StrEnum):
+    NEW = "new"  # arrived, nobody has taken it yet
+    ASSIGNED = "assigned"  # handed to a department or a person (by a rule or by someone)
+    ANSWERED = "answered"  # a reply went out from the inbox
+    CLOSED = "closed"  # done with, no answer needed (or answered elsewhere)
+
+
+class InboxItem(Base):
+    """Something said to one of our accounts: a mention, a reply, a quote. Stored once per
+    channel and network id (several listeners may read the same page at once)."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "remote_id", name="uq_inbox_items_channel_remote"),
+        # The early warning counts by channel and time.
+        Index("ix_inbox_items_channel_received", "channel_id", "received_at"),
+        Index("ix_inbox_items_received", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    remote_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # mention, reply, quote
+    author_handle: Mapped[str] = mapped_column(String(300), default="")
+    author_name: Mapped[str] = mapped_column(String(300), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(String(2000))
+    # The status it answers on the network (a reply to one of ours, or to someone else).
+    in_reply_to: Mapped[str | None] = mapped_column(String(200))
+    # When it was said (the network's time); what the early warning counts.
+    received_at: Mapped[datetime]
+    stored_at: Mapped[datetime] = mapped_column(default=now_utc)
+    status: Mapped[str] = mapped_column(String(20), default=InboxStatus.NEW, index=True)
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL"), index=True
+    )
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    # The routing rule that chose the department on arrival, if one did.
+    routed_by_rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("routing_rules.id", ondelete="SET NULL")
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+
+    channel: Mapped[Channel] = relationship()
+    department: Mapped[Department | None] = relationship()
+    assignee: Mapped[User | None] = relationship()
+
+
+class ListenCursor(Base):
+    """How far a channel's source (its notifications, a watched hashtag) has been read: the
+    newest network id stored. Kept in the database, so a restarted listener goes on there."""
+
+    __tablename__ = "listen_cursors"
+
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(120), primary_key=True)
+    position: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+
+
+class RoutingRule(Base):
+    """A word that sends an arriving item to a department ("Rechnung" -> customer service)."""
+
+    __tablename__ = "routing_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Case-folded (holds.fold); matched as a substring of the item's folded text.
+    keyword: Mapped[str] = mapped_column(String(100), unique=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    department: Mapped[Department] = relationship()
+
+
+class WatchedHashtag(Base):
+    """A hashtag whose public timeline is read into a channel's inbox."""
+
+    __tablename__ = "watched_hashtags"
+
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class WatchWord(Base):
+    """A word that makes the early warning more sensitive ("Shitstorm", "Boykott")."""
+
+    __tablename__ = "watch_words"
+
+    word: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"  # nobody has decided yet; holds its channels for SPIKE_HOLD_MINUTES
+    DISMISSED = "dismissed"  # a head looked and found no storm
+    DECLARED = "declared"  # a head declared a crisis from it
+
+
+class SpikeAlert(Base):
+    """An unusual volume of mentions on one channel (or on all together: channel NULL)."""
+
+    __tablename__ = "spike_alerts"
+    __table_args__ = (
+        # One open alert per scope, whatever several schedulers do at once.
+        Index(
+            "uq_spike_alerts_open_scope",
+            "scope",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="spike")
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    # "channel:<id>" or "all": what the unique index of open alerts is on.
+    scope: Mapped[str] = mapped_column(String(40))
+    observed: Mapped[int] = mapped_column(Integer)
+    baseline: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    window_minutes: Mapped[int] = mapped_column(Integer)
+    watched_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sample: Mapped[list[int]] = mapped_column(JSON, default=list)
+    started_at: Mapped[datetime]
+    opened_at: Mapped[datetime] = mapped_column(default=now_utc)
+    # Until when it holds what falls due on its channels while undecided (NULL: it never holds).
+    hold_until: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20), default=AlertStatus.OPEN)
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    crisis_id: Mapped[int | None] = mapped_column(ForeignKey("crises.id", ondelete="SET NULL"))
+
+    channel: Mapped[Channel | None] = relationship()
+    decided_by: Mapped[User | None] = relationship()

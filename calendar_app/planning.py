@@ -435,6 +435,7 @@ def _back_to_draft(post: Post) -> None:
         delivery.error = None
         delivery.held_by_crisis_id = None
         delivery.held_by_blackout_id = None
+        delivery.held_by_alert_id = None
         delivery.held_at = None
         _forget_claim(delivery)
 

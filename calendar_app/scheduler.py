@@ -21,6 +21,8 @@ from calendar_app.blackouts import send_reminders
 from calendar_app.dispatch import Dispatcher
 from calendar_app.extensions import get_db
 from calendar_app.graveyard import check_graveyards
+from calendar_app.listening.detector import detect_once
+from calendar_app.listening.listener import listen_once
 from calendar_app.notifications import send_digests, send_outgoing
 from calendar_app.timeutil import now_utc
 from calendar_app.unknown_checks import check_unknown_deliveries
@@ -37,6 +39,8 @@ UNKNOWN_CHECK_INTERVAL_SECONDS = 30.0
 # How often the hourly e-mail digests are looked for (each person's is due an hour after the
 # first notice it holds).
 DIGEST_INTERVAL_SECONDS = 60.0
+# How often the early warning counts the last window's mentions (the window slides by this).
+DETECT_INTERVAL_SECONDS = 60.0
 
 
 def build_dispatcher(app: Flask) -> Dispatcher:
@@ -94,6 +98,18 @@ def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float
         "unknown_checks",
         UNKNOWN_CHECK_INTERVAL_SECONDS,
         lambda: check_unknown_deliveries(dispatcher.db, dispatcher.publishers),
+    )
+    _every(
+        scheduler,
+        "listen",
+        dispatcher.config.LISTEN_INTERVAL_SECONDS,
+        lambda: listen_once(dispatcher.db, dispatcher.publishers),
+    )
+    _every(
+        scheduler,
+        "early_warning",
+        DETECT_INTERVAL_SECONDS,
+        lambda: detect_once(dispatcher.db, dispatcher.config, now_utc()),
     )
     _every(
         scheduler,

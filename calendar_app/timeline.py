@@ -18,7 +18,16 @@ from sqlalchemy import select, true
 from sqlalchemy.orm import Session, selectinload
 
 from calendar_app.errors import NotFound
-from calendar_app.models import MAX_ID, AuditEntry, Channel, Crisis, Delivery, Post, User
+from calendar_app.models import (
+    MAX_ID,
+    AuditEntry,
+    Channel,
+    Crisis,
+    Delivery,
+    Post,
+    SpikeAlert,
+    User,
+)
 from calendar_app.permissions import require_may_read_crisis_timeline
 from calendar_app.timeutil import now_utc
 
@@ -26,6 +35,7 @@ from calendar_app.timeutil import now_utc
 class Moment(StrEnum):
     """What a line of the timeline records (in the order they sort when they share a time)."""
 
+    ALERTED = "alerted"  # the early warning that the crisis was declared from
     DECLARED = "declared"
     PLAYBOOK = "playbook"
     HELD = "held"
@@ -91,12 +101,15 @@ def crisis_timeline(session: Session, reader: User, crisis_id: int) -> Timeline:
     crisis = get_crisis(session, crisis_id)
     holds = _holds(session, crisis)
     events = [
+        *_from_alert(session, crisis),
         *_from_crisis_entries(session, crisis),
         *_statements(session, crisis),
         *_from_post_entries(session, crisis, holds),
     ]
-    # The declaration opens the timeline even where a hold was stamped a moment before it.
-    events.sort(key=lambda e: (e.moment != Moment.DECLARED, e.at, _RANK[e.moment], e.order))
+    # The declaration (and the early warning it came from) opens the timeline even where a hold
+    # was stamped a moment before it.
+    opening = (Moment.ALERTED, Moment.DECLARED)
+    events.sort(key=lambda e: (e.moment not in opening, e.at, _RANK[e.moment], e.order))
     return Timeline(crisis, events)
 
 
@@ -172,19 +185,45 @@ def _from_crisis_entries(session: Session, crisis: Crisis) -> list[Event]:
     return events
 
 
+def _alert_of(session: Session, crisis: Crisis) -> SpikeAlert | None:
+    return session.scalar(select(SpikeAlert).where(SpikeAlert.crisis_id == crisis.id).limit(1))
+
+
+def _from_alert(session: Session, crisis: Crisis) -> list[Event]:
+    """The early-warning alert the crisis was declared from: when it opened, with its numbers."""
+    alert = _alert_of(session, crisis)
+    if alert is None:
+        return []
+    channels = (alert.channel.name,) if alert.channel is not None else ()
+    detail = {
+        "observed": alert.observed,
+        "baseline": alert.baseline,
+        "window_minutes": alert.window_minutes,
+    }
+    return [Event(alert.opened_at, Moment.ALERTED, None, None, channels=channels, detail=detail)]
+
+
 def _holds(session: Session, crisis: Crisis) -> list[AuditEntry]:
-    """The audit entries of the posts this crisis held (one per post and moment)."""
+    """The audit entries of the posts this crisis held (one per post and moment), and those the
+    early-warning alert it was declared from held before it."""
+    alert = _alert_of(session, crisis)
+    since = alert.opened_at if alert is not None else crisis.declared_at
     entries = session.scalars(
         select(AuditEntry)
         .where(
             AuditEntry.subject_type == "post",
             AuditEntry.action == "hold",
-            AuditEntry.at >= crisis.declared_at,
+            AuditEntry.at >= since,
             AuditEntry.at <= _window_end(crisis),
         )
         .order_by(AuditEntry.id)
     ).all()
-    return [e for e in entries if (e.detail or {}).get("crisis") == crisis.id]
+    return [
+        e
+        for e in entries
+        if (e.detail or {}).get("crisis") == crisis.id
+        or (alert is not None and (e.detail or {}).get("alert") == alert.id)
+    ]
 
 
 def _statements(session: Session, crisis: Crisis) -> list[Event]:

@@ -186,6 +186,7 @@ OTHER_PAGES = {
     "blackouts": "/blackouts",
     "playbooks": "/playbooks",
     "outbox": "/outbox",
+    "inbox": "/inbox",
     "dashboard": "/dashboard",
     "departments": "/admin/departments",
     "notifications": "/notifications",

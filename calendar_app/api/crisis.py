@@ -9,6 +9,7 @@ from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import CrisisDeclare, CrisisLift, CrisisPreview, parse
 from calendar_app.api.serialize import crisis_json, delivery_json, preview_json, timeline_json
 from calendar_app.extensions import db_session
+from calendar_app.listening import alerts
 from calendar_app.models import DeliveryStatus
 from calendar_app.permissions import require_may_declare_crisis
 
@@ -41,15 +42,23 @@ def declare() -> tuple[dict[str, Any], int]:
             overrides=overrides,
         )
         declaration = from_playbook.declaration
+        if data.alert_id is not None:
+            alert = alerts.alert_for_declaration(session, data.alert_id)
+            alerts.turn_into_crisis(session, api_user(), alert, declaration.crisis.id)
         statements = [p.id for p in from_playbook.statements]
     else:
+        channel_ids = data.channels
+        if data.alert_id is not None and "channels" not in data.model_fields_set:
+            # Pre-filled from the alert: its channel (an alert over all channels: all).
+            channel_ids = alerts.channels_of(session, data.alert_id)
         declaration = crisis.declare_crisis(
             session,
             api_user(),
             reason=data.reason,
-            channel_ids=data.channels,
+            channel_ids=channel_ids,
             topics=data.topics,
             keywords=data.keywords,
+            alert_id=data.alert_id,
         )
     # The declaration must be in force before we wait for what was already being sent.
     session.commit()

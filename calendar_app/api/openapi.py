@@ -9,6 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from calendar_app import paging
 from calendar_app.api import responses, schemas
+from calendar_app.listening import inbox
 from calendar_app.models import MAX_ID, PostStatus
 from calendar_app.query_args import MAX_VALUE_LENGTH
 
@@ -103,6 +104,13 @@ def _components() -> dict[str, Any]:
         schemas.BlackoutUpdate,
         schemas.PlaybookCreate,
         schemas.PlaybookUpdate,
+        schemas.InboxAssign,
+        schemas.InboxClose,
+        schemas.InboxReply,
+        schemas.AlertDismiss,
+        schemas.RoutingRuleCreate,
+        schemas.WatchWordsSet,
+        schemas.WatchedHashtagsSet,
     ]
     _, defs = models_json_schema(
         [(m, "validation") for m in requests] + [(m, "serialization") for m in responses.ANSWERS],
@@ -388,6 +396,7 @@ def document() -> dict[str, Any]:
                 ),
             },
             **_blackout_paths(),
+            **_listening_paths(),
         },
     }
 
@@ -424,5 +433,97 @@ def _blackout_paths() -> dict[str, Any]:
                 parameters=one,
             ),
             "delete": delete,
+        },
+    }
+
+
+def _listening_paths() -> dict[str, Any]:
+    r = responses
+    item = _path_id("item_id")
+    alert = _path_id("alert_id")
+    channel = _path_id("channel_id")
+    rule = _path_id("rule_id")
+    delete = _op("delete a routing rule (admin)", r.Error, parameters=rule)
+    delete["responses"].pop("200")
+    delete["responses"]["204"] = {"description": "deleted"}
+    close = _op("close an inbox item", r.InboxItem, parameters=item)
+    close["requestBody"] = {"required": False, "content": _json(_ref(schemas.InboxClose))}
+    return {
+        "/inbox": {
+            "get": _op(
+                "what people said to our accounts, newest first (planners: their departments', "
+                "unrouted and their own items; heads and admins: all)",
+                r.InboxList,
+                parameters=[
+                    _query("status", {"type": "string", "enum": list(inbox.STATUSES)}, "status"),
+                    _query("channel", _AN_ID, "items on this channel"),
+                    _query("department", _AN_ID, "items of this department"),
+                    _query("assignee", _AN_ID, "items assigned to this person"),
+                ],
+            )
+        },
+        "/inbox/{item_id}": {"get": _op("one inbox item", r.InboxItem, parameters=item)},
+        "/inbox/{item_id}/assign": {
+            "post": _op(
+                "hand an item to a department and/or a person with a note; the person is told",
+                r.InboxItem,
+                schemas.InboxAssign,
+                parameters=item,
+            )
+        },
+        "/inbox/{item_id}/close": {"post": close},
+        "/inbox/{item_id}/reply": {
+            "post": _op(
+                "reply through the item's channel, answering its status: a post with one "
+                "delivery, approved at once when the author may approve it, held like any post",
+                r.Post,
+                schemas.InboxReply,
+                201,
+                parameters=item,
+            )
+        },
+        "/inbox/rules": {
+            "get": _op(
+                "routing rules: a word sends arriving items to a department", r.RoutingRuleList
+            ),
+            "post": _op(
+                "add a routing rule (admin)", r.RoutingRule, schemas.RoutingRuleCreate, 201
+            ),
+        },
+        "/inbox/rules/{rule_id}": {"delete": delete},
+        "/channels/{channel_id}/hashtags": {
+            "get": _op("the hashtags a channel listens to", r.WatchedHashtags, parameters=channel),
+            "put": _op(
+                "set the hashtags a channel listens to (admin)",
+                r.WatchedHashtags,
+                schemas.WatchedHashtagsSet,
+                parameters=channel,
+            ),
+        },
+        "/alerts": {
+            "get": _op(
+                "early-warning alerts, newest first",
+                r.AlertList,
+                parameters=[
+                    _query(
+                        "status",
+                        {"type": "string", "enum": ["open", "dismissed", "declared"]},
+                        "alerts in this status",
+                    )
+                ],
+            )
+        },
+        "/alerts/{alert_id}": {"get": _op("one alert", r.Alert, parameters=alert)},
+        "/alerts/{alert_id}/dismiss": {
+            "post": _op(
+                "no storm (head, admin): the hold ends, what it held stays held for review",
+                r.Alert,
+                schemas.AlertDismiss,
+                parameters=alert,
+            )
+        },
+        "/alerts/watch-words": {
+            "get": _op("the watch list that makes the early warning more sensitive", r.WatchWords),
+            "put": _op("set the watch list (head, admin)", r.WatchWords, schemas.WatchWordsSet),
         },
     }

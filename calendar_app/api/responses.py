@@ -129,6 +129,7 @@ class Delivery(Answer):
     attempts: int
     held_by_crisis_id: int | None
     held_by_blackout_id: int | None
+    held_by_alert_id: int | None
     claimed_by: str | None
     claimed_at: datetime | None
 
@@ -268,7 +269,7 @@ class Crisis(Answer):
 
 
 class TimelineEvent(Answer):
-    """One line of a crisis timeline. `kind`: declared, playbook, held, statement, missed,
+    """One line of a crisis timeline. `kind`: alerted, declared, playbook, held, statement, missed,
     acknowledged, lift_requested, lifted, released, discarded."""
 
     at: datetime
@@ -389,6 +390,77 @@ class BlackoutList(Answer):
     items: list[Blackout]
 
 
+class Author(Answer):
+    handle: str
+    name: str
+
+
+class InboxItem(Answer):
+    """Something said to one of our accounts."""
+
+    id: int
+    channel_id: int
+    kind: Literal["mention", "reply", "quote"]
+    author: Author
+    text: str = Field(description="plain text (the network's markup removed)")
+    url: str | None
+    in_reply_to: str | None = Field(description="the network id of the status it answers")
+    received_at: datetime
+    status: Literal["new", "assigned", "answered", "closed"]
+    department: Department | None
+    assignee: Person | None
+    note: str | None
+
+
+class InboxList(Answer):
+    items: list[InboxItem]
+
+
+class Alert(Answer):
+    """An early warning: unusual mention volume on one channel (or on all: channel_id null)."""
+
+    id: int
+    kind: Literal["spike"]
+    channel_id: int | None
+    observed: int = Field(description="mentions in the window")
+    baseline: float = Field(description="the usual count (median of the same time in past weeks)")
+    score: float = Field(description="modified z-score")
+    window_minutes: int
+    watched_words: list[str]
+    started_at: datetime
+    opened_at: datetime
+    hold_until: datetime | None = Field(description="until when it holds its channels undecided")
+    sample: list[int] = Field(description="inbox item ids")
+    status: Literal["open", "dismissed", "declared"]
+    decided_by: Person | None
+    decided_at: datetime | None
+    note: str | None
+    crisis_id: int | None
+
+
+class AlertList(Answer):
+    items: list[Alert]
+
+
+class RoutingRule(Answer):
+    id: int
+    keyword: str
+    department: Department
+
+
+class RoutingRuleList(Answer):
+    items: list[RoutingRule]
+
+
+class WatchWords(Answer):
+    words: list[str]
+
+
+class WatchedHashtags(Answer):
+    channel_id: int
+    tags: list[str]
+
+
 class Error(Answer):
     error: str
     fields: dict[str, str]
@@ -428,5 +500,13 @@ ANSWERS: list[type[BaseModel]] = [
     UnreadCount,
     Blackout,
     BlackoutList,
+    InboxItem,
+    InboxList,
+    Alert,
+    AlertList,
+    RoutingRule,
+    RoutingRuleList,
+    WatchWords,
+    WatchedHashtags,
     Error,
 ]

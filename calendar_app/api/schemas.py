@@ -251,6 +251,11 @@ class CrisisDeclare(CrisisScope):
         description="declare from this playbook: its statements go out, its list is alerted; "
         "channels, topics and keywords given here replace the playbook's defaults",
     )
+    alert_id: Annotated[int, Field(strict=True, ge=1, le=MAX_ID)] | None = Field(
+        None,
+        description="declare from this early-warning alert: it is decided, what it held is held "
+        "by the crisis; without channels the crisis covers the alert's channel",
+    )
 
 
 class CrisisPreview(CrisisScope):
@@ -338,6 +343,44 @@ class BlackoutUpdate(Schema):
     channels: Annotated[list[ChannelId], Field(min_length=1)] | None = Field(
         default=None, description="channel ids; null: all channels"
     )
+
+
+class InboxAssign(Schema):
+    department_id: OptionalId = None
+    assignee_id: OptionalId = None
+    note: Note | None = None
+
+
+class InboxReply(Schema):
+    body: Annotated[ChannelText, Field(min_length=1)]
+
+
+class InboxClose(Schema):
+    note: Note | None = None
+
+
+class AlertDismiss(Schema):
+    note: Annotated[Note, Field(min_length=1)]
+
+
+class RoutingRuleCreate(Schema):
+    keyword: Annotated[Text, Field(min_length=1, max_length=MAX_KEYWORD_LENGTH)]
+    department_id: Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+
+
+Words = Annotated[
+    list[Annotated[Text, Field(min_length=1, max_length=MAX_KEYWORD_LENGTH)]], Field(max_length=100)
+]
+
+
+class WatchWordsSet(Schema):
+    words: Words
+
+
+class WatchedHashtagsSet(Schema):
+    tags: Annotated[
+        list[Annotated[Text, Field(min_length=1, max_length=MAX_TAG_LENGTH)]], Field(max_length=20)
+    ]
 
 
 M = TypeVar("M", bound=BaseModel)

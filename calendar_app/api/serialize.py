@@ -16,9 +16,12 @@ from calendar_app.models import (
     Crisis,
     Delivery,
     Department,
+    InboxItem,
     Notification,
     Playbook,
     Post,
+    RoutingRule,
+    SpikeAlert,
     User,
 )
 from calendar_app.notifications import words_for
@@ -80,6 +83,7 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "attempts": delivery.attempts,
         "held_by_crisis_id": delivery.held_by_crisis_id,
         "held_by_blackout_id": delivery.held_by_blackout_id,
+        "held_by_alert_id": delivery.held_by_alert_id,
         # What is known about the last attempt (for an `unknown` delivery: who was sending it).
         "claimed_by": delivery.claimed_by,
         "claimed_at": iso_utc(delivery.claimed_at),
@@ -267,3 +271,46 @@ def timeline_json(timeline: Timeline) -> dict[str, Any]:
             for e in timeline.events
         ],
     }
+
+
+def inbox_item_json(item: InboxItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "channel_id": item.channel_id,
+        "kind": item.kind,
+        "author": {"handle": item.author_handle, "name": item.author_name},
+        "text": item.text,
+        "url": item.url,
+        "in_reply_to": item.in_reply_to,
+        "received_at": iso_utc(item.received_at),
+        "status": item.status,
+        "department": department_json(item.department) if item.department else None,
+        "assignee": person_json(item.assignee),
+        "note": item.note,
+    }
+
+
+def alert_json(alert: SpikeAlert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "channel_id": alert.channel_id,
+        "observed": alert.observed,
+        "baseline": alert.baseline,
+        "score": alert.score,
+        "window_minutes": alert.window_minutes,
+        "watched_words": list(alert.watched_words or []),
+        "started_at": iso_utc(alert.started_at),
+        "opened_at": iso_utc(alert.opened_at),
+        "hold_until": iso_utc(alert.hold_until),
+        "sample": list(alert.sample or []),
+        "status": alert.status,
+        "decided_by": person_json(alert.decided_by),
+        "decided_at": iso_utc(alert.decided_at),
+        "note": alert.note,
+        "crisis_id": alert.crisis_id,
+    }
+
+
+def routing_rule_json(rule: RoutingRule) -> dict[str, Any]:
+    return {"id": rule.id, "keyword": rule.keyword, "department": department_json(rule.department)}

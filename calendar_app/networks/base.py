@@ -37,6 +37,8 @@ class Message:
     # repeated attempt finds again (Bluesky), and that another installation would not make.
     post_created_at: datetime | None = None
     media: tuple[MediaFile, ...] = ()
+    # A reply from the inbox: the network id of the status it answers (the thread is kept).
+    in_reply_to: str | None = None
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,13 @@ def account_name(config: dict[str, Any], acct: str) -> str:
     return f"@{acct}@{urlsplit(base_url(config)).netloc}"
 
 
+def _status_body(message: Message) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": message.body, "visibility": "public"}
+    if message.in_reply_to:
+        body["in_reply_to_id"] = message.in_reply_to  # a reply from the inbox keeps its thread
+    return body
+
+
 class MastodonPublisher:
     def __init__(
         self,
@@ -224,7 +231,7 @@ class MastodonPublisher:
                 config,
                 "/api/v1/statuses",
                 deadline=deadline,
-                json_body={"status": message.body, "visibility": "public"},
+                json_body=_status_body(message),
                 headers={"Idempotency-Key": str(message.delivery_id)},
             )
         except NetworkError as exc:

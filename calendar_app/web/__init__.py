@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from calendar_app.crisis import current_crisis
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session, login_manager
+from calendar_app.listening.alerts import open_alerts
 from calendar_app.models import User
 from calendar_app.notifications import unread_count
 from calendar_app.permissions import is_admin, is_reviewer
@@ -36,6 +37,7 @@ from calendar_app.web import (
     feed,
     icons,
     imports,
+    inbox,
     pages,
     playbooks,
     queries,
@@ -128,6 +130,22 @@ _route("/playbooks/new", "new_playbook", playbooks.create, methods=["GET", "POST
 _route("/playbooks/<int:playbook_id>", "edit_playbook", playbooks.edit, methods=["GET", "POST"])
 _route("/playbooks/<int:playbook_id>/delete", "delete_playbook", playbooks.delete, methods=["POST"])
 _route("/outbox", "outbox", pages.outbox)
+_route("/inbox", "inbox", inbox.inbox_page)
+_route("/inbox/<int:item_id>/assign", "assign_inbox_item", inbox.assign_item, methods=["POST"])
+_route("/inbox/<int:item_id>/reply", "reply_to_inbox_item", inbox.reply_to_item, methods=["POST"])
+_route("/inbox/<int:item_id>/close", "close_inbox_item", inbox.close_item, methods=["POST"])
+_route("/inbox/rules", "add_routing_rule", inbox.add_rule, methods=["POST"])
+_route(
+    "/inbox/rules/<int:rule_id>/delete", "delete_routing_rule", inbox.delete_rule, methods=["POST"]
+)
+_route("/alerts/<int:alert_id>/dismiss", "dismiss_alert", inbox.dismiss_alert, methods=["POST"])
+_route(
+    "/alerts/<int:alert_id>/declare",
+    "declare_from_alert",
+    inbox.declare_from_alert,
+    methods=["POST"],
+)
+_route("/alerts/watch-words", "watch_words", inbox.set_watch_words, methods=["POST"])
 _route("/audit", "audit", pages.audit_log)
 _route("/notifications", "notifications", pages.notifications_page)
 _route(
@@ -233,13 +251,20 @@ def _page_context() -> dict[str, Any]:
         "page_locale": str(get_locale()),
     }
     if not current_user.is_authenticated:
-        return {**common, "crisis_in_force": None, "may_review": False, "may_administer": False}
+        return {
+            **common,
+            "crisis_in_force": None,
+            "open_alerts": [],
+            "may_review": False,
+            "may_administer": False,
+        }
     session = db_session()
     reviewer = is_reviewer(current_user)
     in_force = current_crisis(session)
     context = {
         **common,
         "crisis_in_force": in_force,
+        "open_alerts": open_alerts(session),
         "may_review": reviewer,
         "may_administer": is_admin(current_user),
         "menu_form": ActionForm(),

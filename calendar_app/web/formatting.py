@@ -91,6 +91,7 @@ ACTION_LABELS = {
 
 
 MOMENT_LABELS = {
+    "alerted": _l("Early warning"),
     "declared": _l("Crisis declared"),
     "playbook": _l("Playbook used"),
     "held": _l("Held"),
@@ -218,6 +219,23 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=ZoneInfo(team_timezone()))
 
 
+INBOX_STATUS_LABELS = {
+    "new": _l("new"),
+    "assigned": _l("assigned"),
+    "answered": _l("answered"),
+    "closed": _l("closed"),
+}
+INBOX_KIND_LABELS = {"mention": _l("mention"), "reply": _l("reply"), "quote": _l("quote")}
+
+
+def inbox_status_label(status: str) -> str:
+    return str(INBOX_STATUS_LABELS.get(status, status))
+
+
+def inbox_kind_label(kind: str) -> str:
+    return str(INBOX_KIND_LABELS.get(kind, kind))
+
+
 FILTERS = {
     "date_time": date_time,
     "clock_time": clock_time,
@@ -232,4 +250,6 @@ FILTERS = {
     "colour_or_default": colour_or_default,
     "excerpt": excerpt,
     "moment_label": moment_label,
+    "inbox_status_label": inbox_status_label,
+    "inbox_kind_label": inbox_kind_label,
 }

@@ -1,0 +1,14 @@
+"""Listening: what people say to our accounts, and an early warning when it swells.
+
+- `mastodon`: reading mentions, replies, quotes and watched hashtags from a Mastodon server
+  (through the Mastodon channel's own HTTP handling: outbound policy, deadlines, secrets).
+- `inbox`: items stored once, routing rules, who sees and assigns what, closing.
+- `listener`: the scheduler's job that reads every listening channel from where it stopped.
+- `detector`: pure functions that tell a storm from a busy Monday (median and MAD of the same
+  time of week), and the job that opens alerts.
+- `alerts`: an alert opened, dismissed or declared, and the hold of an undecided alert that the
+  claim applies next to the crisis and the blackouts.
+
+Listening sits below the crisis (a declaration may turn an alert into a crisis) and above
+planning and the networks.
+"""
