@@ -32,10 +32,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from calendar_app import claims, interleave
+from calendar_app import claims, interleave, post_media
 from calendar_app.channels import tell_channel_keepers
 from calendar_app.db import Database
-from calendar_app.models import Channel, Delivery, Post
+from calendar_app.models import Channel, Delivery, Post, PostMedia
+from calendar_app.networks.base import MediaFile
 from calendar_app.publishers import Message, Outcome, build_publishers
 from calendar_app.timeutil import now_utc
 from config import Config
@@ -357,6 +358,7 @@ class Dispatcher:
             .where(Delivery.id.in_(by_id))
             .order_by(Delivery.id)
         ).all()
+        images = self._images(session, {post.id for _, _, post, _ in rows})
         return [
             _Job(
                 claim=by_id[delivery_id],
@@ -370,10 +372,28 @@ class Dispatcher:
                     body=body_override or post.body,
                     publish_at=post.publish_at,
                     post_created_at=post.created_at,
+                    media=images.get(post.id, ()),
                 ),
             )
             for delivery_id, body_override, post, channel in rows
         ]
+
+    def _images(self, session: Session, post_ids: set[int]) -> dict[int, tuple[MediaFile, ...]]:
+        """The posts' images, in order, with their alt text: read with the text, so what was
+        approved is what is sent."""
+        by_post: dict[int, list[MediaFile]] = {}
+        if not post_ids:
+            return {}
+        rows = session.scalars(
+            select(PostMedia)
+            .where(PostMedia.post_id.in_(post_ids))
+            .order_by(PostMedia.post_id, PostMedia.position)
+        )
+        for row in rows:
+            by_post.setdefault(row.post_id, []).append(
+                post_media.media_file(self.config.media_dir, row.media, row.alt)
+            )
+        return {post_id: tuple(files) for post_id, files in by_post.items()}
 
     def _record_outcome(
         self, session: Session, claim: claims.Claim, outcome: Outcome | None, now: datetime

@@ -12,6 +12,7 @@ from calendar_app.api import (
     channels,
     crisis,
     departments,
+    media,
     notifications,
     people,
     playbooks,
@@ -37,6 +38,7 @@ _PARTS = (
     people.bp,
     blackouts.bp,
     playbooks.bp,
+    media.bp,
 )
 for _part in _PARTS:
     api.register_blueprint(_part)
