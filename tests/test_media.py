@@ -565,3 +565,90 @@ def test_limits_are_in_the_one_channel_rules_table() -> None:
     assert RULES["x"].max_image_bytes == 5 * 1024 * 1024
     assert RULES["instagram"].image_required
     assert replace(RULES["mastodon"]).max_images == 4
+
+
+# --- the composer ------------------------------------------------------------------------------
+
+
+def compose_form(token: str, channel_id: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "csrf_token": token,
+        "title": "Hafenfest",
+        "body": "Bilder vom Hafenfest",
+        "channels": str(channel_id),
+        "publish_at": "2026-12-01T09:00",
+        "department": "0",
+        "action": "draft",
+        **fields,
+    }
+
+
+def test_the_composer_saves_images_with_alt_text_and_shows_them_again(team: Team) -> None:
+    channel = team.channel()
+    first, second = uploaded(team), uploaded(team, picture("JPEG"))
+    browser = signed_in(team, "planner")
+    token = csrf_token(browser, "/compose")
+    saved = browser.post(
+        "/compose",
+        data=compose_form(
+            token,
+            channel["id"],
+            media_id=[str(first["id"]), str(second["id"])],
+            media_alt=["Bühne am Kai", "Kinder am Karussell"],
+        ),
+    )
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    post_id = int(saved.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    assert [(m["id"], m["alt"]) for m in team.post(post_id)["media"]] == [
+        (first["id"], "Bühne am Kai"),
+        (second["id"], "Kinder am Karussell"),
+    ]
+    page = browser.get(f"/posts/{post_id}/edit").get_data(as_text=True)
+    assert f'data-media-id="{first["id"]}"' in page
+    assert f'data-media-id="{second["id"]}"' in page
+    assert f'data-media-url="/media/{first["id"]}"' in page
+    assert 'data-media-alt="Kinder am Karussell"' in page
+
+
+def test_the_composer_shows_a_missing_alt_text_next_to_the_image(team: Team) -> None:
+    channel = team.channel()
+    image = uploaded(team)
+    browser = signed_in(team, "planner")
+    token = csrf_token(browser, "/compose")
+    refused = browser.post(
+        "/compose",
+        data=compose_form(token, channel["id"], media_id=str(image["id"]), media_alt=""),
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "describe the image for people who cannot see it" in page
+    assert f'data-media-url="/media/{image["id"]}"' in page  # the image is still there
+
+    no_reason = browser.post(
+        "/compose",
+        data=compose_form(
+            token, channel["id"], media_id=str(image["id"]), media_alt="", alt_text_waived="y"
+        ),
+    )
+    assert no_reason.status_code == 422
+    assert "say why this post goes out without alt text" in no_reason.get_data(as_text=True)
+
+    waived = browser.post(
+        "/compose",
+        data=compose_form(
+            token,
+            channel["id"],
+            media_id=str(image["id"]),
+            media_alt="",
+            alt_text_waived="y",
+            alt_text_waiver_reason="Reine Zierleiste",
+        ),
+    )
+    assert waived.status_code == 302
+
+
+def test_the_composer_speaks_german(team: Team) -> None:
+    browser = signed_in(team, "planner")
+    page = browser.get("/compose", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert "Bilder" in page
+    assert "Alternativtext: was das Bild zeigt" in page
