@@ -30,8 +30,7 @@ class ChannelRules:
     # Instagram shows links in captions as plain, unclickable text: a link there is a mistake.
     links_allowed: bool = True
     images_allowed: bool = True
-    # Instagram publishes no text-only posts: the picture or video is added where it is
-    # published (posts here carry text only), so the composer reminds the planner of it.
+    # Instagram publishes no text-only posts: a post for it is saved only with an image.
     image_required: bool = False
     # Images: how many a post may carry there, and how large each may be when it is sent
     # (media.py scales a larger one down; None: no limit). `image_types`: the formats the

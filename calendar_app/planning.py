@@ -139,6 +139,7 @@ def list_posts(
         selectinload(Post.department),
         selectinload(Post.campaign),
         selectinload(Post.tag_rows),
+        selectinload(Post.media_rows),
     )
     stmt = stmt.where(
         *post_filters(

@@ -652,3 +652,11 @@ def test_the_composer_speaks_german(team: Team) -> None:
     page = browser.get("/compose", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert "Bilder" in page
     assert "Alternativtext: was das Bild zeigt" in page
+
+
+def test_a_reviewer_sees_the_images_and_their_alt_text_on_the_posts_page(team: Team) -> None:
+    channel = team.channel()
+    image = uploaded(team)
+    post = team.draft([channel["id"]], media=[{"id": image["id"], "alt": "Die neue Fähre"}])
+    page = signed_in(team, "head").get(f"/posts/{post['id']}").get_data(as_text=True)
+    assert f'<img src="/media/{image["id"]}" alt="Die neue Fähre">' in page
