@@ -660,3 +660,70 @@ def test_a_reviewer_sees_the_images_and_their_alt_text_on_the_posts_page(team: T
     post = team.draft([channel["id"]], media=[{"id": image["id"], "alt": "Die neue Fähre"}])
     page = signed_in(team, "head").get(f"/posts/{post['id']}").get_data(as_text=True)
     assert f'<img src="/media/{image["id"]}" alt="Die neue Fähre">' in page
+
+
+def test_images_are_reordered_and_replaced_on_both_databases(any_team: Team) -> None:
+    channel = any_team.channel()
+    first, second, third = (uploaded(any_team, picture("PNG", (20 + n, 20))) for n in range(3))
+    post = any_team.draft(
+        [channel["id"]],
+        media=[{"id": first["id"], "alt": "Eins"}, {"id": second["id"], "alt": "Zwei"}],
+    )
+    swapped = any_team.planner.patch(
+        f"/posts/{post['id']}",
+        json={
+            "media": [
+                {"id": second["id"], "alt": "Zwei, jetzt vorn"},
+                {"id": first["id"], "alt": "Eins"},
+                {"id": third["id"], "alt": "Drei"},
+            ]
+        },
+    )
+    assert swapped.status_code == 200, swapped.get_json()
+    assert [(m["id"], m["alt"]) for m in any_team.post(post["id"])["media"]] == [
+        (second["id"], "Zwei, jetzt vorn"),
+        (first["id"], "Eins"),
+        (third["id"], "Drei"),
+    ]
+    emptied = any_team.planner.patch(f"/posts/{post['id']}", json={"media": []})
+    assert emptied.status_code == 200
+    assert any_team.post(post["id"])["media"] == []
+
+
+def test_a_mastodon_server_that_takes_smaller_images_gets_them_scaled(
+    team: Team, mastodon: MastodonServer, make_dispatcher: Any, clock: Clock
+) -> None:
+    account = mastodon.new_account("bilder4")
+    limits = {"image_size_limit": 150_000, "image_matrix_limit": 640 * 480}
+    announced = {"configuration": {"media_attachments": limits}}
+    mastodon.fault(status=200, path="/api/v2/instance", method="GET", body=announced)
+    channel = mastodon_channel(team, mastodon, account)
+    image = uploaded(team, noise((1600, 1200)))
+    assert image["bytes"] > 150_000
+    team.scheduled([channel["id"]], at=clock.now, media=[{"id": image["id"], "alt": "Rauschen"}])
+    assert make_dispatcher(team.app, clock=clock).run_pass().published
+
+    [status] = mastodon.statuses(account)
+    [attachment] = httpx.get(f"{mastodon.base_url}/api/v1/statuses/{status['id']}").json()[
+        "media_attachments"
+    ]
+    arrived = httpx.get(attachment["url"]).content
+    assert len(arrived) <= 150_000
+    with Image.open(BytesIO(arrived)) as sent:
+        assert sent.width * sent.height <= 640 * 480
+        assert abs(sent.width / sent.height - 4 / 3) < 0.01
+
+
+def test_a_rate_limited_image_upload_is_tried_again(
+    team: Team, mastodon: MastodonServer, make_dispatcher: Any, clock: Clock
+) -> None:
+    account = mastodon.new_account("bilder5")
+    mastodon.fault(status=429, path="/api/v2/media", effect="ratelimit")
+    channel = mastodon_channel(team, mastodon, account)
+    image = uploaded(team)
+    post = team.scheduled(
+        [channel["id"]], at=clock.now, media=[{"id": image["id"], "alt": "Ein Bild"}]
+    )
+    report = make_dispatcher(team.app, clock=clock).run_pass()
+    assert report.retried == [post["deliveries"][0]["id"]]
+    assert mastodon.statuses(account) == []
