@@ -162,11 +162,18 @@ def test_a_photo_loses_its_location_but_stays_upright(team: Team) -> None:
     exif[ORIENTATION] = 6  # the camera was turned: shown rotated by 90°
     exif[GPS_IFD] = {1: "N", 2: (53.0, 33.0, 4.0), 3: "E", 4: (9.0, 59.0, 30.0)}
     out = BytesIO()
-    Image.new("RGB", (300, 200), "orange").save(out, "JPEG", exif=exif)
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        b'xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="53,33.1N"/></rdf:RDF>'
+        b"</x:xmpmeta>"
+    )
+    Image.new("RGB", (300, 200), "orange").save(out, "JPEG", exif=exif, xmp=xmp)
     with Image.open(BytesIO(out.getvalue())) as original:
         assert original.getexif().get_ifd(GPS_IFD)  # the location is in the upload
 
     body = uploaded(team, out.getvalue())
+    assert b"GPSLatitude" not in stored_file(team, body["id"]).read_bytes()  # nor in XMP
     with Image.open(stored_file(team, body["id"])) as stored:
         assert not stored.getexif().get_ifd(GPS_IFD)
         assert dict(stored.getexif()) == {}

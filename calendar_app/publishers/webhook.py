@@ -115,6 +115,7 @@ class WebhookPublisher:
     def _media(self, message: Message) -> list[dict[str, str]]:
         if message.media and self.media_links is None:
             raise SecretUnreadable("no SECRET_KEY to sign the links to the post's images")
+        # A stored image's file is named by its SHA-256 (media.stored_path): the link names it.
         return [
             {
                 "url": self.media_links.url(image.path.name),
