@@ -44,7 +44,6 @@ def body_limit(config: Config, endpoint: str | None) -> int:
 def init_request_limits(app: Flask, config: Config) -> None:
     app.config["MAX_CONTENT_LENGTH"] = config.MAX_CONTENT_LENGTH
 
-    @app.before_request
     def _refuse_large_bodies() -> None:
         limit = body_limit(config, request.endpoint)
         # Also bounds a body sent without a Content-Length (chunked): reading stops at the limit.
@@ -56,3 +55,7 @@ def init_request_limits(app: Flask, config: Config) -> None:
                 problem = f"is {size:.1f} MB; an image may have at most {most:.1f} MB"
                 raise InvalidInput(f"the file {problem}", {"file": problem})
             raise BodyTooLarge(limit)
+
+    # First of all: before the CSRF check reads a form with the app-wide limit (a file upload
+    # would otherwise be refused there with the general limit, not this address's).
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_large_bodies)

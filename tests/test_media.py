@@ -734,3 +734,13 @@ def test_a_rate_limited_image_upload_is_tried_again(
     report = make_dispatcher(team.app, clock=clock).run_pass()
     assert report.retried == [post["deliveries"][0]["id"]]
     assert mastodon.statuses(account) == []
+
+
+@pytest.mark.parametrize("config_overrides", [{"MEDIA_MAX_BYTES": 200_000}])
+def test_the_composer_hears_why_an_upload_is_too_large(team: Team) -> None:
+    browser = signed_in(team, "planner")
+    token = csrf_token(browser, "/compose")
+    for size in ((420, 420), (1400, 1400)):  # read and refused; refused before it is read
+        refused = upload(browser, noise(size), "foto.jpg", headers={"X-CSRFToken": token})
+        assert refused.status_code == 422
+        assert "at most 0.2 MB" in refused.get_json()["fields"]["file"]

@@ -275,7 +275,9 @@ def _unreadable_address(exc: InvalidQuery) -> tuple[str, int]:
 
 
 @web.errorhandler(RuleError)
-def _rule_error(exc: RuleError) -> tuple[str, int]:
+def _rule_error(exc: RuleError) -> Any:
+    if request.endpoint == "web.upload_media":  # the composer's upload reads JSON
+        return {"error": exc.message, "fields": exc.fields}, exc.status_code
     return render_template("error.html", code=exc.status_code, message=exc.message), exc.status_code
 
 
