@@ -3,6 +3,7 @@ phone (390 px): choose a file, see its thumbnail, write its alt text, save."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,8 +54,10 @@ def test_a_planner_adds_an_image_with_alt_text_on_a_phone(
     browser: object, site: LiveSite, tmp_path: Path
 ) -> None:
     expect = sync_api.expect
-    photo = tmp_path / "hafenfest.jpg"
-    Image.new("RGB", (1200, 800), "darkcyan").save(photo, "JPEG")
+    photo = tmp_path / "hafenfest.jpg"  # a camera's photo: larger than a form's 2 MB
+    noise = random.Random(3).randbytes(1800 * 1200 * 3)
+    Image.frombytes("RGB", (1800, 1200), noise).save(photo, "JPEG", quality=95)
+    assert photo.stat().st_size > 2 * 1024 * 1024
     not_an_image = tmp_path / "notiz.png"
     not_an_image.write_text("Nur Text.")
 
@@ -93,7 +96,7 @@ def test_a_planner_adds_an_image_with_alt_text_on_a_phone(
         with db.transaction() as session:
             post = session.scalars(select(Post).where(Post.body == "Bilder vom Hafenfest")).one()
             assert [(row.alt, row.media.width) for row in post.media_rows] == [
-                ("Feuerwerk über dem Hafen", 1200)
+                ("Feuerwerk über dem Hafen", 1800)
             ]
     finally:
         db.dispose()
