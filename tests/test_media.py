@@ -744,3 +744,17 @@ def test_the_composer_hears_why_an_upload_is_too_large(team: Team) -> None:
         refused = upload(browser, noise(size), "foto.jpg", headers={"X-CSRFToken": token})
         assert refused.status_code == 422
         assert "at most 0.2 MB" in refused.get_json()["fields"]["file"]
+
+
+def test_the_audit_log_page_names_the_waiver_and_its_reason(team: Team) -> None:
+    channel = team.channel()
+    image = uploaded(team)
+    team.draft(
+        [channel["id"]],
+        media=[{"id": image["id"]}],
+        alt_text_waived=True,
+        alt_text_waiver_reason="Nur ein Farbverlauf",
+    )
+    page = signed_in(team, "head").get("/audit").get_data(as_text=True)
+    assert "Bilder ohne Alternativtext" in page
+    assert "Nur ein Farbverlauf" in page
