@@ -201,15 +201,19 @@ def store(media_dir: Path, image: PreparedImage) -> Path:
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(path, image.data)
+    return path
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(image.data)
+            out.write(data)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return path
 
 
 # --- fitting an image to a network ------------------------------------------------------------
@@ -301,12 +305,37 @@ def fit_for(network: str, media: MediaFile) -> FittedImage:
     return fit_within(media, ImageLimits.of(rules_for(network)))
 
 
+def fitted_file(media_dir: Path, network: str, media: MediaFile) -> tuple[Path, str]:
+    """A file with the image as `network` takes it, and its type: the stored file when it fits,
+    else a scaled copy made once and kept (`<media_dir>/fitted/<network>/<sha256>.<ext>`)."""
+    limits = ImageLimits.of(rules_for(network))
+    if fits(media, limits):
+        return media.path, media.mime_type
+    folder = media_dir / "fitted" / network
+    for mime_type, extension in EXTENSIONS.items():
+        kept = folder / f"{media.path.name}.{extension}"
+        if kept.is_file():
+            return kept, mime_type
+    fitted = fit_within(media, limits)
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = folder / f"{media.path.name}.{EXTENSIONS[fitted.mime_type]}"
+    _write_atomically(kept, fitted.data)
+    return kept, fitted.mime_type
+
+
 # --- signed links -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkedImage:
+    sha256: str
+    delivery_id: int | None  # the image as this delivery's network takes it (None: as stored)
 
 
 class MediaLinks:
     """Links to a stored image that work without signing in until they expire: what a webhook
-    receiver fetches. Signed with the app's secret key; the path names the image's hash."""
+    receiver fetches. Signed with the app's secret key; the token names the image's hash and the
+    delivery it was sent with (whose channel's network it is fitted to)."""
 
     SALT = "calendar_app.media-link"
 
@@ -315,20 +344,23 @@ class MediaLinks:
         self.base_url = base_url.rstrip("/")
         self.ttl_seconds = ttl_seconds
 
-    def token(self, sha256: str) -> str:
-        return self.serializer.dumps(sha256)
+    def token(self, sha256: str, delivery_id: int | None = None) -> str:
+        return self.serializer.dumps([sha256, delivery_id])
 
-    def url(self, sha256: str) -> str:
-        return f"{self.base_url}/media/signed/{self.token(sha256)}"
+    def url(self, sha256: str, delivery_id: int | None = None) -> str:
+        return f"{self.base_url}/media/signed/{self.token(sha256, delivery_id)}"
 
-    def sha256(self, token: str) -> str:
-        """The hash a token names; MediaProblem when it is forged, damaged or expired."""
+    def read(self, token: str) -> LinkedImage:
+        """What a token names; MediaProblem when it is forged, damaged or expired."""
         try:
             value = self.serializer.loads(token, max_age=self.ttl_seconds)
         except SignatureExpired:
             raise MediaProblem("this link has expired") from None
         except BadSignature:
             raise MediaProblem("this link is not valid") from None
-        if not isinstance(value, str):
-            raise MediaProblem("this link is not valid")
-        return value
+        match value:
+            case [str(sha256), int(delivery_id)]:
+                return LinkedImage(sha256, delivery_id)
+            case [str(sha256), None]:
+                return LinkedImage(sha256, None)
+        raise MediaProblem("this link is not valid")

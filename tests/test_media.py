@@ -545,6 +545,32 @@ def test_a_webhook_receives_signed_links_that_fetch_the_images_until_they_expire
         assert httpx.get(sent["url"]).status_code == 403
 
 
+def test_a_webhook_that_feeds_bluesky_fetches_the_image_as_bluesky_takes_it(
+    team: Team, receiver: Receiver, app_server: str, make_dispatcher: Any, clock: Clock
+) -> None:
+    channel = team.channel(
+        "Bluesky über Zapier",
+        kind="webhook",
+        network="bluesky",
+        config={"url": receiver.url, "secret": "s3cret"},
+    )
+    image = uploaded(team, noise((2400, 1600)))
+    assert image["bytes"] > 1_000_000
+    team.scheduled(
+        [channel["id"]], at=clock.now, media=[{"id": image["id"], "alt": "Hafen bei Nacht"}]
+    )
+    assert make_dispatcher(team.app, clock=clock).run_pass().published
+
+    [sent] = receiver.received[0].json["media"]
+    fetched = httpx.get(sent["url"])
+    assert fetched.status_code == 200
+    assert fetched.headers["Content-Type"] == "image/jpeg"
+    assert len(fetched.content) < 1_000_000
+    with Image.open(BytesIO(fetched.content)) as scaled:
+        assert abs(scaled.width / scaled.height - 1.5) < 0.01
+    assert httpx.get(sent["url"]).content == fetched.content  # made once, kept
+
+
 def test_a_webhook_post_without_images_says_so(
     team: Team, receiver: Receiver, make_dispatcher: Any, clock: Clock
 ) -> None:

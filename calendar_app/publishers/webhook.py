@@ -8,7 +8,8 @@ a receiver's body is the receiver's, not ours to show (nor a way to read an inte
 
 The post's images travel as links, `"media": [{"url", "alt", "mime_type"}]`: each URL is signed
 with the app's secret and expires after MEDIA_URL_TTL_SECONDS, so the receiver fetches the image
-without signing in (media.MediaLinks), and nobody can after that.
+without signing in (media.MediaLinks), and nobody can after that. A link names the delivery too:
+it serves the image as the channel's network takes it (media.fitted_file).
 
 Where a webhook may point and how long it may take is `calendar_app.outbound`'s business.
 """
@@ -118,7 +119,7 @@ class WebhookPublisher:
         # A stored image's file is named by its SHA-256 (media.stored_path): the link names it.
         return [
             {
-                "url": self.media_links.url(image.path.name),
+                "url": self.media_links.url(image.path.name, message.delivery_id),
                 "alt": image.alt,
                 "mime_type": image.mime_type,
             }

@@ -14,7 +14,7 @@ from calendar_app import media, post_media
 from calendar_app.api.media import uploaded_bytes
 from calendar_app.api.serialize import media_json
 from calendar_app.extensions import db_session
-from calendar_app.models import Media
+from calendar_app.models import Delivery, Media
 from calendar_app.publishers import media_links
 from calendar_app.web.pages import signed_in_user
 
@@ -38,14 +38,22 @@ def upload_media() -> Any:
     return jsonify(media_json(row)), 201
 
 
-def _image(sha256: str, mime_type: str) -> Response:
-    try:
-        path = media.stored_path(current_app.config["CALENDAR"].media_dir, sha256)
-    except media.MediaProblem:
-        raise NotFound() from None
+def _image(row: Media, network: str | None = None) -> Response:
+    """The stored image, or as `network` takes it (media.fitted_file)."""
+    media_dir = current_app.config["CALENDAR"].media_dir
+    path = media.stored_path(media_dir, row.sha256)
     if not path.is_file():
         raise NotFound()
-    response = send_file(path, mimetype=mime_type, conditional=True, etag=sha256)
+    mime_type, etag = row.mime_type, row.sha256
+    if network is not None:
+        try:
+            path, mime_type = media.fitted_file(
+                media_dir, network, post_media.media_file(media_dir, row)
+            )
+            etag = f"{row.sha256}-{network}"
+        except media.MediaProblem:
+            pass  # an animation that does not fit was refused when the post was saved
+    response = send_file(path, mimetype=mime_type, conditional=True, etag=etag)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = IMAGE_POLICY
     response.headers["Content-Disposition"] = "inline"
@@ -55,8 +63,7 @@ def _image(sha256: str, mime_type: str) -> Response:
 
 
 def show_media(media_id: int) -> Response:
-    row = post_media.get_media(db_session(), media_id)
-    return _image(row.sha256, row.mime_type)
+    return _image(post_media.get_media(db_session(), media_id))
 
 
 def signed_media(token: str) -> Response:
@@ -65,10 +72,12 @@ def signed_media(token: str) -> Response:
     if links is None:
         raise NotFound()
     try:
-        sha256 = links.sha256(token)
+        linked = links.read(token)
     except media.MediaProblem as exc:
         raise Forbidden(str(exc)) from None
-    row = db_session().scalars(select(Media).where(Media.sha256 == sha256).limit(1)).first()
+    session = db_session()
+    row = session.scalars(select(Media).where(Media.sha256 == linked.sha256).limit(1)).first()
     if row is None:
         raise NotFound()
-    return _image(row.sha256, row.mime_type)
+    delivery = session.get(Delivery, linked.delivery_id) if linked.delivery_id else None
+    return _image(row, delivery.channel.network if delivery is not None else None)
