@@ -784,3 +784,30 @@ def test_the_audit_log_page_names_the_waiver_and_its_reason(team: Team) -> None:
     page = signed_in(team, "head").get("/audit").get_data(as_text=True)
     assert "Bilder ohne Alternativtext" in page
     assert "Nur ein Farbverlauf" in page
+
+
+def test_the_demos_instagram_posts_come_with_a_picture_and_its_alt_text(tmp_path: Path) -> None:
+    from calendar_app.db import Database
+    from calendar_app.demo import fill_demo
+    from calendar_app.migrate import upgrade
+    from calendar_app.models import Post
+
+    url = f"sqlite:///{tmp_path}/demo.db"
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            fill_demo(session, password="demo-passwort", timezone="Europe/Berlin",
+                      media_dir=tmp_path / "media")  # fmt: skip
+        with db.transaction() as session:
+            posts = session.scalars(select(Post)).all()
+            on_instagram = [
+                p for p in posts if any(d.channel.network == "instagram" for d in p.deliveries)
+            ]
+            assert on_instagram
+            for post in on_instagram:
+                [image] = post.media_rows
+                assert image.alt.strip()
+                assert media.stored_path(tmp_path / "media", image.media.sha256).is_file()
+    finally:
+        db.dispose()
