@@ -301,6 +301,13 @@ class Post(Base):
     tag_rows: Mapped[list[PostTag]] = relationship(
         order_by="PostTag.tag", cascade="all, delete-orphan"
     )
+    # Images go out with their alt text; without it only when someone said why (the audit log
+    # keeps the reason too).
+    media_rows: Mapped[list[PostMedia]] = relationship(
+        order_by="PostMedia.position", cascade="all, delete-orphan"
+    )
+    alt_text_waived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    alt_text_waiver_reason: Mapped[str | None] = mapped_column(Text)
 
     @property
     def tags(self) -> list[str]:
@@ -316,6 +323,39 @@ class PostTag(Base):
         ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(60), primary_key=True, index=True)
+
+
+class Media(Base):
+    """An uploaded image as stored: re-encoded without its location data, kept under the
+    SHA-256 of the stored bytes (media.py), so the same image uploaded twice is one file."""
+
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    mime_type: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    # More than one frame: sent as it is or not at all (never scaled).
+    animated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+
+class PostMedia(Base):
+    """An image on a post, in its place, with the alt text written for it."""
+
+    __tablename__ = "post_media"
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id"), index=True)
+    alt: Mapped[str] = mapped_column(Text, default="")
+
+    media: Mapped[Media] = relationship(lazy="joined")
 
 
 class Delivery(Base):

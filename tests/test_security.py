@@ -956,8 +956,9 @@ def test_every_page_and_button_wants_a_login(app: Flask) -> None:
         # Public on purpose: login; the iCal feed (calendar programs cannot log in, its secret
         # token is the credential; an unknown or revoked one answers 404: tests/test_ical.py);
         # and the acknowledgement link in an escalation e-mail to someone outside the app (its
-        # secret token is the key; tests/test_playbooks.py).
-        if endpoint in ("web.login", "web.ical_feed", "web.acknowledge_link"):
+        # secret token is the key; tests/test_playbooks.py); an image's signed link in a webhook
+        # (its signature is the key, and it expires; tests/test_media.py).
+        if endpoint in ("web.login", "web.ical_feed", "web.acknowledge_link", "web.signed_media"):
             continue
         response = client.open(path, method=method)
         if method == "GET":

@@ -13,6 +13,7 @@ from calendar_app.api import (
     crisis,
     departments,
     listening,
+    media,
     notifications,
     people,
     playbooks,
@@ -39,6 +40,7 @@ _PARTS = (
     blackouts.bp,
     playbooks.bp,
     listening.bp,
+    media.bp,
 )
 for _part in _PARTS:
     api.register_blueprint(_part)

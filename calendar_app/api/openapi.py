@@ -69,6 +69,29 @@ def _csv_op(summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
     return operation
 
 
+def _media_upload_op() -> dict[str, Any]:
+    operation = _op(
+        "upload an image (PNG, JPEG, WebP or GIF, up to MEDIA_MAX_BYTES): it is checked by its "
+        "content, turned upright, stored without its metadata (no location); put it on a post "
+        'with `"media": [{"id": ..., "alt": ...}]`. 422: too large or not an image',
+        responses.MediaUpload,
+        ok=201,
+    )
+    operation["requestBody"] = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            }
+        },
+    }
+    return operation
+
+
 def _path_id(name: str) -> list[dict[str, Any]]:
     return [
         {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
@@ -231,6 +254,7 @@ def document() -> dict[str, Any]:
                     parameters=_path_id("user_id"),
                 )
             },
+            "/media": {"post": _media_upload_op()},
             "/posts": {
                 "get": _op(
                     "the plan in order (publish_at, then id), one page at a time: at most "
