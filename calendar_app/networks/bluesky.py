@@ -46,6 +46,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
+from calendar_app.media import fit_for
 from calendar_app.networks.atproto import Account, AtprotoClient
 from calendar_app.networks.base import (
     CheckResult,
@@ -298,7 +299,7 @@ class BlueskyPublisher:
         images = []
         for image in media[:MAX_IMAGES]:
             try:
-                fitted = media.fit_for("bluesky", image)  # about 1 MB, channel_rules.py
+                fitted = fit_for("bluesky", image)  # about 1 MB, channel_rules.py
             except OSError as exc:
                 raise NetworkError(
                     f"the image {Path(image.path).name} cannot be read: {exc.strerror}", final=True
