@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from calendar_app import paging
-from calendar_app.api import responses, schemas
+from calendar_app.api import evaluation_answers, responses, schemas
 from calendar_app.listening import inbox
 from calendar_app.models import MAX_ID, PostStatus
 from calendar_app.query_args import MAX_VALUE_LENGTH
@@ -113,7 +113,8 @@ def _components() -> dict[str, Any]:
         schemas.WatchedHashtagsSet,
     ]
     _, defs = models_json_schema(
-        [(m, "validation") for m in requests] + [(m, "serialization") for m in responses.ANSWERS],
+        [(m, "validation") for m in requests + evaluation_answers.REQUESTS]
+        + [(m, "serialization") for m in responses.ANSWERS + evaluation_answers.ANSWERS],
         ref_template="#/components/schemas/{model}",
     )
     return defs.get("$defs", {})
@@ -397,6 +398,7 @@ def document() -> dict[str, Any]:
             },
             **_blackout_paths(),
             **_listening_paths(),
+            **_evaluation_paths(),
         },
     }
 
@@ -526,4 +528,48 @@ def _listening_paths() -> dict[str, Any]:
             "get": _op("the watch list that makes the early warning more sensitive", r.WatchWords),
             "put": _op("set the watch list (head, admin)", r.WatchWords, schemas.WatchWordsSet),
         },
+    }
+
+
+def _evaluation_paths() -> dict[str, Any]:
+    e = evaluation_answers
+    delivery = _path_id("delivery_id")
+    channel = _path_id("channel_id")
+    inbound = _op(
+        "results of a webhook channel's delivery, sent by its receiver; no bearer token: signed "
+        "with the channel's secret (X-Signature-Timestamp: unix seconds; X-Signature-SHA256: hex "
+        "HMAC-SHA256 of '<timestamp>.' followed by the raw body), refused with 401 otherwise",
+        e.InboundResult,
+        e.ResultsInbound,
+        201,
+        parameters=channel,
+    )
+    inbound["security"] = []
+    return {
+        "/deliveries/{delivery_id}/results": {
+            "get": _op(
+                "the measurements of one delivery, oldest first (a time series)",
+                e.DeliveryResults,
+                parameters=delivery,
+            )
+        },
+        "/posts/{post_id}/results": {
+            "get": _op(
+                "the measurements of a post's deliveries, and the latest of each summed",
+                e.PostResults,
+                parameters=_ID,
+            )
+        },
+        "/results.csv": {
+            "get": _csv_op(
+                "every measurement as CSV, one row each",
+                [
+                    _query("from", {"type": "string", "format": "date-time"}, "measured from"),
+                    _query("to", {"type": "string", "format": "date-time"}, "measured before"),
+                    _query("channel", _AN_ID, "of this channel"),
+                    _query("campaign", _AN_ID, "of this campaign's posts"),
+                ],
+            )
+        },
+        "/results/inbound/{channel_id}": {"post": inbound},
     }
