@@ -7,8 +7,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from calendar_app import planning
+from calendar_app import campaigns, planning
+from calendar_app.api.auth import api_user
 from calendar_app.evaluation import inbound, series
+from calendar_app.evaluation.campaign import evaluate_campaign
+from calendar_app.evaluation.periods import report_period, team_period
+from calendar_app.evaluation.report import monthly_report
+from calendar_app.evaluation.team import team_view
 from calendar_app.extensions import db_session
 from calendar_app.publishers import channel_secrets
 from calendar_app.query_args import QueryArgs
@@ -71,3 +76,30 @@ def inbound_results(channel_id: int) -> tuple[dict[str, Any], int]:
         "measured_at": iso_utc(point.measured_at),
         **series.point_json(point),
     }, 201
+
+
+@bp.get("/campaigns/<int:campaign_id>/evaluation")
+def campaign_evaluation(campaign_id: int) -> dict[str, Any]:
+    """Each KPI against what was measured, the posts ranked by result, the weekly cadence."""
+    query = QueryArgs(request.args)
+    top = query.whole_number("top", default=50, minimum=1, maximum=10_000)
+    query.check()
+    session = db_session()
+    campaign = campaigns.get_campaign(session, campaign_id)
+    timezone = current_app.config["CALENDAR"].TIMEZONE
+    return evaluate_campaign(session, campaign, timezone).as_json(top=top)
+
+
+@bp.get("/team")
+def team() -> dict[str, Any]:
+    """Per department and channel over `from`..`to` (days; default the last four weeks)."""
+    start, end, _, _ = team_period(request.args, current_app.config["CALENDAR"].TIMEZONE)
+    return team_view(db_session(), start, end).as_json()
+
+
+@bp.get("/reports/monthly")
+def monthly() -> dict[str, Any]:
+    """The management report's figures for `month` (default: the last full month)."""
+    timezone = current_app.config["CALENDAR"].TIMEZONE
+    first, following = report_period(request.args, timezone)
+    return monthly_report(db_session(), api_user(), first, following, timezone).as_json()

@@ -572,4 +572,46 @@ def _evaluation_paths() -> dict[str, Any]:
             )
         },
         "/results/inbound/{channel_id}": {"post": inbound},
+        "/team": {
+            "get": _op(
+                "per department and channel: planned, published, held, missed, discarded, inbox "
+                "items answered; channels whose results fall while their cadence holds",
+                e.TeamView,
+                parameters=[
+                    _query("from", {"type": "string", "format": "date"}, "first day (included)"),
+                    _query("to", {"type": "string", "format": "date"}, "last day (included)"),
+                ],
+            )
+        },
+        "/reports/monthly": {
+            "get": _op(
+                "the management report's figures (head, admin); the page and its PDF are at "
+                "/reports/monthly and /reports/monthly.pdf",
+                e.MonthlyReport,
+                parameters=[
+                    _query(
+                        "month",
+                        {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+                        "e.g. 2026-11; default the last full month",
+                    ),
+                    _query("from", {"type": "string", "format": "date"}, "or: first day"),
+                    _query("to", {"type": "string", "format": "date"}, "and last day"),
+                ],
+            )
+        },
+        "/campaigns/{campaign_id}/evaluation": {
+            "get": _op(
+                "each KPI against what was measured (null: not measured), the posts ranked by "
+                "result, the cadence per week against the plan",
+                e.CampaignEvaluation,
+                parameters=[
+                    *_CAMPAIGN_ID,
+                    _query(
+                        "top",
+                        {"type": "integer", "minimum": 1, "maximum": 10000},
+                        "how many ranked posts (default 50)",
+                    ),
+                ],
+            )
+        },
     }
