@@ -193,15 +193,16 @@ def falling_channels(
         .subquery()
     )
     halves: dict[int, list[list[int]]] = defaultdict(lambda: [[], []])
-    for point, published_at in session.execute(
-        select(ResultPoint, Delivery.published_at)
+    interactions = [getattr(ResultPoint, m) for m in INTERACTIONS]
+    for channel_id, state, published_at, *numbers in session.execute(
+        select(ResultPoint.channel_id, ResultPoint.state, Delivery.published_at, *interactions)
         .join(newest, newest.c.point_id == ResultPoint.id)
         .join(Delivery, Delivery.id == ResultPoint.delivery_id)
     ):
-        if point.state != ResultState.OK:
+        if state != ResultState.OK:
             continue
-        value = sum(getattr(point, m) or 0 for m in INTERACTIONS)
-        halves[point.channel_id][0 if published_at < middle else 1].append(value)
+        value = sum(n or 0 for n in numbers)
+        halves[channel_id][0 if published_at < middle else 1].append(value)
     published: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for channel_id, published_at in session.execute(
         select(Delivery.channel_id, Delivery.published_at).where(
