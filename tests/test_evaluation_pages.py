@@ -11,8 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from calendar_app.evaluation.campaign import kpi_metric
+from calendar_app.extensions import get_db
+from calendar_app.models import Department, InboxItem, InboxStatus
+from calendar_app.timeutil import now_utc
 from tests.conftest import Team
 from tests.support.evaluation import Month, month_of_results
 from tests.support.receiver import Receiver
@@ -161,3 +165,33 @@ def test_the_report_as_pdf_carries_the_figures(
     # The ranking's first row: the title may wrap in its narrow column.
     assert month.best_title.replace(" ", "") in flat.replace(" ", "")
     assert ("nicht gemessen" if language == "de" else "not measured") in flat
+
+
+def test_campaign_team_and_report_figures_agree_on_both_databases(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any
+) -> None:
+    team = any_team
+    month = month_of_results(team, receiver, make_dispatcher)
+    # An inbox item of the month, answered: the team view counts it for its department.
+    with get_db(team.app).transaction() as session:
+        department = session.scalars(select(Department).filter_by(name="Personal")).one()
+        session.add(
+            InboxItem(
+                channel_id=month.channels["Blog"]["id"], remote_id="m-1", kind="mention",
+                text="Wann beginnt die Ausbildung?", received_at=now_utc() - timedelta(days=3),
+                status=InboxStatus.ANSWERED, department_id=department.id,
+            )
+        )  # fmt: skip
+    period = f"from={month.first.isoformat()}&to={month.last.isoformat()}"
+    campaign = team.planner.get(f"/campaigns/{month.campaign['id']}/evaluation").get_json()
+    view = team.planner.get(f"/team?{period}").get_json()
+    report = team.head.get(f"/reports/monthly?{period}").get_json()
+    reach = {k["name"]: k["measured"] for k in campaign["kpis"]}["Reichweite"]
+    assert reach == month.reach
+    assert report["campaigns"][0]["kpis"] == campaign["kpis"]
+    assert report["team"] == view
+    assert view["totals"]["inbox_answered"] == 1
+    assert [r["inbox_answered"] for r in view["rows"] if r["inbox_answered"]] == [1]
+    assert report["crises"][0]["held_posts"] == 1
+    csv_rows = team.planner.get(f"/results.csv?campaign={month.campaign['id']}")
+    assert csv_rows.get_data(as_text=True).count("\r\n") == 1 + 2 * 2 * 12
