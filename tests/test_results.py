@@ -307,6 +307,10 @@ def test_webhook_results_are_accepted_signed_and_refused_otherwise(
     refused.append((raw2, {"Content-Type": "application/json"}))
     for body, bad_headers in refused:
         assert client.post(url, data=body, headers=bad_headers).status_code == 401
+    # Another kind of channel, or none: the same answer, ids are not told to strangers.
+    raw, headers = _signed(secret, {"delivery_id": ours["id"], "likes": 13})
+    for elsewhere in ("/api/v1/results/inbound/999", "/api/v1/results/inbound/0"):
+        assert client.post(elsewhere, data=raw, headers=headers).status_code == 401
 
     raw, headers = _signed(secret, {"delivery_id": theirs["id"], "likes": 1})
     foreign = client.post(url, data=raw, headers=headers)

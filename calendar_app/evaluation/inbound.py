@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from calendar_app.errors import InvalidInput, NotFound
+from calendar_app.errors import InvalidInput
 from calendar_app.evaluation.series import METRICS
 from calendar_app.models import MAX_ID, Channel, Delivery, DeliveryStatus, ResultPoint
 from calendar_app.networks.secrets import ChannelSecrets, SecretUnreadable, is_sealed
@@ -79,7 +79,7 @@ def verify(
 def webhook_channel(session: Session, channel_id: int) -> Channel:
     channel = session.get(Channel, channel_id) if 0 < channel_id <= MAX_ID else None
     if channel is None or channel.kind != "webhook":
-        raise NotFound(f"no webhook channel {channel_id}")
+        raise BadSignature("no webhook channel with a secret has this id")
     return channel
 
 
