@@ -338,3 +338,105 @@ def test_webhook_results_are_accepted_signed_and_refused_otherwise(
     ]  # fmt: skip
     assert team.anonymous.get(f"/deliveries/{ours['id']}/results").status_code == 401
     assert team.planner.get("/results.csv?from=yesterday").status_code in (400, 422)
+
+
+# --- Bluesky through a PDS that has an AppView ---------------------------------------------------
+
+
+class _AppViewPds:
+    """A PDS on loopback whose app.bsky.* requests reach an AppView: it answers createSession
+    and getPosts as the reference PDS does when it proxies to one (the test network has none)."""
+
+    def __init__(self, answer: tuple[int, dict[str, Any]]) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.answer = answer
+        self.asked: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, status: int, body: dict[str, Any]) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._send(200, {"did": "did:plc:werke", "handle": "werke.test",
+                                 "accessJwt": "a", "refreshJwt": "r"})  # fmt: skip
+
+            def do_GET(self) -> None:
+                server.asked.append(self.path)
+                self._send(*server.answer)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+URI = "at://did:plc:werke/app.bsky.feed.post/3kabc"
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (
+            (
+                200,
+                {
+                    "posts": [
+                        {
+                            "uri": URI,
+                            "likeCount": 7,
+                            "repostCount": 2,
+                            "replyCount": 1,
+                            "quoteCount": 3,
+                        }
+                    ]
+                },
+            ),
+            ("ok", 7, 2, 1, 3),
+        ),
+        ((200, {"posts": []}), ("gone", None, None, None, None)),
+        ((403, {"error": "InsufficientScope"}), ("unauthorized", None, None, None, None)),
+        ((501, {"error": "MethodNotImplemented"}), ("no_appview", None, None, None, None)),
+    ],
+)
+def test_bluesky_counts_come_from_the_appview_behind_the_pds(
+    team: Team, answer: tuple[int, dict[str, Any]], expected: tuple[Any, ...]
+) -> None:
+    from calendar_app.evaluation.reading import read_bluesky
+    from calendar_app.networks.bluesky import BlueskyPublisher
+    from calendar_app.outbound import OutboundPolicy
+    from calendar_app.publishers import channel_secrets
+
+    pds = _AppViewPds(answer)
+    settings = team.app.config["CALENDAR"]
+    publisher = BlueskyPublisher(
+        timeout=5, policy=OutboundPolicy.from_config(settings), secrets=channel_secrets(settings)
+    )
+    try:
+        config = {"service": pds.url, "handle": "werke.test", "app_password": "app-pass"}
+        reading = read_bluesky(publisher, config, URI, 1)
+    finally:
+        publisher.close()
+        pds.stop()
+    assert (
+        reading.state,
+        reading.likes,
+        reading.shares,
+        reading.replies,
+        reading.quotes,
+    ) == expected
+    assert pds.asked[0].startswith("/xrpc/app.bsky.feed.getPosts?uris=at%3A%2F%2F")
