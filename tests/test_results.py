@@ -29,6 +29,7 @@ from tests.support.receiver import Receiver
 
 _names = itertools.count(1)
 HOUR = timedelta(hours=1)
+SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,22 @@ def test_the_schedule_thins_out_with_age_and_skips_points_whose_moment_passed() 
     )
     assert next_step(published, published + timedelta(days=30), 4) == (4, None)
     assert next_step(published, published + timedelta(days=40), 3) == (4, None)
+
+
+def test_the_scheduler_measures_results_every_minute(team: Team) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from calendar_app.scheduler import RESULTS_INTERVAL_SECONDS, _configure, build_dispatcher
+
+    dispatcher = build_dispatcher(team.app)
+    try:
+        scheduler = BackgroundScheduler(timezone="UTC")
+        _configure(scheduler, dispatcher, 1.0)
+        job = scheduler.get_job("results")
+        assert job is not None
+        assert job.trigger.interval == timedelta(seconds=RESULTS_INTERVAL_SECONDS) == 60 * SECOND
+    finally:
+        dispatcher.close()
 
 
 # --- Mastodon ----------------------------------------------------------------------------------
