@@ -77,7 +77,8 @@ def test_the_campaign_api_sets_each_target_against_what_was_measured(
 def test_the_campaign_page_shows_targets_results_ranking_and_cadence(
     team: Team, month: Month
 ) -> None:
-    page = signed_in(team, "planner").get(f"/campaigns/{month.campaign['id']}")
+    browser = signed_in(team, "planner")
+    page = browser.get(f"/campaigns/{month.campaign['id']}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert _number(month.reach) in html
@@ -85,6 +86,9 @@ def test_the_campaign_page_shows_targets_results_ranking_and_cadence(
     assert month.best_title in html
     assert 'class="chart"' in html
     assert "<script" not in html.split('id="evaluation"')[1].split("</section>")[0]
+    exported = browser.get(f"/campaigns/{month.campaign['id']}/results.csv")
+    assert exported.mimetype == "text/csv"
+    assert exported.get_data(as_text=True).count("\r\n") == 1 + 2 * 2 * 12
 
 
 def test_the_team_view_counts_per_department_and_channel_and_flags_falling_results(

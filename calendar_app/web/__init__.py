@@ -92,6 +92,11 @@ _route("/posts/<int:post_id>/reschedule", "reschedule", feed.reschedule, methods
 _route("/campaigns", "campaigns", campaigns.campaign_list)
 _route("/campaigns/new", "new_campaign", campaigns.new_campaign, methods=["GET", "POST"])
 _route("/campaigns/<int:campaign_id>", "campaign", campaigns.campaign_page)
+_route(
+    "/campaigns/<int:campaign_id>/results.csv",
+    "campaign_results_csv",
+    evaluation.campaign_results_csv,
+)
 _route("/team", "team_view", evaluation.team_page)
 _route("/reports/monthly", "monthly_report", evaluation.report_page)
 _route("/reports/monthly.pdf", "monthly_report_pdf", evaluation.report_pdf)

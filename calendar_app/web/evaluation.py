@@ -10,11 +10,13 @@ from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from calendar_app import campaigns
 from calendar_app.errors import InvalidInput
 from calendar_app.evaluation.campaign import CampaignEvaluation
 from calendar_app.evaluation.charts import Series, bar_chart, progress_chart
 from calendar_app.evaluation.periods import report_period, team_period
 from calendar_app.evaluation.report import MonthlyReport, monthly_report
+from calendar_app.evaluation.series import series_csv
 from calendar_app.evaluation.team import team_view
 from calendar_app.extensions import db_session
 from calendar_app.timeutil import now_utc
@@ -151,5 +153,18 @@ def report_pdf() -> Response:
     response = Response(render_pdf(html), mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="report-{report.first_day}.pdf"'
+    )
+    return response
+
+
+def campaign_results_csv(campaign_id: int) -> Response:
+    """Every measurement of a campaign's deliveries (the API's /results.csv?campaign=)."""
+    session = db_session()
+    campaign = campaigns.get_campaign(session, campaign_id)
+    response = Response(
+        series_csv(session, campaign_id=campaign.id), content_type="text/csv; charset=utf-8"
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="campaign-{campaign.id}-results.csv"'
     )
     return response
