@@ -845,3 +845,63 @@ class SpikeAlert(Base):
 
     channel: Mapped[Channel | None] = relationship()
     decided_by: Mapped[User | None] = relationship()
+
+
+# --- evaluation: what published deliveries achieved (calendar_app/evaluation/) ------------------
+
+
+class ResultState(StrEnum):
+    OK = "ok"  # the network (or the receiver of a webhook channel) gave numbers
+    UNAUTHORIZED = "unauthorized"  # 401/403: the token was revoked or lacks the read scope
+    NO_APPVIEW = "no_appview"  # Bluesky: no AppView answered for the PDS; no numbers exist
+    GONE = "gone"  # the post was deleted on the network
+
+
+class ResultPoint(Base):
+    """One measurement of one published delivery: appended, never overwritten, so the numbers
+    form a time series. A measurement that could not read numbers keeps its state and NULLs
+    (never zeros): "the token lacks the read scope" is not "nobody liked it"."""
+
+    __tablename__ = "result_points"
+    __table_args__ = (
+        Index("ix_result_points_delivery_measured", "delivery_id", "measured_at"),
+        Index("ix_result_points_channel_measured", "channel_id", "measured_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    measured_at: Mapped[datetime]
+    # "network" (read by the results job) or "webhook" (sent to the signed inbound endpoint).
+    source: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default=ResultState.OK)
+    # Favourites (Mastodon), likes (Bluesky and the rest).
+    likes: Mapped[int | None] = mapped_column(Integer)
+    # Boosts (Mastodon), reposts (Bluesky), shares.
+    shares: Mapped[int | None] = mapped_column(Integer)
+    replies: Mapped[int | None] = mapped_column(Integer)
+    quotes: Mapped[int | None] = mapped_column(Integer)
+    # Only where the network tells (a webhook receiver with the platform's statistics).
+    reach: Mapped[int | None] = mapped_column(Integer)
+    clicks: Mapped[int | None] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+
+class ResultWatch(Base):
+    """When a published network delivery is measured next: 1 h, 24 h, 7 days and 30 days after
+    it was published. A results job claims a due row with a conditional update (its token and a
+    lease), so several schedulers measure each point once."""
+
+    __tablename__ = "result_watches"
+    __table_args__ = (Index("ix_result_watches_due", "next_due_at"),)
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    # How many of the schedule's points are behind it (4: done; next_due_at is then NULL).
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    next_due_at: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None]
+    last_state: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)

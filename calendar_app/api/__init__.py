@@ -12,6 +12,7 @@ from calendar_app.api import (
     channels,
     crisis,
     departments,
+    evaluation,
     listening,
     media,
     notifications,
@@ -26,7 +27,7 @@ from calendar_app.api.auth import (
 )
 from calendar_app.api.openapi import document
 
-PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
+PUBLIC_ENDPOINTS = {"api.health", "api.openapi", evaluation.INBOUND_ENDPOINT}
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 _PARTS = (
@@ -41,6 +42,7 @@ _PARTS = (
     playbooks.bp,
     listening.bp,
     media.bp,
+    evaluation.bp,
 )
 for _part in _PARTS:
     api.register_blueprint(_part)

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from calendar_app import paging
-from calendar_app.api import responses, schemas
+from calendar_app.api import evaluation_answers, responses, schemas
 from calendar_app.listening import inbox
 from calendar_app.models import MAX_ID, PostStatus
 from calendar_app.query_args import MAX_VALUE_LENGTH
@@ -136,7 +136,8 @@ def _components() -> dict[str, Any]:
         schemas.WatchedHashtagsSet,
     ]
     _, defs = models_json_schema(
-        [(m, "validation") for m in requests] + [(m, "serialization") for m in responses.ANSWERS],
+        [(m, "validation") for m in requests + evaluation_answers.REQUESTS]
+        + [(m, "serialization") for m in responses.ANSWERS + evaluation_answers.ANSWERS],
         ref_template="#/components/schemas/{model}",
     )
     return defs.get("$defs", {})
@@ -421,6 +422,7 @@ def document() -> dict[str, Any]:
             },
             **_blackout_paths(),
             **_listening_paths(),
+            **_evaluation_paths(),
         },
     }
 
@@ -549,5 +551,91 @@ def _listening_paths() -> dict[str, Any]:
         "/alerts/watch-words": {
             "get": _op("the watch list that makes the early warning more sensitive", r.WatchWords),
             "put": _op("set the watch list (head, admin)", r.WatchWords, schemas.WatchWordsSet),
+        },
+    }
+
+
+def _evaluation_paths() -> dict[str, Any]:
+    e = evaluation_answers
+    delivery = _path_id("delivery_id")
+    channel = _path_id("channel_id")
+    inbound = _op(
+        "results of a webhook channel's delivery, sent by its receiver; no bearer token: signed "
+        "with the channel's secret (X-Signature-Timestamp: unix seconds; X-Signature-SHA256: hex "
+        "HMAC-SHA256 of '<timestamp>.' followed by the raw body), refused with 401 otherwise",
+        e.InboundResult,
+        e.ResultsInbound,
+        201,
+        parameters=channel,
+    )
+    inbound["security"] = []
+    return {
+        "/deliveries/{delivery_id}/results": {
+            "get": _op(
+                "the measurements of one delivery, oldest first (a time series)",
+                e.DeliveryResults,
+                parameters=delivery,
+            )
+        },
+        "/posts/{post_id}/results": {
+            "get": _op(
+                "the measurements of a post's deliveries, and the latest of each summed",
+                e.PostResults,
+                parameters=_ID,
+            )
+        },
+        "/results.csv": {
+            "get": _csv_op(
+                "every measurement as CSV, one row each",
+                [
+                    _query("from", {"type": "string", "format": "date-time"}, "measured from"),
+                    _query("to", {"type": "string", "format": "date-time"}, "measured before"),
+                    _query("channel", _AN_ID, "of this channel"),
+                    _query("campaign", _AN_ID, "of this campaign's posts"),
+                ],
+            )
+        },
+        "/results/inbound/{channel_id}": {"post": inbound},
+        "/team": {
+            "get": _op(
+                "per department and channel: planned, published, held, missed, discarded, inbox "
+                "items answered; channels whose results fall while their cadence holds",
+                e.TeamView,
+                parameters=[
+                    _query("from", {"type": "string", "format": "date"}, "first day (included)"),
+                    _query("to", {"type": "string", "format": "date"}, "last day (included)"),
+                ],
+            )
+        },
+        "/reports/monthly": {
+            "get": _op(
+                "the management report's figures (head, admin); the page and its PDF are at "
+                "/reports/monthly and /reports/monthly.pdf",
+                e.MonthlyReport,
+                parameters=[
+                    _query(
+                        "month",
+                        {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+                        "e.g. 2026-11; default the last full month",
+                    ),
+                    _query("from", {"type": "string", "format": "date"}, "or: first day"),
+                    _query("to", {"type": "string", "format": "date"}, "and last day"),
+                ],
+            )
+        },
+        "/campaigns/{campaign_id}/evaluation": {
+            "get": _op(
+                "each KPI against what was measured (null: not measured), the posts ranked by "
+                "result, the cadence per week against the plan",
+                e.CampaignEvaluation,
+                parameters=[
+                    *_CAMPAIGN_ID,
+                    _query(
+                        "top",
+                        {"type": "integer", "minimum": 1, "maximum": 10000},
+                        "how many ranked posts (default 50)",
+                    ),
+                ],
+            )
         },
     }

@@ -34,6 +34,7 @@ from calendar_app.web import (
     blackouts,
     campaigns,
     compose,
+    evaluation,
     feed,
     icons,
     imports,
@@ -96,6 +97,14 @@ _route("/posts/<int:post_id>/reschedule", "reschedule", feed.reschedule, methods
 _route("/campaigns", "campaigns", campaigns.campaign_list)
 _route("/campaigns/new", "new_campaign", campaigns.new_campaign, methods=["GET", "POST"])
 _route("/campaigns/<int:campaign_id>", "campaign", campaigns.campaign_page)
+_route(
+    "/campaigns/<int:campaign_id>/results.csv",
+    "campaign_results_csv",
+    evaluation.campaign_results_csv,
+)
+_route("/team", "team_view", evaluation.team_page)
+_route("/reports/monthly", "monthly_report", evaluation.report_page)
+_route("/reports/monthly.pdf", "monthly_report_pdf", evaluation.report_pdf)
 _route(
     "/campaigns/<int:campaign_id>/edit",
     "edit_campaign",
@@ -204,6 +213,7 @@ for _name, _filter in {
     **FILTERS,
     "goal_label": campaigns.goal_label,
     "kpi_number": campaigns.kpi_number,
+    **evaluation.FILTERS,
 }.items():
     web.add_app_template_filter(_filter, _name)
 web.add_app_template_global(icons.icon, "icon")
