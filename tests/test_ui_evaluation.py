@@ -1,6 +1,7 @@
 """The evaluation's pages in a real browser (Debian's headless Chromium) on a real server:
 the campaign's results, the team view and the monthly report in German and English, and the
-report's PDF. Screenshots of each, and the PDF's first page (pdftoppm), go to docs/screenshots/.
+report's PDF. Screenshots of each, and the PDF's first page (pdftoppm), go to build/screenshots/
+(the ones shown in the README are copied from there to docs/screenshots/ by hand).
 The pages run no script: the charts are SVG made on the server, under the strict CSP."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, _need_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 
-DOCS = PROJECT_ROOT / "docs" / "screenshots"
+DOCS = PROJECT_ROOT / "build" / "screenshots"  # a test run never changes tracked files
 LAPTOP = {"width": 1280, "height": 900}
 
 
