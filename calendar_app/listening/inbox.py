@@ -41,7 +41,7 @@ from calendar_app.timeutil import now_utc
 MAX_KEYWORD_LENGTH = 100
 INBOX_LINK = "/inbox"
 STATUSES = tuple(s.value for s in InboxStatus)
-# Rows per INSERT: well below the drivers' limits on parameters (13 per row).
+# Rows per INSERT: well below the drivers' limits on parameters (14 per row).
 INSERT_BATCH = 500
 
 
@@ -75,6 +75,7 @@ def store(
                 "text": item.text,
                 "url": item.url,
                 "in_reply_to": item.in_reply_to,
+                "reply_ref": item.reply_ref,
                 "received_at": item.received_at,
                 "stored_at": stored_at,
                 "status": InboxStatus.ASSIGNED if rule else InboxStatus.NEW,
