@@ -17,12 +17,20 @@ from calendar_app.api.schemas import (
     WatchWordsSet,
     parse,
 )
-from calendar_app.api.serialize import alert_json, inbox_item_json, post_json, routing_rule_json
+from calendar_app.api.serialize import (
+    alert_json,
+    answer_report_json,
+    inbox_item_json,
+    post_json,
+    routing_rule_json,
+)
 from calendar_app.channels import get_channel
 from calendar_app.extensions import db_session
 from calendar_app.listening import alerts, inbox, replies
+from calendar_app.listening.answer_times import ANSWERED, answer_reports
 from calendar_app.permissions import require_reviewer
 from calendar_app.query_args import QueryArgs
+from calendar_app.timeutil import now_utc
 
 bp = Blueprint("listening", __name__)
 
@@ -39,6 +47,12 @@ def index() -> dict[str, Any]:
     query.check()
     items = inbox.list_items(db_session(), api_user(), wanted)
     return {"items": [inbox_item_json(i) for i in items]}
+
+
+@bp.get("/inbox/answer-times")
+def answer_times() -> dict[str, Any]:
+    reports = answer_reports(db_session(), api_user(), now=now_utc())
+    return {"definition": ANSWERED, "windows": [answer_report_json(r) for r in reports]}
 
 
 @bp.get("/inbox/<int:item_id>")
@@ -84,7 +98,8 @@ def close(item_id: int) -> dict[str, Any]:
     session = db_session()
     data = parse(InboxClose, request.get_json(silent=True) or {})
     item = inbox.get_item(session, api_user(), item_id, lock=True)
-    return inbox_item_json(inbox.close(session, api_user(), item, note=data.note))
+    closed = inbox.close(session, api_user(), item, note=data.note, answered=data.answered)
+    return inbox_item_json(closed)
 
 
 @bp.get("/inbox/rules")

@@ -462,6 +462,13 @@ def _listening_paths() -> dict[str, Any]:
                 ],
             )
         },
+        "/inbox/answer-times": {
+            "get": _op(
+                "time to first answer (median, p90) per department and channel over 7 and 30 "
+                "days, of the items the reader may see",
+                r.AnswerTimesList,
+            )
+        },
         "/inbox/{item_id}": {"get": _op("one inbox item", r.InboxItem, parameters=item)},
         "/inbox/{item_id}/assign": {
             "post": _op(

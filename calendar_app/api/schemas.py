@@ -357,6 +357,8 @@ class InboxReply(Schema):
 
 class InboxClose(Schema):
     note: Note | None = None
+    # Answered elsewhere (by phone, by e-mail): counts as the item's first answer.
+    answered: bool = False
 
 
 class AlertDismiss(Schema):
