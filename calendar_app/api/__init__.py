@@ -25,7 +25,8 @@ from calendar_app.api.auth import (
 )
 from calendar_app.api.openapi import document
 
-PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
+# The inbound URL of a webhook channel is signed with the channel's secret instead of a token.
+PUBLIC_ENDPOINTS = {"api.health", "api.openapi", "api.listening.inbound"}
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 _PARTS = (

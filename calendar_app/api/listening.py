@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, request
 from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import (
     AlertDismiss,
+    InboundItems,
     InboxAssign,
     InboxClose,
     InboxReply,
@@ -27,8 +28,11 @@ from calendar_app.api.serialize import (
 from calendar_app.channels import get_channel
 from calendar_app.extensions import db_session
 from calendar_app.listening import alerts, inbox, replies
+from calendar_app.listening import inbound as incoming
 from calendar_app.listening.answer_times import ANSWERED, answer_reports
+from calendar_app.listening.mastodon import Heard
 from calendar_app.permissions import require_reviewer
+from calendar_app.publishers import channel_secrets
 from calendar_app.query_args import QueryArgs
 from calendar_app.timeutil import now_utc
 
@@ -53,6 +57,35 @@ def index() -> dict[str, Any]:
 def answer_times() -> dict[str, Any]:
     reports = answer_reports(db_session(), api_user(), now=now_utc())
     return {"definition": ANSWERED, "windows": [answer_report_json(r) for r in reports]}
+
+
+@bp.post("/channels/<int:channel_id>/inbound")
+def inbound(channel_id: int) -> tuple[dict[str, Any], int]:
+    """Items fed in by a sender that signs with the webhook channel's secret (no token: the
+    signature is the credential)."""
+    session = db_session()
+    channel = incoming.inbound_channel(session, channel_id)
+    raw = request.get_data(cache=True)
+    secrets = channel_secrets(current_app.config["CALENDAR"])
+    incoming.check_signature(channel, raw, request.headers.get(incoming.SIGNATURE_HEADER), secrets)
+    data = parse(InboundItems)
+    now = now_utc()
+    incoming.check_fresh(data.sent_at, now)
+    heard = [
+        Heard(
+            remote_id=item.id,
+            kind=item.kind,
+            author_handle=item.author.handle,
+            author_name=item.author.name,
+            text=item.text,
+            url=item.url,
+            in_reply_to=None,
+            received_at=item.said_at or now,
+        )
+        for item in data.items
+    ]
+    stored = incoming.receive(session, channel, heard)
+    return {"stored": stored, "received": len({h.remote_id for h in heard})}, 201 if stored else 200
 
 
 @bp.get("/inbox/<int:item_id>")

@@ -107,6 +107,7 @@ def _components() -> dict[str, Any]:
         schemas.InboxAssign,
         schemas.InboxClose,
         schemas.InboxReply,
+        schemas.InboundItems,
         schemas.AlertDismiss,
         schemas.RoutingRuleCreate,
         schemas.WatchWordsSet,
@@ -461,6 +462,22 @@ def _listening_paths() -> dict[str, Any]:
                     _query("assignee", _AN_ID, "items assigned to this person"),
                 ],
             )
+        },
+        "/channels/{channel_id}/inbound": {
+            "post": {
+                **_op(
+                    "feed items into a webhook channel's inbox: no token, the raw body signed "
+                    "with the channel's secret (X-Signature-SHA256: hex HMAC-SHA256), sent_at "
+                    "within 5 minutes of our clock; items are stored once by their id",
+                    r.InboundReceipt,
+                    schemas.InboundItems,
+                    201,
+                    also={200: "nothing new: every item was stored before"},
+                    parameters=channel,
+                    description="401: the signature does not match, or sent_at is too old",
+                ),
+                "security": [],
+            }
         },
         "/inbox/answer-times": {
             "get": _op(

@@ -419,6 +419,11 @@ class InboxList(Answer):
     items: list[InboxItem]
 
 
+class InboundReceipt(Answer):
+    stored: list[int] = Field(description="the new inbox items' ids")
+    received: int = Field(description="distinct item ids in the request")
+
+
 class AnswerTimes(Answer):
     answered: int
     unanswered: int = Field(description="open, or closed without an answer")
@@ -537,6 +542,7 @@ ANSWERS: list[type[BaseModel]] = [
     InboxItem,
     InboxList,
     AnswerTimesList,
+    InboundReceipt,
     Alert,
     AlertList,
     RoutingRule,
