@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from calendar_app.extensions import get_db
-from calendar_app.listening.bluesky import firehose_url, kind_of
+from calendar_app.listening.bluesky import firehose_url, heard_in_commit, kind_of
 from calendar_app.listening.listener import listen_once
 from calendar_app.models import InboxItem, ListenCursor
 from calendar_app.networks.bluesky import BlueskyPublisher
@@ -120,6 +120,15 @@ def stored_count(team: Team) -> int:
 )
 def test_what_a_post_is_to_us(record: dict[str, Any], kind: str | None) -> None:
     assert kind_of(record, "did:ours") == kind
+
+
+def test_a_commit_whose_blocks_cannot_be_read_is_skipped_not_fatal() -> None:
+    commit = {
+        "repo": "did:plc:someone",
+        "ops": [{"action": "create", "path": "app.bsky.feed.post/3abc", "cid": "bafy"}],
+        "blocks": b"not a CAR file",
+    }
+    assert heard_in_commit(commit, "did:plc:ours") == []
 
 
 def test_the_firehose_is_the_channels_service_unless_the_channel_names_a_relay() -> None:

@@ -22,6 +22,7 @@ own, where a pass needs one bounded read.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from dataclasses import replace
@@ -30,6 +31,7 @@ from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from atproto_core.exceptions import AtProtocolError
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, WebSocketException
 from websockets.sync.client import connect
 
@@ -38,6 +40,8 @@ from calendar_app.networks.base import NetworkError
 from calendar_app.networks.bluesky import POST, BlueskyPublisher, post_url, service_url
 from calendar_app.networks.mastodon import parse_time
 from calendar_app.outbound import OutboundPolicy
+
+log = logging.getLogger(__name__)
 
 SUBSCRIBE_REPOS = "com.atproto.sync.subscribeRepos"
 FIREHOSE = "firehose"
@@ -113,8 +117,13 @@ def _frames(url: str, policy: OutboundPolicy, until: float, quiet: float) -> Any
                 return
             except ConnectionClosed:
                 return
-            if isinstance(raw, bytes):
+            if not isinstance(raw, bytes):
+                continue
+            try:
                 yield Frame.from_bytes(raw)
+            except (AtProtocolError, ValueError) as exc:
+                # One frame we cannot read must not stop the channel at this cursor for ever.
+                log.warning("skipped a firehose frame that cannot be decoded: %s", exc)
 
 
 def _did_of(uri: Any) -> str | None:
@@ -169,11 +178,17 @@ def reply_reference(uri: str, cid: str, record: dict[str, Any]) -> dict[str, Any
 
 
 def _blocks(car_bytes: Any) -> dict[str, Any]:
+    """The commit's blocks by CID; none when they cannot be read (the commit is skipped)."""
     from atproto_core.car import CAR
 
     if not car_bytes:
         return {}
-    return {str(cid): block for cid, block in CAR.from_bytes(bytes(car_bytes)).blocks.items()}
+    try:
+        car = CAR.from_bytes(bytes(car_bytes))
+    except (AtProtocolError, ValueError) as exc:
+        log.warning("skipped a firehose commit whose blocks cannot be read: %s", exc)
+        return {}
+    return {str(cid): block for cid, block in car.blocks.items()}
 
 
 def _cid_text(value: Any) -> str | None:
