@@ -47,6 +47,12 @@ test: install node-deps system-deps
 bench: install node-deps system-deps
 	PYTHONPATH=. $(BIN)/python -m bench.run $(BENCH_ARGS)
 
+# Not part of `make test`: mutation testing of the core modules (hours for all; name some with
+# MUTATE=claims,holds). Results in build/mutate/; scores and survivors in docs/TESTING.md.
+comma := ,
+mutate: install node-deps system-deps
+	$(BIN)/python scripts/mutate.py $(subst $(comma), ,$(MUTATE))
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

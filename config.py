@@ -192,7 +192,18 @@ class Config:
     # Fernet keys that encrypt channel secrets (webhook secrets, access tokens) in the database,
     # comma-separated, newest first: the first encrypts, all decrypt (key rotation).
     CHANNEL_SECRETS_KEY: str | None = field(default=None, repr=False)
+    # Images on posts (media.py): the largest upload taken, where the files are kept (default:
+    # `media/` in the instance folder), how long a signed link in a webhook stays valid, and
+    # the most pixels an image may have (a larger one is refused as a decompression bomb).
+    MEDIA_MAX_BYTES: int = 15 * 1024 * 1024
+    MEDIA_DIR: Path | None = None
+    MEDIA_URL_TTL_SECONDS: int = 24 * 3600
+    MEDIA_MAX_PIXELS: int = 50_000_000
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def media_dir(self) -> Path:
+        return self.MEDIA_DIR or self.INSTANCE_PATH / "media"
 
     @property
     def is_development(self) -> bool:
@@ -246,6 +257,10 @@ class Config:
             SPIKE_HOLD_MINUTES=env_int("SPIKE_HOLD_MINUTES", 30, minimum=0),
             MAX_CONTENT_LENGTH=env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024, minimum=64 * 1024),
             CHANNEL_SECRETS_KEY=env_str("CHANNEL_SECRETS_KEY"),
+            MEDIA_MAX_BYTES=env_int("MEDIA_MAX_BYTES", 15 * 1024 * 1024, minimum=64 * 1024),
+            MEDIA_DIR=Path(media_dir) if (media_dir := env_str("MEDIA_DIR")) else None,
+            MEDIA_URL_TTL_SECONDS=env_int("MEDIA_URL_TTL_SECONDS", 24 * 3600, minimum=60),
+            MEDIA_MAX_PIXELS=env_int("MEDIA_MAX_PIXELS", 50_000_000, minimum=1_000_000),
         )
 
     def with_secret_key(self, *, required: bool) -> Config:

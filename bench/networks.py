@@ -24,11 +24,13 @@ from calendar_app.channels import create_channel
 from calendar_app.db import Database
 from calendar_app.models import User
 from calendar_app.networks.base import Message
+from calendar_app.networks.bluesky import BlueskyPublisher
 from calendar_app.networks.mastodon import MastodonPublisher, parse_time
 from calendar_app.networks.secrets import ChannelSecrets
 from calendar_app.outbound import OutboundPolicy
 from calendar_app.timeutil import now_utc
 from config import Config
+from tests.support.bluesky import POST, BlueskyServer
 from tests.support.mastodon import MastodonServer
 
 CONCURRENCY = Config().DISPATCH_CONCURRENCY
@@ -87,8 +89,46 @@ class MastodonNetwork:
         self.server.stop()
 
 
-LOOPBACK = ("127.0.0.1",)
-NETWORKS: dict[str, Callable[[Path], Network]] = {"mastodon": MastodonNetwork}
+class BlueskyNetwork:
+    kind = "bluesky"
+
+    def __init__(self, workdir: Path) -> None:
+        self.server = BlueskyServer(workdir).start()
+        self.numbers = iter(range(1_000_000))
+
+    def new_account(self) -> Any:
+        return self.server.new_account(f"bench{next(self.numbers)}")
+
+    def config(self, account: Any) -> dict[str, Any]:
+        return {
+            "service": self.server.url,
+            "handle": account.handle,
+            "app_password": account.app_password,
+        }
+
+    def publisher(self) -> BlueskyPublisher:
+        return BlueskyPublisher(timeout=TIMEOUT, policy=OutboundPolicy(allowed_hosts=LOOPBACK))
+
+    def created_times(self, account: Any) -> list[datetime]:
+        """The records' own `createdAt` (written by the sender when it sent)."""
+        times: list[datetime] = []
+        params: dict[str, Any] = {"repo": account.did, "collection": POST, "limit": 100}
+        while True:
+            page = self.server.xrpc("GET", "com.atproto.repo.listRecords", params=params).json()
+            times += [parse_time(r["value"]["createdAt"]) for r in page["records"]]
+            if not page.get("cursor") or not page["records"]:
+                return [t for t in times if t is not None]
+            params["cursor"] = page["cursor"]
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost"})
+NETWORKS: dict[str, Callable[[Path], Network]] = {
+    "mastodon": MastodonNetwork,
+    "bluesky": BlueskyNetwork,
+}
 
 
 def rate(times: list[datetime]) -> float:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from bench.declare import declare_run, slow_declare_run
 from bench.dispatching import dispatch_run as _dispatch_run
 from bench.dispatching import raw_rate
+from bench.evaluation import evaluation_run
 from bench.listening import BURST, burst_run, listener_run
 from bench.networks import NETWORKS, network_runs
 from bench.stats import median, percentile, spread
@@ -36,6 +37,7 @@ SECTIONS = (
     "networks",
     "trials",
     "views",
+    "evaluation",
     "memory",
     "growth",
     "listening",
@@ -87,6 +89,10 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--network-posts", type=int, help="posts per network channel run (300)")
     parser.add_argument("--stored", type=int, help="stored posts for the calendar views (10000)")
     parser.add_argument("--requests", type=int, help="requests per endpoint and size (30)")
+    parser.add_argument(
+        "--campaign-posts", type=int, help="posts of the evaluated campaign (10000)"
+    )
+    parser.add_argument("--result-points", type=int, help="their result measurements (100000)")
     parser.add_argument("--memory-deliveries", type=int, help="deliveries for peak RSS (10000)")
     parser.add_argument("--growth", help="stored posts for growth, comma-separated")
     parser.add_argument("--mentions", type=int, help="mentions waiting for the listener (10000)")
@@ -110,6 +116,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         "stored": (1000, 10000),
         "requests": (10, 30),
         "memory_deliveries": (1000, 10000),
+        "campaign_posts": (1000, 10000),
+        "result_points": (10000, 100000),
         "growth": ("1000,10000", "1000,10000,100000"),
         "mentions": (1000, 10000),
     }
@@ -292,6 +300,36 @@ def main(argv: list[str] | None = None) -> int:
         def do_views() -> None:
             views(args.stored)
 
+        def do_evaluation() -> None:
+            run = evaluation_run(dbs, receiver, posts=args.campaign_posts,
+                                 points=args.result_points, requests=args.requests)  # fmt: skip
+            health = percentile(run.ms["health"], 95)
+            size = f"{run.posts} posts, {run.points} result points"
+            for name, label in (
+                ("campaign_page", "campaign page HTML"),
+                ("campaign_api", "GET /api/v1/campaigns/<id>/evaluation"),
+                ("report_page", "report HTML, 30 days"),
+                ("report_api", "GET /api/v1/reports/monthly, 30 days"),
+            ):
+                values = run.ms[name]
+                p95 = percentile(values, 95)
+                table.add(
+                    f"SQLite {label}: p50/p95, {size}",
+                    f"{percentile(values, 50):.1f} / {p95:.1f} ms",
+                    f"health p95 {health:.2f} ms",
+                    f"{p95 / health:.0f}x",
+                    "-",
+                    None,
+                )
+            table.add(
+                f"SQLite report PDF (WeasyPrint), {size}: one",
+                f"{run.pdf_ms:.0f} ms, {run.pdf_bytes // 1024} KiB",
+                f"health p95 {health:.2f} ms",
+                f"{run.pdf_ms / health:.0f}x",
+                "-",
+                None,
+            )
+
         def do_memory() -> None:
             run = _dispatch_run(dbs, receiver, engine="sqlite", processes=1,
                                 count=args.memory_deliveries)  # fmt: skip
@@ -348,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
             "networks": do_networks,
             "trials": do_trials,
             "views": do_views,
+            "evaluation": do_evaluation,
             "memory": do_memory,
             "growth": do_growth,
             "listening": do_listening,
@@ -366,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         f"slow={args.slow_due}x{args.slow_delay:g}s networks={args.network_posts} "
         f"people_trials={args.people_trials} "
         f"stored={args.stored} requests={args.requests} memory={args.memory_deliveries} "
+        f"evaluation={args.campaign_posts}/{args.result_points} "
         f"growth={args.growth} mentions={args.mentions}; {time.monotonic() - started:.0f} s"
     )
     return 0

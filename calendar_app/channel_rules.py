@@ -48,20 +48,67 @@ class ChannelRules:
     # Instagram shows links in captions as plain, unclickable text: a link there is a mistake.
     links_allowed: bool = True
     images_allowed: bool = True
-    # Instagram publishes no text-only posts: the picture or video is added where it is
-    # published (posts here carry text only), so the composer reminds the planner of it.
+    # Instagram publishes no text-only posts: a post for it is saved only with an image.
     image_required: bool = False
+    # Images: how many a post may carry there, and how large each may be when it is sent
+    # (media.py scales a larger one down; None: no limit). `image_types`: the formats the
+    # network takes; another still image is converted, an animation cannot be.
+    max_images: int = 4
+    max_image_bytes: int | None = None
+    max_image_side: int | None = None  # the longer side, in pixels
+    max_image_pixels: int | None = None
+    image_types: tuple[str, ...] = ("image/png", "image/jpeg", "image/webp", "image/gif")
 
 
+MB = 1024 * 1024
 # Limits as each network counts them (checked 2026-11).
+# Image limits as each network documents them for uploads through its API (checked 2026-11);
+# Mastodon's are its defaults, the channel's server announces its own (networks/mastodon.py).
 RULES: dict[str, ChannelRules] = {
-    "x": ChannelRules("X", 280, counting=Counting.X_WEIGHTED),
-    "mastodon": ChannelRules("Mastodon", 500),
-    "bluesky": ChannelRules("Bluesky", 300),
-    "threads": ChannelRules("Threads", 500),
-    "linkedin": ChannelRules("LinkedIn", 3000),
-    "instagram": ChannelRules("Instagram", 2200, links_allowed=False, image_required=True),
-    "facebook": ChannelRules("Facebook", 63206),
+    "x": ChannelRules(
+        "X", 280, counting=Counting.X_WEIGHTED, max_image_bytes=5 * MB, max_image_side=8192
+    ),
+    "mastodon": ChannelRules("Mastodon", 500, max_image_bytes=16 * MB, max_image_pixels=8_294_400),
+    "bluesky": ChannelRules(
+        "Bluesky",
+        300,
+        max_image_bytes=1_000_000,
+        max_image_side=2000,
+        image_types=("image/png", "image/jpeg", "image/webp"),
+    ),
+    "threads": ChannelRules(
+        "Threads",
+        500,
+        max_images=10,
+        max_image_bytes=8 * MB,
+        max_image_side=1440,
+        image_types=("image/png", "image/jpeg"),
+    ),
+    "linkedin": ChannelRules(
+        "LinkedIn",
+        3000,
+        max_images=9,
+        max_image_bytes=8 * MB,
+        max_image_pixels=36_152_320,
+        image_types=("image/png", "image/jpeg", "image/gif"),
+    ),
+    "instagram": ChannelRules(
+        "Instagram",
+        2200,
+        links_allowed=False,
+        image_required=True,
+        max_images=10,
+        max_image_bytes=8 * MB,
+        max_image_side=1440,
+        image_types=("image/jpeg",),
+    ),
+    "facebook": ChannelRules(
+        "Facebook",
+        63206,
+        max_images=10,
+        max_image_bytes=10 * MB,
+        image_types=("image/png", "image/jpeg", "image/gif"),
+    ),
     "blog": ChannelRules("Blog", None),
     "other": ChannelRules("Other", None),
 }

@@ -346,7 +346,9 @@ def demo(password: str | None, if_empty: bool) -> None:
     config: Config = app.config["CALENDAR"]
     try:
         with get_db(app).transaction() as session:
-            summary = fill_demo(session, password=password, timezone=config.TIMEZONE)
+            summary = fill_demo(
+                session, password=password, timezone=config.TIMEZONE, media_dir=config.media_dir
+            )
     except DatabaseNotEmpty as exc:
         if if_empty:
             click.echo(f"demo not loaded: {exc}", err=True)

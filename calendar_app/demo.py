@@ -10,12 +10,15 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from io import BytesIO
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calendar_app import campaigns, planning, playbooks
+from calendar_app import campaigns, planning, playbooks, post_media
 from calendar_app.accounts import create_user
 from calendar_app.channels import create_channel, update_channel
 from calendar_app.departments import department_by_slug
@@ -416,6 +419,33 @@ def approver_for(author: User, people: dict[str, User]) -> User:
     return next(head for head in heads if head.id != author.id)
 
 
+def demo_picture(colour: str) -> bytes:
+    """A plain picture for a demo post on a network that needs one (Instagram): a band of the
+    department's colour on white (no photos ship with the app)."""
+    image = Image.new("RGB", (1080, 1080), "white")
+    ImageDraw.Draw(image).rectangle((0, 720, 1080, 1080), fill=colour)
+    out = BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def _images(
+    session: Session, plan: Plan, author: User, colour: str, media_dir: Path | None
+) -> list[post_media.ImageChoice] | None:
+    if media_dir is None or not any(channel == "instagram" for channel in plan.channels):
+        return None
+    row = post_media.upload(
+        session,
+        author,
+        demo_picture(colour),
+        media_dir=media_dir,
+        max_bytes=15 * 1024 * 1024,
+        max_pixels=50_000_000,
+    )
+    alt = f"Weiße Fläche, unten ein Streifen in der Farbe der Abteilung ({plan.title})"
+    return [post_media.ImageChoice(row.id, alt)]
+
+
 def add_post(
     session: Session,
     plan: Plan,
@@ -426,9 +456,12 @@ def add_post(
     departments: dict[str, Department],
     channels: dict[str, Channel],
     campaign_of: dict[str, Campaign],
+    media_dir: Path | None = None,
 ) -> Post:
     author = people[plan.author]
     campaign = campaign_of.get(plan.title)
+    department = departments[plan.department]
+    images = _images(session, plan, author, department.color, media_dir)
     post = planning.create_post(
         session,
         author,
@@ -437,8 +470,9 @@ def add_post(
         channel_ids=[channels[key].id for key in plan.channels],
         publish_at=local_time(today, plan, timezone),
         crisis_response=plan.crisis_response,
-        department_id=departments[plan.department].id,
+        department_id=department.id,
         campaign_id=campaign.id if campaign else None,
+        media=images,
     )
     if plan.state in (REVIEW, APPROVED):
         planning.submit_post(session, author, post)
@@ -512,9 +546,15 @@ def add_playbook(session: Session, people: dict[str, User], channels: dict[str, 
 
 
 def fill_demo(
-    session: Session, *, password: str | None, timezone: str, now: datetime | None = None
+    session: Session,
+    *,
+    password: str | None,
+    timezone: str,
+    now: datetime | None = None,
+    media_dir: Path | None = None,
 ) -> DemoSummary:
-    """Fill an empty database with the demo team and a month of plans, starting tomorrow."""
+    """Fill an empty database with the demo team and a month of plans, starting tomorrow.
+    With `media_dir`, posts for Instagram get a picture (stored there) with its alt text."""
     ensure_empty(session)
     password = password or readable_password()
     today = (now or now_utc()).astimezone(ZoneInfo(timezone)).date()
@@ -532,6 +572,7 @@ def fill_demo(
             departments=departments,
             channels=channels,
             campaign_of=campaign_of,
+            media_dir=media_dir,
         )
         for plan in PLANS
     ]

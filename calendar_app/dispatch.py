@@ -27,15 +27,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from calendar_app import claims, interleave
+from calendar_app import claims, interleave, post_media
 from calendar_app.channels import tell_channel_keepers
 from calendar_app.db import Database
-from calendar_app.models import Channel, Delivery, Post
+from calendar_app.models import Channel, Delivery, Post, PostMedia
+from calendar_app.networks.base import MediaFile
 from calendar_app.publishers import Message, Outcome, build_publishers
 from calendar_app.timeutil import now_utc
 from config import Config
@@ -84,9 +86,12 @@ class DeliveryMessage:
     message: Message
 
 
-def delivery_messages(session: Session, delivery_ids: Sequence[int]) -> list[DeliveryMessage]:
+def delivery_messages(
+    session: Session, delivery_ids: Sequence[int], media_dir: Path | None = None
+) -> list[DeliveryMessage]:
     """What these deliveries send, in the order of their ids: the one way a delivery's message
-    is made, for sending it and for looking for it on the network (unknown_checks)."""
+    is made, for sending it and for looking for it on the network (unknown_checks). With
+    `media_dir`, the posts' images too (looking for a post on its network needs none)."""
     if not delivery_ids:
         return []
     rows = session.execute(
@@ -96,6 +101,7 @@ def delivery_messages(session: Session, delivery_ids: Sequence[int]) -> list[Del
         .where(Delivery.id.in_(delivery_ids))
         .order_by(Delivery.id)
     ).all()
+    images = _images(session, media_dir, {post.id for _, _, post, _ in rows}) if media_dir else {}
     return [
         DeliveryMessage(
             kind=channel.kind,
@@ -109,10 +115,31 @@ def delivery_messages(session: Session, delivery_ids: Sequence[int]) -> list[Del
                 publish_at=post.publish_at,
                 post_created_at=post.created_at,
                 in_reply_to=post.in_reply_to,
+                media=images.get(post.id, ()),
             ),
         )
         for delivery_id, body_override, post, channel in rows
     ]
+
+
+def _images(
+    session: Session, media_dir: Path, post_ids: set[int]
+) -> dict[int, tuple[MediaFile, ...]]:
+    """The posts' images, in order, with their alt text: read with the text, so what was
+    approved is what is sent."""
+    by_post: dict[int, list[MediaFile]] = {}
+    if not post_ids:
+        return {}
+    rows = session.scalars(
+        select(PostMedia)
+        .where(PostMedia.post_id.in_(post_ids))
+        .order_by(PostMedia.post_id, PostMedia.position)
+    )
+    for row in rows:
+        by_post.setdefault(row.post_id, []).append(
+            post_media.media_file(media_dir, row.media, row.alt)
+        )
+    return {post_id: tuple(files) for post_id, files in by_post.items()}
 
 
 @dataclass(frozen=True)
@@ -390,7 +417,7 @@ class Dispatcher:
         by_id = {c.delivery_id: c for c in claimed}
         return [
             _Job(by_id[out.message.delivery_id], out.kind, out.config, out.message)
-            for out in delivery_messages(session, list(by_id))
+            for out in delivery_messages(session, list(by_id), self.config.media_dir)
         ]
 
     def _record_outcome(

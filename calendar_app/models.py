@@ -302,6 +302,13 @@ class Post(Base):
     tag_rows: Mapped[list[PostTag]] = relationship(
         order_by="PostTag.tag", cascade="all, delete-orphan"
     )
+    # Images go out with their alt text; without it only when someone said why (the audit log
+    # keeps the reason too).
+    media_rows: Mapped[list[PostMedia]] = relationship(
+        order_by="PostMedia.position", cascade="all, delete-orphan"
+    )
+    alt_text_waived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    alt_text_waiver_reason: Mapped[str | None] = mapped_column(Text)
 
     @property
     def tags(self) -> list[str]:
@@ -317,6 +324,39 @@ class PostTag(Base):
         ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(60), primary_key=True, index=True)
+
+
+class Media(Base):
+    """An uploaded image as stored: re-encoded without its location data, kept under the
+    SHA-256 of the stored bytes (media.py), so the same image uploaded twice is one file."""
+
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    mime_type: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    # More than one frame: sent as it is or not at all (never scaled).
+    animated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+
+class PostMedia(Base):
+    """An image on a post, in its place, with the alt text written for it."""
+
+    __tablename__ = "post_media"
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id"), index=True)
+    alt: Mapped[str] = mapped_column(Text, default="")
+
+    media: Mapped[Media] = relationship(lazy="joined")
 
 
 class Delivery(Base):
@@ -812,3 +852,63 @@ class SpikeAlert(Base):
 
     channel: Mapped[Channel | None] = relationship()
     decided_by: Mapped[User | None] = relationship()
+
+
+# --- evaluation: what published deliveries achieved (calendar_app/evaluation/) ------------------
+
+
+class ResultState(StrEnum):
+    OK = "ok"  # the network (or the receiver of a webhook channel) gave numbers
+    UNAUTHORIZED = "unauthorized"  # 401/403: the token was revoked or lacks the read scope
+    NO_APPVIEW = "no_appview"  # Bluesky: no AppView answered for the PDS; no numbers exist
+    GONE = "gone"  # the post was deleted on the network
+
+
+class ResultPoint(Base):
+    """One measurement of one published delivery: appended, never overwritten, so the numbers
+    form a time series. A measurement that could not read numbers keeps its state and NULLs
+    (never zeros): "the token lacks the read scope" is not "nobody liked it"."""
+
+    __tablename__ = "result_points"
+    __table_args__ = (
+        Index("ix_result_points_delivery_measured", "delivery_id", "measured_at"),
+        Index("ix_result_points_channel_measured", "channel_id", "measured_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    measured_at: Mapped[datetime]
+    # "network" (read by the results job) or "webhook" (sent to the signed inbound endpoint).
+    source: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default=ResultState.OK)
+    # Favourites (Mastodon), likes (Bluesky and the rest).
+    likes: Mapped[int | None] = mapped_column(Integer)
+    # Boosts (Mastodon), reposts (Bluesky), shares.
+    shares: Mapped[int | None] = mapped_column(Integer)
+    replies: Mapped[int | None] = mapped_column(Integer)
+    quotes: Mapped[int | None] = mapped_column(Integer)
+    # Only where the network tells (a webhook receiver with the platform's statistics).
+    reach: Mapped[int | None] = mapped_column(Integer)
+    clicks: Mapped[int | None] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+
+class ResultWatch(Base):
+    """When a published network delivery is measured next: 1 h, 24 h, 7 days and 30 days after
+    it was published. A results job claims a due row with a conditional update (its token and a
+    lease), so several schedulers measure each point once."""
+
+    __tablename__ = "result_watches"
+    __table_args__ = (Index("ix_result_watches_due", "next_due_at"),)
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    # How many of the schedule's points are behind it (4: done; next_due_at is then NULL).
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    next_due_at: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None]
+    last_state: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)

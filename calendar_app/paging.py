@@ -77,6 +77,7 @@ def page_of_posts(
             selectinload(Post.department),
             selectinload(Post.campaign),
             selectinload(Post.tag_rows),
+            selectinload(Post.media_rows),
         )
         .where(*post_filters(**filters))  # type: ignore[arg-type]
     )

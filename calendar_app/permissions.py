@@ -171,3 +171,9 @@ def require_may_discard(user: User, post: Post) -> None:
     raise NotAllowed(
         "only a communications head or an admin may discard an approved post or one by someone else"
     )
+
+
+def require_may_upload_media(user: User) -> None:
+    """Planners, heads and admins put images on posts."""
+    if user.role not in (Role.PLANNER, Role.HEAD, Role.ADMIN):
+        raise NotAllowed("only planners, communications heads and admins may upload images")

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from calendar_app import audit, holds, interleave, post_news
+from calendar_app import audit, holds, interleave, post_media, post_news
 from calendar_app.campaigns import find_campaign
 from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
@@ -35,6 +35,7 @@ from calendar_app.permissions import (
     require_may_submit,
     require_reviewer,
 )
+from calendar_app.post_media import ImageChoice
 from calendar_app.timeutil import check_aware, now_utc
 
 # Before approval a post's status is its place in the workflow; after, it is derived from its
@@ -138,6 +139,7 @@ def list_posts(
         selectinload(Post.department),
         selectinload(Post.campaign),
         selectinload(Post.tag_rows),
+        selectinload(Post.media_rows),
     )
     stmt = stmt.where(
         *post_filters(
@@ -207,14 +209,28 @@ def create_post(
     campaign_id: int | None = None,
     overrides: Mapping[int, str] | None = None,
     tags: Sequence[str] = (),
+    media: Sequence[ImageChoice] | None = None,
+    alt_text_waived: bool = False,
+    alt_text_waiver_reason: str | None = None,
 ) -> Post:
     """A new draft; `overrides` gives some channels their own text (channel id -> text).
 
     Without a department the post belongs to the author's first one (departments.py).
+    `media`: the images, each with its alt text (None: the caller offers no images, as an
+    imported plan or a prepared statement; a channel that needs one then gets it in the
+    composer before the post is approved).
     """
     channels = channels_by_ids(session, channel_ids)
     overrides = _clean_overrides(overrides)
     check_text(title, body, channels, overrides)
+    images = post_media.check_images(
+        session,
+        media or (),
+        channels,
+        waived=alt_text_waived,
+        waiver_reason=alt_text_waiver_reason,
+        images_required=media is not None,
+    )
     clean_tags = holds.normalise_tags(tags)
     crisis_id = _crisis_to_answer(session, crisis_response)
     post = Post(
@@ -237,9 +253,13 @@ def create_post(
         ],
     )
     holds.set_tags(post, clean_tags)
+    post_media.set_images(
+        post, images, waived=alt_text_waived, waiver_reason=alt_text_waiver_reason
+    )
     holds.index_post_text(post)
     session.add(post)
     session.flush()
+    post_media.record_waiver(session, author, post, {})
     return post
 
 
@@ -284,7 +304,16 @@ def _refuse_edit(post: Post, deliveries: Sequence[Delivery]) -> None:
 
 
 # What a second person approves: a change of any of these needs a new approval.
-CONTENT = ("title", "body", "overrides", "channels", "publish_at", "crisis_response")
+CONTENT = (
+    "title",
+    "body",
+    "overrides",
+    "channels",
+    "publish_at",
+    "crisis_response",
+    "media",
+    "alt_text_waived",
+)
 MAX_DIFF_LINES = 200
 
 
@@ -300,6 +329,7 @@ def _snapshot(post: Post) -> dict[str, Any]:
         "tags": sorted(post.tags),
         "department_id": post.department_id,
         "campaign_id": post.campaign_id,
+        **post_media.snapshot(post),
     }
 
 
@@ -353,6 +383,21 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
         staying = {c.id for c in channels}
         overrides = {k: v for k, v in current_overrides(post).items() if k in staying}
     check_text(title, body, channels, overrides)
+    waived = changes.get("alt_text_waived", post.alt_text_waived)
+    waiver_reason = changes.get("alt_text_waiver_reason", post.alt_text_waiver_reason)
+    images = post_media.check_images(
+        session,
+        changes.get("media", post_media.images_of(post)),
+        channels,
+        waived=waived,
+        waiver_reason=waiver_reason,
+        # An edit of the images or channels is where a channel that needs an image asks for it.
+        images_required="media" in changes or "channel_ids" in changes,
+    )
+    waiver_before = {
+        "alt_text_waived": post.alt_text_waived,
+        "waiver_reason": post.alt_text_waiver_reason,
+    }
     tags = holds.normalise_tags(changes["tags"]) if "tags" in changes else None
     if "crisis_response" in changes and changes["crisis_response"] != post.crisis_response:
         crisis_id = _crisis_to_answer(session, changes["crisis_response"])
@@ -377,8 +422,10 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
         delivery.body_override = overrides.get(delivery.channel_id)
     if tags is not None:
         holds.set_tags(post, tags)
+    post_media.set_images(post, images, waived=waived, waiver_reason=waiver_reason)
     holds.index_post_text(post)
     session.flush()
+    post_media.record_waiver(session, editor, post, waiver_before)
 
     changed = _changes(before, _snapshot(post))
     if not changed:
@@ -495,7 +542,16 @@ def approve_post(
     require_may_approve_held_words(approver, post, held_words)
     if post.status != PostStatus.IN_REVIEW:
         raise Conflict(f"only a post in review can be approved; this post is {post.status}")
-    check_text(post.title, post.body, [d.channel for d in post.deliveries], current_overrides(post))
+    channels = [d.channel for d in post.deliveries]
+    check_text(post.title, post.body, channels, current_overrides(post))
+    post_media.check_images(
+        session,
+        post_media.images_of(post),
+        channels,
+        waived=post.alt_text_waived,
+        waiver_reason=post.alt_text_waiver_reason,
+        images_required=False,
+    )
     holds.index_post_text(post)
     _arm(post, approver)
     session.flush()

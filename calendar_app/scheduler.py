@@ -19,6 +19,7 @@ from flask import Flask
 
 from calendar_app.blackouts import send_reminders
 from calendar_app.dispatch import Dispatcher
+from calendar_app.evaluation.measure import measure_results
 from calendar_app.extensions import get_db
 from calendar_app.graveyard import check_graveyards
 from calendar_app.listening.detector import detect_once
@@ -41,6 +42,9 @@ UNKNOWN_CHECK_INTERVAL_SECONDS = 30.0
 DIGEST_INTERVAL_SECONDS = 60.0
 # How often the early warning counts the last window's mentions (the window slides by this).
 DETECT_INTERVAL_SECONDS = 60.0
+# How often the results job looks for measurements that fell due (1 h, 24 h, 7 d, 30 d after
+# publication: a minute late is on time).
+RESULTS_INTERVAL_SECONDS = 60.0
 
 
 def build_dispatcher(app: Flask) -> Dispatcher:
@@ -110,6 +114,12 @@ def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float
         "early_warning",
         DETECT_INTERVAL_SECONDS,
         lambda: detect_once(dispatcher.db, dispatcher.config, now_utc()),
+    )
+    _every(
+        scheduler,
+        "results",
+        RESULTS_INTERVAL_SECONDS,
+        lambda: measure_results(dispatcher.db, dispatcher.publishers),
     )
     _every(
         scheduler,

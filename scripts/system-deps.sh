@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: a PostgreSQL server (the tests start their own throwaway
-# cluster with it) and Chromium (the browser tests drive it headless with Playwright). Installed
-# only when missing, and only where we may (root with apt-get).
+# cluster with it), Chromium (the browser tests drive it headless with Playwright), the libraries
+# WeasyPrint renders the management report's PDF with (Pango, HarfBuzz's subsetter, a font) and
+# poppler-utils (the tests read the PDF back with pdftotext and pdftoppm). Installed only when
+# missing, and only where we may (root with apt-get).
 set -euo pipefail
 
 have_postgres() {
@@ -11,6 +13,11 @@ have_postgres() {
 missing=()
 have_postgres || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+for package in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+        || missing+=("$package")
+done
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

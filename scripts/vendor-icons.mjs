@@ -8,7 +8,7 @@ const ICONS = [
   // the menu
   "calendar", "pencil-plus", "speakerphone", "checklist", "alert-triangle", "calendar-off",
   "book", "send", "heart-rate-monitor", "broadcast", "building", "users", "history",
-  "calendar-share", "bell", "menu-2", "x", "logout", "inbox",
+  "calendar-share", "bell", "menu-2", "x", "logout", "inbox", "chart-bar", "report-analytics",
   // the networks a channel publishes to
   "brand-x", "brand-mastodon", "brand-bluesky", "brand-threads", "brand-linkedin",
   "brand-instagram", "brand-facebook", "article", "world",

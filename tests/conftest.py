@@ -238,6 +238,20 @@ class Team:
         assert response.status_code == 201, response.get_json()
         return response.get_json()
 
+    def image(self, who: str = "planner") -> dict[str, Any]:
+        """A small uploaded PNG, for a post that needs an image (Instagram)."""
+        from io import BytesIO
+
+        from PIL import Image
+
+        png = BytesIO()
+        Image.new("RGB", (32, 24), "teal").save(png, "PNG")
+        response = getattr(self, who).post(
+            "/media", data={"file": (BytesIO(png.getvalue()), "bild.png")}
+        )
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
     def draft(
         self,
         channels: list[int],

@@ -94,7 +94,8 @@ def test_a_post_too_long_for_one_channel_is_refused_naming_that_channel_and_neve
 def test_an_own_text_for_a_channel_obeys_that_channels_rules(team: Team) -> None:
     x = team.channel("X @Konzern", network="x")
     insta = team.channel("Instagram NH", network="instagram")
-    post = team.draft([x["id"], insta["id"]], body="Kurz.")
+    image = {"id": team.image()["id"], "alt": "Das Hafenfest"}
+    post = team.draft([x["id"], insta["id"]], body="Kurz.", media=[image])
     too_long = team.planner.patch(
         f"/posts/{post['id']}", json={"overrides": {str(x["id"]): "a" * 281}}
     )

@@ -1,5 +1,5 @@
 """A webhook channel's signed inbound URL: items fed in by a sender that signs the raw body with
-the channel's secret (as our outbound webhooks sign theirs), sent_at against replays, each item
+the channel's secret and a signed time against replays (as results come in), each item
 stored once by its id."""
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from sqlalchemy import func, select
 
 from calendar_app.db import Database
 from calendar_app.extensions import get_db
-from calendar_app.listening.inbound import SIGNATURE_HEADER
+from calendar_app.listening.inbound import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from calendar_app.migrate import upgrade
 from calendar_app.models import Channel, InboxItem
-from calendar_app.publishers.webhook import signature
 from calendar_app.timeutil import iso_utc, now_utc
 from tests.conftest import Team
 from tests.support.server import serving
@@ -35,10 +34,18 @@ def webhook_channel(team: Team, secret: str = SECRET) -> int:
     )["id"]
 
 
-def body(*items: dict[str, Any], sent_at: Any = None) -> bytes:
-    return json.dumps(
-        {"sent_at": iso_utc(sent_at or now_utc()), "items": list(items)}, ensure_ascii=False
-    ).encode()
+def body(*items: dict[str, Any]) -> bytes:
+    return json.dumps({"items": list(items)}, ensure_ascii=False).encode()
+
+
+def signed(raw: bytes, secret: str = SECRET, at: Any = None) -> dict[str, str]:
+    """The headers a sender adds: the time and the signature over the time and the body."""
+    timestamp = str(int((at or now_utc()).timestamp()))
+    return {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(secret, timestamp, raw),
+    }
 
 
 def item(id_: str, text: str = "Mein Zähler zeigt Unsinn", **extra: Any) -> dict[str, Any]:
@@ -46,10 +53,8 @@ def item(id_: str, text: str = "Mein Zähler zeigt Unsinn", **extra: Any) -> dic
             **extra}  # fmt: skip
 
 
-def send(team: Team, channel_id: int, raw: bytes, sign_with: str | None = SECRET) -> Any:
-    headers = {"Content-Type": "application/json"}
-    if sign_with is not None:
-        headers[SIGNATURE_HEADER] = signature(sign_with, raw)
+def send(team: Team, channel_id: int, raw: bytes) -> Any:
+    headers = signed(raw)
     return team.client.post(f"/api/v1/channels/{channel_id}/inbound", data=raw, headers=headers)
 
 
@@ -94,13 +99,16 @@ def test_signed_items_arrive_once_and_are_routed_like_any_other(any_team: Team) 
     ("case", "status", "says"),
     [
         ("unsigned", 401, SIGNATURE_HEADER),
+        ("no time", 401, TIMESTAMP_HEADER),
         ("wrong secret", 401, "does not match"),
         ("body changed after signing", 401, "does not match"),
-        ("too old", 401, "sent_at"),
-        ("from the future", 401, "sent_at"),
+        ("time changed after signing", 401, "does not match"),
+        ("too old", 401, TIMESTAMP_HEADER),
+        ("from the future", 401, TIMESTAMP_HEADER),
+        ("time not a number", 401, "unix seconds"),
         ("no items", 422, "items"),
         ("text missing", 422, "items.0.text"),
-        ("naive time", 422, "sent_at"),
+        ("naive said_at", 422, "items.0.said_at"),
         ("not JSON", 400, "JSON"),
     ],
 )
@@ -108,28 +116,31 @@ def test_what_is_refused_says_why_and_stores_nothing(
     team: Team, case: str, status: int, says: str
 ) -> None:
     channel_id = webhook_channel(team)
-    raw, secret = body(item("1")), SECRET
-    if case == "unsigned":
-        secret = None
-    elif case == "wrong secret":
-        secret = "geraten"
-    elif case == "too old":
-        raw = body(item("1"), sent_at=now_utc() - timedelta(minutes=6))
-    elif case == "from the future":
-        raw = body(item("1"), sent_at=now_utc() + timedelta(minutes=6))
-    elif case == "no items":
+    raw = body(item("1"))
+    if case == "no items":
         raw = body()
     elif case == "text missing":
         raw = body({"id": "1", "author": {"handle": "x"}})
-    elif case == "naive time":
-        raw = json.dumps({"sent_at": "2026-12-01T10:00:00", "items": [item("1")]}).encode()
+    elif case == "naive said_at":
+        raw = body(item("1", said_at="2026-12-01T10:00:00"))
     elif case == "not JSON":
         raw = b"{items: 1"
-    headers = {"Content-Type": "application/json"}
-    if secret is not None:
-        headers[SIGNATURE_HEADER] = signature(secret, raw)
-    if case == "body changed after signing":
+    at = now_utc()
+    if case == "too old":
+        at -= timedelta(minutes=6)
+    elif case == "from the future":
+        at += timedelta(minutes=6)
+    headers = signed(raw, "geraten" if case == "wrong secret" else SECRET, at)
+    if case == "unsigned":
+        del headers[SIGNATURE_HEADER]
+    elif case == "no time":
+        del headers[TIMESTAMP_HEADER]
+    elif case == "body changed after signing":
         raw = raw.replace(b"Unsinn", b"Quatsch")
+    elif case == "time changed after signing":
+        headers[TIMESTAMP_HEADER] = str(int(headers[TIMESTAMP_HEADER]) + 1)
+    elif case == "time not a number":
+        headers[TIMESTAMP_HEADER] = "gestern"
     answer = team.client.post(f"/api/v1/channels/{channel_id}/inbound", data=raw, headers=headers)
 
     assert answer.status_code == status, answer.get_json()
@@ -139,13 +150,14 @@ def test_what_is_refused_says_why_and_stores_nothing(
 
 
 def test_only_an_active_webhook_channel_takes_items(team: Team) -> None:
+    """Anything else answers as an unsigned request does: the URL tells nothing."""
     outbox = team.channel("Outbox")["id"]
-    assert send(team, outbox, body(item("1"))).status_code == 404
-    assert send(team, 999_999, body(item("1"))).status_code == 404
+    assert send(team, outbox, body(item("1"))).status_code == 401
+    assert send(team, 999_999, body(item("1"))).status_code == 401
     channel_id = webhook_channel(team)
     with get_db(team.app).transaction() as session:
         session.get(Channel, channel_id).active = False
-    assert send(team, channel_id, body(item("1"))).status_code == 404
+    assert send(team, channel_id, body(item("1"))).status_code == 401
     assert stored(team) == 0
 
 
@@ -182,7 +194,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, int]]:
 def test_a_sender_over_real_http_feeds_items_in_once(served: tuple[str, int]) -> None:
     url, channel_id = served
     raw = body(item("ticket-4711", "Rechnung doppelt abgebucht"))
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(SECRET, raw)}
+    headers = signed(raw)
     address = f"{url}/api/v1/channels/{channel_id}/inbound"
 
     first = httpx.post(address, content=raw, headers=headers, timeout=10)

@@ -942,8 +942,8 @@ def test_every_api_route_but_health_and_description_wants_a_token(app: Flask) ->
         response = client.open(path, method=method, json={} if method != "GET" else None)
         if endpoint == "api.listening.inbound":
             # A webhook channel's inbound URL: the signature with the channel's secret is the
-            # credential (tests/test_inbound_webhook.py); an unknown channel answers 404.
-            assert response.status_code in (401, 404), path
+            # credential (tests/test_inbound_webhook.py).
+            assert response.status_code == 401, path
             continue
         if endpoint in open_ones:
             assert response.status_code == 200, path
@@ -961,8 +961,9 @@ def test_every_page_and_button_wants_a_login(app: Flask) -> None:
         # Public on purpose: login; the iCal feed (calendar programs cannot log in, its secret
         # token is the credential; an unknown or revoked one answers 404: tests/test_ical.py);
         # and the acknowledgement link in an escalation e-mail to someone outside the app (its
-        # secret token is the key; tests/test_playbooks.py).
-        if endpoint in ("web.login", "web.ical_feed", "web.acknowledge_link"):
+        # secret token is the key; tests/test_playbooks.py); an image's signed link in a webhook
+        # (its signature is the key, and it expires; tests/test_media.py).
+        if endpoint in ("web.login", "web.ical_feed", "web.acknowledge_link", "web.signed_media"):
             continue
         response = client.open(path, method=method)
         if method == "GET":

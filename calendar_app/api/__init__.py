@@ -12,7 +12,9 @@ from calendar_app.api import (
     channels,
     crisis,
     departments,
+    evaluation,
     listening,
+    media,
     notifications,
     people,
     playbooks,
@@ -25,8 +27,14 @@ from calendar_app.api.auth import (
 )
 from calendar_app.api.openapi import document
 
-# The inbound URL of a webhook channel is signed with the channel's secret instead of a token.
-PUBLIC_ENDPOINTS = {"api.health", "api.openapi", "api.listening.inbound"}
+# Signed with a webhook channel's secret instead of a token: results (evaluation) and items
+# for the inbox (listening).
+PUBLIC_ENDPOINTS = {
+    "api.health",
+    "api.openapi",
+    evaluation.INBOUND_ENDPOINT,
+    "api.listening.inbound",
+}
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 _PARTS = (
@@ -40,6 +48,8 @@ _PARTS = (
     blackouts.bp,
     playbooks.bp,
     listening.bp,
+    media.bp,
+    evaluation.bp,
 )
 for _part in _PARTS:
     api.register_blueprint(_part)

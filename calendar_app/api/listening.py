@@ -67,10 +67,16 @@ def inbound(channel_id: int) -> tuple[dict[str, Any], int]:
     channel = incoming.inbound_channel(session, channel_id)
     raw = request.get_data(cache=True)
     secrets = channel_secrets(current_app.config["CALENDAR"])
-    incoming.check_signature(channel, raw, request.headers.get(incoming.SIGNATURE_HEADER), secrets)
-    data = parse(InboundItems)
     now = now_utc()
-    incoming.check_fresh(data.sent_at, now)
+    incoming.check_signature(
+        channel,
+        raw,
+        request.headers.get(incoming.TIMESTAMP_HEADER),
+        request.headers.get(incoming.SIGNATURE_HEADER),
+        secrets,
+        now,
+    )
+    data = parse(InboundItems)
     heard = [
         Heard(
             remote_id=item.id,

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from calendar_app import paging
-from calendar_app.api import responses, schemas
+from calendar_app.api import evaluation_answers, responses, schemas
 from calendar_app.listening import inbox
 from calendar_app.models import MAX_ID, PostStatus
 from calendar_app.query_args import MAX_VALUE_LENGTH
@@ -69,6 +69,29 @@ def _csv_op(summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
     return operation
 
 
+def _media_upload_op() -> dict[str, Any]:
+    operation = _op(
+        "upload an image (PNG, JPEG, WebP or GIF, up to MEDIA_MAX_BYTES): it is checked by its "
+        "content, turned upright, stored without its metadata (no location); put it on a post "
+        'with `"media": [{"id": ..., "alt": ...}]`. 422: too large or not an image',
+        responses.MediaUpload,
+        ok=201,
+    )
+    operation["requestBody"] = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            }
+        },
+    }
+    return operation
+
+
 def _path_id(name: str) -> list[dict[str, Any]]:
     return [
         {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
@@ -114,7 +137,8 @@ def _components() -> dict[str, Any]:
         schemas.WatchedHashtagsSet,
     ]
     _, defs = models_json_schema(
-        [(m, "validation") for m in requests] + [(m, "serialization") for m in responses.ANSWERS],
+        [(m, "validation") for m in requests + evaluation_answers.REQUESTS]
+        + [(m, "serialization") for m in responses.ANSWERS + evaluation_answers.ANSWERS],
         ref_template="#/components/schemas/{model}",
     )
     return defs.get("$defs", {})
@@ -232,6 +256,7 @@ def document() -> dict[str, Any]:
                     parameters=_path_id("user_id"),
                 )
             },
+            "/media": {"post": _media_upload_op()},
             "/posts": {
                 "get": _op(
                     "the plan in order (publish_at, then id), one page at a time: at most "
@@ -398,6 +423,7 @@ def document() -> dict[str, Any]:
             },
             **_blackout_paths(),
             **_listening_paths(),
+            **_evaluation_paths(),
         },
     }
 
@@ -466,15 +492,17 @@ def _listening_paths() -> dict[str, Any]:
         "/channels/{channel_id}/inbound": {
             "post": {
                 **_op(
-                    "feed items into a webhook channel's inbox: no token, the raw body signed "
-                    "with the channel's secret (X-Signature-SHA256: hex HMAC-SHA256), sent_at "
-                    "within 5 minutes of our clock; items are stored once by their id",
+                    "feed items into a webhook channel's inbox: no token; X-Signature-Timestamp "
+                    "(unix seconds, within 5 minutes of our clock) and X-Signature-SHA256 (hex "
+                    "HMAC-SHA256 with the channel's secret over '<timestamp>.' and the raw body); "
+                    "items are stored once by their id",
                     r.InboundReceipt,
                     schemas.InboundItems,
                     201,
                     also={200: "nothing new: every item was stored before"},
                     parameters=channel,
-                    description="401: the signature does not match, or sent_at is too old",
+                    description="401: not signed, signed with another secret, too old, or no "
+                    "active webhook channel",
                 ),
                 "security": [],
             }
@@ -549,5 +577,91 @@ def _listening_paths() -> dict[str, Any]:
         "/alerts/watch-words": {
             "get": _op("the watch list that makes the early warning more sensitive", r.WatchWords),
             "put": _op("set the watch list (head, admin)", r.WatchWords, schemas.WatchWordsSet),
+        },
+    }
+
+
+def _evaluation_paths() -> dict[str, Any]:
+    e = evaluation_answers
+    delivery = _path_id("delivery_id")
+    channel = _path_id("channel_id")
+    inbound = _op(
+        "results of a webhook channel's delivery, sent by its receiver; no bearer token: signed "
+        "with the channel's secret (X-Signature-Timestamp: unix seconds; X-Signature-SHA256: hex "
+        "HMAC-SHA256 of '<timestamp>.' followed by the raw body), refused with 401 otherwise",
+        e.InboundResult,
+        e.ResultsInbound,
+        201,
+        parameters=channel,
+    )
+    inbound["security"] = []
+    return {
+        "/deliveries/{delivery_id}/results": {
+            "get": _op(
+                "the measurements of one delivery, oldest first (a time series)",
+                e.DeliveryResults,
+                parameters=delivery,
+            )
+        },
+        "/posts/{post_id}/results": {
+            "get": _op(
+                "the measurements of a post's deliveries, and the latest of each summed",
+                e.PostResults,
+                parameters=_ID,
+            )
+        },
+        "/results.csv": {
+            "get": _csv_op(
+                "every measurement as CSV, one row each",
+                [
+                    _query("from", {"type": "string", "format": "date-time"}, "measured from"),
+                    _query("to", {"type": "string", "format": "date-time"}, "measured before"),
+                    _query("channel", _AN_ID, "of this channel"),
+                    _query("campaign", _AN_ID, "of this campaign's posts"),
+                ],
+            )
+        },
+        "/results/inbound/{channel_id}": {"post": inbound},
+        "/team": {
+            "get": _op(
+                "per department and channel: planned, published, held, missed, discarded, inbox "
+                "items answered; channels whose results fall while their cadence holds",
+                e.TeamView,
+                parameters=[
+                    _query("from", {"type": "string", "format": "date"}, "first day (included)"),
+                    _query("to", {"type": "string", "format": "date"}, "last day (included)"),
+                ],
+            )
+        },
+        "/reports/monthly": {
+            "get": _op(
+                "the management report's figures (head, admin); the page and its PDF are at "
+                "/reports/monthly and /reports/monthly.pdf",
+                e.MonthlyReport,
+                parameters=[
+                    _query(
+                        "month",
+                        {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+                        "e.g. 2026-11; default the last full month",
+                    ),
+                    _query("from", {"type": "string", "format": "date"}, "or: first day"),
+                    _query("to", {"type": "string", "format": "date"}, "and last day"),
+                ],
+            )
+        },
+        "/campaigns/{campaign_id}/evaluation": {
+            "get": _op(
+                "each KPI against what was measured (null: not measured), the posts ranked by "
+                "result, the cadence per week against the plan",
+                e.CampaignEvaluation,
+                parameters=[
+                    *_CAMPAIGN_ID,
+                    _query(
+                        "top",
+                        {"type": "integer", "minimum": 1, "maximum": 10000},
+                        "how many ranked posts (default 50)",
+                    ),
+                ],
+            )
         },
     }

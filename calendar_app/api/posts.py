@@ -9,6 +9,7 @@ from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import (
     CommentCreate,
     Discard,
+    MediaRef,
     PlanImport,
     PostCreate,
     PostUpdate,
@@ -19,10 +20,25 @@ from calendar_app.api.serialize import comment_json, post_json
 from calendar_app.errors import InvalidInput
 from calendar_app.extensions import db_session
 from calendar_app.models import Post, PostStatus
+from calendar_app.post_media import ImageChoice
 from calendar_app.query_args import QueryArgs
 
 bp = Blueprint("posts", __name__)
-NOT_NULL = ("body", "publish_at", "title", "crisis_response", "channels", "overrides", "tags")
+NOT_NULL = (
+    "body",
+    "publish_at",
+    "title",
+    "crisis_response",
+    "channels",
+    "overrides",
+    "tags",
+    "media",
+    "alt_text_waived",
+)
+
+
+def _images(refs: list[MediaRef]) -> list[ImageChoice]:
+    return [ImageChoice(ref.id, ref.alt) for ref in refs]
 
 
 def _filters(query: QueryArgs) -> dict[str, Any]:
@@ -110,6 +126,9 @@ def create() -> tuple[dict[str, Any], int]:
         campaign_id=data.campaign_id,
         overrides=data.overrides,
         tags=data.tags,
+        media=_images(data.media),
+        alt_text_waived=data.alt_text_waived,
+        alt_text_waiver_reason=data.alt_text_waiver_reason,
     )
     return planned_json(post), 201
 
@@ -130,6 +149,8 @@ def edit(post_id: int) -> dict[str, Any]:
         raise InvalidInput("fields may not be null: " + ", ".join(nulls), nulls)
     if "channels" in changes:
         changes["channel_ids"] = changes.pop("channels")
+    if data.media is not None:
+        changes["media"] = _images(data.media)
     return planned_json(planning.edit_post(session, api_user(), post, changes))
 
 

@@ -139,6 +139,26 @@ class CampaignRef(Answer):
     name: str
 
 
+class MediaUpload(Answer):
+    """An uploaded image, as stored (location data removed)."""
+
+    id: int
+    mime_type: Literal["image/png", "image/jpeg", "image/webp", "image/gif"]
+    width: int
+    height: int
+    bytes: int
+    url: str = Field(description="where signed-in people see it")
+
+
+class PostImage(Answer):
+    id: int
+    alt: str
+    mime_type: str
+    width: int
+    height: int
+    url: str
+
+
 class Post(Answer):
     id: int
     title: str
@@ -157,6 +177,9 @@ class Post(Answer):
     updated_at: datetime
     deliveries: list[Delivery]
     tags: list[str]
+    media: list[PostImage]
+    alt_text_waived: bool
+    alt_text_waiver_reason: str | None
     # Planning into a blackout date: what will happen (the post is held there).
     warnings: list[str] | None = None
 
@@ -507,6 +530,7 @@ class Error(Answer):
 
 ANSWERS: list[type[BaseModel]] = [
     Health,
+    MediaUpload,
     Department,
     DepartmentList,
     ChannelCheck,

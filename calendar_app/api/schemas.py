@@ -25,6 +25,7 @@ from calendar_app.holds import MAX_KEYWORD_LENGTH, MAX_TAG_LENGTH
 from calendar_app.models import MAX_ID, CampaignGoal
 from calendar_app.plan_csv import MAX_FILE_BYTES
 from calendar_app.planning import MAX_TITLE_LENGTH
+from calendar_app.post_media import MAX_ALT_LENGTH, MAX_IMAGES_PER_POST
 from calendar_app.timeutil import parse_aware
 
 
@@ -144,6 +145,24 @@ class UserDepartments(Schema):
     ]
 
 
+class MediaRef(Schema):
+    """An uploaded image (POST /media) on a post, with its alt text."""
+
+    id: Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+    alt: Annotated[
+        Text,
+        Field(
+            max_length=MAX_ALT_LENGTH,
+            description="what the image shows, for people who cannot see it; required unless "
+            "the post waives alt text with a reason",
+        ),
+    ] = ""
+
+
+MediaRefs = Annotated[list[MediaRef], Field(max_length=MAX_IMAGES_PER_POST)]
+WaiverReason = Annotated[Text, Field(max_length=MAX_NOTE_LENGTH)]
+
+
 class PostCreate(Schema):
     body: Annotated[ChannelText, Field(min_length=1)]
     channels: Annotated[list[ChannelId], Field(min_length=1)]
@@ -156,6 +175,11 @@ class PostCreate(Schema):
         default_factory=dict, description="channel id -> the text for that channel"
     )
     tags: Tags = Field(default_factory=list, description="topics, e.g. gewinnspiel")
+    media: MediaRefs = Field(default_factory=list, description="images, in order, with alt text")
+    alt_text_waived: StrictBool = Field(
+        False, description="the images go out without alt text (needs a reason; audited)"
+    )
+    alt_text_waiver_reason: WaiverReason | None = None
 
 
 class PostUpdate(Schema):
@@ -168,6 +192,9 @@ class PostUpdate(Schema):
     campaign_id: OptionalId = None
     overrides: Overrides | None = None
     tags: Tags | None = None
+    media: MediaRefs | None = None
+    alt_text_waived: StrictBool | None = None
+    alt_text_waiver_reason: WaiverReason | None = None
 
 
 class CommentCreate(Schema):
@@ -374,7 +401,6 @@ class InboundItem(Schema):
 
 
 class InboundItems(Schema):
-    sent_at: IsoTime = Field(description="when the request was signed: within 5 minutes of ours")
     items: Annotated[list[InboundItem], Field(min_length=1, max_length=500)]
 
 

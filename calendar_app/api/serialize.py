@@ -19,6 +19,7 @@ from calendar_app.models import (
     Delivery,
     Department,
     InboxItem,
+    Media,
     Notification,
     Playbook,
     Post,
@@ -92,6 +93,22 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
     }
 
 
+def media_url(media: Media) -> str:
+    """Where a signed-in person sees the image (the web blueprint serves it)."""
+    return f"/media/{media.id}"
+
+
+def media_json(media: Media) -> dict[str, Any]:
+    return {
+        "id": media.id,
+        "mime_type": media.mime_type,
+        "width": media.width,
+        "height": media.height,
+        "bytes": media.bytes,
+        "url": media_url(media),
+    }
+
+
 def post_json(post: Post) -> dict[str, Any]:
     return {
         "id": post.id,
@@ -111,6 +128,19 @@ def post_json(post: Post) -> dict[str, Any]:
         "updated_at": iso_utc(post.updated_at),
         "deliveries": [delivery_json(d) for d in post.deliveries],
         "tags": post.tags,
+        "media": [
+            {
+                "id": row.media.id,
+                "alt": row.alt,
+                "mime_type": row.media.mime_type,
+                "width": row.media.width,
+                "height": row.media.height,
+                "url": media_url(row.media),
+            }
+            for row in post.media_rows
+        ],
+        "alt_text_waived": post.alt_text_waived,
+        "alt_text_waiver_reason": post.alt_text_waiver_reason,
     }
 
 

@@ -53,6 +53,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
+from calendar_app.media import fit_for
 from calendar_app.networks.atproto import Account, AtprotoClient
 from calendar_app.networks.base import (
     CheckResult,
@@ -339,21 +340,21 @@ class BlueskyPublisher:
         images = []
         for image in media[:MAX_IMAGES]:
             try:
-                data = Path(image.path).read_bytes()
+                fitted = fit_for("bluesky", image)  # about 1 MB, channel_rules.py
             except OSError as exc:
                 raise NetworkError(
                     f"the image {Path(image.path).name} cannot be read: {exc.strerror}", final=True
                 ) from None
             answer, _ = self.atproto.call(
                 account, key, "POST", "com.atproto.repo.uploadBlob",
-                deadline=deadline, content=data, content_type=image.mime_type,
+                deadline=deadline, content=fitted.data, content_type=fitted.mime_type,
             )  # fmt: skip
             blob = answer.body.get("blob") if isinstance(answer.body, dict) else None
             if answer.status != 200 or not isinstance(blob, dict):
                 raise self.atproto.refusal(answer, "the image")
             entry: dict[str, Any] = {"alt": image.alt, "image": blob}
-            if image.width > 0 and image.height > 0:
-                entry["aspectRatio"] = {"width": image.width, "height": image.height}
+            if fitted.width > 0 and fitted.height > 0:
+                entry["aspectRatio"] = {"width": fitted.width, "height": fitted.height}
             images.append(entry)
         return {"$type": "app.bsky.embed.images", "images": images}
 

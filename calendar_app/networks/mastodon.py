@@ -8,6 +8,13 @@ Answers map onto our outcomes: 2xx published (its id and URL kept); 429 retried 
 token or a missing write scope: only a person can fix it, so the channel's owner and deputy are
 told); 422 failed with Mastodon's own message; anything else failed with the status.
 
+Images go first: each is fitted to the server's announced limits (`GET /api/v2/instance`,
+`configuration.media_attachments`; Mastodon's defaults when it says nothing) and uploaded with
+`POST /api/v2/media` (`description` = its alt text). A large file is processed after the answer
+(202): its attachment is asked for (`GET /api/v1/media/<id>`) until it has a URL, within the
+send's deadline. The status then names the attachments (`media_ids`). Upload answers map onto
+outcomes as the status's do.
+
 Check: `GET /api/v1/accounts/verify_credentials` names the account. Find: a delivery whose
 sender died mid-send (`unknown`) is looked for among the account's own statuses (the same text,
 made after the send started), because Mastodon cannot be asked by Idempotency-Key.
@@ -25,11 +32,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from calendar_app import outbound
+from calendar_app import media, outbound
+from calendar_app.channel_rules import rules_for
 from calendar_app.networks.base import (
     REVOKED,
     CheckResult,
     FoundPost,
+    MediaFile,
     Message,
     NetworkError,
     Outcome,
@@ -52,6 +61,55 @@ MAX_ERROR_CHARS = 500
 CLOCK_SKEW = timedelta(seconds=60)
 # How many of the account's newest statuses a search for an unknown delivery reads at most.
 SEARCH_PAGES, PAGE_SIZE = 5, 40
+# How often an image still being processed is asked for, and how long the server's announced
+# media limits are trusted.
+MEDIA_POLL_SECONDS = 0.25
+INSTANCE_LIMITS_SECONDS = 3600.0
+
+
+def announced_limits(instance: dict[str, Any], defaults: media.ImageLimits) -> media.ImageLimits:
+    """The image limits a server announces in `GET /api/v2/instance`."""
+    configuration = instance.get("configuration")
+    attachments = configuration.get("media_attachments") if isinstance(configuration, dict) else {}
+    if not isinstance(attachments, dict):
+        return defaults
+    size = attachments.get("image_size_limit")
+    matrix = attachments.get("image_matrix_limit")
+    types = attachments.get("supported_mime_types")
+    ours = tuple(t for t in defaults.types if isinstance(types, list) and t in types)
+    return media.ImageLimits(
+        max_bytes=size if isinstance(size, int) and size > 0 else defaults.max_bytes,
+        max_side=defaults.max_side,
+        max_pixels=matrix if isinstance(matrix, int) and matrix > 0 else defaults.max_pixels,
+        types=ours or defaults.types,
+    )
+
+
+def refused(answer: Answer, what: str) -> Outcome:
+    """An answer that is not a success, as an outcome: 429 and 5xx are tried again, 401/403
+    mean a revoked token, 422 carries Mastodon's own words."""
+    status = answer.status
+    reason = f"Mastodon answered HTTP {status_reason(status)}"
+    if what != "the post":
+        reason = f"{reason} to {what}"
+    if status == 429:
+        return Outcome.retry(f"{reason} (rate limit)", rate_limit_wait(answer.headers))
+    if status >= 500:
+        return Outcome.retry(reason, retry_after_seconds(answer.headers.get("Retry-After")))
+    if status in (401, 403):
+        return Outcome.failed(REVOKED, tell_owners=True)
+    if status == 422:
+        own = error_message(answer.body)
+        return Outcome.failed(f"Mastodon refused {what}: {own}" if own else reason)
+    return Outcome.failed(reason)
+
+
+class NotSent(Exception):
+    """The post cannot go out (an image was refused): this outcome says why."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.detail)
+        self.outcome = outcome
 
 
 @dataclass(frozen=True)
@@ -120,6 +178,8 @@ class MastodonPublisher:
         self.secrets = secrets
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        # base_url -> (time.monotonic() when read, the server's image limits)
+        self._limits: dict[str, tuple[float, media.ImageLimits]] = {}
 
     # --- the channel's settings ---------------------------------------------------------------
 
@@ -184,6 +244,8 @@ class MastodonPublisher:
         json_body: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+        data: dict[str, str] | None = None,
     ) -> Answer:
         """One request, finished by `deadline`; transport problems become NetworkError."""
         if time.monotonic() >= deadline:
@@ -203,6 +265,8 @@ class MastodonPublisher:
                     json=json_body,
                     params=params,
                     headers=all_headers,
+                    files=files,
+                    data=data,
                 ) as response,
             ):
                 raw = bytearray()
@@ -225,19 +289,23 @@ class MastodonPublisher:
     # --- publish ------------------------------------------------------------------------------
 
     def send(self, message: Message, config: dict[str, Any], *, deadline: float) -> Outcome:
+        status_body = _status_body(message)
         try:
+            if message.media:
+                status_body["media_ids"] = self._upload_images(message.media, config, deadline)
             answer = self._call(
                 "POST",
                 config,
                 "/api/v1/statuses",
                 deadline=deadline,
-                json_body=_status_body(message),
+                json_body=status_body,
                 headers={"Idempotency-Key": str(message.delivery_id)},
             )
+        except NotSent as exc:
+            return exc.outcome
         except NetworkError as exc:
             return Outcome.failed(exc.reason) if exc.final else Outcome.retry(exc.reason)
-        status = answer.status
-        if 200 <= status < 300:
+        if 200 <= answer.status < 300:
             body = answer.body if isinstance(answer.body, dict) else {}
             remote_id = body.get("id")
             url = body.get("url") or body.get("uri")
@@ -245,17 +313,70 @@ class MastodonPublisher:
                 str(remote_id) if remote_id is not None else None,
                 str(url) if isinstance(url, str) else None,
             )
-        reason = f"Mastodon answered HTTP {status_reason(status)}"
-        if status == 429:
-            return Outcome.retry(f"{reason} (rate limit)", rate_limit_wait(answer.headers))
-        if status >= 500:
-            return Outcome.retry(reason, retry_after_seconds(answer.headers.get("Retry-After")))
-        if status in (401, 403):
-            return Outcome.failed(REVOKED, tell_owners=True)
-        if status == 422:
-            own = error_message(answer.body)
-            return Outcome.failed(f"Mastodon refused the post: {own}" if own else reason)
-        return Outcome.failed(reason)
+        return refused(answer, "the post")
+
+    # --- images -------------------------------------------------------------------------------
+
+    def image_limits(self, config: dict[str, Any], deadline: float) -> media.ImageLimits:
+        """What the server announces it takes (`configuration.media_attachments`), else
+        Mastodon's defaults (channel_rules.py); read once an hour per server."""
+        key = base_url(config)
+        now = time.monotonic()
+        with self._lock:
+            known = self._limits.get(key)
+        if known is not None and now - known[0] < INSTANCE_LIMITS_SECONDS:
+            return known[1]
+        defaults = media.ImageLimits.of(rules_for("mastodon"))
+        limits = defaults
+        try:
+            answer = self._call("GET", config, "/api/v2/instance", deadline=deadline)
+        except NetworkError:
+            return defaults
+        if answer.status == 200 and isinstance(answer.body, dict):
+            limits = announced_limits(answer.body, defaults)
+        with self._lock:
+            self._limits[key] = (now, limits)
+        return limits
+
+    def _upload_images(
+        self, images: tuple[MediaFile, ...], config: dict[str, Any], deadline: float
+    ) -> list[str]:
+        limits = self.image_limits(config, deadline)
+        ids = []
+        for position, image in enumerate(images, start=1):
+            try:
+                fitted = media.fit_within(image, limits)
+            except (media.MediaProblem, OSError) as exc:
+                raise NotSent(Outcome.failed(f"image {position} {exc}")) from None
+            name = f"image-{position}.{media.EXTENSIONS.get(fitted.mime_type, 'bin')}"
+            answer = self._call(
+                "POST",
+                config,
+                "/api/v2/media",
+                deadline=deadline,
+                files={"file": (name, fitted.data, fitted.mime_type)},
+                data={"description": image.alt},
+            )
+            if answer.status not in (200, 202) or not isinstance(answer.body, dict):
+                raise NotSent(refused(answer, f"image {position}"))
+            attachment = answer.body
+            if not attachment.get("url"):
+                attachment = self._processed(config, str(attachment.get("id")), deadline)
+            ids.append(str(attachment["id"]))
+        return ids
+
+    def _processed(self, config: dict[str, Any], media_id: str, deadline: float) -> dict:
+        """The attachment once the server has processed it (it then has a URL)."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= MEDIA_POLL_SECONDS:
+                raise NetworkError("an image was still being processed by the server")
+            time.sleep(MEDIA_POLL_SECONDS)
+            answer = self._call("GET", config, f"/api/v1/media/{media_id}", deadline=deadline)
+            if answer.status == 200 and isinstance(answer.body, dict) and answer.body.get("url"):
+                return answer.body
+            if answer.status not in (200, 206):
+                raise NotSent(refused(answer, "an image"))
 
     # --- check --------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ calendar_app/networks/ (one module per network); outbox and webhook live here.
 
 from __future__ import annotations
 
+from calendar_app.media import MediaLinks
 from calendar_app.networks.base import NetworkPublisher
 from calendar_app.networks.bluesky import BlueskyPublisher
 from calendar_app.networks.mastodon import MastodonPublisher
@@ -45,13 +46,22 @@ def channel_secrets(config: Config) -> ChannelSecrets | None:
     return ChannelSecrets(config.CHANNEL_SECRETS_KEY)
 
 
+def media_links(config: Config) -> MediaLinks | None:
+    """Signs the links in a webhook to a post's images (None: no SECRET_KEY to sign with)."""
+    if not config.SECRET_KEY:
+        return None
+    return MediaLinks(config.SECRET_KEY, config.BASE_URL, config.MEDIA_URL_TTL_SECONDS)
+
+
 def build_publishers(config: Config) -> dict[str, Publisher]:
     policy = OutboundPolicy.from_config(config)
     secrets = channel_secrets(config)
     timeout = config.WEBHOOK_TIMEOUT_SECONDS
     return {
         "outbox": OutboxPublisher(),
-        "webhook": WebhookPublisher(timeout=timeout, policy=policy, secrets=secrets),
+        "webhook": WebhookPublisher(
+            timeout=timeout, policy=policy, secrets=secrets, media_links=media_links(config)
+        ),
         **{
             kind: network(timeout=timeout, policy=policy, secrets=secrets)
             for kind, network in NETWORK_TYPES.items()

@@ -6,6 +6,11 @@ timeouts, 429 and 5xx are worth another try; any other answer is final. Only the
 its standard phrase are kept from an error answer, never its body: planners read the reason, and
 a receiver's body is the receiver's, not ours to show (nor a way to read an internal service).
 
+The post's images travel as links, `"media": [{"url", "alt", "mime_type"}]`: each URL is signed
+with the app's secret and expires after MEDIA_URL_TTL_SECONDS, so the receiver fetches the image
+without signing in (media.MediaLinks), and nobody can after that. A link names the delivery too:
+it serves the image as the channel's network takes it (media.fitted_file).
+
 Where a webhook may point and how long it may take is `calendar_app.outbound`'s business.
 """
 
@@ -22,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from calendar_app import outbound
+from calendar_app.media import MediaLinks
 from calendar_app.networks.secrets import (
     ChannelSecrets,
     SecretUnreadable,
@@ -56,8 +62,11 @@ class WebhookPublisher:
         timeout: float = 10.0,
         policy: OutboundPolicy | None = None,
         secrets: ChannelSecrets | None = None,
+        media_links: MediaLinks | None = None,
     ) -> None:
         self.timeout = timeout
+        # Signs the links to the post's images (None: a post's images cannot be sent).
+        self.media_links = media_links
         self.policy = policy or OutboundPolicy()
         # Decrypts the channel's stored secret just before signing (None: stored in plain).
         self.secrets = secrets
@@ -104,9 +113,27 @@ class WebhookPublisher:
             raise SecretUnreadable("no CHANNEL_SECRETS_KEY to decrypt the channel's secret")
         return secret
 
+    def _media(self, message: Message) -> list[dict[str, str]]:
+        if message.media and self.media_links is None:
+            raise SecretUnreadable("no SECRET_KEY to sign the links to the post's images")
+        # A stored image's file is named by its SHA-256 (media.stored_path): the link names it.
+        return [
+            {
+                "url": self.media_links.url(image.path.name, message.delivery_id),
+                "alt": image.alt,
+                "mime_type": image.mime_type,
+            }
+            for image in message.media
+            if self.media_links is not None
+        ]
+
     def send(self, message: Message, config: dict[str, Any], *, deadline: float) -> Outcome:
         if time.monotonic() >= deadline:
             return Outcome.retry("not started: its time to be sent had run out before it began")
+        try:
+            images = self._media(message)
+        except SecretUnreadable as exc:
+            return Outcome.failed(str(exc))
         raw = json.dumps(
             {
                 "post_id": message.post_id,
@@ -115,6 +142,7 @@ class WebhookPublisher:
                 "title": message.title,
                 "body": message.body,
                 "publish_at": iso_utc(message.publish_at),
+                "media": images,
             },
             ensure_ascii=False,
             separators=(",", ":"),

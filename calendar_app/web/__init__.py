@@ -34,10 +34,12 @@ from calendar_app.web import (
     blackouts,
     campaigns,
     compose,
+    evaluation,
     feed,
     icons,
     imports,
     inbox,
+    media,
     pages,
     playbooks,
     queries,
@@ -59,13 +61,14 @@ login_manager.login_message_category = "info"
 # The iCal feed is public: its secret token is the credential (calendar programs cannot log in).
 # The acknowledgement link in an escalation e-mail is for people outside the app: its secret
 # token is the key (escalation.py), and opening it changes nothing.
-PUBLIC_ENDPOINTS = {"web.login", "web.ical_feed", "web.acknowledge_link"}
+# A signed image link is for a webhook's receiver: its signature is the key, and it expires.
+PUBLIC_ENDPOINTS = {"web.login", "web.ical_feed", "web.acknowledge_link", "web.signed_media"}
 # Scripts only from our own files (no inline scripts, no inline handlers). Styles from our files,
 # plus the one <style> element the calendar widget fills, which carries the request's nonce;
 # inline style attributes only carry a department's colour.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; "
-    "style-src-attr 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+    "style-src-attr 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
 )
@@ -79,6 +82,9 @@ _route("/calendar/events", "events", feed.events)
 _route("/calendar/export.csv", "export_csv", feed.export_csv)
 _route("/agenda", "agenda", pages.agenda)
 _route("/compose", "compose", compose.compose, methods=["GET", "POST"])
+_route("/media", "upload_media", media.upload_media, methods=["POST"])
+_route("/media/<int:media_id>", "media", media.show_media)
+_route("/media/signed/<token>", "signed_media", media.signed_media)
 _route("/posts/import", "import_plan", imports.import_plan, methods=["GET", "POST"])
 _route("/posts/<int:post_id>", "post", pages.post)
 _route("/posts/<int:post_id>/comments", "comment", actions.comment, methods=["POST"])
@@ -91,6 +97,14 @@ _route("/posts/<int:post_id>/reschedule", "reschedule", feed.reschedule, methods
 _route("/campaigns", "campaigns", campaigns.campaign_list)
 _route("/campaigns/new", "new_campaign", campaigns.new_campaign, methods=["GET", "POST"])
 _route("/campaigns/<int:campaign_id>", "campaign", campaigns.campaign_page)
+_route(
+    "/campaigns/<int:campaign_id>/results.csv",
+    "campaign_results_csv",
+    evaluation.campaign_results_csv,
+)
+_route("/team", "team_view", evaluation.team_page)
+_route("/reports/monthly", "monthly_report", evaluation.report_page)
+_route("/reports/monthly.pdf", "monthly_report_pdf", evaluation.report_pdf)
 _route(
     "/campaigns/<int:campaign_id>/edit",
     "edit_campaign",
@@ -199,6 +213,7 @@ for _name, _filter in {
     **FILTERS,
     "goal_label": campaigns.goal_label,
     "kpi_number": campaigns.kpi_number,
+    **evaluation.FILTERS,
 }.items():
     web.add_app_template_filter(_filter, _name)
 web.add_app_template_global(icons.icon, "icon")
@@ -304,7 +319,9 @@ def _unreadable_address(exc: InvalidQuery) -> tuple[str, int]:
 
 
 @web.errorhandler(RuleError)
-def _rule_error(exc: RuleError) -> tuple[str, int]:
+def _rule_error(exc: RuleError) -> Any:
+    if request.endpoint == "web.upload_media":  # the composer's upload reads JSON
+        return {"error": exc.message, "fields": exc.fields}, exc.status_code
     return render_template("error.html", code=exc.status_code, message=exc.message), exc.status_code
 
 

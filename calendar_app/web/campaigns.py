@@ -7,7 +7,7 @@ from decimal import InvalidOperation
 from typing import Any
 
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -15,9 +15,11 @@ from wtforms import SelectChoice
 
 from calendar_app import campaigns, departments
 from calendar_app.errors import Conflict, RuleError
+from calendar_app.evaluation.campaign import evaluate_campaign
 from calendar_app.extensions import db_session
 from calendar_app.models import Campaign
 from calendar_app.permissions import may_manage_campaigns, require_may_manage_campaigns
+from calendar_app.web.evaluation import evaluation_charts
 from calendar_app.web.forms import KPI_ROWS, CampaignForm
 from calendar_app.web.pages import signed_in_user
 
@@ -76,8 +78,11 @@ def campaign_page(campaign_id: int) -> str:
     session = db_session()
     campaign = campaigns.get_campaign(session, campaign_id)
     record = campaigns.delivery_record(session, campaign).as_dict()
+    evaluation = evaluate_campaign(session, campaign, current_app.config["CALENDAR"].TIMEZONE)
     return render_template(
         "campaign.html",
+        evaluation=evaluation,
+        **evaluation_charts(evaluation),
         campaign=campaign,
         posts=campaigns.campaign_posts(session, campaign),
         record=[(RECORD_LABELS[key], key, record[key]) for key in RECORD_LABELS],

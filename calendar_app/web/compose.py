@@ -19,6 +19,7 @@ from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
 from calendar_app.models import Channel, Post, PostStatus
 from calendar_app.permissions import may_publish_crisis_response
+from calendar_app.post_media import MAX_ALT_LENGTH, MAX_IMAGES_PER_POST, ImageChoice
 from calendar_app.timeutil import local, now_utc
 from calendar_app.web import queries
 from calendar_app.web.blackouts import blackout_warnings
@@ -85,10 +86,42 @@ def preview_networks() -> dict[str, dict[str, Any]]:
     }
 
 
+def _images_from_request() -> list[ImageChoice]:
+    """The images the composer sends, in order: `media_id` and `media_alt`, one pair each."""
+    ids = request.form.getlist("media_id")
+    alts = request.form.getlist("media_alt")
+    images = []
+    for index, raw in enumerate(ids):
+        if raw.strip().isdigit() and len(raw.strip()) <= 10:
+            images.append(ImageChoice(int(raw), alts[index] if index < len(alts) else ""))
+    return images
+
+
+def _waiver_from_request() -> tuple[bool, str]:
+    return bool(request.form.get("alt_text_waived")), request.form.get(
+        "alt_text_waiver_reason", ""
+    ).strip()
+
+
+def _images_shown(post: Post | None) -> list[dict[str, Any]]:
+    """The images as the page shows them: from the request after a refused save, else the
+    post's own."""
+    if request.method == "POST":
+        choices = _images_from_request()
+        return [{"id": c.media_id, "alt": c.alt, "url": f"/media/{c.media_id}"} for c in choices]
+    if post is None:
+        return []
+    return [
+        {"id": row.media_id, "alt": row.alt, "url": f"/media/{row.media_id}"}
+        for row in post.media_rows
+    ]
+
+
 def _form() -> ComposeForm:
     session = db_session()
     form = ComposeForm()
     form.override_errors = {}  # channel id (text) -> problem with that channel's own text
+    form.media_errors = {}  # "media.0.alt", "media", "alt_text_waiver_reason" -> problem
     form.channels.choices = channel_choices(queries.active_channels(session))
     form.department.choices = department_choices(queries.departments(session))
     form.campaign.choices = campaign_choices(campaigns.list_campaigns(session))
@@ -124,6 +157,9 @@ def _show_rule_error(form: ComposeForm, exc: RuleError) -> None:
         if name.startswith("overrides."):  # next to that channel's own text
             form.override_errors[name.partition(".")[2]] = problem
             continue
+        if name.startswith("media") or name.startswith("alt_text"):  # next to the image
+            form.media_errors[name] = problem
+            continue
         field = getattr(form, FORM_FIELDS.get(name, name), None)
         if field is not None and hasattr(field, "errors"):
             field.errors = [*field.errors, problem]
@@ -132,6 +168,11 @@ def _show_rule_error(form: ComposeForm, exc: RuleError) -> None:
 
 def _render(form: ComposeForm, post: Post | None, overrides: dict[int, str], status: int = 200):
     channels = queries.active_channels(db_session())
+    if request.method == "POST":
+        waived, waiver_reason = _waiver_from_request()
+    else:
+        waived = bool(post and post.alt_text_waived)
+        waiver_reason = (post.alt_text_waiver_reason if post else None) or ""
     return render_template(
         "compose.html",
         form=form,
@@ -144,6 +185,12 @@ def _render(form: ComposeForm, post: Post | None, overrides: dict[int, str], sta
         override_errors=getattr(form, "override_errors", {}),
         may_publish=may_publish_crisis_response(signed_in_user()),
         team_timezone=team_timezone(),
+        images=_images_shown(post),
+        media_errors=getattr(form, "media_errors", {}),
+        alt_text_waived=waived,
+        alt_text_waiver_reason=waiver_reason,
+        max_images=MAX_IMAGES_PER_POST,
+        max_alt_length=MAX_ALT_LENGTH,
     ), status
 
 
@@ -158,6 +205,9 @@ def _changes(form: ComposeForm, overrides: dict[int, str]) -> dict[str, Any]:
         "crisis_response": bool(form.crisis_response.data),
         "overrides": overrides,
         "tags": comma_list(form.tags.data),
+        "media": _images_from_request(),
+        "alt_text_waived": _waiver_from_request()[0],
+        "alt_text_waiver_reason": _waiver_from_request()[1] or None,
     }
 
 
@@ -224,6 +274,9 @@ def compose() -> Any:
             campaign_id=changes["campaign_id"],
             overrides=changes["overrides"],
             tags=changes["tags"],
+            media=changes["media"],
+            alt_text_waived=changes["alt_text_waived"],
+            alt_text_waiver_reason=changes["alt_text_waiver_reason"],
         )
         _after_save(post, action if action in SAVED_MESSAGES else "draft")
     except RuleError as exc:

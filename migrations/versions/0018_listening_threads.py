@@ -2,8 +2,8 @@
 that ask for one (Bluesky: root and parent, each an AT-URI and a CID), and when it was first
 answered (for the time to first answer). A reply's reference may be longer than a status id.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,123 @@
+"""`make mutate`: mutation testing (mutmut) of the modules that carry the guarantees, each
+against a targeted selection of tests that runs on SQLite and PostgreSQL. Not part of
+`make test`: a full run takes hours on two cores; name modules to run some.
+
+For each module it makes a scratch copy of the committed tree (a git worktree under
+build/mutate/<name>), writes mutmut's settings for that module into the copy's pyproject.toml,
+runs mutmut there with this interpreter, and writes every mutant's result to
+build/mutate/<name>.txt. At the end: a table of scores (killed of the mutants some test ran).
+
+    python scripts/mutate.py [--max-children N] [module ...]   (modules: see MODULES)
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "mutate"
+MUTMUT = str(Path(sys.executable).with_name("mutmut"))
+
+# module -> (the file mutated, the tests that pin it)
+MODULES: dict[str, tuple[str, list[str]]] = {
+    "claims": (
+        "calendar_app/claims.py",
+        ["tests/test_pinned_guarantees.py", "tests/test_crisis_halt.py", "tests/test_missed.py"],
+    ),
+    "holds": (
+        "calendar_app/holds.py",
+        ["tests/test_topic_holds.py", "tests/test_pinned_guarantees.py", "tests/test_blackouts.py"],
+    ),
+    "crisis": (
+        "calendar_app/crisis.py",
+        [
+            "tests/test_crisis_rules.py",
+            "tests/test_pinned_guarantees.py",
+            "tests/test_crisis_halt.py",
+        ],
+    ),
+    "blackouts": ("calendar_app/blackouts.py", ["tests/test_blackouts.py"]),
+    "permissions": (
+        "calendar_app/permissions.py",
+        ["tests/test_api_roles.py", "tests/test_ownership.py", "tests/test_post_workflow.py"],
+    ),
+    "planning": (
+        "calendar_app/planning.py",
+        [
+            "tests/test_post_workflow.py",
+            "tests/test_ownership.py",
+            "tests/test_pinned_guarantees.py",
+        ],
+    ),
+    "dispatch": (
+        "calendar_app/dispatch.py",
+        ["tests/test_webhook_delivery.py", "tests/test_crisis_halt.py"],
+    ),
+    "mastodon": ("calendar_app/networks/mastodon.py", ["tests/test_mastodon.py"]),
+}
+
+SETTINGS = """
+[tool.mutmut]
+source_paths = ["calendar_app/"]
+only_mutate = ["{module}"]
+pytest_add_cli_args_test_selection = {tests}
+pytest_add_cli_args = ["-p", "no:randomly", "-x", "-q"]
+also_copy = ["config.py", "migrations/", "alembic.ini", "templates/", "static/", "bench/"]
+"""
+
+
+def scratch_copy(name: str) -> Path:
+    where = WORK / name
+    if where.exists():
+        subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=ROOT, check=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "worktree", "add", "--detach", str(where), "HEAD"], cwd=ROOT, check=True)
+    return where
+
+
+def run(name: str, max_children: int) -> Counter[str]:
+    module, tests = MODULES[name]
+    where = scratch_copy(name)
+    with (where / "pyproject.toml").open("a") as pyproject:
+        pyproject.write(SETTINGS.format(module=module, tests=str(tests).replace("'", '"')))
+    subprocess.run([MUTMUT, "run", "--max-children", str(max_children)], cwd=where, check=False)
+    listed = subprocess.run(
+        [MUTMUT, "results", "--all", "true"], cwd=where, capture_output=True, text=True, check=True
+    ).stdout
+    (WORK / f"{name}.txt").write_text(listed)
+    counts: Counter[str] = Counter()
+    for line in listed.splitlines():
+        if ": " in line:
+            counts[line.rsplit(": ", 1)[1].strip()] += 1
+    subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=ROOT, check=False)
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", default=list(MODULES), choices=[[], *MODULES])
+    parser.add_argument("--max-children", type=int, default=2)
+    args = parser.parse_args(argv)
+    rows = []
+    for name in args.modules:
+        counts = run(name, args.max_children)
+        tried = counts["killed"] + counts["survived"] + counts["timeout"]
+        score = (counts["killed"] + counts["timeout"]) / tried if tried else 0.0
+        rows.append(
+            f"| {name} | {score:.0%} | {counts['killed']} | {counts['timeout']} | "
+            f"{counts['survived']} | {counts['no tests']} | {counts['not checked']} |"
+        )
+    print("| module | killed | killed by a test | by a timeout | survived | no test ran it "
+          "| not run |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print(f"\nsurviving mutants: {WORK}/<module>.txt (`mutmut show <name>` in a copy shows one)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""A campaign with targets and a month of results, made through the real paths: posts planned
+and approved through the API, published by the dispatcher to a real webhook receiver, their
+numbers sent to the signed inbound endpoint, a crisis declared and lifted through the API."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from calendar_app.evaluation import inbound
+from calendar_app.timeutil import local, now_utc
+from tests.conftest import Clock, Team
+from tests.support.receiver import Receiver
+
+SECRET = "blog-receiver-secret"
+KPIS = [
+    {"name": "Reichweite", "target": 20000, "unit": "Kontakte"},
+    {"name": "Interaktionen", "target": 500},
+    {"name": "Bewerbungen", "target": 40},
+    {"name": "Antworten im Kundenservice < 2 h", "target": 90, "unit": "%"},
+]
+POSTS = 12
+
+
+@dataclass
+class Month:
+    campaign: dict[str, Any]
+    channels: dict[str, dict[str, Any]]
+    posts: list[dict[str, Any]]
+    first: date
+    last: date
+    reach: int = 0
+    interactions: int = 0
+    best_title: str = ""
+    crisis_reason: str = ""
+    held_post: dict[str, Any] = field(default_factory=dict)
+
+
+def send_results(team: Team, channel_id: int, secret: str, body: dict[str, Any]) -> None:
+    raw = json.dumps(body).encode()
+    stamp = str(int(time.time()))
+    answer = team.client.post(
+        f"/api/v1/results/inbound/{channel_id}",
+        data=raw,
+        headers={
+            "Content-Type": "application/json",
+            inbound.TIMESTAMP_HEADER: stamp,
+            inbound.SIGNATURE_HEADER: inbound.sign(secret, stamp, raw),
+        },
+    )
+    assert answer.status_code == 201, answer.get_json()
+
+
+def month_of_results(team: Team, receiver: Receiver, make_dispatcher: Any) -> Month:
+    timezone = team.app.config["CALENDAR"].TIMEZONE
+    department = team.admin.post("/departments", json={"name": "Personal"}).get_json()
+    blog = team.channel("Blog", kind="webhook", config={"url": receiver.url, "secret": SECRET})
+    career = team.channel(
+        "Karriere-Seite", kind="webhook", config={"url": receiver.url, "secret": SECRET}
+    )
+    clock = Clock()
+    start = now_utc().replace(minute=0, second=0, microsecond=0) - timedelta(days=31)
+    first = local(start, timezone).date()
+    campaign = team.head.post(
+        "/campaigns",
+        json={
+            "name": "Ausbildung 2027",
+            "goal": "recruiting",
+            "starts_on": first.isoformat(),
+            "ends_on": (first + timedelta(days=34)).isoformat(),
+            "kpis": KPIS,
+            "departments": [department["id"]],
+        },
+    )
+    assert campaign.status_code == 201, campaign.get_json()
+    campaign_json = campaign.get_json()
+    month = Month(campaign_json, {"Blog": blog, "Karriere-Seite": career}, [], first,
+                  local(now_utc(), timezone).date())  # fmt: skip
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    best = -1
+    for number in range(POSTS):
+        at = start + timedelta(days=number * 2.5, hours=9)
+        title = f"Azubi-Porträt {number + 1}"
+        post = team.scheduled(
+            [blog["id"], career["id"]],
+            at=at,
+            title=title,
+            body=f"Unsere Auszubildenden erzählen: Folge {number + 1}.",
+            campaign_id=campaign_json["id"],
+            department_id=department["id"],
+        )
+        clock.now = at
+        assert len(dispatcher.run_pass().published) == 2
+        month.posts.append(post)
+        post_total = 0
+        for delivery in team.post(post["id"])["deliveries"]:
+            published = datetime.fromisoformat(delivery["published_at"])
+            # The career page's posts reach fewer people in the second half of the month.
+            falling = delivery["channel_id"] == career["id"] and number >= POSTS // 2
+            likes = 4 if falling else 20 + 3 * number
+            values = {
+                "likes": likes,
+                "shares": likes // 4,
+                "replies": 2,
+                "reach": 900 + 40 * number,
+            }
+            send_results(team, delivery["channel_id"], SECRET, {
+                "delivery_id": delivery["id"],
+                "measured_at": (published + timedelta(hours=1)).isoformat(),
+                **{k: v // 2 for k, v in values.items()},
+            })  # fmt: skip
+            send_results(team, delivery["channel_id"], SECRET, {
+                "delivery_id": delivery["id"],
+                "measured_at": (published + timedelta(hours=24)).isoformat(),
+                **values,
+            })  # fmt: skip
+            month.reach += values["reach"]
+            total = values["likes"] + values["shares"] + values["replies"]
+            month.interactions += total
+            post_total += total
+        if post_total > best:
+            best, month.best_title = post_total, title
+    # A crisis: a post due while it is in force is held, then the crisis is lifted.
+    month.crisis_reason = "Störung im Kundenportal"
+    assert team.head.post("/crisis", json={"reason": month.crisis_reason}).status_code == 201
+    held = team.scheduled([blog["id"]], at=now_utc() - timedelta(minutes=1), title="Gewinnspiel")
+    assert make_dispatcher(team.app).run_pass().held_posts
+    month.held_post = held
+    lifted = team.head.post("/crisis/lift", json={"note": "Portal läuft wieder"})
+    assert lifted.status_code in (200, 202), lifted.get_json()
+    if lifted.status_code == 202:
+        assert team.head2.post("/crisis/lift/confirm", json={}).status_code == 200
+    return month
