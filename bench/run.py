@@ -19,11 +19,13 @@ from bench.declare import declare_run, slow_declare_run
 from bench.dispatching import dispatch_run as _dispatch_run
 from bench.dispatching import raw_rate
 from bench.evaluation import evaluation_run
+from bench.listening import BURST, burst_run, listener_run
 from bench.networks import NETWORKS, network_runs
 from bench.stats import median, percentile, spread
 from bench.trials import crisis_trials
 from bench.views import view_run
 from bench.world import Databases, Receiver
+from calendar_app.scheduler import DETECT_INTERVAL_SECONDS
 from config import Config
 
 SECTIONS = (
@@ -38,6 +40,7 @@ SECTIONS = (
     "evaluation",
     "memory",
     "growth",
+    "listening",
 )
 
 
@@ -92,6 +95,7 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--result-points", type=int, help="their result measurements (100000)")
     parser.add_argument("--memory-deliveries", type=int, help="deliveries for peak RSS (10000)")
     parser.add_argument("--growth", help="stored posts for growth, comma-separated")
+    parser.add_argument("--mentions", type=int, help="mentions waiting for the listener (10000)")
     parser.add_argument("--seed", type=int, default=20151027)
     parser.add_argument("--skip", default="", help=f"comma-separated of {','.join(SECTIONS)}")
     args = parser.parse_args(argv)
@@ -115,6 +119,7 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         "campaign_posts": (1000, 10000),
         "result_points": (10000, 100000),
         "growth": ("1000,10000", "1000,10000,100000"),
+        "mentions": (1000, 10000),
     }
     for name, (small, full) in defaults.items():
         if getattr(args, name) is None:
@@ -131,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     receiver = Receiver()
     started = time.monotonic()
     interval = Config().SCHEDULER_INTERVAL_SECONDS
+    interval_listen = Config().LISTEN_INTERVAL_SECONDS
     try:
 
         def throughput(label: str, engine: str, processes: int, count: int, **kw: object) -> None:
@@ -346,6 +352,31 @@ def main(argv: list[str] | None = None) -> int:
                 if stored != args.stored or "views" in args.skip:
                     views(stored)
 
+        def do_listening() -> None:
+            workdir = dbs.tmp / f"listening-{time.monotonic_ns()}"
+            workdir.mkdir()
+            run = listener_run(dbs, workdir, args.mentions)
+            table.add(
+                f"listener: items/s stored, {args.mentions} mentions waiting on mastodon-mock "
+                f"({run.passes} passes)",
+                f"{run.rate:.0f}/s ({run.stored} stored)",
+                f"plain loop reading the pages {run.plain_rate:.0f}/s",
+                f"{run.rate / run.plain_rate:.0%}",
+                f"all {args.mentions} stored once",
+                run.stored == args.mentions,
+            )
+            (burst_dir := dbs.tmp / f"{workdir.name}-burst").mkdir()
+            burst = burst_run(dbs, burst_dir)
+            table.add(
+                f"burst of {BURST} mentions: to the alert / to the first hold (jobs back to "
+                "back; add the listen and detect intervals)",
+                f"{burst.to_alert:.2f} s / {burst.to_hold:.2f} s",
+                f"listen every {interval_listen} s, detect every {DETECT_INTERVAL_SECONDS} s",
+                "-",
+                "held, 0 posted",
+                burst.held and burst.posted == 0,
+            )
+
         sections: dict[str, Callable[[], None]] = {
             "throughput": do_throughput,
             "postgres": do_postgres,
@@ -358,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
             "evaluation": do_evaluation,
             "memory": do_memory,
             "growth": do_growth,
+            "listening": do_listening,
         }
         for name in SECTIONS:
             if name not in args.skip:
@@ -374,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         f"people_trials={args.people_trials} "
         f"stored={args.stored} requests={args.requests} memory={args.memory_deliveries} "
         f"evaluation={args.campaign_posts}/{args.result_points} "
-        f"growth={args.growth}; {time.monotonic() - started:.0f} s"
+        f"growth={args.growth} mentions={args.mentions}; {time.monotonic() - started:.0f} s"
     )
     return 0
 

@@ -44,7 +44,7 @@ from calendar_app import interleave
 from calendar_app.blackouts import blackouts_to_hold, hold_for_blackouts, must_hold_for_blackouts
 from calendar_app.crisis import current_crisis, hold_due_deliveries, must_hold, record_set_aside
 from calendar_app.db import locks_rows
-from calendar_app.listening.alerts import alerts_holding, hold_for_alerts, must_hold_for_alerts
+from calendar_app.listening.alerts import alerts_to_hold, hold_for_alerts, must_hold_for_alerts
 from calendar_app.models import Crisis, Delivery, DeliveryStatus, Post, PostStatus
 from calendar_app.planning import settle_post_status
 
@@ -132,8 +132,9 @@ def _hold_what_must_wait(
             session, blackouts, now, crisis_id, delivery_ids=delivery_ids
         )
         held = sorted({*held, *from_blackouts})
-    # An early-warning alert nobody has decided yet holds its channels like a crisis would.
-    alerts = alerts_holding(session, now)
+    # An early-warning alert nobody has decided yet holds its channels like a crisis would (and
+    # what fell due during a hold that ended while no scheduler looked).
+    alerts = alerts_to_hold(session, now)
     if alerts:
         from_alerts = hold_for_alerts(session, alerts, now, crisis_id, delivery_ids=delivery_ids)
         held = sorted({*held, *from_alerts})
@@ -142,7 +143,7 @@ def _hold_what_must_wait(
         barred.append(~hold)
     if (quiet := must_hold_for_blackouts(blackouts, now, crisis_id)) is not None:
         barred.append(~quiet)
-    if (storm := must_hold_for_alerts(alerts, crisis_id)) is not None:
+    if (storm := must_hold_for_alerts(alerts, now, crisis_id)) is not None:
         barred.append(~storm)
     return held, barred
 

@@ -285,8 +285,9 @@ class Post(Base):
     approved_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
-    # A reply from the inbox: the network id of the status it answers, and the inbox item.
-    in_reply_to: Mapped[str | None] = mapped_column(String(200))
+    # A reply from the inbox: what it answers on the network (Mastodon: the status id; Bluesky:
+    # the reply reference as JSON, root and parent), and the inbox item.
+    in_reply_to: Mapped[str | None] = mapped_column(String(1000))
     inbox_item_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbox_items.id", ondelete="SET NULL")
     )
@@ -733,6 +734,12 @@ class InboxItem(Base):
     url: Mapped[str | None] = mapped_column(String(2000))
     # The status it answers on the network (a reply to one of ours, or to someone else).
     in_reply_to: Mapped[str | None] = mapped_column(String(200))
+    # What a reply to it must name on networks that ask for it (Bluesky: {"root": {"uri",
+    # "cid"}, "parent": {"uri", "cid"}}); None where the network id is enough (Mastodon).
+    reply_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When it was first answered: a reply written from the inbox, or closed as answered
+    # elsewhere. The time to first answer counts from `received_at` to here.
+    first_answer_at: Mapped[datetime | None]
     # When it was said (the network's time); what the early warning counts.
     received_at: Mapped[datetime]
     stored_at: Mapped[datetime] = mapped_column(default=now_utc)

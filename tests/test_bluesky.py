@@ -399,17 +399,20 @@ def test_an_admin_adds_a_bluesky_channel_on_the_channels_page_and_checks_it(
             "service": bluesky_server.url,
             "handle": f"@{account.handle}",
             "app_password": account.app_password,
+            "firehose": bluesky_server.url,
             "csrf_token": csrf_token(browser, "/admin/channels"),
         },
     )
     assert added.status_code == 302
     page = browser.get("/admin/channels").get_data(as_text=True)
+    assert "<title>Kanäle · calendar_app</title>" in page  # nothing but words in the title
     assert "Stadtwerke auf Bluesky" in page
     assert account.app_password not in page
     [channel] = [
         c for c in team.admin.get("/channels").get_json()["items"] if c["kind"] == "bluesky"
     ]
     assert channel["network"] == "bluesky"
+    assert channel["config"]["firehose"] == bluesky_server.url  # where the listener reads
 
     checked = browser.post(
         f"/admin/channels/{channel['id']}/check",

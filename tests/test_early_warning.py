@@ -332,6 +332,55 @@ def test_no_hold_when_spike_hold_minutes_is_zero_and_none_after_it_ran_out(
     assert team.post(post["id"])["status"] == "published"
 
 
+@pytest.mark.parametrize("decided", ["undecided", "dismissed"])
+def test_what_fell_due_during_a_hold_while_no_scheduler_ran_is_held_afterwards(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, clock: Clock, decided: str
+) -> None:
+    """No scheduler ran from before the alert opened until after its hold ended (or after it
+    was dismissed): what fell due during the hold is held when one runs again, what fell due
+    after it goes out, and a hold that ended more than alerts.LOOKBACK ago holds nothing."""
+    team = any_team
+    config = {"url": f"{receiver.url}/storm", "secret": "s3cret"}
+    channel = team.channel("Konzern-Mastodon", kind="webhook", network="mastodon", config=config)
+    other = team.channel("Intranet", kind="webhook", config={**config, "url": f"{receiver.url}/i"})
+    opened = clock.now
+    with get_db(team.app).transaction() as session:
+        alert = alerts.open_alert(
+            session,
+            alerts.Spike(channel["id"], 84, 6.0, 52.0, 15, opened - WINDOW),
+            now=opened,
+            hold_minutes=30,
+        )
+        alert_id = alert.id
+        if decided == "dismissed":  # decided ten minutes in: the hold ended then
+            alert.status = alerts.AlertStatus.DISMISSED
+            alert.decided_at = opened + timedelta(minutes=10)
+    hold_ended = opened + timedelta(minutes=10 if decided == "dismissed" else 30)
+    in_hold = team.scheduled([channel["id"]], at=hold_ended - timedelta(minutes=2), body="Hurra!")
+    after = team.scheduled([channel["id"]], at=hold_ended + timedelta(minutes=2), body="Später")
+    elsewhere = team.scheduled([other["id"]], at=hold_ended - timedelta(minutes=2), body="Kantine")
+
+    clock.now = hold_ended + timedelta(minutes=5)  # the first pass since before the alert
+    make_dispatcher(team.app, clock=clock).run_pass()
+
+    assert team.post(in_hold["id"])["status"] == "held"
+    [held] = team.post(in_hold["id"])["deliveries"]
+    assert held["status"] == "held"
+    assert team.post(after["id"])["status"] == "published"
+    assert team.post(elsewhere["id"])["status"] == "published"
+    assert sorted(r.json["body"] for r in receiver.snapshot()) == ["Kantine", "Später"]
+    with get_db(team.app).transaction() as session:
+        held_by = select(Delivery.held_by_alert_id).where(Delivery.id == held["id"])
+        assert session.scalar(held_by) == alert_id
+
+    # Past the look-back, a hold that ended long ago holds nothing more: what fell due in it is
+    # as late as anything else then (missed, for a person to decide).
+    late = team.scheduled([channel["id"]], at=hold_ended - timedelta(minutes=1), body="Spät")
+    clock.now = hold_ended + alerts.LOOKBACK + timedelta(minutes=1)
+    make_dispatcher(team.app, clock=clock).run_pass()
+    assert team.post(late["id"])["status"] == "missed"
+
+
 # --- the puppet-museum evening, end to end -------------------------------------------------------
 
 

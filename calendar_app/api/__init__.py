@@ -27,7 +27,14 @@ from calendar_app.api.auth import (
 )
 from calendar_app.api.openapi import document
 
-PUBLIC_ENDPOINTS = {"api.health", "api.openapi", evaluation.INBOUND_ENDPOINT}
+# Signed with a webhook channel's secret instead of a token: results (evaluation) and items
+# for the inbox (listening).
+PUBLIC_ENDPOINTS = {
+    "api.health",
+    "api.openapi",
+    evaluation.INBOUND_ENDPOINT,
+    "api.listening.inbound",
+}
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 _PARTS = (

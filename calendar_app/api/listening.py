@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, request
 from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import (
     AlertDismiss,
+    InboundItems,
     InboxAssign,
     InboxClose,
     InboxReply,
@@ -17,12 +18,23 @@ from calendar_app.api.schemas import (
     WatchWordsSet,
     parse,
 )
-from calendar_app.api.serialize import alert_json, inbox_item_json, post_json, routing_rule_json
+from calendar_app.api.serialize import (
+    alert_json,
+    answer_report_json,
+    inbox_item_json,
+    post_json,
+    routing_rule_json,
+)
 from calendar_app.channels import get_channel
 from calendar_app.extensions import db_session
 from calendar_app.listening import alerts, inbox, replies
+from calendar_app.listening import inbound as incoming
+from calendar_app.listening.answer_times import ANSWERED, answer_reports
+from calendar_app.listening.mastodon import Heard
 from calendar_app.permissions import require_reviewer
+from calendar_app.publishers import channel_secrets
 from calendar_app.query_args import QueryArgs
+from calendar_app.timeutil import now_utc
 
 bp = Blueprint("listening", __name__)
 
@@ -39,6 +51,47 @@ def index() -> dict[str, Any]:
     query.check()
     items = inbox.list_items(db_session(), api_user(), wanted)
     return {"items": [inbox_item_json(i) for i in items]}
+
+
+@bp.get("/inbox/answer-times")
+def answer_times() -> dict[str, Any]:
+    reports = answer_reports(db_session(), api_user(), now=now_utc())
+    return {"definition": ANSWERED, "windows": [answer_report_json(r) for r in reports]}
+
+
+@bp.post("/channels/<int:channel_id>/inbound")
+def inbound(channel_id: int) -> tuple[dict[str, Any], int]:
+    """Items fed in by a sender that signs with the webhook channel's secret (no token: the
+    signature is the credential)."""
+    session = db_session()
+    channel = incoming.inbound_channel(session, channel_id)
+    raw = request.get_data(cache=True)
+    secrets = channel_secrets(current_app.config["CALENDAR"])
+    now = now_utc()
+    incoming.check_signature(
+        channel,
+        raw,
+        request.headers.get(incoming.TIMESTAMP_HEADER),
+        request.headers.get(incoming.SIGNATURE_HEADER),
+        secrets,
+        now,
+    )
+    data = parse(InboundItems)
+    heard = [
+        Heard(
+            remote_id=item.id,
+            kind=item.kind,
+            author_handle=item.author.handle,
+            author_name=item.author.name,
+            text=item.text,
+            url=item.url,
+            in_reply_to=None,
+            received_at=item.said_at or now,
+        )
+        for item in data.items
+    ]
+    stored = incoming.receive(session, channel, heard)
+    return {"stored": stored, "received": len({h.remote_id for h in heard})}, 201 if stored else 200
 
 
 @bp.get("/inbox/<int:item_id>")
@@ -84,7 +137,8 @@ def close(item_id: int) -> dict[str, Any]:
     session = db_session()
     data = parse(InboxClose, request.get_json(silent=True) or {})
     item = inbox.get_item(session, api_user(), item_id, lock=True)
-    return inbox_item_json(inbox.close(session, api_user(), item, note=data.note))
+    closed = inbox.close(session, api_user(), item, note=data.note, answered=data.answered)
+    return inbox_item_json(closed)
 
 
 @bp.get("/inbox/rules")

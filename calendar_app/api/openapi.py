@@ -130,6 +130,7 @@ def _components() -> dict[str, Any]:
         schemas.InboxAssign,
         schemas.InboxClose,
         schemas.InboxReply,
+        schemas.InboundItems,
         schemas.AlertDismiss,
         schemas.RoutingRuleCreate,
         schemas.WatchWordsSet,
@@ -486,6 +487,31 @@ def _listening_paths() -> dict[str, Any]:
                     _query("department", _AN_ID, "items of this department"),
                     _query("assignee", _AN_ID, "items assigned to this person"),
                 ],
+            )
+        },
+        "/channels/{channel_id}/inbound": {
+            "post": {
+                **_op(
+                    "feed items into a webhook channel's inbox: no token; X-Signature-Timestamp "
+                    "(unix seconds, within 5 minutes of our clock) and X-Signature-SHA256 (hex "
+                    "HMAC-SHA256 with the channel's secret over '<timestamp>.' and the raw body); "
+                    "items are stored once by their id",
+                    r.InboundReceipt,
+                    schemas.InboundItems,
+                    201,
+                    also={200: "nothing new: every item was stored before"},
+                    parameters=channel,
+                    description="401: not signed, signed with another secret, too old, or no "
+                    "active webhook channel",
+                ),
+                "security": [],
+            }
+        },
+        "/inbox/answer-times": {
+            "get": _op(
+                "time to first answer (median, p90) per department and channel over 7 and 30 "
+                "days, of the items the reader may see",
+                r.AnswerTimesList,
             )
         },
         "/inbox/{item_id}": {"get": _op("one inbox item", r.InboxItem, parameters=item)},

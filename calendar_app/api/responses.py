@@ -433,10 +433,49 @@ class InboxItem(Answer):
     department: Department | None
     assignee: Person | None
     note: str | None
+    first_answer_at: datetime | None = Field(
+        description="when it was first answered: a reply written, or closed as answered"
+    )
 
 
 class InboxList(Answer):
     items: list[InboxItem]
+
+
+class InboundReceipt(Answer):
+    stored: list[int] = Field(description="the new inbox items' ids")
+    received: int = Field(description="distinct item ids in the request")
+
+
+class AnswerTimes(Answer):
+    answered: int
+    unanswered: int = Field(description="open, or closed without an answer")
+    median_minutes: float | None
+    p90_minutes: float | None = Field(description="90th percentile, nearest rank")
+
+
+class DepartmentAnswerTimes(AnswerTimes):
+    department_id: int | None = Field(description="null: items routed to no department")
+    name: str
+
+
+class ChannelAnswerTimes(AnswerTimes):
+    channel_id: int
+    name: str
+
+
+class AnswerReport(Answer):
+    days: int
+    overall: AnswerTimes
+    departments: list[DepartmentAnswerTimes]
+    channels: list[ChannelAnswerTimes]
+
+
+class AnswerTimesList(Answer):
+    """Time to first answer over the last 7 and 30 days (by when items were said)."""
+
+    definition: str
+    windows: list[AnswerReport]
 
 
 class Alert(Answer):
@@ -526,6 +565,8 @@ ANSWERS: list[type[BaseModel]] = [
     BlackoutList,
     InboxItem,
     InboxList,
+    AnswerTimesList,
+    InboundReceipt,
     Alert,
     AlertList,
     RoutingRule,

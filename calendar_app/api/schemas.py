@@ -78,6 +78,8 @@ ChannelText = Annotated[Text, Field(max_length=MAX_TEXT_LENGTH)]
 Overrides = dict[Annotated[int, Field(ge=1, le=MAX_ID)], ChannelText]
 Title = Annotated[Text, Field(max_length=MAX_TITLE_LENGTH)]
 Note = Annotated[Text, Field(max_length=MAX_NOTE_LENGTH)]
+# What an inbound webhook may say in one item.
+MAX_INBOUND_TEXT = 10_000
 # Topics a post is about; stored normalised (case-folded, without "#").
 Tags = Annotated[list[Annotated[Text, Field(max_length=MAX_TAG_LENGTH)]], Field(max_length=30)]
 Keywords = Annotated[
@@ -382,8 +384,30 @@ class InboxReply(Schema):
     body: Annotated[ChannelText, Field(min_length=1)]
 
 
+class InboundAuthor(Schema):
+    handle: Annotated[NonEmpty, Field(max_length=300)]
+    name: Annotated[Text, Field(max_length=300)] = ""
+
+
+class InboundItem(Schema):
+    id: Annotated[NonEmpty, Field(max_length=200, description="the sender's id: stored once")]
+    kind: Literal["mention", "reply", "quote"] = "mention"
+    author: InboundAuthor
+    text: Annotated[Text, Field(min_length=1, max_length=MAX_INBOUND_TEXT)]
+    url: Annotated[Text, Field(max_length=2000, pattern=r"^https?://")] | None = None
+    said_at: IsoTime | None = Field(
+        default=None, description="when it was said (default: when it arrives)"
+    )
+
+
+class InboundItems(Schema):
+    items: Annotated[list[InboundItem], Field(min_length=1, max_length=500)]
+
+
 class InboxClose(Schema):
     note: Note | None = None
+    # Answered elsewhere (by phone, by e-mail): counts as the item's first answer.
+    answered: bool = False
 
 
 class AlertDismiss(Schema):

@@ -2,8 +2,11 @@
 
 - `mastodon`: reading mentions, replies, quotes and watched hashtags from a Mastodon server
   (through the Mastodon channel's own HTTP handling: outbound policy, deadlines, secrets).
+- `bluesky`: reading mentions of, replies to and quotes of a Bluesky account from the repo
+  firehose (the PDS's, or a relay's), from a sequence number kept in the database.
 - `inbox`: items stored once, routing rules, who sees and assigns what, closing.
 - `listener`: the scheduler's job that reads every listening channel from where it stopped.
+- `replies`: answering an item through its channel, in its thread.
 - `detector`: pure functions that tell a storm from a busy Monday (median and MAD of the same
   time of week), and the job that opens alerts.
 - `alerts`: an alert opened, dismissed or declared, and the hold of an undecided alert that the

@@ -91,18 +91,61 @@ def alerts_holding(session: Session, now: datetime) -> Sequence[SpikeAlert]:
     ).all()
 
 
+# An alert's hold that ended while no scheduler ran (an outage, a long pass) still holds what
+# fell due in it, this long after (as blackouts.LOOKBACK).
+LOOKBACK = timedelta(days=7)
+
+
+def hold_end(alert: SpikeAlert) -> datetime:
+    """When the alert's hold ended or ends: its hold time, or the decision if that came first."""
+    assert alert.hold_until is not None
+    if alert.decided_at is not None and alert.decided_at < alert.hold_until:
+        return alert.decided_at
+    return alert.hold_until
+
+
+def _holding_now(alert: SpikeAlert, now: datetime) -> bool:
+    return (
+        alert.status == AlertStatus.OPEN and alert.hold_until is not None and alert.hold_until > now
+    )
+
+
+def alerts_to_hold(session: Session, now: datetime) -> Sequence[SpikeAlert]:
+    """Alerts holding now, and those whose hold ended lately: what fell due during a hold is held
+    even when no scheduler looked while it lasted."""
+    recent = session.scalars(
+        select(SpikeAlert)
+        .where(
+            SpikeAlert.hold_until.is_not(None),
+            SpikeAlert.opened_at <= now,
+            SpikeAlert.hold_until > now - LOOKBACK,
+        )
+        .order_by(SpikeAlert.id)
+    ).all()
+    return [a for a in recent if _holding_now(a, now) or hold_end(a) > now - LOOKBACK]
+
+
 def _covered(alert: SpikeAlert) -> ColumnElement[bool]:
     return Delivery.channel_id == alert.channel_id if alert.channel_id is not None else true()
 
 
+def _held_by(alert: SpikeAlert, now: datetime) -> ColumnElement[bool]:
+    """Due deliveries an alert holds: while it holds, everything due on its channels; after its
+    hold ended, what fell due during the hold."""
+    covered = _covered(alert)
+    if _holding_now(alert, now):
+        return covered
+    return covered & (Delivery.due_at >= alert.opened_at) & (Delivery.due_at < hold_end(alert))
+
+
 def must_hold_for_alerts(
-    alerts: Sequence[SpikeAlert], crisis_id: int | None
+    alerts: Sequence[SpikeAlert], now: datetime, crisis_id: int | None
 ) -> ColumnElement[bool] | None:
-    """Deliveries that may not go out while these alerts hold (None: none). Approved responses
+    """Deliveries that may not go out because of these alerts (None: none). Approved responses
     to the crisis in force still go out."""
     if not alerts:
         return None
-    return or_(*(_covered(a) for a in alerts)) & holds.not_answering(crisis_id)
+    return or_(*(_held_by(a, now) for a in alerts)) & holds.not_answering(crisis_id)
 
 
 def hold_for_alerts(
@@ -113,11 +156,11 @@ def hold_for_alerts(
     *,
     delivery_ids: Sequence[int] | None = None,
 ) -> list[int]:
-    """Hold every due delivery not on the wire on these alerts' channels; return the posts
-    concerned. Each held post gets an audit entry by the system naming the alert."""
+    """Hold every due delivery not on the wire that these alerts hold (`_held_by`); return the
+    posts concerned. Each held post gets an audit entry by the system naming the alert."""
     post_ids: set[int] = set()
     for alert in alerts:
-        conditions = [Delivery.due_at <= now, _covered(alert), holds.not_answering(crisis_id)]
+        conditions = [Delivery.due_at <= now, _held_by(alert, now), holds.not_answering(crisis_id)]
         if delivery_ids is not None:
             conditions.append(Delivery.id.in_(delivery_ids))
         rows = holds.hold(session, conditions, now, alert_id=alert.id)

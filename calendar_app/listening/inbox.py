@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select, true, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -41,7 +41,7 @@ from calendar_app.timeutil import now_utc
 MAX_KEYWORD_LENGTH = 100
 INBOX_LINK = "/inbox"
 STATUSES = tuple(s.value for s in InboxStatus)
-# Rows per INSERT: well below the drivers' limits on parameters (13 per row).
+# Rows per INSERT: well below the drivers' limits on parameters (14 per row).
 INSERT_BATCH = 500
 
 
@@ -75,6 +75,7 @@ def store(
                 "text": item.text,
                 "url": item.url,
                 "in_reply_to": item.in_reply_to,
+                "reply_ref": item.reply_ref,
                 "received_at": item.received_at,
                 "stored_at": stored_at,
                 "status": InboxStatus.ASSIGNED if rule else InboxStatus.NEW,
@@ -271,22 +272,39 @@ def assign(
     return item
 
 
-def close(session: Session, actor: User, item: InboxItem, *, note: str | None = None) -> InboxItem:
-    """Done with. Closing twice is harmless."""
+def close(
+    session: Session,
+    actor: User,
+    item: InboxItem,
+    *,
+    note: str | None = None,
+    answered: bool = False,
+) -> InboxItem:
+    """Done with; `answered`: it was answered elsewhere (by phone, by e-mail), which counts as
+    its first answer if none was written here. Closing twice is harmless."""
     if item.status == InboxStatus.CLOSED:
         return item
     previous = item.status
     item.status = InboxStatus.CLOSED
+    if answered and item.first_answer_at is None:
+        item.first_answer_at = now_utc()
     session.flush()
-    audit.record(session, actor, "close_inbox_item", item, reason=note, previous_status=previous)
+    audit.record(
+        session, actor, "close_inbox_item", item,
+        reason=note, previous_status=previous, answered=answered,
+    )  # fmt: skip
     return item
 
 
 def mark_answered(session: Session, item: InboxItem) -> None:
+    """A reply was written: answered, and its first answer is now unless one came before."""
     session.execute(
         update(InboxItem)
         .where(InboxItem.id == item.id, InboxItem.status != InboxStatus.CLOSED)
-        .values(status=InboxStatus.ANSWERED)
+        .values(
+            status=InboxStatus.ANSWERED,
+            first_answer_at=func.coalesce(InboxItem.first_answer_at, now_utc()),
+        )
         .execution_options(synchronize_session=False)
     )
 

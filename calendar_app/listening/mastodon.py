@@ -43,6 +43,8 @@ class Heard:
     url: str | None
     in_reply_to: str | None
     received_at: datetime
+    # What a reply to it must name, where the network asks for more than its id (Bluesky).
+    reply_ref: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ claim as every delivery, so a crisis, a blackout or an early warning holds it li
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy.orm import Session
 
 from calendar_app import holds, planning
@@ -19,6 +21,14 @@ from calendar_app.permissions import may_approve
 from calendar_app.timeutil import now_utc
 
 MAX_TITLE = 200
+
+
+def reply_target(item: InboxItem) -> str:
+    """What the reply names on the network: the item's id (Mastodon), or the thread reference
+    the item keeps where the network needs root and parent (Bluesky), as JSON."""
+    if item.reply_ref:
+        return json.dumps(item.reply_ref, separators=(",", ":"), sort_keys=True)
+    return item.remote_id
 
 
 def reply_to_item(
@@ -42,7 +52,7 @@ def reply_to_item(
         publish_at=now_utc(),
         title=f"Reply to {item.author_handle}"[:MAX_TITLE],
     )
-    post.in_reply_to = item.remote_id
+    post.in_reply_to = reply_target(item)
     post.inbox_item_id = item.id
     session.flush()
     planning.submit_post(session, actor, post)

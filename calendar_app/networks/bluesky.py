@@ -1,6 +1,8 @@
 """Bluesky: channel kind `bluesky`, config `{"service": "https://pds.example", "handle":
-"name.bsky.social", "app_password": "..."}` (service defaults to the public entryway; the app
-password is stored encrypted: networks/secrets.py).
+"name.bsky.social", "app_password": "...", "firehose": "wss://relay.example"}` (service defaults
+to the public entryway; the app password is stored encrypted: networks/secrets.py; the firehose
+is where the listener reads what is said to the account, default the service:
+listening/bluesky.py).
 
 Sign in once per channel and keep the session (networks/atproto.py): `createSession` is
 rate-limited per account, so a login per post would be refused.
@@ -18,6 +20,10 @@ Answers map onto our outcomes as Mastodon's do: 429 retried at `ratelimit-reset`
 Retry-After); 5xx, timeouts and connection errors retried; a refused password, a revoked app
 password or a taken-down account failed with base.REVOKED and the channel's owner and deputy
 told; 400 (InvalidRequest and the like) failed with the network's own message.
+
+A reply from the inbox names its thread: `Message.in_reply_to` holds the reply reference the
+inbox item keeps (JSON: root and parent, each an AT-URI and a CID), written as the record's
+`reply`.
 
 Find: an unknown delivery is looked up under its record key (`getRecord`): there with our text is
 published, absent is not found.
@@ -37,6 +43,7 @@ runs), not by everything that imports this module.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from datetime import UTC, datetime
@@ -125,6 +132,36 @@ def post_url(handle: str, rkey: str) -> str:
     return f"{WEB}/profile/{handle}/post/{rkey}"
 
 
+def check_firehose(value: Any, policy: OutboundPolicy | None = None) -> str | None:
+    """Why a `firehose` setting is unusable (None: fine): a relay's or PDS's address."""
+    if not isinstance(value, str) or not value.strip():
+        return "must be the stream's address, e.g. wss://bsky.network"
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+        return "must be an http(s):// or ws(s):// address"
+    if parts.query or parts.fragment or parts.path.strip("/") not in ("", "xrpc"):
+        return "must be the server's address only, e.g. wss://bsky.network"
+    if policy is not None:
+        return policy.check_host(parts.hostname)
+    return None
+
+
+def reply_of(in_reply_to: str) -> dict[str, Any]:
+    """The record's `reply` ({root, parent}, each {uri, cid}) from a reply's reference as the
+    inbox item keeps it (JSON); without both parts there is no thread to answer into."""
+    try:
+        ref = json.loads(in_reply_to)
+        return {
+            part: {"uri": str(ref[part]["uri"]), "cid": str(ref[part]["cid"])}
+            for part in ("root", "parent")
+        }
+    except (ValueError, TypeError, KeyError):
+        raise NetworkError(
+            "the reply lacks its thread on Bluesky (the root and parent post it answers)",
+            final=True,
+        ) from None
+
+
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -181,7 +218,9 @@ class BlueskyPublisher:
             problems["config.app_password"] = "is required for a Bluesky channel"  # noqa: S105
         elif len(password) > 500:
             problems["config.app_password"] = "must be at most 500 characters"  # noqa: S105
-        unknown = set(config) - {"service", "handle", "app_password"}
+        if "firehose" in config and (problem := check_firehose(config["firehose"], policy)):
+            problems["config.firehose"] = problem
+        unknown = set(config) - {"service", "handle", "app_password", "firehose"}
         if unknown:
             problems["config"] = f"unknown field(s): {', '.join(sorted(unknown))}"
         return problems
@@ -227,6 +266,8 @@ class BlueskyPublisher:
             record["facets"] = facets
         if message.media:
             record["embed"] = self._images(account, key, message.media, deadline)
+        if message.in_reply_to:
+            record["reply"] = reply_of(message.in_reply_to)
         body = {"repo": session.did, "collection": POST, "rkey": rkey, "record": record}
         # A timeout here may leave the post written: the next attempt collides and finds it.
         answer, session = self.atproto.call(

@@ -208,6 +208,8 @@ def add_bluesky_channel() -> Any:
         }
         if (form.service.data or "").strip():
             settings["service"] = (form.service.data or "").strip()
+        if (form.firehose.data or "").strip():
+            settings["firehose"] = (form.firehose.data or "").strip()
         return settings
 
     return _add_network_channel(

@@ -195,6 +195,10 @@ class BlueskyChannelForm(FlaskForm):
     app_password = PasswordField(
         _l("App password"), validators=[DataRequired(REQUIRED), Length(max=500)]
     )
+    firehose = StringField(
+        _l("Firehose for listening (empty: the server; a relay hears the whole network)"),
+        validators=[Optional(), Length(max=300)],
+    )
 
 
 class KpiForm(Form):

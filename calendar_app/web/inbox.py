@@ -4,6 +4,7 @@ the routing rules (admins) and the watch list (heads). Thin: the listening modul
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -14,7 +15,7 @@ from werkzeug.wrappers import Response
 from calendar_app import crisis
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
-from calendar_app.listening import alerts, inbox, replies
+from calendar_app.listening import alerts, answer_times, inbox, replies
 from calendar_app.models import Channel, InboxItem, User
 from calendar_app.permissions import is_admin, is_reviewer
 from calendar_app.query_args import QueryArgs
@@ -84,7 +85,23 @@ def inbox_page() -> tuple[str, int]:
         may_decide=is_reviewer(user),
         may_route=is_admin(user),
         action_form=ActionForm(),
+        answer_reports=answer_times.answer_reports(session, user, now=now),
+        wait_label=wait_label,
     ), status
+
+
+def wait_label(wait: timedelta | None) -> str:
+    """A wait as people say it: 40 min, 3 h 5 min, 2 d 4 h; a dash for none."""
+    if wait is None:
+        return "—"
+    minutes = round(wait.total_seconds() / 60)
+    if minutes < 60:
+        return _("%(minutes)d min", minutes=minutes)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return _("%(hours)d h %(minutes)d min", hours=hours, minutes=minutes)
+    days, hours = divmod(hours, 24)
+    return _("%(days)d d %(hours)d h", days=days, hours=hours)
 
 
 def _back() -> Response:
@@ -137,7 +154,12 @@ def reply_to_item(item_id: int) -> Response:
 def close_item(item_id: int) -> Response:
     session = db_session()
     user = signed_in_user()
-    if _attempt(lambda: inbox.close(session, user, inbox.get_item(session, user, item_id))):
+    answered = request.form.get("answered") == "1"
+    if _attempt(
+        lambda: inbox.close(
+            session, user, inbox.get_item(session, user, item_id), answered=answered
+        )
+    ):
         flash(_("Closed."), "success")
     return _back()
 
