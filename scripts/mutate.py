@@ -43,7 +43,14 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "blackouts": ("calendar_app/blackouts.py", ["tests/test_blackouts.py"]),
     "permissions": (
         "calendar_app/permissions.py",
-        ["tests/test_api_roles.py", "tests/test_ownership.py", "tests/test_post_workflow.py"],
+        [
+            "tests/test_api_roles.py",
+            "tests/test_ownership.py",
+            "tests/test_post_workflow.py",
+            "tests/test_security.py",
+            "tests/test_media.py",
+            "tests/test_timeline.py",
+        ],
     ),
     "planning": (
         "calendar_app/planning.py",

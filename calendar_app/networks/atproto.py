@@ -12,7 +12,6 @@ working at once sign in once between them.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -22,40 +21,16 @@ from typing import Any
 import httpx
 
 from calendar_app import outbound
-from calendar_app.networks.base import REVOKED, NetworkError
+from calendar_app.networks.base import REVOKED, Answer, NetworkError, ask
 from calendar_app.networks.mastodon import parse_time
 from calendar_app.outbound import OutboundPolicy, retry_after_seconds, status_reason
 
-MAX_ANSWER_BYTES = 1024 * 1024
-MAX_ERROR_CHARS = 500
 # What the PDS calls an access token that must be renewed (refreshSession, else createSession).
 STALE_TOKEN = frozenset({"ExpiredToken", "InvalidToken"})
 # What it calls credentials that only a person can fix.
 REFUSED_ACCOUNT = frozenset(
     {"AuthenticationRequired", "AccountTakedown", "AccountDeactivated", "InvalidPassword"}
 )
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: httpx.Headers
-    body: Any  # parsed JSON, or None
-
-    @property
-    def error(self) -> str | None:
-        """The XRPC error name (`ExpiredToken`, `RecordNotFound`, ...)."""
-        if isinstance(self.body, dict) and isinstance(self.body.get("error"), str):
-            return self.body["error"]
-        return None
-
-    @property
-    def message(self) -> str | None:
-        """The network's own words (`Record/text must not be longer than 300 graphemes`)."""
-        if isinstance(self.body, dict) and isinstance(self.body.get("message"), str):
-            text = " ".join(self.body["message"].split())
-            return text[:MAX_ERROR_CHARS] or None
-        return None
 
 
 def rate_limit_wait(headers: httpx.Headers, now: datetime | None = None) -> float | None:
@@ -122,41 +97,14 @@ class AtprotoClient:
         content: bytes | None = None,
         content_type: str | None = None,
     ) -> Answer:
-        """One XRPC request, finished by `deadline`; transport problems become NetworkError."""
-        if time.monotonic() >= deadline:
-            raise NetworkError("not started: its time had run out before it began")
+        """One XRPC request, finished by `deadline` (networks/base.ask)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if content_type:
             headers["Content-Type"] = content_type
-        budget = deadline - time.monotonic()
-        try:
-            with (
-                outbound.deadline(deadline),
-                self.client.stream(
-                    method,
-                    f"{service}/xrpc/{nsid}",
-                    params=params,
-                    json=json_body,
-                    content=content,
-                    headers=headers,
-                ) as response,
-            ):
-                raw = bytearray()
-                for chunk in response.iter_bytes():
-                    raw.extend(chunk)
-                    if len(raw) > MAX_ANSWER_BYTES:
-                        break
-        except outbound.RefusedDestination as exc:
-            raise NetworkError(str(exc), final=True) from None
-        except httpx.TimeoutException:
-            raise NetworkError(f"timed out: no complete answer within {budget:.3g} s") from None
-        except httpx.TransportError as exc:
-            raise NetworkError(f"connection failed: {exc or type(exc).__name__}") from None
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        return Answer(response.status_code, response.headers, body)
+        return ask(
+            self.client, method, f"{service}/xrpc/{nsid}", deadline=deadline,
+            params=params, json=json_body, content=content, headers=headers,
+        )  # fmt: skip
 
     def refusal(self, answer: Answer, doing: str) -> NetworkError:
         """What an answer other than 200 means for a request that needed the account."""

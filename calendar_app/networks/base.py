@@ -4,13 +4,25 @@ publishers of networks share: signing in (`check`) and looking for a post on the
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from calendar_app import outbound
 
 if TYPE_CHECKING:
     from calendar_app.outbound import OutboundPolicy
+
+# The most of a network's answer that is read: a post or an error is a few kilobytes.
+MAX_ANSWER_BYTES = 1024 * 1024
+# A network's own message, as shown to planners, at most this long.
+MAX_ERROR_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -147,3 +159,67 @@ class NetworkPublisher(Publisher, Protocol):
         None when there is none. Raises NetworkError when it cannot tell (`final`: asking again
         will not help either)."""
         ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: httpx.Headers
+    body: Any  # parsed JSON, or None
+
+    @property
+    def error(self) -> str | None:
+        """The error's name in the body (XRPC: `ExpiredToken`, `RecordNotFound`, ...)."""
+        if isinstance(self.body, dict) and isinstance(self.body.get("error"), str):
+            return self.body["error"]
+        return None
+
+    @property
+    def message(self) -> str | None:
+        """The network's own words (`Record/text must not be longer than 300 graphemes`)."""
+        if isinstance(self.body, dict) and isinstance(self.body.get("message"), str):
+            text = " ".join(self.body["message"].split())
+            return text[:MAX_ERROR_CHARS] or None
+        return None
+
+
+def ask(client: httpx.Client, method: str, url: str, *, deadline: float, **request: Any) -> Answer:
+    """One request to a network, finished by `deadline` (a `time.monotonic()` value): the
+    answer read up to MAX_ANSWER_BYTES and its JSON parsed. Transport problems (a refused
+    destination, a timeout, a dropped connection) become NetworkError; a request whose time
+    has run out is not started."""
+    if time.monotonic() >= deadline:
+        raise NetworkError("not started: its time had run out before it began")
+    budget = deadline - time.monotonic()
+    try:
+        with outbound.deadline(deadline), client.stream(method, url, **request) as response:
+            raw = bytearray()
+            for chunk in response.iter_bytes():
+                raw.extend(chunk)
+                if len(raw) > MAX_ANSWER_BYTES:
+                    break
+    except outbound.RefusedDestination as exc:
+        raise NetworkError(str(exc), final=True) from None
+    except httpx.TimeoutException:
+        raise NetworkError(f"timed out: no complete answer within {budget:.3g} s") from None
+    except httpx.TransportError as exc:
+        raise NetworkError(f"connection failed: {exc or type(exc).__name__}") from None
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    return Answer(response.status_code, response.headers, body)
+
+
+def server_address_problem(value: Any, policy: OutboundPolicy | None, example: str) -> str | None:
+    """What is wrong with a network server's address (`https://social.example`), or None."""
+    if not isinstance(value, str) or not value.strip():
+        return f"must be the server's URL, e.g. {example}"
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL"
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        return f"must be the server's address only, e.g. {example}"
+    if policy is not None and (refusal := policy.check_host(parts.hostname)):
+        return refusal
+    return None

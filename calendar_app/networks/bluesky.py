@@ -62,6 +62,7 @@ from calendar_app.networks.base import (
     Message,
     NetworkError,
     Outcome,
+    server_address_problem,
 )
 from calendar_app.networks.mastodon import parse_time
 from calendar_app.networks.secrets import (
@@ -188,18 +189,8 @@ class BlueskyPublisher:
     ) -> dict[str, str]:
         problems: dict[str, str] = {}
         service = config.get("service", DEFAULT_SERVICE)
-        if not isinstance(service, str) or not service.strip():
-            problems["config.service"] = "must be the PDS's URL, e.g. https://bsky.social"
-        else:
-            parts = urlsplit(service.strip())
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                problems["config.service"] = "must be an http:// or https:// URL"
-            elif parts.path.strip("/") or parts.query or parts.fragment:
-                problems["config.service"] = (
-                    "must be the server's address only, e.g. https://bsky.social"
-                )
-            elif policy is not None and (refusal := policy.check_host(parts.hostname)):
-                problems["config.service"] = refusal
+        if problem := server_address_problem(service, policy, "https://bsky.social"):
+            problems["config.service"] = problem
         handle = config.get("handle")
         if not isinstance(handle, str) or not handle.strip():
             problems["config.handle"] = "is required for a Bluesky channel (e.g. name.bsky.social)"

@@ -22,10 +22,8 @@ made after the send started), because Mastodon cannot be asked by Idempotency-Ke
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,13 +33,17 @@ import httpx
 from calendar_app import media, outbound
 from calendar_app.channel_rules import rules_for
 from calendar_app.networks.base import (
+    MAX_ERROR_CHARS,
     REVOKED,
+    Answer,
     CheckResult,
     FoundPost,
     MediaFile,
     Message,
     NetworkError,
     Outcome,
+    ask,
+    server_address_problem,
 )
 from calendar_app.networks.secrets import (
     ChannelSecrets,
@@ -52,10 +54,7 @@ from calendar_app.networks.secrets import (
 from calendar_app.outbound import OutboundPolicy, retry_after_seconds, status_reason
 
 USER_AGENT = "calendar_app-mastodon/1"
-# The most of an answer that is read: a status or an error is a few kilobytes.
-MAX_ANSWER_BYTES = 1024 * 1024
 # An error message of the network's, as shown to planners, at most this long.
-MAX_ERROR_CHARS = 500
 # The network's clock and ours may differ a little: a status made this long before the send
 # started still counts as the one the send made.
 CLOCK_SKEW = timedelta(seconds=60)
@@ -110,13 +109,6 @@ class NotSent(Exception):
     def __init__(self, outcome: Outcome) -> None:
         super().__init__(outcome.detail)
         self.outcome = outcome
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: httpx.Headers
-    body: Any  # parsed JSON, or None
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -191,16 +183,8 @@ class MastodonPublisher:
         url = config.get("base_url")
         if not isinstance(url, str) or not url.strip():
             problems["config.base_url"] = "is required for a Mastodon channel (the server's URL)"
-        else:
-            parts = urlsplit(url.strip())
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                problems["config.base_url"] = "must be an http:// or https:// URL"
-            elif parts.path.strip("/") or parts.query or parts.fragment:
-                problems["config.base_url"] = (
-                    "must be the server's address only, e.g. https://social.example"
-                )
-            elif policy is not None and (refusal := policy.check_host(parts.hostname)):
-                problems["config.base_url"] = refusal
+        elif problem := server_address_problem(url, policy, "https://social.example"):
+            problems["config.base_url"] = problem
         token = config.get("access_token")
         if not isinstance(token, str) or not token.strip():
             problems["config.access_token"] = "is required for a Mastodon channel"  # noqa: S105
@@ -247,44 +231,16 @@ class MastodonPublisher:
         files: dict[str, tuple[str, bytes, str]] | None = None,
         data: dict[str, str] | None = None,
     ) -> Answer:
-        """One request, finished by `deadline`; transport problems become NetworkError."""
-        if time.monotonic() >= deadline:
-            raise NetworkError("not started: its time had run out before it began")
+        """One request with the channel's token, finished by `deadline` (networks/base.ask)."""
         try:
             token = self._token(config)
         except SecretUnreadable as exc:
             raise NetworkError(str(exc), final=True) from None
-        all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
-        budget = deadline - time.monotonic()
-        try:
-            with (
-                outbound.deadline(deadline),
-                self.client.stream(
-                    method,
-                    base_url(config) + path,
-                    json=json_body,
-                    params=params,
-                    headers=all_headers,
-                    files=files,
-                    data=data,
-                ) as response,
-            ):
-                raw = bytearray()
-                for chunk in response.iter_bytes():
-                    raw.extend(chunk)
-                    if len(raw) > MAX_ANSWER_BYTES:
-                        break
-        except outbound.RefusedDestination as exc:
-            raise NetworkError(str(exc), final=True) from None
-        except httpx.TimeoutException:
-            raise NetworkError(f"timed out: no complete answer within {budget:.3g} s") from None
-        except httpx.TransportError as exc:
-            raise NetworkError(f"connection failed: {exc or type(exc).__name__}") from None
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        return Answer(response.status_code, response.headers, body)
+        return ask(
+            self.client, method, base_url(config) + path, deadline=deadline,
+            json=json_body, params=params, files=files, data=data,
+            headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        )  # fmt: skip
 
     # --- publish ------------------------------------------------------------------------------
 
