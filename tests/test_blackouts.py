@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from calendar_app.blackouts import send_reminders
 from calendar_app.extensions import get_db
+from calendar_app.models import AuditEntry
 from calendar_app.timeutil import iso_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver
@@ -180,6 +182,49 @@ def test_blackouts_are_planned_by_heads_and_admins_and_checked(any_team: Team) -
     assert team.planner.delete(path).status_code == 403
     assert team.head.delete(path).status_code == 204
     assert team.head.get(path).status_code == 404
+
+
+def test_editing_a_blackout_changes_only_what_is_asked_and_its_channels_decide_what_waits(
+    any_team: Team, receiver: Receiver, clock: Clock, dispatch: Any
+) -> None:
+    team = any_team
+    x, jobs = webhook(team, receiver, "x"), webhook(team, receiver, "jobs")
+    start = clock.now.replace(microsecond=0) + timedelta(hours=2)
+    blackout = plan_blackout(team, start, start + timedelta(hours=4))  # every channel
+    path = f"/blackouts/{blackout['id']}"
+
+    narrowed = team.head2.patch(path, json={"channels": [x["id"]]})
+    assert narrowed.status_code == 200, narrowed.get_json()
+    shown = narrowed.get_json()
+    assert shown["channels"] == [x["id"]]
+    unchanged = ("name", "reason", "starts_at", "ends_at")
+    assert {k: shown[k] for k in unchanged} == {k: blackout[k] for k in unchanged}
+    later = team.head2.patch(path, json={"ends_at": iso_utc(start + timedelta(hours=5))})
+    assert later.get_json()["channels"] == [x["id"]]  # channels not named: kept
+    assert later.get_json()["reason"] == blackout["reason"]
+
+    inside = team.scheduled([x["id"], jobs["id"]], at=start + timedelta(hours=1))
+    clock.advance(hours=3)
+    dispatch()
+    by_channel = {d["channel_id"]: d["status"] for d in team.post(inside["id"])["deliveries"]}
+    assert by_channel == {x["id"]: "held", jobs["id"]: "published"}
+
+    widened = team.head2.patch(path, json={"channels": None})
+    assert widened.get_json()["channels"] == "all"
+    with get_db(team.app).transaction() as session:
+        edits = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "edit_blackout", AuditEntry.subject_id == blackout["id"])
+            .order_by(AuditEntry.id)
+        ).all()
+    assert [e.detail["channels"] for e in edits] == [[x["id"]], [x["id"]], "all"]
+    assert all(e.reason == blackout["reason"] for e in edits)
+    assert team.head.delete(path).status_code == 204
+    with get_db(team.app).transaction() as session:
+        [deleted] = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "delete_blackout")
+        ).all()
+    assert (deleted.subject_type, deleted.subject_id) == ("blackout", blackout["id"])
 
 
 # --- in the browser ------------------------------------------------------------------------------
