@@ -10,35 +10,26 @@ recorded request cannot be replayed later than `MAX_SKEW`.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from calendar_app.errors import InvalidInput
 from calendar_app.evaluation.series import METRICS
+from calendar_app.listening.inbound import MAX_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from calendar_app.models import MAX_ID, Channel, Delivery, DeliveryStatus, ResultPoint
 from calendar_app.networks.secrets import ChannelSecrets, SecretUnreadable, is_sealed
 from calendar_app.timeutil import parse_aware
 
-SIGNATURE_HEADER = "X-Signature-SHA256"
-TIMESTAMP_HEADER = "X-Signature-Timestamp"
-MAX_SKEW = timedelta(minutes=5)
 MAX_COUNT = 2**31 - 1
 
 
 class BadSignature(Exception):
     """The request is not signed with the channel's secret (or its time is too far off)."""
-
-
-def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
-    return hmac.new(
-        secret.encode(), timestamp.encode() + b"." + raw_body, hashlib.sha256
-    ).hexdigest()
 
 
 def _secret(channel: Channel, secrets: ChannelSecrets | None) -> str:
