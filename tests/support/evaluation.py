@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from calendar_app.evaluation import inbound
 from calendar_app.timeutil import local, now_utc
@@ -62,8 +63,10 @@ def month_of_results(team: Team, receiver: Receiver, make_dispatcher: Any) -> Mo
         "Karriere-Seite", kind="webhook", config={"url": receiver.url, "secret": SECRET}
     )
     clock = Clock()
-    start = now_utc().replace(minute=0, second=0, microsecond=0) - timedelta(days=31)
-    first = local(start, timezone).date()
+    # The plan starts at the team's midnight 31 days ago, whatever the hour now: the posts then
+    # fall on the same side of a period's middle on every run.
+    first = local(now_utc() - timedelta(days=31), timezone).date()
+    start = datetime.combine(first, datetime.min.time(), ZoneInfo(timezone)).astimezone(UTC)
     campaign = team.head.post(
         "/campaigns",
         json={
