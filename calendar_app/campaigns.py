@@ -241,13 +241,3 @@ def delivery_record(session: Session, campaign: Campaign) -> DeliveryRecord:
         .group_by(Delivery.status)
     )
     return DeliveryRecord({str(status): count for status, count in rows})
-
-
-def campaign_posts(session: Session, campaign: Campaign) -> Sequence[Post]:
-    """The campaign's plan: its posts in order of publication."""
-    return session.scalars(
-        select(Post)
-        .where(Post.campaign_id == campaign.id)
-        .options(selectinload(Post.deliveries), selectinload(Post.department))
-        .order_by(Post.publish_at, Post.id)
-    ).all()

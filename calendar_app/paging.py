@@ -18,8 +18,9 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from calendar_app.models import MAX_ID, Post
+from calendar_app.models import MAX_ID, Delivery, Post
 from calendar_app.planning import post_filters
+from calendar_app.query_args import QueryArgs
 from calendar_app.timeutil import check_aware
 
 DEFAULT_PAGE_SIZE = 200
@@ -54,6 +55,18 @@ class Cursor:
         return cursor
 
 
+def read_cursor(query: QueryArgs, name: str = "cursor") -> Cursor | None:
+    """The cursor a request names, if any; a bad one is recorded as the parameter's problem."""
+    raw = query.text(name)
+    if raw is None:
+        return None
+    try:
+        return Cursor.decode(raw)
+    except ValueError as exc:
+        query.refuse(name, str(exc))
+        return None
+
+
 @dataclass(frozen=True)
 class PostPage:
     posts: Sequence[Post]
@@ -71,7 +84,7 @@ def page_of_posts(
     stmt = (
         select(Post)
         .options(
-            selectinload(Post.deliveries),
+            selectinload(Post.deliveries).selectinload(Delivery.channel),
             selectinload(Post.author),
             selectinload(Post.approved_by),
             selectinload(Post.department),

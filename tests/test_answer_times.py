@@ -15,7 +15,7 @@ from calendar_app.listening import inbox, replies
 from calendar_app.listening.answer_times import percentile
 from calendar_app.listening.mastodon import Heard
 from calendar_app.models import InboxItem, User
-from calendar_app.web.inbox import wait_label
+from calendar_app.web.formatting import wait_label
 from tests.conftest import Team
 from tests.support.web import csrf_token, signed_in
 

@@ -3,10 +3,12 @@ select and the calendar's campaign filter."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,6 +19,7 @@ from calendar_app.channels import create_channel
 from calendar_app.departments import departments_by_slugs
 from calendar_app.extensions import get_db
 from calendar_app.models import AuditEntry, Campaign, Post
+from calendar_app.web import campaigns as web_campaigns
 from tests.test_security import csrf_token, signed_in, user
 
 
@@ -40,6 +43,29 @@ def _plan(app: Flask) -> tuple[int, int, int]:
                 publish_at=at, campaign_id=campaign_id,
             )  # fmt: skip
         return made.id, channel.id, planner.id
+
+
+def test_a_long_campaign_shows_its_plan_a_page_at_a_time(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web_campaigns, "PLAN_PAGE_SIZE", 1)
+    campaign_id, _, _ = _plan(app)
+    browser = signed_in(app, "planner")
+    first = browser.get(f"/campaigns/{campaign_id}").get_data(as_text=True).split('id="plan"')[1]
+    assert "Erster Beitrag" in first
+    assert "Zweiter Beitrag" not in first
+    assert 'id="plan-first"' not in first
+    later = re.search(r'href="([^"]+)#plan" id="plan-next"', first)
+    assert later
+    second = browser.get(html.unescape(later.group(1))).get_data(as_text=True)
+    second = second.split('id="plan"')[1]
+    assert "Zweiter Beitrag" in second
+    assert "Erster Beitrag" not in second
+    assert 'id="plan-next"' not in second  # the last page
+    assert 'id="plan-first"' in second
+    refused = browser.get(f"/campaigns/{campaign_id}?cursor=nonsense")
+    assert refused.status_code == 400
+    assert "cursor" in refused.get_data(as_text=True)
 
 
 def test_a_campaign_page_shows_its_plan_in_order_on_the_team_clock_and_its_record(

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from calendar_app.evaluation.campaign import kpi_metric
+from calendar_app.evaluation.campaign import answer_limit, kpi_metric
 from calendar_app.extensions import get_db
 from calendar_app.models import Department, InboxItem, InboxStatus
 from calendar_app.timeutil import now_utc
 from tests.conftest import Team
-from tests.support.evaluation import Month, month_of_results
+from tests.support.evaluation import Month, inbox_of_month, month_of_results
 from tests.support.receiver import Receiver
 from tests.support.web import signed_in
 
@@ -40,7 +40,11 @@ def _number(value: int, language: str = "de") -> str:
         ({"name": "Interaktionen"}, "interactions"),
         ({"name": "Engagement"}, "interactions"),
         ({"name": "Geteilte Beiträge"}, "shares"),
-        ({"name": "Antworten im Kundenservice < 2 h", "unit": "%"}, None),
+        ({"name": "Antworten im Kundenservice < 2 h", "unit": "%"}, "answered_within"),
+        ({"name": "Answered within 30 min", "unit": "%"}, "answered_within"),
+        ({"name": "Antwortzeit", "unit": "h"}, "answer_time"),
+        ({"name": "Erste Antwort", "unit": "min"}, "answer_time"),
+        ({"name": "Antwortquote Kundenservice", "unit": "%"}, None),
         ({"name": "Kommentare"}, "replies"),
         ({"name": "Bewerbungen"}, None),
         ({"name": "Follower"}, None),
@@ -49,6 +53,22 @@ def _number(value: int, language: str = "de") -> str:
 )
 def test_kpis_are_matched_to_what_can_be_measured(kpi: dict[str, Any], metric: str | None) -> None:
     assert kpi_metric(kpi) == metric
+
+
+@pytest.mark.parametrize(
+    ("name", "limit"),
+    [
+        ("Antworten im Kundenservice < 2 h", timedelta(hours=2)),
+        ("Antworten ≤ 30 min", timedelta(minutes=30)),
+        ("Antworten innerhalb von 4 Stunden", timedelta(hours=4)),
+        ("answered within 1.5 hours", timedelta(minutes=90)),
+        ("Antwortzeit", None),
+    ],
+)
+def test_a_response_time_kpi_names_the_time_an_answer_may_take(
+    name: str, limit: timedelta | None
+) -> None:
+    assert answer_limit({"name": name}) == limit
 
 
 def test_the_campaign_api_sets_each_target_against_what_was_measured(
@@ -89,6 +109,39 @@ def test_the_campaign_page_shows_targets_results_ranking_and_cadence(
     exported = browser.get(f"/campaigns/{month.campaign['id']}/results.csv")
     assert exported.mimetype == "text/csv"
     assert exported.get_data(as_text=True).count("\r\n") == 1 + 2 * 2 * 12
+
+
+def test_response_times_on_the_campaigns_channels_are_measured_against_their_target(
+    team: Team, month: Month
+) -> None:
+    inbox = inbox_of_month(team, month)
+    body = team.planner.get(f"/campaigns/{month.campaign['id']}/evaluation").get_json()
+    kpi = {k["name"]: k for k in body["kpis"]}["Antworten im Kundenservice < 2 h"]
+    assert kpi["metric"] == "answered_within"
+    assert kpi["measured"] == inbox.answered_within_2h
+    assert kpi["share"] == round(inbox.answered_within_2h / 90, 4)
+    assert body["answer_times"] == {
+        "answered": inbox.answered, "unanswered": inbox.unanswered,
+        "median_minutes": inbox.median_minutes, "p90_minutes": 180.0,
+    }  # fmt: skip
+    html = (
+        signed_in(team, "planner").get(f"/campaigns/{month.campaign['id']}").get_data(as_text=True)
+    )
+    section = html.split('id="answers-title"')[1]
+    assert "1 Std. 30 Min." in section  # the median, as people say it
+    assert f"{inbox.answered} / {inbox.unanswered}" in section
+
+    period = f"from={month.first.isoformat()}&to={month.last.isoformat()}"
+    report = team.head.get(f"/reports/monthly?{period}").get_json()
+    assert report["campaigns"][0]["answer_times"] == body["answer_times"]
+    assert report["answer_times"]["overall"]["answered"] == inbox.answered
+    # The team view counts what was answered (also closed as answered), not what was closed.
+    view = team.planner.get(f"/team?{period}").get_json()
+    answered = {r["channel"]: r["inbox_answered"] for r in view["rows"]}
+    assert answered["Blog"] == inbox.answered
+    assert answered["Karriere-Seite"] == 0
+    report_html = signed_in(team, "head").get(f"/reports/monthly?{period}").get_data(as_text=True)
+    assert "1 Std. 30 Min." in report_html.split('id="answer-times-title"')[1]
 
 
 def test_the_team_view_counts_per_department_and_channel_and_flags_falling_results(
@@ -184,6 +237,7 @@ def test_campaign_team_and_report_figures_agree_on_both_databases(
                 channel_id=month.channels["Blog"]["id"], remote_id="m-1", kind="mention",
                 text="Wann beginnt die Ausbildung?", received_at=now_utc() - timedelta(days=3),
                 status=InboxStatus.ANSWERED, department_id=department.id,
+                first_answer_at=now_utc() - timedelta(days=3, minutes=-20),
             )
         )  # fmt: skip
     period = f"from={month.first.isoformat()}&to={month.last.isoformat()}"

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, request
 from calendar_app import campaigns, planning
 from calendar_app.api.auth import api_user
 from calendar_app.evaluation import inbound, series
-from calendar_app.evaluation.campaign import evaluate_campaign
+from calendar_app.evaluation.campaign import RANKED_TOP, evaluate_campaign
 from calendar_app.evaluation.periods import report_period, team_period
 from calendar_app.evaluation.report import monthly_report
 from calendar_app.evaluation.team import team_view
@@ -83,12 +83,12 @@ def inbound_results(channel_id: int) -> tuple[dict[str, Any], int]:
 def campaign_evaluation(campaign_id: int) -> dict[str, Any]:
     """Each KPI against what was measured, the posts ranked by result, the weekly cadence."""
     query = QueryArgs(request.args)
-    top = query.whole_number("top", default=50, minimum=1, maximum=10_000)
+    top = query.whole_number("top", default=50, minimum=1, maximum=RANKED_TOP)
     query.check()
     session = db_session()
     campaign = campaigns.get_campaign(session, campaign_id)
     timezone = current_app.config["CALENDAR"].TIMEZONE
-    return evaluate_campaign(session, campaign, timezone).as_json(top=top)
+    return evaluate_campaign(session, campaign, timezone, top=top).as_json()
 
 
 @bp.get("/team")

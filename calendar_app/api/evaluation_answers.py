@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from calendar_app.api.responses import AnswerReport, AnswerTimes
+
 
 class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -67,8 +69,11 @@ class KpiResult(Answer):
     unit: str | None
     metric: str | None  # what it is measured by; null: the app cannot measure it
     measurable: bool
-    measured: int | None  # null: not measured (never zero for "unknown")
-    share: float | None  # measured / target
+    # null: not measured (never zero for "unknown"). answered_within: percent of the inbox's
+    # items answered in the KPI's time; answer_time: median time to first answer in the KPI's
+    # unit (hours unless minutes).
+    measured: float | None
+    share: float | None  # measured / target (answer_time: target / measured)
 
 
 class RankedPost(Answer):
@@ -101,6 +106,8 @@ class CampaignEvaluation(Answer):
     unavailable: dict[str, int]
     posts_ranked: list[RankedPost]
     cadence: list[CadenceWeek]
+    # The inbox on the campaign's channels during the campaign so far.
+    answer_times: AnswerTimes | None
 
 
 class TeamRow(Answer):
@@ -166,6 +173,8 @@ class MonthlyReport(Answer):
     campaigns: list[CampaignEvaluation]
     cadence: list[CadenceWeek]
     team: TeamView
+    # Time to first answer over the report's days, as the reader may see the inbox.
+    answer_times: AnswerReport
     crises: list[CrisisSummary]
 
 

@@ -20,7 +20,6 @@ from calendar_app.api.schemas import (
 )
 from calendar_app.api.serialize import (
     alert_json,
-    answer_report_json,
     inbox_item_json,
     post_json,
     routing_rule_json,
@@ -56,7 +55,7 @@ def index() -> dict[str, Any]:
 @bp.get("/inbox/answer-times")
 def answer_times() -> dict[str, Any]:
     reports = answer_reports(db_session(), api_user(), now=now_utc())
-    return {"definition": ANSWERED, "windows": [answer_report_json(r) for r in reports]}
+    return {"definition": ANSWERED, "windows": [r.as_json() for r in reports]}
 
 
 @bp.post("/channels/<int:channel_id>/inbound")

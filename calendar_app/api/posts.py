@@ -53,17 +53,6 @@ def _filters(query: QueryArgs) -> dict[str, Any]:
     }
 
 
-def _cursor(query: QueryArgs) -> paging.Cursor | None:
-    raw = query.text("cursor")
-    if raw is None:
-        return None
-    try:
-        return paging.Cursor.decode(raw)
-    except ValueError as exc:
-        query.refuse("cursor", str(exc))
-        return None
-
-
 def planned_json(post: Post) -> dict[str, Any]:
     """A post just planned, changed or approved: with warnings when it falls in a blackout."""
     body = post_json(post)
@@ -80,7 +69,7 @@ def index() -> dict[str, Any]:
     limit = query.whole_number(
         "limit", default=paging.DEFAULT_PAGE_SIZE, minimum=1, maximum=paging.MAX_PAGE_SIZE
     )
-    after = _cursor(query)
+    after = paging.read_cursor(query)
     query.check()
     page = paging.page_of_posts(db_session(), limit=limit, after=after, **filters)
     return {"items": [post_json(p) for p in page.posts], "next_cursor": page.next_cursor}

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from calendar_app.campaigns import DeliveryRecord
 from calendar_app.channels import ownership_complete, public_config
 from calendar_app.crisis import ImpactPreview
 from calendar_app.graveyard import ChannelHealth
-from calendar_app.listening.answer_times import AnswerReport, AnswerTimes
 from calendar_app.models import (
     Blackout,
     Campaign,
@@ -320,34 +318,6 @@ def inbox_item_json(item: InboxItem) -> dict[str, Any]:
         "assignee": person_json(item.assignee),
         "note": item.note,
         "first_answer_at": iso_utc(item.first_answer_at) if item.first_answer_at else None,
-    }
-
-
-def _minutes(wait: timedelta | None) -> float | None:
-    return round(wait.total_seconds() / 60, 1) if wait is not None else None
-
-
-def answer_times_json(times: AnswerTimes) -> dict[str, Any]:
-    return {
-        "answered": times.answered,
-        "unanswered": times.unanswered,
-        "median_minutes": _minutes(times.median),
-        "p90_minutes": _minutes(times.p90),
-    }
-
-
-def answer_report_json(report: AnswerReport) -> dict[str, Any]:
-    return {
-        "days": report.days,
-        "overall": answer_times_json(report.overall),
-        "departments": [
-            {"department_id": g.id, "name": g.name, **answer_times_json(g.times)}
-            for g in report.departments
-        ],
-        "channels": [
-            {"channel_id": g.id, "name": g.name, **answer_times_json(g.times)}
-            for g in report.channels
-        ],
     }
 
 

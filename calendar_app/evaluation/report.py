@@ -4,7 +4,6 @@ did per department and channel. The same figures serve the HTML page, its PDF an
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -13,12 +12,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from calendar_app.evaluation.campaign import CampaignEvaluation, Week, evaluate_campaign
+from calendar_app.evaluation.cadence import Week, weekly_cadence
+from calendar_app.evaluation.campaign import CampaignEvaluation, evaluate_campaign
 from calendar_app.evaluation.team import TeamView, team_view
+from calendar_app.listening.answer_times import AnswerReport, answers_between
 from calendar_app.models import Campaign, Crisis, Delivery, DeliveryStatus, Post, User
 from calendar_app.permissions import require_may_read_crisis_timeline
 from calendar_app.timeline import Moment, Timeline, crisis_timeline
-from calendar_app.timeutil import iso_utc, local
+from calendar_app.timeutil import iso_utc, local, now_utc
+
+# The best posts a campaign shows in the report.
+REPORT_TOP = 5
 
 
 def month_bounds(month: str, timezone: str) -> tuple[date, date]:
@@ -72,6 +76,7 @@ class MonthlyReport:
     campaigns: list[CampaignEvaluation]
     cadence: list[Week]
     team: TeamView
+    answers: AnswerReport
     crises: list[CrisisSummary]
 
     @property
@@ -94,42 +99,35 @@ class MonthlyReport:
             "from": self.first_day.isoformat(),
             "to": (self.next_first_day - timedelta(days=1)).isoformat(),
             "timezone": self.timezone,
-            "campaigns": [c.as_json(top=5) for c in self.campaigns],
+            "campaigns": [c.as_json(top=REPORT_TOP) for c in self.campaigns],
             "cadence": [w.as_json() for w in self.cadence],
             "team": self.team.as_json(),
+            "answer_times": self.answers.as_json(),
             "crises": [c.as_json() for c in self.crises],
         }
 
 
 def _cadence(session: Session, start: datetime, end: datetime, timezone: str) -> list[Week]:
-    planned: dict[date, int] = defaultdict(int)
-    published: dict[date, int] = defaultdict(int)
-
-    def monday(value: datetime) -> date:
-        day = local(value, timezone).date()
-        return day - timedelta(days=day.weekday())
-
-    for publish_at, status in session.execute(
-        select(Post.publish_at, Delivery.status)
-        .join(Post, Post.id == Delivery.post_id)
-        .where(Post.publish_at >= start, Post.publish_at < end)
-    ):
-        if status != DeliveryStatus.DISCARDED:
-            planned[monday(publish_at)] += 1
-    for (published_at,) in session.execute(
+    planned = session.scalars(
+        select(Post.publish_at)
+        .join(Delivery, Delivery.post_id == Post.id)
+        .where(
+            Post.publish_at >= start,
+            Post.publish_at < end,
+            Delivery.status != DeliveryStatus.DISCARDED,
+        )
+    )
+    published = session.scalars(
         select(Delivery.published_at).where(
             Delivery.status == DeliveryStatus.PUBLISHED,
             Delivery.published_at >= start,
             Delivery.published_at < end,
         )
-    ):
-        published[monday(published_at)] += 1
-    weeks = []
-    current = monday(start)
-    while _instant(current, timezone) < end:
-        weeks.append(Week(current, planned.get(current, 0), published.get(current, 0)))
-        current += timedelta(days=7)
-    return weeks
+    )
+    last_day = local(end - timedelta(microseconds=1), timezone).date()
+    return weekly_cadence(
+        planned, published, local(start, timezone).date(), last_day, timezone, widen=False
+    )
 
 
 def monthly_report(
@@ -160,8 +158,9 @@ def monthly_report(
         first,
         following,
         timezone,
-        [evaluate_campaign(session, c, timezone) for c in running],
+        [evaluate_campaign(session, c, timezone, top=REPORT_TOP) for c in running],
         _cadence(session, start, end, timezone),
         team_view(session, start, end),
+        answers_between(session, reader, start, min(end, now_utc())),
         summaries,
     )

@@ -26,7 +26,6 @@ from calendar_app.models import (
     DeliveryStatus,
     Department,
     InboxItem,
-    InboxStatus,
     Post,
     ResultPoint,
     ResultState,
@@ -49,7 +48,7 @@ class Row:
     held: int = 0
     missed: int = 0
     discarded: int = 0
-    answered: int = 0  # inbox items answered (received in the period)
+    answered: int = 0  # inbox items received in the period and answered (first_answer_at)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -165,7 +164,9 @@ def team_view(session: Session, start: datetime, end: datetime) -> TeamView:
     for department_id, channel_id, count in session.execute(
         select(InboxItem.department_id, InboxItem.channel_id, func.count())
         .where(
-            InboxItem.status == InboxStatus.ANSWERED,
+            # Answered as the inbox's time to first answer counts it: a reply was written, or
+            # the item was closed as answered elsewhere (closed unanswered is no answer).
+            InboxItem.first_answer_at.is_not(None),
             InboxItem.received_at >= start,
             InboxItem.received_at < end,
         )

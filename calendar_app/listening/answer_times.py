@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,12 +36,24 @@ ANSWERED = (
 )
 
 
+def _minutes(wait: timedelta | None) -> float | None:
+    return round(wait.total_seconds() / 60, 1) if wait is not None else None
+
+
 @dataclass(frozen=True)
 class AnswerTimes:
     answered: int
     unanswered: int
     median: timedelta | None
     p90: timedelta | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "answered": self.answered,
+            "unanswered": self.unanswered,
+            "median_minutes": _minutes(self.median),
+            "p90_minutes": _minutes(self.p90),
+        }
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,19 @@ class AnswerReport:
     overall: AnswerTimes
     departments: list[Group]
     channels: list[Group]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "days": self.days,
+            "overall": self.overall.as_json(),
+            "departments": [
+                {"department_id": g.id, "name": g.name, **g.times.as_json()}
+                for g in self.departments
+            ],
+            "channels": [
+                {"channel_id": g.id, "name": g.name, **g.times.as_json()} for g in self.channels
+            ],
+        }
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -80,13 +107,19 @@ def _group(waits: list[timedelta | None]) -> AnswerTimes:
 
 
 def answer_times(session: Session, reader: User, *, now: datetime, days: int) -> AnswerReport:
+    """The last `days` days up to `now`."""
+    return answers_between(session, reader, now - timedelta(days=days), now)
+
+
+def answers_between(session: Session, reader: User, start: datetime, end: datetime) -> AnswerReport:
+    """The items said from `start` up to `end`, as `reader` may see them."""
     rows = session.execute(
         select(
             InboxItem.channel_id,
             InboxItem.department_id,
             InboxItem.received_at,
             InboxItem.first_answer_at,
-        ).where(visible_to(reader), InboxItem.received_at >= now - timedelta(days=days))
+        ).where(visible_to(reader), InboxItem.received_at >= start, InboxItem.received_at < end)
     ).all()
     everything: list[timedelta | None] = []
     by_department: dict[int | None, list[timedelta | None]] = {}
@@ -99,7 +132,7 @@ def answer_times(session: Session, reader: User, *, now: datetime, days: int) ->
     departments = dict(session.execute(select(Department.id, Department.name)).all())
     channels = dict(session.execute(select(Channel.id, Channel.name)).all())
     return AnswerReport(
-        days=days,
+        days=round((end - start) / timedelta(days=1)),
         overall=_group(everything),
         departments=sorted(
             (
@@ -113,6 +146,56 @@ def answer_times(session: Session, reader: User, *, now: datetime, days: int) ->
             key=lambda g: g.name.casefold(),
         ),
     )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """One item: when it was said on the network and when we first answered (None: not yet)."""
+
+    received_at: datetime
+    answered_at: datetime | None
+
+    @property
+    def wait(self) -> timedelta | None:
+        if self.answered_at is None:
+            return None
+        return max(self.answered_at - self.received_at, timedelta(0))
+
+
+def items_on_channels(
+    session: Session, channel_ids: Collection[int], start: datetime, end: datetime
+) -> list[Waiting]:
+    """The items said on these channels from `start` up to `end` (all of them: figures, not
+    texts, so no reader's view is applied)."""
+    if not channel_ids:
+        return []
+    return [
+        Waiting(received_at, answered_at)
+        for received_at, answered_at in session.execute(
+            select(InboxItem.received_at, InboxItem.first_answer_at).where(
+                InboxItem.channel_id.in_(sorted(channel_ids)),
+                InboxItem.received_at >= start,
+                InboxItem.received_at < end,
+            )
+        )
+    ]
+
+
+def times_of(items: list[Waiting]) -> AnswerTimes:
+    return _group([item.wait for item in items])
+
+
+def share_answered_within(items: list[Waiting], limit: timedelta, now: datetime) -> float | None:
+    """The share of items answered within `limit`, of the items answered or whose `limit` ran
+    out by `now`: an item said ten minutes ago and not answered yet is not late (yet). None
+    when no item counts."""
+    counted = [
+        item for item in items if item.answered_at is not None or item.received_at + limit <= now
+    ]
+    if not counted:
+        return None
+    in_time = sum(1 for item in counted if item.wait is not None and item.wait <= limit)
+    return in_time / len(counted)
 
 
 def answer_reports(session: Session, reader: User, *, now: datetime) -> list[AnswerReport]:

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice
 
-from calendar_app import campaigns, departments
+from calendar_app import campaigns, departments, paging
 from calendar_app.errors import Conflict, RuleError
 from calendar_app.evaluation.campaign import evaluate_campaign
 from calendar_app.extensions import db_session
@@ -22,6 +22,7 @@ from calendar_app.permissions import may_manage_campaigns, require_may_manage_ca
 from calendar_app.web.evaluation import evaluation_charts
 from calendar_app.web.forms import KPI_ROWS, CampaignForm
 from calendar_app.web.pages import signed_in_user
+from calendar_app.web.query import page_query
 
 GOAL_LABELS = {
     "awareness": _l("Awareness"),
@@ -41,6 +42,12 @@ RECORD_LABELS = {
     "unknown": _l("Unclear: please check"),
     "discarded": _l("Discarded"),
 }
+
+
+# The campaign page shows its plan in pages of this many posts (a long campaign has thousands).
+PLAN_PAGE_SIZE = 100
+# ... and its best posts.
+PAGE_RANKED = 20
 
 
 def goal_label(goal: str) -> str:
@@ -76,15 +83,22 @@ def campaign_list() -> str:
 
 def campaign_page(campaign_id: int) -> str:
     session = db_session()
+    query = page_query()
+    after = paging.read_cursor(query)
+    query.check()
     campaign = campaigns.get_campaign(session, campaign_id)
+    plan = paging.page_of_posts(session, limit=PLAN_PAGE_SIZE, after=after, campaign_id=campaign.id)
     record = campaigns.delivery_record(session, campaign).as_dict()
-    evaluation = evaluate_campaign(session, campaign, current_app.config["CALENDAR"].TIMEZONE)
+    evaluation = evaluate_campaign(
+        session, campaign, current_app.config["CALENDAR"].TIMEZONE, top=PAGE_RANKED
+    )
     return render_template(
         "campaign.html",
         evaluation=evaluation,
         **evaluation_charts(evaluation),
         campaign=campaign,
-        posts=campaigns.campaign_posts(session, campaign),
+        plan=plan,
+        plan_continues=after is not None,
         record=[(RECORD_LABELS[key], key, record[key]) for key in RECORD_LABELS],
         total=record["total"],
         may_manage=may_manage_campaigns(signed_in_user()),

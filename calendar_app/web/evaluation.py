@@ -34,6 +34,8 @@ METRIC_LABELS = {
     "quotes": _l("quotes"),
     "clicks": _l("clicks (sent by the channel's receiver)"),
     "posts": _l("published posts"),
+    "answered_within": _l("inbox items on the campaign's channels answered in that time (%)"),
+    "answer_time": _l("median time to first answer on the campaign's channels"),
 }
 RESULT_STATE_LABELS = {
     "unauthorized": _l("results unavailable: the token lacks the read scope"),
@@ -104,9 +106,14 @@ def _report_html(report: MonthlyReport, *, for_pdf: bool = False) -> str:
             for c in report.campaigns
         },
     }
+    answers = report.answers
+    answer_rows = [(_("All"), answers.overall)] + [
+        (group.name or _("No department"), group.times) for group in answers.departments
+    ]
     return render_template(
         "report.html",
         report=report,
+        answer_rows=answer_rows,
         for_pdf=for_pdf,
         made_at=now_utc(),
         made_by=signed_in_user().name,

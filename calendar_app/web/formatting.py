@@ -4,13 +4,13 @@ user's language."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_skeleton, format_time
 from flask import current_app, g, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from calendar_app.models import Department
@@ -237,6 +237,20 @@ def inbox_kind_label(kind: str) -> str:
     return str(INBOX_KIND_LABELS.get(kind, kind))
 
 
+def wait_label(wait: timedelta | None) -> str:
+    """A wait as people say it: 40 min, 3 h 5 min, 2 d 4 h; a dash for none."""
+    if wait is None:
+        return "—"
+    minutes = round(wait.total_seconds() / 60)
+    if minutes < 60:
+        return gettext("%(minutes)d min", minutes=minutes)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return gettext("%(hours)d h %(minutes)d min", hours=hours, minutes=minutes)
+    days, hours = divmod(hours, 24)
+    return gettext("%(days)d d %(hours)d h", days=days, hours=hours)
+
+
 FILTERS = {
     "date_time": date_time,
     "clock_time": clock_time,
@@ -253,4 +267,5 @@ FILTERS = {
     "moment_label": moment_label,
     "inbox_status_label": inbox_status_label,
     "inbox_kind_label": inbox_kind_label,
+    "wait_label": wait_label,
 }

@@ -4,7 +4,6 @@ the routing rules (admins) and the watch list (heads). Thin: the listening modul
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -86,22 +85,7 @@ def inbox_page() -> tuple[str, int]:
         may_route=is_admin(user),
         action_form=ActionForm(),
         answer_reports=answer_times.answer_reports(session, user, now=now),
-        wait_label=wait_label,
     ), status
-
-
-def wait_label(wait: timedelta | None) -> str:
-    """A wait as people say it: 40 min, 3 h 5 min, 2 d 4 h; a dash for none."""
-    if wait is None:
-        return "—"
-    minutes = round(wait.total_seconds() / 60)
-    if minutes < 60:
-        return _("%(minutes)d min", minutes=minutes)
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return _("%(hours)d h %(minutes)d min", hours=hours, minutes=minutes)
-    days, hours = divmod(hours, 24)
-    return _("%(days)d d %(hours)d h", days=days, hours=hours)
 
 
 def _back() -> Response:

@@ -12,6 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from calendar_app.evaluation import inbound
+from calendar_app.extensions import get_db
+from calendar_app.models import InboxItem, InboxStatus
 from calendar_app.timeutil import local, now_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver
@@ -38,6 +40,16 @@ class Month:
     best_title: str = ""
     crisis_reason: str = ""
     held_post: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Inbox:
+    """What `inbox_of_month` put on the blog's inbox, and the figures it makes."""
+
+    answered_within_2h: float  # percent of the items that count
+    median_minutes: float
+    answered: int
+    unanswered: int
 
 
 def send_results(team: Team, channel_id: int, secret: str, body: dict[str, Any]) -> None:
@@ -137,3 +149,39 @@ def month_of_results(team: Team, receiver: Receiver, make_dispatcher: Any) -> Mo
     if lifted.status_code == 202:
         assert team.head2.post("/crisis/lift/confirm", json={}).status_code == 200
     return month
+
+
+def inbox_of_month(team: Team, month: Month) -> Inbox:
+    """Items said during the campaign on its channels: on the blog, answered after 30 min, 90
+    min and 3 h, one never answered (said two days ago), one said ten minutes ago and not
+    answered yet; on the career page one closed without an answer."""
+    now = now_utc()
+    said = now - timedelta(days=5)
+    items = [
+        (said, timedelta(minutes=30), InboxStatus.ANSWERED),
+        (said + timedelta(hours=1), timedelta(minutes=90), InboxStatus.ANSWERED),
+        # Answered by phone after three hours, then closed as answered.
+        (said + timedelta(hours=2), timedelta(hours=3), InboxStatus.CLOSED),
+        (now - timedelta(days=2), None, InboxStatus.NEW),
+        (now - timedelta(minutes=10), None, InboxStatus.NEW),
+    ]
+    with get_db(team.app).transaction() as session:
+        for number, (received_at, wait, status) in enumerate(items):
+            session.add(
+                InboxItem(
+                    channel_id=month.channels["Blog"]["id"], remote_id=f"said-{number}",
+                    kind="mention", text=f"Frage {number} zur Ausbildung",
+                    received_at=received_at, status=status,
+                    first_answer_at=None if wait is None else received_at + wait,
+                )
+            )  # fmt: skip
+        # Closed without an answer: no answer, like an open item.
+        session.add(
+            InboxItem(
+                channel_id=month.channels["Karriere-Seite"]["id"], remote_id="spam", kind="mention",
+                text="Werbung", received_at=said, status=InboxStatus.CLOSED,
+            )
+        )  # fmt: skip
+    # Of the five items that count for "< 2 h" (answered, or unanswered for over 2 h), two were
+    # answered in time; the item said ten minutes ago is not late yet.
+    return Inbox(answered_within_2h=40.0, median_minutes=90.0, answered=3, unanswered=3)
