@@ -9,7 +9,7 @@ the one rule by which a post is matched against them on every network.
   matches "STRASSE" (case folding, as the routing rules fold). Several words match with any
   white space between them.
 
-Tags and terms are stored folded (holds.fold), so the comparison folds the post only.
+Tags and terms are stored folded (holds.fold); the comparison folds both sides all the same.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ def _term_pattern(term: str) -> re.Pattern[str]:
 
 
 def has_term(text: str, term: str) -> bool:
-    """`term` (folded) occurs in `text` as whole words."""
-    return bool(term.split()) and _term_pattern(term).search(fold(text)) is not None
+    """`term` occurs in `text` as whole words (both folded)."""
+    folded = fold(term)
+    return bool(folded) and _term_pattern(folded).search(fold(text)) is not None
 
 
 def hashtags_in(text: str, named: Iterable[Any] = ()) -> set[str]:
