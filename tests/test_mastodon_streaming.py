@@ -20,6 +20,9 @@ from calendar_app.listening.listener import listen_once
 from calendar_app.listening.mastodon import NOTIFICATIONS
 from calendar_app.listening.streaming import StreamReader, Streams
 from calendar_app.models import InboxItem
+from calendar_app.networks.mastodon import MastodonPublisher
+from calendar_app.outbound import OutboundPolicy
+from calendar_app.publishers import channel_secrets
 from calendar_app.scheduler import start_background
 from tests.conftest import Team
 from tests.support.mastodon import MastodonAccount, MastodonServer
@@ -226,3 +229,24 @@ def test_the_early_warning_counts_streamed_mentions(
     assert opened
     alerts = team.head.get("/alerts?status=open").get_json()["items"]
     assert channel_id in [a["channel_id"] for a in alerts]
+
+
+def test_streams_obey_the_outbound_policy(
+    team: Team, mastodon_server: MastodonServer, ours: MastodonAccount
+) -> None:
+    channel_id = listening_channel(team, mastodon_server, ours)
+    production = MastodonPublisher(  # no private addresses, as in production
+        policy=OutboundPolicy(), secrets=channel_secrets(team.app.config["CALENDAR"])
+    )
+    streams = Streams(get_db(team.app), {"mastodon": production}, retry_seconds=0.1)
+    try:
+        streams.sync()
+        reader = wait_for(lambda: streams.reader(channel_id, NOTIFICATIONS))
+        wait_for(lambda: reader.state.error, what="the reader's refusal")
+    finally:
+        streams.stop()
+        production.close()
+
+    assert "refused to connect to 127.0.0.1" in (reader.state.error or "")
+    assert reader.state.connections == 0
+    assert stored_count(team) == 0
