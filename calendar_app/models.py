@@ -713,8 +713,9 @@ class InboxStatus(StrEnum):
 
 
 class InboxItem(Base):
-    """Something said to one of our accounts: a mention, a reply, a quote. Stored once per
-    channel and network id (several listeners may read the same page at once)."""
+    """Something said to one of our accounts (a mention, a reply, a quote) or with what a
+    channel watches (a hashtag, a search term). Stored once per channel and network id
+    (several listeners may read the same page at once)."""
 
     __tablename__ = "inbox_items"
     __table_args__ = (
@@ -727,7 +728,8 @@ class InboxItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     remote_id: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20))  # mention, reply, quote
+    # mention, reply, quote (said to us); hashtag, term (a watched hashtag or search term)
+    kind: Mapped[str] = mapped_column(String(20))
     author_handle: Mapped[str] = mapped_column(String(300), default="")
     author_name: Mapped[str] = mapped_column(String(300), default="")
     text: Mapped[str] = mapped_column(Text, default="")
@@ -798,6 +800,18 @@ class WatchedHashtag(Base):
         ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class WatchedTerm(Base):
+    """A search term (a word or a few) whose posts are read into a channel's inbox."""
+
+    __tablename__ = "watched_terms"
+
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Folded (holds.fold); matched as whole words of a post's folded text.
+    term: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
 class WatchWord(Base):

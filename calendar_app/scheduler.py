@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -24,6 +26,7 @@ from calendar_app.extensions import get_db
 from calendar_app.graveyard import check_graveyards
 from calendar_app.listening.detector import detect_once
 from calendar_app.listening.listener import listen_once
+from calendar_app.listening.streaming import SYNC_SECONDS, Streams
 from calendar_app.notifications import send_digests, send_outgoing
 from calendar_app.timeutil import now_utc
 from calendar_app.unknown_checks import check_unknown_deliveries
@@ -52,7 +55,12 @@ def build_dispatcher(app: Flask) -> Dispatcher:
 
 
 def _every(
-    scheduler: BaseScheduler, job_id: str, seconds: float, work: Callable[[], object]
+    scheduler: BaseScheduler,
+    job_id: str,
+    seconds: float,
+    work: Callable[[], object],
+    *,
+    first_now: bool = False,
 ) -> None:
     def run() -> None:
         try:
@@ -68,6 +76,7 @@ def _every(
         max_instances=1,  # a slow run is never overlapped by the next tick
         coalesce=True,
         misfire_grace_time=None,
+        **({"next_run_time": datetime.now(UTC)} if first_now else {}),
     )
 
 
@@ -77,7 +86,7 @@ def check_graveyards_once(dispatcher: Dispatcher) -> None:
         check_graveyards(session, now_utc())
 
 
-def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float) -> None:
+def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float) -> Streams:
     _every(scheduler, "dispatch", interval, dispatcher.run_pass)
     _every(
         scheduler,
@@ -103,11 +112,16 @@ def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float
         UNKNOWN_CHECK_INTERVAL_SECONDS,
         lambda: check_unknown_deliveries(dispatcher.db, dispatcher.publishers),
     )
+    # Mastodon streams: long-lived readers beside the jobs (listening/streaming.py); the listen
+    # job polls what is not streamed. They end when the scheduler shuts down.
+    streams = Streams(dispatcher.db, dispatcher.publishers)
+    scheduler.add_listener(lambda _event: streams.stop(), EVENT_SCHEDULER_SHUTDOWN)
+    _every(scheduler, "streams", SYNC_SECONDS, streams.sync, first_now=True)
     _every(
         scheduler,
         "listen",
         dispatcher.config.LISTEN_INTERVAL_SECONDS,
-        lambda: listen_once(dispatcher.db, dispatcher.publishers),
+        lambda: listen_once(dispatcher.db, dispatcher.publishers, live=streams.live),
     )
     _every(
         scheduler,
@@ -127,6 +141,7 @@ def _configure(scheduler: BaseScheduler, dispatcher: Dispatcher, interval: float
         BLACKOUT_REMINDER_INTERVAL_SECONDS,
         lambda: send_reminders(dispatcher.db, dispatcher.config),
     )
+    return streams
 
 
 def start_background(app: Flask) -> tuple[BackgroundScheduler, Dispatcher]:
@@ -138,9 +153,12 @@ def start_background(app: Flask) -> tuple[BackgroundScheduler, Dispatcher]:
         scheduler = BackgroundScheduler(
             executors={"default": JobExecutor(JOB_THREADS)}, timezone="UTC", daemon=True
         )
-        _configure(scheduler, dispatcher, app.config["CALENDAR"].SCHEDULER_INTERVAL_SECONDS)
+        streams = _configure(
+            scheduler, dispatcher, app.config["CALENDAR"].SCHEDULER_INTERVAL_SECONDS
+        )
         scheduler.start()
         app.extensions["calendar_scheduler"] = scheduler
+        app.extensions["calendar_streams"] = streams
         log.info("scheduler started worker=%s", dispatcher.worker)
         return scheduler, dispatcher
 

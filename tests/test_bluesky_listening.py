@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from calendar_app.extensions import get_db
 from calendar_app.listening.bluesky import firehose_url, heard_in_commit, kind_of
 from calendar_app.listening.listener import listen_once
+from calendar_app.listening.watch import Watch, has_term
 from calendar_app.models import InboxItem, ListenCursor
 from calendar_app.networks.bluesky import BlueskyPublisher
 from tests.conftest import Team
@@ -144,6 +145,34 @@ def test_the_firehose_is_the_channels_service_unless_the_channel_names_a_relay()
     assert problems == {"config.firehose": "must be an http(s):// or ws(s):// address"}
 
 
+@pytest.mark.parametrize(
+    ("text", "tags", "kind"),
+    [
+        ("Offen heute? #Wasserwerk", (), "hashtag"),
+        ("Offen heute? #WASSERWERK!", (), "hashtag"),
+        ("Offen heute?", ("Wasserwerk",), "hashtag"),  # a tag facet the text does not show
+        ("Offen heute? #Wasserwerke", (), None),
+        ("Ein Stromausfall in der Südstadt", (), "term"),
+        ("GROSSER STROMAUSFALL!", (), "term"),
+        ("Die Stromausfallversicherung zahlt", (), None),
+        ("Nur so", (), None),
+    ],
+)
+def test_what_a_post_carries_of_what_we_watch(
+    text: str, tags: tuple[str, ...], kind: str | None
+) -> None:
+    watch = Watch(frozenset({"wasserwerk"}), ("stromausfall",))
+    assert watch.kind_of(text, tags) == kind
+
+
+def test_search_terms_are_words_in_any_case_and_script() -> None:
+    assert has_term("Die STRASSE ist gesperrt", "straße")
+    assert has_term("Stadtwerke\u00a0 Nord antworten nicht", "stadtwerke nord")
+    assert not has_term("Stadtwerke-Nordsee", "stadtwerke nord")
+    assert has_term("Ελλείψεις νερού στην πόλη", "νερού")
+    assert not has_term("Straßenbahn", "straße")
+
+
 # --- against the PDS -----------------------------------------------------------------------------
 
 
@@ -230,3 +259,58 @@ def test_a_reply_from_the_inbox_appears_on_the_pds_as_a_reply_in_the_right_threa
     assert ours_now["value"]["reply"] == {"root": ref(our_post), "parent": ref(question)}
     # The reply by the account itself is not said to us: nothing new in the inbox.
     assert listen(team, make_dispatcher).stored == []
+
+
+def profile(server: BlueskyServer, who: BlueskyAccount, name: str) -> None:
+    token = server.sign_in(who)["accessJwt"]
+    record = {"$type": "app.bsky.actor.profile", "displayName": name}
+    answer = server.xrpc(
+        "POST", "com.atproto.repo.putRecord", token=token,
+        json={"repo": who.did, "collection": "app.bsky.actor.profile", "rkey": "self",
+              "record": record},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+
+
+def test_posts_with_a_watched_hashtag_or_term_arrive_once_with_their_authors_names(
+    team: Team,
+    bluesky_server: BlueskyServer,
+    ours: BlueskyAccount,
+    customer: BlueskyAccount,
+    make_dispatcher: Any,
+) -> None:
+    channel_id = listening_channel(team, bluesky_server, ours)
+    tag = f"wasserwerk{next(_names)}"
+    assert (
+        team.admin.put(f"/channels/{channel_id}/hashtags", json={"tags": [tag]}).status_code == 200
+    )
+    made = team.admin.put(f"/channels/{channel_id}/terms", json={"terms": ["Stromausfall"]})
+    assert made.get_json() == {"channel_id": channel_id, "terms": ["stromausfall"]}
+    profile(bluesky_server, customer, "Erika Musterfrau")
+    shown = f"#{tag.upper()}"
+    tagged = write(
+        bluesky_server, customer, f"Heute Führung im {shown}",
+        facets=[{
+            "index": {"byteStart": len("Heute Führung im ".encode()), "byteEnd": len(
+                f"Heute Führung im {shown}".encode())},
+            "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag.title()}],
+        }],
+    )  # fmt: skip
+    write(bluesky_server, customer, "Großer STROMAUSFALL in der Südstadt!")
+    write(bluesky_server, customer, "Die Stromausfallversicherung zahlt nicht")  # not the word
+    write(bluesky_server, customer, "Nur so, ohne alles")
+    write(bluesky_server, ours, f"Wir zeigen das #{tag}")  # our own: not in the inbox
+
+    first = listen(team, make_dispatcher)
+    again = listen(team, make_dispatcher)
+
+    assert first.errors == {}, first.errors
+    assert len(first.stored) == 2
+    assert again.stored == []
+    by_kind = {i["kind"]: i for i in inbox(team)}
+    assert set(by_kind) == {"hashtag", "term"}
+    assert by_kind["hashtag"]["text"] == f"Heute Führung im {shown}"
+    assert by_kind["hashtag"]["url"].endswith(tagged["uri"].rsplit("/", 1)[1])
+    assert by_kind["term"]["text"] == "Großer STROMAUSFALL in der Südstadt!"
+    for item in by_kind.values():
+        assert item["author"] == {"handle": f"@{customer.handle}", "name": "Erika Musterfrau"}

@@ -17,7 +17,7 @@ from calendar_app.listening import inbox
 from calendar_app.listening.listener import listen_once
 from calendar_app.listening.mastodon import Heard
 from calendar_app.listening.text import plain_text
-from calendar_app.models import InboxItem, ListenCursor, Notification
+from calendar_app.models import AuditEntry, InboxItem, ListenCursor, Notification
 from calendar_app.timeutil import now_utc
 from tests.conftest import Team
 from tests.support.mastodon import MastodonAccount, MastodonServer
@@ -188,7 +188,45 @@ def test_watched_hashtags_come_into_the_channels_inbox(
 
     [item] = items(team)
     assert item["text"] == f"Das #{tag} ist heute offen?"
-    assert item["kind"] == "mention"
+    assert item["kind"] == "hashtag"
+
+
+def test_watched_search_terms_come_in_as_whole_words_and_are_set_by_admins(
+    team: Team,
+    mastodon_server: MastodonServer,
+    ours: MastodonAccount,
+    customer: MastodonAccount,
+    make_dispatcher: Any,
+) -> None:
+    channel_id = listening_channel(team, mastodon_server, ours)
+    word = f"Umspannwerk{next(_names)}"
+    path = f"/channels/{channel_id}/terms"
+    assert team.planner.put(path, json={"terms": [word]}).status_code == 403
+    too_long = team.admin.put(path, json={"terms": ["x" * 101]})
+    assert too_long.status_code in (400, 422)
+    assert "terms" in str(too_long.get_json()["fields"])
+    made = team.admin.put(path, json={"terms": [f"  {word.upper()} ", word]})
+    assert made.get_json() == {"channel_id": channel_id, "terms": [word.lower()]}
+    assert team.planner.get(path).get_json()["terms"] == [word.lower()]
+    say(mastodon_server, customer, f"Am {word} brennt Licht, die ganze Nacht!")
+    say(mastodon_server, customer, f"Der {word}sverband tagt")  # not the word itself
+    mastodon_server.post_status(ours, f"Das {word} wird erneuert")  # our own: not in the inbox
+
+    first = listen(team, make_dispatcher)
+    again = listen(team, make_dispatcher)
+
+    assert first.errors == {}
+    assert len(first.stored) == 1
+    assert again.stored == []
+    [item] = items(team)
+    assert item["kind"] == "term"
+    assert item["text"] == f"Am {word} brennt Licht, die ganze Nacht!"
+    assert item["author"]["handle"].startswith(f"@{customer.username}@")
+    with get_db(team.app).transaction() as session:
+        [entry] = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "watch_terms")
+        ).all()
+        assert entry.detail["terms"] == [word.lower()]
 
 
 def test_a_revoked_token_is_reported_and_other_channels_still_listen(
@@ -435,3 +473,37 @@ def test_a_reply_is_held_by_a_crisis_like_any_post_and_checked_like_one(
     make_dispatcher(team.app).run_pass()
     assert team.post(post.get_json()["id"])["status"] == "held"
     assert mastodon_server.statuses(ours) == []
+
+
+def test_admins_set_a_channels_hashtags_and_search_terms_on_the_inbox_page(team: Team) -> None:
+    channel = team.channel(
+        "Mastodon Stadtwerke",
+        kind="mastodon",
+        network="mastodon",
+        config={"base_url": "http://127.0.0.1:9", "access_token": "t"},
+    )
+    admin = signed_in(team, "admin")
+    page = admin.get("/inbox").get_data(as_text=True)
+    assert f'id="watching-{channel["id"]}"' in page
+    assert 'id="watching"' not in signed_in(team, "planner").get("/inbox").get_data(as_text=True)
+
+    saved = admin.post(
+        f"/inbox/channels/{channel['id']}/watching",
+        data={
+            "csrf_token": csrf_token(admin, "/inbox"),
+            "tags": "#Wasserwerk, hafenfest",
+            "terms": "Stromausfall,\nHotline",
+        },
+    )
+
+    assert saved.status_code == 302
+    assert team.head.get(f"/channels/{channel['id']}/hashtags").get_json()["tags"] == [
+        "hafenfest",
+        "wasserwerk",
+    ]
+    assert team.head.get(f"/channels/{channel['id']}/terms").get_json()["terms"] == [
+        "hotline",
+        "stromausfall",
+    ]
+    shown = admin.get("/inbox").get_data(as_text=True)
+    assert 'value="hotline, stromausfall"' in shown

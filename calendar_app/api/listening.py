@@ -15,6 +15,7 @@ from calendar_app.api.schemas import (
     InboxReply,
     RoutingRuleCreate,
     WatchedHashtagsSet,
+    WatchedTermsSet,
     WatchWordsSet,
     parse,
 )
@@ -173,6 +174,21 @@ def set_hashtags(channel_id: int) -> dict[str, Any]:
     channel = get_channel(session, channel_id)
     tags = inbox.set_hashtags(session, api_user(), channel, parse(WatchedHashtagsSet).tags)
     return {"channel_id": channel.id, "tags": tags}
+
+
+@bp.get("/channels/<int:channel_id>/terms")
+def terms(channel_id: int) -> dict[str, Any]:
+    session = db_session()
+    channel = get_channel(session, channel_id)
+    return {"channel_id": channel.id, "terms": inbox.terms_of(session, channel.id)}
+
+
+@bp.put("/channels/<int:channel_id>/terms")
+def set_terms(channel_id: int) -> dict[str, Any]:
+    session = db_session()
+    channel = get_channel(session, channel_id)
+    terms = inbox.set_terms(session, api_user(), channel, parse(WatchedTermsSet).terms)
+    return {"channel_id": channel.id, "terms": terms}
 
 
 @bp.get("/alerts")

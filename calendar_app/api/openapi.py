@@ -135,6 +135,7 @@ def _components() -> dict[str, Any]:
         schemas.RoutingRuleCreate,
         schemas.WatchWordsSet,
         schemas.WatchedHashtagsSet,
+        schemas.WatchedTermsSet,
     ]
     _, defs = models_json_schema(
         [(m, "validation") for m in requests + evaluation_answers.REQUESTS]
@@ -549,6 +550,19 @@ def _listening_paths() -> dict[str, Any]:
                 "set the hashtags a channel listens to (admin)",
                 r.WatchedHashtags,
                 schemas.WatchedHashtagsSet,
+                parameters=channel,
+            ),
+        },
+        "/channels/{channel_id}/terms": {
+            "get": _op(
+                "the search terms a channel listens to (whole words, any case)",
+                r.WatchedTerms,
+                parameters=channel,
+            ),
+            "put": _op(
+                "set the search terms a channel listens to (admin)",
+                r.WatchedTerms,
+                schemas.WatchedTermsSet,
                 parameters=channel,
             ),
         },

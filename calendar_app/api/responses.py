@@ -419,11 +419,12 @@ class Author(Answer):
 
 
 class InboxItem(Answer):
-    """Something said to one of our accounts."""
+    """Something said to one of our accounts (mention, reply, quote), or a post with a hashtag
+    or search term the channel watches (hashtag, term)."""
 
     id: int
     channel_id: int
-    kind: Literal["mention", "reply", "quote"]
+    kind: Literal["mention", "reply", "quote", "hashtag", "term"]
     author: Author
     text: str = Field(description="plain text (the network's markup removed)")
     url: str | None
@@ -523,6 +524,11 @@ class WatchedHashtags(Answer):
     tags: list[str]
 
 
+class WatchedTerms(Answer):
+    channel_id: int
+    terms: list[str]
+
+
 class Error(Answer):
     error: str
     fields: dict[str, str]
@@ -573,5 +579,6 @@ ANSWERS: list[type[BaseModel]] = [
     RoutingRuleList,
     WatchWords,
     WatchedHashtags,
+    WatchedTerms,
     Error,
 ]

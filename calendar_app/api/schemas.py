@@ -434,6 +434,13 @@ class WatchedHashtagsSet(Schema):
     ]
 
 
+class WatchedTermsSet(Schema):
+    terms: Annotated[
+        list[Annotated[Text, Field(min_length=1, max_length=MAX_KEYWORD_LENGTH)]],
+        Field(max_length=20),
+    ]
+
+
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -9,9 +9,14 @@ serves the same stream for the whole network. So the stream's address is a chann
 
 Kept: posts by others that mention our account (a mention facet with our DID), reply to one of
 our posts (reply.parent or reply.root in our repository) or quote one (an embedded record in our
-repository). The cursor is the stream's sequence number: a pass connects after the stored one
-(from the oldest event the stream still holds when there is none), reads for a bounded time or
-until the stream has been quiet for a moment, and disconnects.
+repository); and, from the same stream, posts that carry one of the channel's watched hashtags
+(a tag facet or `#tag` in the text) or have one of its search terms as words (watch.py), kinded
+`hashtag` and `term`. Authors are named by handle and display name (their profile record)
+where the service knows them.
+
+The cursor is the stream's sequence number: a pass connects after the stored one (from the
+oldest event the stream still holds when there is none), reads for a bounded time or until the
+stream has been quiet for a moment, and disconnects.
 
 The connection is checked against the outbound policy like every request of ours (no private
 addresses unless allowed); frames are decoded with the `atproto` SDK's frame and CAR decoders
@@ -36,6 +41,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, WebSocketE
 from websockets.sync.client import connect
 
 from calendar_app.listening.mastodon import Heard, Page
+from calendar_app.listening.watch import NOTHING_WATCHED, Watch, facet_tags
 from calendar_app.networks.base import NetworkError
 from calendar_app.networks.bluesky import POST, BlueskyPublisher, post_url, service_url
 from calendar_app.networks.mastodon import parse_time
@@ -51,6 +57,7 @@ QUIET_SECONDS = 1.0
 # A frame larger than this is refused by the connection (the relay's limit is 5 MiB or so).
 MAX_FRAME_BYTES = 5 * 1024 * 1024
 MENTION = "app.bsky.richtext.facet#mention"
+PROFILE = "app.bsky.actor.profile"
 MAX_REMOTE_ID = 200
 MAX_HANDLE_LOOKUPS = 50
 
@@ -203,8 +210,11 @@ def _cid_text(value: Any) -> str | None:
     return str(value)
 
 
-def heard_in_commit(body: dict[str, Any], our_did: str) -> list[tuple[Heard, str]]:
-    """The posts a commit frame created that concern us, each with its author's DID."""
+def heard_in_commit(
+    body: dict[str, Any], our_did: str, watch: Watch = NOTHING_WATCHED
+) -> list[tuple[Heard, str]]:
+    """The posts a commit frame created that concern us or carry what we watch, each with its
+    author's DID."""
     author = body.get("repo")
     if not isinstance(author, str) or author == our_did:
         return []
@@ -224,7 +234,8 @@ def heard_in_commit(body: dict[str, Any], our_did: str) -> list[tuple[Heard, str
         record = blocks.get(cid or "")
         if not isinstance(record, dict) or cid is None:
             continue
-        kind = kind_of(record, our_did)
+        text = str(record.get("text") or "")
+        kind = kind_of(record, our_did) or watch.kind_of(text, facet_tags(record))
         if kind is None:
             continue
         rkey = str(op["path"]).split("/", 1)[1]
@@ -241,7 +252,7 @@ def heard_in_commit(body: dict[str, Any], our_did: str) -> list[tuple[Heard, str
                     kind=kind,
                     author_handle=author,
                     author_name="",
-                    text=str(record.get("text") or ""),
+                    text=text,
                     url=post_url(author, rkey),
                     in_reply_to=parent["uri"] if parent else None,
                     received_at=received or datetime.now(UTC),
@@ -253,22 +264,37 @@ def heard_in_commit(body: dict[str, Any], our_did: str) -> list[tuple[Heard, str
     return found
 
 
-def _handles(
+def _authors(
     publisher: BlueskyPublisher, service: str, dids: set[str], deadline: float
-) -> dict[str, str]:
-    """Handles of the authors the service knows (its own accounts; a relay's authors on other
-    servers keep their DID, which is where their posts' addresses lead just as well)."""
-    known: dict[str, str] = {}
+) -> dict[str, tuple[str, str]]:
+    """Handle and display name of the authors the service knows (its own accounts; a relay's
+    authors on other servers keep their DID, which is where their posts' addresses lead just as
+    well). The display name is the profile record's; the handle where there is none."""
+    known: dict[str, tuple[str, str]] = {}
     for did in sorted(dids)[:MAX_HANDLE_LOOKUPS]:
         try:
             answer = publisher.atproto.request(
                 "GET", service, "com.atproto.repo.describeRepo",
                 deadline=deadline, params={"repo": did},
             )  # fmt: skip
+            if not (answer.status == 200 and isinstance(answer.body, dict)):
+                continue
+            handle = str(answer.body.get("handle") or "")[:300]
+            if not handle:
+                continue
+            name = handle
+            if PROFILE in (answer.body.get("collections") or ()):
+                profile = publisher.atproto.request(
+                    "GET", service, "com.atproto.repo.getRecord", deadline=deadline,
+                    params={"repo": did, "collection": PROFILE, "rkey": "self"},
+                )  # fmt: skip
+                value = profile.body.get("value") if isinstance(profile.body, dict) else None
+                shown = value.get("displayName") if isinstance(value, dict) else None
+                if profile.status == 200 and isinstance(shown, str) and shown.strip():
+                    name = " ".join(shown.split())[:300]
         except NetworkError:
             break
-        if answer.status == 200 and isinstance(answer.body, dict) and answer.body.get("handle"):
-            known[did] = str(answer.body["handle"])[:300]
+        known[did] = (handle, name)
     return known
 
 
@@ -278,11 +304,12 @@ def read_firehose(
     position: str | None,
     *,
     channel_id: int,
+    watch: Watch = NOTHING_WATCHED,
     seconds: float = READ_SECONDS,
     quiet: float = QUIET_SECONDS,
 ) -> Page:
-    """Mentions of, replies to and quotes of the channel's account after `position` (a
-    sequence number of the stream), read for at most `seconds`."""
+    """Mentions of, replies to and quotes of the channel's account, and posts with what it
+    watches, after `position` (a sequence number of the stream), read for at most `seconds`."""
     deadline = time.monotonic() + publisher.timeout
     account = publisher._account(config)
     our_did = publisher.atproto.session(account, account.key(channel_id), deadline).did
@@ -302,15 +329,15 @@ def read_firehose(
         if isinstance(seq, int) and (newest is None or seq > newest):
             newest = seq
         if frame.type == "#commit":
-            heard += heard_in_commit(body, our_did)
+            heard += heard_in_commit(body, our_did, watch)
     lookups = time.monotonic() + publisher.timeout
-    handles = _handles(publisher, account.service, {did for _, did in heard}, lookups)
+    authors = _authors(publisher, account.service, {did for _, did in heard}, lookups)
     items = []
     for item, did in heard:
-        handle = handles.get(did)
-        if handle is not None:
+        if did in authors:
+            handle, name = authors[did]
             rkey = item.remote_id.rsplit("/", 1)[1]
-            item = _with_author(item, f"@{handle}", handle, post_url(handle, rkey))
+            item = _with_author(item, f"@{handle}", name, post_url(handle, rkey))
         items.append(item)
     moved = newest is not None and str(newest) != position
     return Page(items, str(newest) if moved else None)

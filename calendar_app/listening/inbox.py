@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from calendar_app import audit, notifications
 from calendar_app.departments import get_department, get_user
 from calendar_app.errors import Conflict, InvalidInput, NotFound
-from calendar_app.holds import fold, normalise_tags
+from calendar_app.holds import fold, normalise_keywords, normalise_tags
 from calendar_app.listening.mastodon import Heard, newer
 from calendar_app.models import (
     MAX_ID,
@@ -34,6 +34,7 @@ from calendar_app.models import (
     RoutingRule,
     User,
     WatchedHashtag,
+    WatchedTerm,
 )
 from calendar_app.permissions import is_reviewer, require_admin
 from calendar_app.timeutil import now_utc
@@ -347,7 +348,13 @@ def delete_rule(session: Session, actor: User, rule_id: int) -> None:
     session.flush()
 
 
-# --- watched hashtags ----------------------------------------------------------------------------
+# --- watched hashtags and search terms -----------------------------------------------------------
+# Both are read into the channel's inbox as items of kind `hashtag` and `term` (watch.py says how
+# a post matches): Mastodon reads a hashtag's timeline (streamed where it can) and searches a
+# term; Bluesky takes both from the firehose it reads anyway.
+
+WATCHING_KINDS = ("mastodon", "bluesky")
+MAX_WATCHED = 20
 
 
 def hashtags_of(session: Session, channel_id: int) -> list[str]:
@@ -360,17 +367,51 @@ def hashtags_of(session: Session, channel_id: int) -> list[str]:
     )
 
 
-def set_hashtags(session: Session, actor: User, channel: Channel, tags: Sequence[str]) -> list[str]:
-    """The hashtags whose public timeline is read into this channel's inbox (admins)."""
-    require_admin(actor, "choose the hashtags a channel listens to")
-    if channel.kind not in ("mastodon",):
+def terms_of(session: Session, channel_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(WatchedTerm.term)
+            .where(WatchedTerm.channel_id == channel_id)
+            .order_by(WatchedTerm.term)
+        )
+    )
+
+
+def _may_watch(actor: User, channel: Channel, what: str) -> None:
+    require_admin(actor, f"choose the {what} a channel listens to")
+    if channel.kind not in WATCHING_KINDS:
         raise InvalidInput(
             f"channel {channel.name} is not a network channel that can listen",
-            {"channel_id": "must be a Mastodon channel"},
+            {"channel_id": "must be a Mastodon or Bluesky channel"},
         )
-    wanted = normalise_tags(tags, "tags")
+
+
+def _at_most(values: list[str], field: str) -> list[str]:
+    if len(values) > MAX_WATCHED:
+        raise InvalidInput(
+            f"a channel watches at most {MAX_WATCHED} {field}", {field: f"at most {MAX_WATCHED}"}
+        )
+    return values
+
+
+def set_hashtags(session: Session, actor: User, channel: Channel, tags: Sequence[str]) -> list[str]:
+    """The hashtags whose posts are read into this channel's inbox (admins)."""
+    _may_watch(actor, channel, "hashtags")
+    wanted = _at_most(normalise_tags(tags, "tags"), "tags")
     session.execute(delete(WatchedHashtag).where(WatchedHashtag.channel_id == channel.id))
     session.add_all(WatchedHashtag(channel_id=channel.id, tag=tag) for tag in wanted)
     session.flush()
     audit.record(session, actor, "watch_hashtags", channel, tags=wanted)
     return hashtags_of(session, channel.id)
+
+
+def set_terms(session: Session, actor: User, channel: Channel, terms: Sequence[str]) -> list[str]:
+    """The search terms whose posts are read into this channel's inbox (admins): words matched
+    whole, in any case ("Strom" finds "STROM fällt aus", not "Stromrechnung")."""
+    _may_watch(actor, channel, "search terms")
+    wanted = _at_most(normalise_keywords(terms, "terms"), "terms")
+    session.execute(delete(WatchedTerm).where(WatchedTerm.channel_id == channel.id))
+    session.add_all(WatchedTerm(channel_id=channel.id, term=term) for term in wanted)
+    session.flush()
+    audit.record(session, actor, "watch_terms", channel, terms=wanted)
+    return terms_of(session, channel.id)

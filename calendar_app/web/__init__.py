@@ -160,6 +160,12 @@ _route(
     methods=["POST"],
 )
 _route("/alerts/watch-words", "watch_words", inbox.set_watch_words, methods=["POST"])
+_route(
+    "/inbox/channels/<int:channel_id>/watching",
+    "watch_channel",
+    inbox.set_watching,
+    methods=["POST"],
+)
 _route("/audit", "audit", pages.audit_log)
 _route("/notifications", "notifications", pages.notifications_page)
 _route(

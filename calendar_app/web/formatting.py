@@ -226,7 +226,13 @@ INBOX_STATUS_LABELS = {
     "answered": _l("answered"),
     "closed": _l("closed"),
 }
-INBOX_KIND_LABELS = {"mention": _l("mention"), "reply": _l("reply"), "quote": _l("quote")}
+INBOX_KIND_LABELS = {
+    "mention": _l("mention"),
+    "reply": _l("reply"),
+    "quote": _l("quote"),
+    "hashtag": _l("watched hashtag"),
+    "term": _l("search term"),
+}
 
 
 def inbox_status_label(status: str) -> str:

@@ -1,6 +1,7 @@
 """The inbox page: what people said to our accounts, handed over and closed; the early-warning
 alerts with their numbers, sample and the posts at risk, dismissed or declared in one click;
-the routing rules (admins) and the watch list (heads). Thin: the listening modules decide."""
+the routing rules, the hashtags and search terms each channel watches (admins) and the watch
+list (heads). Thin: the listening modules decide."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from calendar_app import crisis
+from calendar_app.channels import get_channel
 from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
 from calendar_app.listening import alerts, answer_times, inbox, replies
@@ -67,6 +69,11 @@ def inbox_page() -> tuple[str, int]:
         if a.status == "open"
     }
     channels = {c.id: c for c in session.scalars(select(Channel).order_by(Channel.name))}
+    watching = [
+        (c, inbox.hashtags_of(session, c.id), inbox.terms_of(session, c.id))
+        for c in channels.values()
+        if c.kind in inbox.WATCHING_KINDS and c.active
+    ]
     people = session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
     return render_template(
         "inbox.html",
@@ -80,6 +87,7 @@ def inbox_page() -> tuple[str, int]:
         at_risk=at_risk,
         samples=samples,
         rules=inbox.list_rules(session),
+        watching=watching,
         watch_words=alerts.watch_words(session),
         may_decide=is_reviewer(user),
         may_route=is_admin(user),
@@ -208,6 +216,25 @@ def delete_rule(rule_id: int) -> Response:
     if _attempt(lambda: inbox.delete_rule(session, signed_in_user(), rule_id)):
         flash(_("Routing rule deleted."), "success")
     return redirect(url_for("web.inbox") + "#rules")
+
+
+def _listed(name: str) -> list[str]:
+    return (request.form.get(name) or "").replace("\n", ",").split(",")
+
+
+def set_watching(channel_id: int) -> Response:
+    """A channel's watched hashtags and search terms, saved together (admins)."""
+    session = db_session()
+    user = signed_in_user()
+
+    def change() -> None:
+        channel = get_channel(session, channel_id)
+        inbox.set_hashtags(session, user, channel, _listed("tags"))
+        inbox.set_terms(session, user, channel, _listed("terms"))
+
+    if _attempt(change):
+        flash(_("Hashtags and search terms saved."), "success")
+    return redirect(url_for("web.inbox") + "#watching")
 
 
 def set_watch_words() -> Response:
