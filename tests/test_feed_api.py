@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import Team
@@ -24,7 +26,7 @@ def test_every_role_creates_renews_and_switches_off_their_own_feed(team: Team, w
     created = api.post("/me/feed")
     assert created.status_code == 201
     first = created.get_json()["url"]
-    assert first.startswith("http://localhost/feeds/") and first.endswith(".ics")
+    assert re.fullmatch(r"http://localhost/feeds/[A-Za-z0-9_-]{40,}\.ics", first)
     assert api.get("/me/feed").get_json()["url"] == first
     assert client.get(feed_path(first)).status_code == 200
     assert api.get("/me/feed").get_json()["last_fetched_at"] is not None
