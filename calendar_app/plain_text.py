@@ -23,6 +23,12 @@ def control_character(text: str, *, multiline: bool = False) -> str | None:
     return found.group() if found else None
 
 
+def printable(text: str) -> str:
+    """`text` with line breaks as LF and no other control character than LF and tab: for text
+    stored before the input refused them, on its way into a file format."""
+    return _CONTROL_IN_LINES.sub("", text.replace("\r\n", "\n"))
+
+
 def code_point(char: str) -> str:
     """How a refused character is named in an error message: U+0007."""
     return f"U+{ord(char):04X}"
