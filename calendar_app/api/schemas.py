@@ -113,7 +113,7 @@ class Schema(BaseModel):
             char = control_character(text, multiline=several_lines)
             if char is None:
                 continue
-            if char in "\r\n\t":
+            if char in "\r\n\t" and not several_lines:
                 raise ValueError("must be a single line: no line breaks or tabs")
             raise ValueError(f"must not contain control characters (found {code_point(char)})")
         return value

@@ -48,7 +48,7 @@ def no_control_characters(form: Any, field: Field) -> None:
     char = control_character(field.data or "", multiline=several_lines)
     if char is None:
         return
-    if char in "\r\n\t":
+    if char in "\r\n\t" and not several_lines:
         raise ValidationError(
             gettext("Please write this on one line, without line breaks or tabs.")
         )
