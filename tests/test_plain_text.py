@@ -149,6 +149,10 @@ def test_the_composer_refuses_control_characters_and_names_the_field(team: Team)
     assert compose(body="Text\x1b[31m").status_code == 422
     assert compose(tags="ok, \x0b").status_code == 422
 
+    override = compose(**{f"override-{channel}": "Eigener Text\x07"})
+    assert override.status_code == 422
+    assert "U+0007" in override.get_data(as_text=True)
+
     several = compose(title="Mehrzeilig", body="Zeile 1\r\nZeile 2\r\n\tEingerückt")
     assert several.status_code == 302, several.get_data(as_text=True)[:500]
     assert posts_titled(team.app, "Mehrzeilig") == 1

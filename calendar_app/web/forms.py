@@ -40,25 +40,27 @@ from calendar_app.web.formatting import NOTHING
 REQUIRED = _l("Please fill this in.")
 
 
-def no_control_characters(form: Any, field: Field) -> None:
-    """A text area may hold line breaks and tabs; a one-line field and any field no other
-    control character (the rule: calendar_app/plain_text.py). Passwords are never shown: they
-    are compared as typed."""
-    several_lines = isinstance(field, TextAreaField)
-    char = control_character(field.data or "", multiline=several_lines)
+def text_problem(text: str, *, several_lines: bool) -> str | None:
+    """What is wrong with a text typed into a form, in the reader's language, or None: no control
+    characters; line breaks and tabs only in a text of several lines (the rule:
+    calendar_app/plain_text.py)."""
+    char = control_character(text, multiline=several_lines)
     if char is None:
-        return
+        return None
     if char in "\r\n\t" and not several_lines:
-        raise ValidationError(
-            gettext("Please write this on one line, without line breaks or tabs.")
-        )
-    raise ValidationError(
-        gettext(
-            "This contains an invisible control character (%(code)s). Please remove it, e.g. by "
-            "typing the text again instead of pasting it.",
-            code=code_point(char),
-        )
+        return gettext("Please write this on one line, without breaks or tabs.")
+    return gettext(
+        "This contains an invisible control character (%(code)s). Please remove it, e.g. by "
+        "typing the text again instead of pasting it.",
+        code=code_point(char),
     )
+
+
+def no_control_characters(form: Any, field: Field) -> None:
+    """A text area may hold several lines. Passwords are never shown: compared as typed."""
+    problem = text_problem(field.data or "", several_lines=isinstance(field, TextAreaField))
+    if problem is not None:
+        raise ValidationError(problem)
 
 
 class PlainText:
