@@ -141,7 +141,7 @@ def test_the_composer_refuses_control_characters_and_names_the_field(team: Team)
     bell = compose(title="Glocke\x07")
     assert bell.status_code == 422
     page = bell.get_data(as_text=True)
-    assert "U+0007" in page
+    assert "unsichtbares Steuerzeichen (U+0007)" in page  # the planner reads German
     assert 'id="title"' in page
     assert posts_titled(team.app, "Glocke\x07") == 0
 
