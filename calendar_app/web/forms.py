@@ -57,14 +57,15 @@ def text_problem(text: str, *, several_lines: bool) -> str | None:
 
 
 def no_control_characters(form: Any, field: Field) -> None:
-    """A text area may hold several lines. Passwords are never shown: compared as typed."""
+    """A text area may hold several lines; any other text field is one line."""
     problem = text_problem(field.data or "", several_lines=isinstance(field, TextAreaField))
     if problem is not None:
         raise ValidationError(problem)
 
 
 class PlainText:
-    """Every text field of the form refuses control characters (see no_control_characters)."""
+    """Every text field of the form refuses control characters (see no_control_characters),
+    except passwords and tokens: they are never shown, only compared or passed on as typed."""
 
     _fields: Mapping[str, Field]
 
