@@ -180,3 +180,30 @@ def test_every_form_checks_its_text_fields(team: Team) -> None:
     )
     assert department.status_code == 422
     assert "U+001B" in department.get_data(as_text=True)
+
+
+def test_a_playbooks_statements_are_checked_like_the_form(team: Team) -> None:
+    channel = team.channel("Blog")
+    browser = signed_in(team.app, "head")
+    path = "/playbooks/new"
+    answer = browser.post(
+        path,
+        data={"name": "Störfall", "scope": "all", f"statement-{channel['id']}": "Wir\x07",
+              "csrf_token": csrf_token(browser, path)},
+    )  # fmt: skip
+    assert answer.status_code == 422
+    assert "Blog: " in answer.get_data(as_text=True)
+    assert "U+0007" in answer.get_data(as_text=True)
+
+
+def test_the_inboxs_small_forms_refuse_control_characters_with_a_notice(team: Team) -> None:
+    browser = signed_in(team.app, "admin")
+    answer = browser.post(
+        "/inbox/rules",
+        data={"keyword": "Rech\nnung", "department_id": "1",
+              "csrf_token": csrf_token(browser, "/inbox")},
+    )  # fmt: skip
+    assert answer.status_code == 302
+    page = browser.get("/inbox").get_data(as_text=True)
+    assert "keyword: Bitte schreiben Sie dies in eine Zeile" in page
+    assert "Rech\nnung" not in page
