@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from calendar_app.errors import InvalidInput
 from calendar_app.models import Comment, Post, User
 from calendar_app.notifications import notify
+from calendar_app.plain_text import shortened
 
 MAX_COMMENT_LENGTH = 5000
 # "@" + an e-mail address, not itself inside a word or an address; trailing punctuation excluded.
@@ -52,7 +53,7 @@ def _mentioned_people(session: Session, body: str) -> list[User]:
 
 
 def _title(post: Post) -> str:
-    return post.title or (post.body[:60] + ("…" if len(post.body) > 60 else ""))
+    return post.title or shortened(post.body, 60)
 
 
 def add_comment(session: Session, author: User, post: Post, body: str) -> Comment:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from calendar_app import audit
 from calendar_app.models import CalendarFeed, Delivery, DeliveryStatus, Post, PostStatus, User
+from calendar_app.plain_text import one_line, printable, shortened
 from calendar_app.timeutil import now_utc
 
 PRODID = "-//calendar_app//Editorial calendar//EN"
@@ -20,10 +21,14 @@ EVENT_MINUTES = 15
 # What a subscriber sees: a window around today, at most MAX_EVENTS events (the earliest first),
 # each with at most TEXT_SHOWN characters of its text (the event links to the whole post). A
 # calendar program fetches the feed every 15 minutes: it must stay small however long the plan.
+# Characters are counted as people see them, and a cut never splits an emoji or a flag.
 DAYS_BACK = 30
 DAYS_AHEAD = 180
 MAX_EVENTS = 2000
 TEXT_SHOWN = 1000
+# A post without a title is named by the start of its text; a summary is one line of this length.
+TITLE_FROM_TEXT = 60
+SUMMARY_SHOWN = 200
 # SEQUENCE counts seconds since this instant: it grows with every change and fits 32 bits.
 SEQUENCE_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 TENTATIVE = (PostStatus.DRAFT, PostStatus.IN_REVIEW)
@@ -102,18 +107,22 @@ def delivery_time(delivery: Delivery) -> datetime:
 
 
 def last_modified(delivery: Delivery) -> datetime:
-    post = delivery.post
-    moments = [post.updated_at, post.approved_at, delivery.held_at, delivery.published_at,
-               delivery.claimed_at]  # fmt: skip
-    return max(m for m in moments if m is not None)
+    """The event's change stamp: it moves forward with every change of the post or the delivery,
+    by at least a second (models.py, "the change stamp")."""
+    return datetime.fromtimestamp(max(delivery.post.changed, delivery.changed), UTC)
 
 
 def sequence(delivery: Delivery) -> int:
     return max(0, int((last_modified(delivery) - SEQUENCE_EPOCH).total_seconds()))
 
 
-def _shown(text: str) -> str:
-    return text if len(text) <= TEXT_SHOWN else text[: TEXT_SHOWN - 1].rstrip() + "…"
+def summary(delivery: Delivery) -> str:
+    """One line, "channel: title"; a post without a title is named by its text's start."""
+    post = delivery.post
+    title = one_line(post.title) or shortened(one_line(post.body), TITLE_FROM_TEXT)
+    # printable: a row stored before control characters were refused at input must not break
+    # the file (a calendar program drops the whole feed over one bad line).
+    return shortened(printable(f"{delivery.channel.name}: {title}"), SUMMARY_SHOWN)
 
 
 def event_for(
@@ -125,8 +134,7 @@ def event_for(
 ) -> Event:
     post = delivery.post
     start = delivery_time(delivery).astimezone(UTC)
-    title = post.title or " ".join(post.body.split())[:60]
-    details = [_shown(delivery.text), "", status_line(post.status)]
+    details = [shortened(delivery.text, TEXT_SHOWN), "", status_line(post.status)]
     if post.department:
         details.append(post.department.name)
     if post.campaign:
@@ -134,13 +142,13 @@ def event_for(
     details.append(link(post))
     event = Event()
     event.add("uid", f"delivery-{delivery.id}@calendar-app")
-    event.add("summary", f"{delivery.channel.name}: {title}")
+    event.add("summary", summary(delivery))
     event.add("dtstart", start)
     event.add("dtend", start + timedelta(minutes=EVENT_MINUTES))
     event.add("dtstamp", stamp)
     event.add("last-modified", last_modified(delivery).astimezone(UTC))
     event.add("sequence", sequence(delivery))
-    event.add("description", "\n".join(details))
+    event.add("description", printable("\n".join(details)))
     event.add("url", link(post))
     event.add("status", "TENTATIVE" if post.status in TENTATIVE else "CONFIRMED")
     event.add("transp", "TRANSPARENT")  # a planned post does not make anyone busy

@@ -24,7 +24,11 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql import ColumnElement, bindparam, literal_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from calendar_app.timeutil import check_aware, now_utc
 
@@ -266,6 +270,52 @@ class Campaign(Base):
     )
 
 
+# --- the change stamp ---------------------------------------------------------------------------
+# A calendar program takes an event as changed only when its SEQUENCE grows and shows it as of
+# its LAST-MODIFIED, which counts whole seconds. So every UPDATE of a post or a delivery (through
+# the ORM or a conditional UPDATE of the queue) moves the row's `changed` (seconds since 1970) to
+# the current second, and at least one past both its own last stamp and the other side's (the
+# post's deliveries, the delivery's post): an event is stamped max(post, delivery), and that grows
+# with every change, also with two in one second (then it runs a second or two ahead).
+
+
+class greatest(FunctionElement[int]):
+    """The largest of its arguments: GREATEST on PostgreSQL, max() of several on SQLite."""
+
+    type = Integer()
+    name = "greatest"
+    inherit_cache = True
+
+
+@compiles(greatest)
+def _greatest(element: greatest, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"greatest({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element: greatest, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"max({compiler.process(element.clauses, **kw)})"
+
+
+def now_second() -> int:
+    return int(now_utc().timestamp())
+
+
+def _next_stamp(table: str, other: str) -> ColumnElement[int]:
+    return greatest(
+        bindparam("now_second", callable_=now_second, type_=Integer, unique=True),
+        literal_column(f"{table}.changed") + 1,
+        literal_column(f"coalesce(({other}), 0)") + 1,
+    )
+
+
+def change_stamp(table: str, other: str) -> Any:
+    """The `changed` column of `table`; `other` selects the related rows' largest stamp."""
+    return mapped_column(
+        Integer, default=now_second, onupdate=_next_stamp(table, other), server_default="0"
+    )
+
+
 class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (Index("ix_posts_publish_at", "publish_at"),)
@@ -309,6 +359,9 @@ class Post(Base):
     )
     alt_text_waived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     alt_text_waiver_reason: Mapped[str | None] = mapped_column(Text)
+    changed: Mapped[int] = change_stamp(
+        "posts", "SELECT max(d.changed) FROM deliveries AS d WHERE d.post_id = posts.id"
+    )
 
     @property
     def tags(self) -> list[str]:
@@ -406,6 +459,9 @@ class Delivery(Base):
     # Published on a network: the post's id there and where people see it.
     remote_id: Mapped[str | None] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(String(2000))
+    changed: Mapped[int] = change_stamp(
+        "deliveries", "SELECT p.changed FROM posts AS p WHERE p.id = deliveries.post_id"
+    )
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
     channel: Mapped[Channel] = relationship()

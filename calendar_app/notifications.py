@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import smtplib
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +35,7 @@ from calendar_app.db import Database
 from calendar_app.errors import InvalidInput, NotFound
 from calendar_app.models import Notification, OutgoingMessage, OutgoingStatus, User
 from calendar_app.outbound import OutboundPolicy, status_reason
+from calendar_app.plain_text import one_line, printable, shortened
 from calendar_app.timeutil import now_utc
 from config import Config
 
@@ -56,10 +56,8 @@ MAX_SUBJECT_LENGTH = 150
 def clean_subject(subject: str) -> str:
     """One line, no control characters, at most MAX_SUBJECT_LENGTH characters: a subject made
     from a two-line text must not break the mail header (or inject another)."""
-    text = " ".join(subject.split())  # every kind of line break and whitespace run: one space
-    text = "".join(char for char in text if unicodedata.category(char) != "Cc")
-    if len(text) > MAX_SUBJECT_LENGTH:
-        text = text[: MAX_SUBJECT_LENGTH - 1].rstrip() + "…"
+    # Every kind of line break and whitespace run: one space; then no control character at all.
+    text = shortened(printable(one_line(subject)), MAX_SUBJECT_LENGTH)
     return text or "calendar_app"
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from calendar_app import notifications
 from calendar_app.models import Crisis, Post, PostStatus, User
 from calendar_app.permissions import REVIEWERS
+from calendar_app.plain_text import one_line, shortened
 from calendar_app.timeutil import iso_utc
 
 # Statuses an approved post reaches without anyone acting on it, and the notice of each.
@@ -31,8 +32,7 @@ NAME_LENGTH = 60
 
 def post_name(post: Post) -> str:
     """How people recognise a post: its title, else the start of its text, on one line."""
-    name = " ".join((post.title or post.body).split())
-    return name if len(name) <= NAME_LENGTH else name[: NAME_LENGTH - 1].rstrip() + "…"
+    return shortened(one_line(post.title or post.body), NAME_LENGTH)
 
 
 def who(person: User) -> str:

@@ -13,6 +13,7 @@ from calendar_app.api import (
     crisis,
     departments,
     evaluation,
+    feed,
     listening,
     media,
     notifications,
@@ -50,6 +51,7 @@ _PARTS = (
     listening.bp,
     media.bp,
     evaluation.bp,
+    feed.bp,
 )
 for _part in _PARTS:
     api.register_blueprint(_part)

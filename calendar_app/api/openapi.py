@@ -422,10 +422,28 @@ def document() -> dict[str, Any]:
                     schemas.NoticeSettingsUpdate,
                 ),
             },
+            "/me/feed": _feed_ops(),
             **_blackout_paths(),
             **_listening_paths(),
             **_evaluation_paths(),
         },
+    }
+
+
+def _feed_ops() -> dict[str, Any]:
+    r = responses
+    switch_off = _op("switch my calendar feed off: its address answers 404", r.Error)
+    switch_off["responses"].pop("200")
+    switch_off["responses"]["204"] = {"description": "switched off (or there was none)"}
+    return {
+        "get": _op("my calendar feed's secret address (iCal), or nulls: none", r.CalendarFeed),
+        "post": _op(
+            "create or renew my calendar feed's address: a new secret; the old address answers "
+            "404 from now on",
+            r.CalendarFeed,
+            ok=201,
+        ),
+        "delete": switch_off,
     }
 
 

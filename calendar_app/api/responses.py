@@ -529,6 +529,15 @@ class WatchedTerms(Answer):
     terms: list[str]
 
 
+class CalendarFeed(Answer):
+    """My calendar feed's secret address (all null: I have none). Anyone with the address can
+    read the plan: renew it (POST) if it got out; the old address then answers 404."""
+
+    url: str | None = Field(description="the address to subscribe to in a calendar program")
+    created_at: datetime | None
+    last_fetched_at: datetime | None = Field(description="when a calendar program last read it")
+
+
 class Error(Answer):
     error: str
     fields: dict[str, str]
@@ -580,5 +589,6 @@ ANSWERS: list[type[BaseModel]] = [
     WatchWords,
     WatchedHashtags,
     WatchedTerms,
+    CalendarFeed,
     Error,
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from functools import cache
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from flask import request
 from pydantic import (
@@ -14,6 +15,8 @@ from pydantic import (
     Field,
     StrictBool,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from werkzeug.exceptions import BadRequest
 
@@ -23,6 +26,7 @@ from calendar_app.channel_rules import MAX_TEXT_LENGTH, NETWORKS
 from calendar_app.errors import InvalidInput, MalformedRequest
 from calendar_app.holds import MAX_KEYWORD_LENGTH, MAX_TAG_LENGTH
 from calendar_app.models import MAX_ID, CampaignGoal
+from calendar_app.plain_text import code_point, control_character
 from calendar_app.plan_csv import MAX_FILE_BYTES
 from calendar_app.planning import MAX_TITLE_LENGTH
 from calendar_app.post_media import MAX_ALT_LENGTH, MAX_IMAGES_PER_POST
@@ -59,7 +63,14 @@ def _iso_date(value: Any) -> date:
         raise ValueError("must be a date such as 2026-03-01") from None
 
 
+class SeveralLines:
+    """Marks a text of several lines (a post, a note): it may hold line breaks and tabs. Any
+    other text is one line. Either way no other control character (Schema refuses them)."""
+
+
+SEVERAL_LINES = SeveralLines()
 Text = Annotated[str, AfterValidator(_storable_text)]
+Lines = Annotated[Text, SEVERAL_LINES]
 IsoDate = Annotated[
     date,
     BeforeValidator(_iso_date),
@@ -74,10 +85,10 @@ ChannelId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 # JSON object keys are strings: {"3": "shorter text for channel 3"}.
 NonEmpty = Annotated[Text, Field(min_length=1)]
 # A text that goes out on a channel: a post's body, a channel's own text, a holding statement.
-ChannelText = Annotated[Text, Field(max_length=MAX_TEXT_LENGTH)]
+ChannelText = Annotated[Lines, Field(max_length=MAX_TEXT_LENGTH)]
 Overrides = dict[Annotated[int, Field(ge=1, le=MAX_ID)], ChannelText]
 Title = Annotated[Text, Field(max_length=MAX_TITLE_LENGTH)]
-Note = Annotated[Text, Field(max_length=MAX_NOTE_LENGTH)]
+Note = Annotated[Lines, Field(max_length=MAX_NOTE_LENGTH)]
 # What an inbound webhook may say in one item.
 MAX_INBOUND_TEXT = 10_000
 # Topics a post is about; stored normalised (case-folded, without "#").
@@ -91,6 +102,41 @@ GoalName = Literal[tuple(CampaignGoal)]  # type: ignore[valid-type]
 
 class Schema(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every text of every request, in lists and objects too (a nested schema checks its
+        own fields): no control characters; line breaks and tabs only in SEVERAL_LINES."""
+        several_lines = _several_lines(cls, info.field_name or "")
+        for text in _texts(value):
+            char = control_character(text, multiline=several_lines)
+            if char is None:
+                continue
+            if char in "\r\n\t" and not several_lines:
+                raise ValueError("must be a single line: no line breaks or tabs")
+            raise ValueError(f"must not contain control characters (found {code_point(char)})")
+        return value
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for key, item in value.items() for t in (*_texts(key), *_texts(item))]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [t for item in value for t in _texts(item)]
+    return []  # numbers, times, and nested schemas (they check their own fields)
+
+
+@cache
+def _several_lines(model: type[BaseModel], name: str) -> bool:
+    field = model.model_fields.get(name)
+    return field is not None and (SEVERAL_LINES in field.metadata or _marked(field.annotation))
+
+
+def _marked(annotation: Any) -> bool:
+    return any(arg is SEVERAL_LINES or _marked(arg) for arg in get_args(annotation))
 
 
 class ChannelCreate(Schema):
@@ -150,7 +196,7 @@ class MediaRef(Schema):
 
     id: Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
     alt: Annotated[
-        Text,
+        Lines,
         Field(
             max_length=MAX_ALT_LENGTH,
             description="what the image shows, for people who cannot see it; required unless "
@@ -160,7 +206,7 @@ class MediaRef(Schema):
 
 
 MediaRefs = Annotated[list[MediaRef], Field(max_length=MAX_IMAGES_PER_POST)]
-WaiverReason = Annotated[Text, Field(max_length=MAX_NOTE_LENGTH)]
+WaiverReason = Annotated[Lines, Field(max_length=MAX_NOTE_LENGTH)]
 
 
 class PostCreate(Schema):
@@ -200,6 +246,7 @@ class PostUpdate(Schema):
 class CommentCreate(Schema):
     body: Annotated[
         NonEmpty,
+        SEVERAL_LINES,
         Field(
             max_length=comments.MAX_COMMENT_LENGTH,
             description="mention someone with @ and their e-mail address: @anna@example.org",
@@ -240,7 +287,7 @@ class CampaignUpdate(Schema):
 
 class PlanImport(Schema):
     csv: Annotated[
-        Text,
+        Lines,
         Field(
             min_length=1,
             max_length=MAX_FILE_BYTES,
@@ -310,7 +357,7 @@ Statements = dict[
     Annotated[int, Field(ge=1, le=MAX_ID)], Annotated[ChannelText, Field(min_length=1)]
 ]
 PlaybookName = Annotated[NonEmpty, Field(max_length=playbooks.MAX_NAME_LENGTH)]
-Description = Annotated[Text, Field(max_length=playbooks.MAX_DESCRIPTION_LENGTH)]
+Description = Annotated[Lines, Field(max_length=playbooks.MAX_DESCRIPTION_LENGTH)]
 Contacts = Annotated[list[ContactIn], Field(max_length=playbooks.MAX_CONTACTS)]
 
 
@@ -351,7 +398,7 @@ class CrisisLift(Schema):
 
 
 BlackoutName = Annotated[Text, Field(min_length=1, max_length=blackouts.MAX_NAME_LENGTH)]
-BlackoutReason = Annotated[Text, Field(max_length=blackouts.MAX_REASON_LENGTH)]
+BlackoutReason = Annotated[Lines, Field(max_length=blackouts.MAX_REASON_LENGTH)]
 
 
 class BlackoutCreate(Schema):
@@ -393,7 +440,7 @@ class InboundItem(Schema):
     id: Annotated[NonEmpty, Field(max_length=200, description="the sender's id: stored once")]
     kind: Literal["mention", "reply", "quote"] = "mention"
     author: InboundAuthor
-    text: Annotated[Text, Field(min_length=1, max_length=MAX_INBOUND_TEXT)]
+    text: Annotated[Lines, Field(min_length=1, max_length=MAX_INBOUND_TEXT)]
     url: Annotated[Text, Field(max_length=2000, pattern=r"^https?://")] | None = None
     said_at: IsoTime | None = Field(
         default=None, description="when it was said (default: when it arrives)"

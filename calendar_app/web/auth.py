@@ -17,7 +17,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -28,6 +27,7 @@ from calendar_app.extensions import db_session
 from calendar_app.people import deactivated_login
 from calendar_app.security import too_many_logins_message
 from calendar_app.timeutil import now_utc
+from calendar_app.web.forms import AppForm
 
 WRONG_CREDENTIALS = _l("Wrong e-mail address or password.")
 DEACTIVATED = _l(
@@ -37,7 +37,7 @@ DEACTIVATED = _l(
 SESSION_VERSION_KEY = "_session_version"
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     email = StringField(
         _l("E-mail"), validators=[DataRequired(_l("Please fill this in.")), Length(max=254)]
     )

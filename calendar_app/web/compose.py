@@ -35,6 +35,7 @@ from calendar_app.web.forms import (
     channel_choices,
     comma_list,
     department_choices,
+    text_problem,
 )
 from calendar_app.web.pages import MOVABLE, signed_in_user
 from calendar_app.web.query import page_query
@@ -211,8 +212,25 @@ def _changes(form: ComposeForm, overrides: dict[int, str]) -> dict[str, Any]:
     }
 
 
+def _texts_outside_the_form_are_plain(form: ComposeForm, overrides: dict[int, str]) -> bool:
+    """The channels' own texts, the alt texts and the waiver's reason: checked like the form."""
+    problems = {
+        **{str(cid): ("override", text) for cid, text in overrides.items()},
+        **{f"media.{i}.alt": ("media", c.alt) for i, c in enumerate(_images_from_request())},
+        "alt_text_waiver_reason": ("media", _waiver_from_request()[1]),
+    }
+    plain = True
+    for name, (where, text) in problems.items():
+        problem = text_problem(text, several_lines=True)
+        if problem is not None:
+            (form.override_errors if where == "override" else form.media_errors)[name] = problem
+            plain = False
+    return plain
+
+
 def _parse(form: ComposeForm, overrides: dict[int, str]) -> dict[str, Any] | None:
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if not (_texts_outside_the_form_are_plain(form, overrides) and valid):
         return None
     try:
         return _changes(form, overrides)

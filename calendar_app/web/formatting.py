@@ -14,6 +14,7 @@ from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from calendar_app.models import Department
+from calendar_app.plain_text import one_line, shortened
 from calendar_app.query_args import EARLIEST_YEAR, LATEST_YEAR
 from calendar_app.timeutil import local
 
@@ -212,8 +213,7 @@ def moment_label(moment: str) -> str:
 
 
 def excerpt(text: str, length: int = 140) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= length else flat[: length - 1].rstrip() + "…"
+    return shortened(one_line(text), length)
 
 
 def midnight(day: date) -> datetime:

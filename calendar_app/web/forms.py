@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -11,6 +12,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
+    Field,
     FieldList,
     Form,
     FormField,
@@ -23,7 +25,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from calendar_app import blackouts, campaigns, comments, departments, notices, playbooks
@@ -31,10 +33,56 @@ from calendar_app.audit import MAX_NOTE_LENGTH
 from calendar_app.channel_rules import MAX_TEXT_LENGTH
 from calendar_app.models import Campaign, Channel, Department, Playbook, User
 from calendar_app.notifications import NoticeSetting
+from calendar_app.plain_text import code_point, control_character
 from calendar_app.planning import MAX_TITLE_LENGTH
 from calendar_app.web.formatting import NOTHING
 
 REQUIRED = _l("Please fill this in.")
+
+
+def text_problem(text: str, *, several_lines: bool) -> str | None:
+    """What is wrong with a text typed into a form, in the reader's language, or None: no control
+    characters; line breaks and tabs only in a text of several lines (the rule:
+    calendar_app/plain_text.py)."""
+    char = control_character(text, multiline=several_lines)
+    if char is None:
+        return None
+    if char in "\r\n\t" and not several_lines:
+        return gettext("Please write this on one line, without breaks or tabs.")
+    return gettext(
+        "This contains an invisible control character (%(code)s). Please remove it, e.g. by "
+        "typing the text again instead of pasting it.",
+        code=code_point(char),
+    )
+
+
+def no_control_characters(form: Any, field: Field) -> None:
+    """A text area may hold several lines; any other text field is one line."""
+    problem = text_problem(field.data or "", several_lines=isinstance(field, TextAreaField))
+    if problem is not None:
+        raise ValidationError(problem)
+
+
+class PlainText:
+    """Every text field of the form refuses control characters (see no_control_characters),
+    except passwords and tokens: they are never shown, only compared or passed on as typed."""
+
+    _fields: Mapping[str, Field]
+
+    def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
+        extra = {name: list(checks) for name, checks in (extra_validators or {}).items()}
+        for name, field in self._fields.items():
+            if isinstance(field, StringField) and not isinstance(field, PasswordField):
+                extra.setdefault(name, []).append(no_control_characters)
+        return super().validate(extra)  # type: ignore[misc]
+
+
+class AppForm(PlainText, FlaskForm):
+    """A form of the app: a CSRF token, and text without control characters."""
+
+
+class SubForm(PlainText, Form):
+    """Rows inside a form (FormField): checked like the form."""
 
 
 class CheckboxesField(SelectMultipleField):
@@ -42,7 +90,7 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class ComposeForm(FlaskForm):
+class ComposeForm(AppForm):
     title = StringField(_l("Title"), validators=[Optional(), Length(max=MAX_TITLE_LENGTH)])
     body = TextAreaField(
         _l("Text"), validators=[DataRequired(REQUIRED), Length(max=MAX_TEXT_LENGTH)]
@@ -57,13 +105,13 @@ class ComposeForm(FlaskForm):
     tags = StringField(_l("Topics"), validators=[Optional(), Length(max=2000)])
 
 
-class SendBackForm(FlaskForm):
+class SendBackForm(AppForm):
     comment = TextAreaField(
         _l("What should change?"), validators=[DataRequired(REQUIRED), Length(max=MAX_NOTE_LENGTH)]
     )
 
 
-class DeclareCrisisForm(FlaskForm):
+class DeclareCrisisForm(AppForm):
     reason = TextAreaField(
         _l("Reason"), validators=[DataRequired(REQUIRED), Length(max=MAX_NOTE_LENGTH)]
     )
@@ -91,7 +139,7 @@ def comma_list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-class PlaybookForm(FlaskForm):
+class PlaybookForm(AppForm):
     name = StringField(
         _l("Scenario"),
         validators=[DataRequired(REQUIRED), Length(max=playbooks.MAX_NAME_LENGTH)],
@@ -122,7 +170,7 @@ def playbook_choices(playbooks: Iterable[Playbook]) -> list[SelectChoice]:
     return [SelectChoice(0, NOTHING), *(SelectChoice(p.id, p.name) for p in playbooks)]
 
 
-class BlackoutForm(FlaskForm):
+class BlackoutForm(AppForm):
     name = StringField(
         _l("Name"), validators=[DataRequired(REQUIRED), Length(max=blackouts.MAX_NAME_LENGTH)]
     )
@@ -142,20 +190,20 @@ class BlackoutForm(FlaskForm):
     channels = CheckboxesField(_l("Channels"), coerce=int, validators=[Optional()])
 
 
-class LiftCrisisForm(FlaskForm):
+class LiftCrisisForm(AppForm):
     note = TextAreaField(
         _l("Note"), validators=[DataRequired(REQUIRED), Length(max=MAX_NOTE_LENGTH)]
     )
 
 
-class DepartmentForm(FlaskForm):
+class DepartmentForm(AppForm):
     name = StringField(
         _l("Name"), validators=[DataRequired(REQUIRED), Length(max=departments.MAX_NAME_LENGTH)]
     )
     color = StringField(_l("Colour (e.g. #1c7ed6)"), validators=[Optional(), Length(max=7)])
 
 
-class ChannelCareForm(FlaskForm):
+class ChannelCareForm(AppForm):
     owner = SelectField(_l("Owner"), coerce=int, validators=[Optional()])
     deputy = SelectField(_l("Deputy"), coerce=int, validators=[Optional()])
     silent_after_days = IntegerField(
@@ -168,7 +216,7 @@ class ChannelCareForm(FlaskForm):
     )
 
 
-class MastodonChannelForm(FlaskForm):
+class MastodonChannelForm(AppForm):
     """A new Mastodon channel: the token is typed once and never shown again."""
 
     name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
@@ -182,7 +230,7 @@ class MastodonChannelForm(FlaskForm):
     )
 
 
-class BlueskyChannelForm(FlaskForm):
+class BlueskyChannelForm(AppForm):
     """A new Bluesky channel: the app password is typed once and never shown again."""
 
     name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
@@ -201,7 +249,7 @@ class BlueskyChannelForm(FlaskForm):
     )
 
 
-class KpiForm(Form):
+class KpiForm(SubForm):
     """One KPI row of the campaign form; a row left blank is ignored."""
 
     name = StringField(_l("KPI"), validators=[Optional(), Length(max=campaigns.MAX_NAME_LENGTH)])
@@ -216,7 +264,7 @@ class KpiForm(Form):
 KPI_ROWS = 5
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(AppForm):
     name = StringField(
         _l("Name"), validators=[DataRequired(REQUIRED), Length(max=campaigns.MAX_NAME_LENGTH)]
     )
@@ -227,27 +275,27 @@ class CampaignForm(FlaskForm):
     kpis = FieldList(FormField(KpiForm), min_entries=KPI_ROWS, max_entries=campaigns.MAX_KPIS)
 
 
-class PersonDepartmentsForm(FlaskForm):
+class PersonDepartmentsForm(AppForm):
     """One person's departments on the people page (each row its own form, with a prefix)."""
 
     departments = CheckboxesField(_l("Departments"), coerce=int, validators=[Optional()])
 
 
-class CommentForm(FlaskForm):
+class CommentForm(AppForm):
     body = TextAreaField(
         _l("Comment"),
         validators=[DataRequired(REQUIRED), Length(max=comments.MAX_COMMENT_LENGTH)],
     )
 
 
-class ImportForm(FlaskForm):
+class ImportForm(AppForm):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
 
 
-def notice_settings_form(settings: Iterable[NoticeSetting]) -> FlaskForm:
+def notice_settings_form(settings: Iterable[NoticeSetting]) -> AppForm:
     """One choice per kind of notice a person may turn down (urgent kinds are always told)."""
 
-    class NoticeSettingsForm(FlaskForm):
+    class NoticeSettingsForm(AppForm):
         pass
 
     for setting in settings:
@@ -262,7 +310,7 @@ def notice_settings_form(settings: Iterable[NoticeSetting]) -> FlaskForm:
     return NoticeSettingsForm()
 
 
-class ActionForm(FlaskForm):
+class ActionForm(AppForm):
     """A button that changes something: only the CSRF token."""
 
 

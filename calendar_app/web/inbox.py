@@ -22,11 +22,20 @@ from calendar_app.permissions import is_admin, is_reviewer
 from calendar_app.query_args import QueryArgs
 from calendar_app.timeutil import now_utc
 from calendar_app.web import queries
-from calendar_app.web.forms import ActionForm
+from calendar_app.web.forms import ActionForm, text_problem
 from calendar_app.web.pages import signed_in_user
+
+# What the inbox's small forms send besides their CSRF token: all text, checked like every form's.
+_ONE_LINE = {"keyword"}
 
 
 def _attempt(change: Any) -> bool:
+    for name, text in request.form.items(multi=True):
+        if name == "csrf_token":
+            continue
+        if (problem := text_problem(text, several_lines=name not in _ONE_LINE)) is not None:
+            flash(f"{name}: {problem}", "error")  # the inbox answers with its page and a notice
+            return False
     try:
         change()
     except RuleError as exc:

@@ -15,7 +15,13 @@ from calendar_app.extensions import db_session
 from calendar_app.models import Playbook
 from calendar_app.permissions import may_manage_playbooks, require_may_manage_playbooks
 from calendar_app.web import queries
-from calendar_app.web.forms import ActionForm, PlaybookForm, channel_choices, comma_list
+from calendar_app.web.forms import (
+    ActionForm,
+    PlaybookForm,
+    channel_choices,
+    comma_list,
+    text_problem,
+)
 from calendar_app.web.pages import signed_in_user
 
 
@@ -90,7 +96,13 @@ def _data(form: PlaybookForm, statements: dict[int, str]) -> dict[str, Any]:
 
 def _save(form: PlaybookForm, playbook: Playbook | None) -> Any:
     statements = _statements_from_request()
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    channels = {channel.id: channel.name for channel in queries.active_channels(db_session())}
+    for channel_id, text in statements.items():
+        if (problem := text_problem(text, several_lines=True)) is not None:
+            form.form_errors.append(f"{channels[channel_id]}: {problem}")
+            valid = False
+    if not valid:
         return _render(form, playbook, statements, 422)
     session = db_session()
     try:
