@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from calendar_app import audit, holds, interleave, post_media, post_news
+from calendar_app import search as full_text
 from calendar_app.campaigns import find_campaign
 from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
@@ -129,10 +130,12 @@ def list_posts(
     channel_id: int | None = None,
     department_id: int | None = None,
     campaign_id: int | None = None,
+    search: str | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> Sequence[Post]:
-    """Posts by publish time; `start`/`end` bound `publish_at` (start inclusive, end exclusive)."""
+    """Posts by publish time; `start`/`end` bound `publish_at` (start inclusive, end exclusive);
+    `search`: only the posts that match these words (search.py)."""
     stmt = select(Post).options(
         selectinload(Post.deliveries),
         selectinload(Post.author),
@@ -151,6 +154,8 @@ def list_posts(
             campaign_id=campaign_id,
         )
     )
+    if search is not None:
+        stmt = stmt.where(full_text.matching(session, search))
     stmt = stmt.order_by(Post.publish_at, Post.id).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)

@@ -165,6 +165,12 @@ _FILTERS = [
     _query("channel", _AN_ID, "posts with a delivery to this channel"),
     _query("department", _AN_ID, "posts of this department"),
     _query("campaign", _AN_ID, "posts of this campaign"),
+    _query(
+        "q",
+        {"type": "string", "maxLength": MAX_VALUE_LENGTH},
+        "posts whose title, body, tags or comments hold every one of these words (the last may "
+        "be the start of a word); the text is read as words, never as query syntax",
+    ),
 ]
 _PAGE = [
     _query(

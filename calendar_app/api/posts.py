@@ -50,6 +50,7 @@ def _filters(query: QueryArgs) -> dict[str, Any]:
         "channel_id": query.id("channel"),
         "department_id": query.id("department"),
         "campaign_id": query.id("campaign"),
+        "search": query.text("q"),
     }
 
 
