@@ -194,8 +194,11 @@ def test_the_search_page_lists_hits_with_their_status(team: Team) -> None:
     page = browser.get("/search?q=hafenfest")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "Hafenfest Ankündigung" in html and "Hafenfest Programm" in html
+    assert "Hafenfest Ankündigung" in html
+    assert "Hafenfest Programm" in html
     assert "Etwas anderes" not in html
-    assert f"/posts/{draft['id']}" in html and f"/posts/{approved['id']}" in html
-    assert "status-scheduled" in html and "status-draft" in html
+    assert f"/posts/{draft['id']}" in html
+    assert f"/posts/{approved['id']}" in html
+    assert "status-scheduled" in html
+    assert "status-draft" in html
     assert browser.get("/search?q=" + "%22NEAR(%2A").status_code == 200

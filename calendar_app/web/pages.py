@@ -1,4 +1,4 @@
-"""The pages that only read: calendar, agenda, one post, approvals, crisis, outbox, audit log."""
+"""The pages that only read: calendar, agenda, search, one post, approvals, crisis, outbox, audit log."""
 
 from __future__ import annotations
 
@@ -108,6 +108,17 @@ def agenda() -> str:
         earlier=first - timedelta(days=DAYS_SHOWN),
         later=first + timedelta(days=DAYS_SHOWN),
         post_path=post_path_prefix(),
+    )
+
+
+def search() -> str:
+    """Posts by their words (title, body, tags, comments), best first, with their status."""
+    query = page_query()
+    text = query.text("q")
+    query.check()
+    results = queries.search_entries(db_session(), text) if text else []
+    return render_template(
+        "search.html", q=text or "", results=results, post_path=post_path_prefix()
     )
 
 
