@@ -1,4 +1,5 @@
-"""The pages that only read: calendar, agenda, search, one post, approvals, crisis, outbox, audit log."""
+"""The pages that only read: calendar, agenda, search, one post, approvals, crisis, outbox,
+audit log."""
 
 from __future__ import annotations
 
