@@ -94,6 +94,7 @@ _route("/posts/<int:post_id>/submit", "submit", actions.submit, methods=["POST"]
 _route("/posts/<int:post_id>/approve", "approve", actions.approve, methods=["POST"])
 _route("/posts/<int:post_id>/send-back", "send_back", actions.send_back, methods=["POST"])
 _route("/posts/<int:post_id>/discard", "discard", actions.discard, methods=["POST"])
+_route("/posts/<int:post_id>/duplicate", "duplicate", actions.duplicate, methods=["POST"])
 _route("/posts/<int:post_id>/reschedule", "reschedule", feed.reschedule, methods=["POST"])
 _route("/campaigns", "campaigns", campaigns.campaign_list)
 _route("/campaigns/new", "new_campaign", campaigns.new_campaign, methods=["GET", "POST"])

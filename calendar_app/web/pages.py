@@ -20,7 +20,7 @@ from calendar_app import (
     planning,
 )
 from calendar_app.extensions import db_session
-from calendar_app.models import Post, PostStatus, User
+from calendar_app.models import Post, User
 from calendar_app.permissions import (
     may_approve,
     require_may_read_audit_log,
@@ -47,8 +47,6 @@ from calendar_app.web.query import FILTER_NAMES, RULE_NAMES, page_query, plan_fi
 DAYS_BEFORE_TODAY = 7
 DAYS_SHOWN = 42
 CALENDAR_VIEWS = ("dayGridMonth", "timeGridWeek", "listWeek")
-# Posts one may still move in the calendar; held ones belong to the crisis review.
-MOVABLE = (PostStatus.DRAFT, PostStatus.IN_REVIEW, PostStatus.SCHEDULED)
 
 
 def signed_in_user() -> User:
@@ -143,7 +141,7 @@ def post(post_id: int, *, comment_form: CommentForm | None = None, status: int =
         "post.html",
         post=item,
         history=queries.post_history(session, item),
-        movable=item.status in MOVABLE,
+        movable=item.status in planning.MOVABLE,
         may_approve=_may_approve(signed_in_user(), item),
         action_form=ActionForm(),
         send_back_form=SendBackForm(),

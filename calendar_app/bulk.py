@@ -1,0 +1,140 @@
+"""One action on several posts at once (the agenda's selection, the API's bulk endpoint).
+
+Each post goes through the same rule as when it is handled alone (planning.py: who may change
+or submit it, the four-eyes rule, an approved post that changes goes back to draft only when
+confirmed, held posts stay in the crisis review). Unlike the crisis review's decision, a bulk
+action is not all or nothing: every post is tried in a savepoint of its own, so one refusal
+keeps nothing of that post and stops no other, and the answer says for each post what was done
+or why not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from calendar_app import planning
+from calendar_app.campaigns import find_campaign
+from calendar_app.errors import InvalidInput, RuleError
+from calendar_app.models import Post, User
+
+MAX_POSTS = 200
+MAX_DAYS = 366
+
+
+class BulkAction(StrEnum):
+    SUBMIT = "submit"  # submit drafts for approval
+    MOVE = "move"  # move by a number of days (same time of day in UTC)
+    CAMPAIGN = "campaign"  # assign a campaign (or none)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one post."""
+
+    post_id: int
+    title: str
+    done: bool
+    status: str | None  # the post's status afterwards (None: no such post)
+    reason: str | None = None  # why it was refused
+    needs_confirmation: bool = False  # refused only because it is approved and not confirmed
+
+
+def check_request(
+    action: str, post_ids: Sequence[int], *, days: int | None, campaign_id: int | None
+) -> BulkAction:
+    """The request as a whole: a known action, some posts, what the action needs."""
+    problems: dict[str, str] = {}
+    if action not in BulkAction:
+        problems["action"] = "must be one of " + ", ".join(BulkAction)
+    if not post_ids:
+        problems["posts"] = "choose at least one post"
+    elif len(post_ids) > MAX_POSTS:
+        problems["posts"] = f"at most {MAX_POSTS} posts at once"
+    if action == BulkAction.MOVE and (days is None or not 0 < abs(days) <= MAX_DAYS):
+        problems["days"] = f"a number of days from -{MAX_DAYS} to {MAX_DAYS}, not 0"
+    if problems:
+        raise InvalidInput(
+            "the bulk action cannot be done: " + "; ".join(f"{k} {v}" for k, v in problems.items()),
+            problems,
+        )
+    return BulkAction(action)
+
+
+def apply(
+    session: Session,
+    actor: User,
+    action: str,
+    post_ids: Sequence[int],
+    *,
+    days: int | None = None,
+    campaign_id: int | None = None,
+    confirmed: bool = False,
+) -> list[Outcome]:
+    """Do `action` to every post in `post_ids` (each once, in the order given)."""
+    chosen = check_request(action, post_ids, days=days, campaign_id=campaign_id)
+    if chosen == BulkAction.CAMPAIGN and campaign_id is not None:
+        find_campaign(session, campaign_id, field="campaign_id")  # an unknown one refuses all
+    outcomes = []
+    for post_id in dict.fromkeys(post_ids):
+        outcomes.append(
+            _apply_one(
+                session,
+                actor,
+                chosen,
+                post_id,
+                days=days or 0,
+                campaign_id=campaign_id,
+                confirmed=confirmed,
+            )
+        )
+    return outcomes
+
+
+def _apply_one(
+    session: Session,
+    actor: User,
+    action: BulkAction,
+    post_id: int,
+    *,
+    days: int,
+    campaign_id: int | None,
+    confirmed: bool,
+) -> Outcome:
+    savepoint = session.begin_nested()
+    post: Post | None = None
+    try:
+        post = planning.get_post(session, post_id)
+        if action == BulkAction.SUBMIT:
+            planning.submit_post(session, actor, post)
+        elif action == BulkAction.MOVE:
+            planning.move_post(
+                session, actor, post, post.publish_at + timedelta(days=days), confirmed=confirmed
+            )
+        else:
+            planning.require_confirmed_if_approved(
+                post, confirmed=confirmed, what="assigning a campaign"
+            )
+            planning.edit_post(session, actor, post, {"campaign_id": campaign_id})
+        savepoint.commit()
+    except RuleError as exc:
+        savepoint.rollback()
+        return Outcome(
+            post_id,
+            _title(post),
+            done=False,
+            status=post.status if post is not None else None,
+            reason=exc.message,
+            needs_confirmation=isinstance(exc, planning.NeedsConfirmation),
+        )
+    return Outcome(post_id, _title(post), done=True, status=post.status)
+
+
+def _title(post: Post | None) -> str:
+    if post is None:
+        return ""
+    return post.title or post.body[:60] + ("…" if len(post.body) > 60 else "")
