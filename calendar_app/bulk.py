@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from calendar_app import planning
 from calendar_app.campaigns import find_campaign
-from calendar_app.errors import InvalidInput, RuleError
+from calendar_app.errors import InvalidInput, NotAllowed, NotFound, RuleError
 from calendar_app.models import Post, User
 
 MAX_POSTS = 200
@@ -41,7 +41,22 @@ class Outcome:
     done: bool
     status: str | None  # the post's status afterwards (None: no such post)
     reason: str | None = None  # why it was refused
-    needs_confirmation: bool = False  # refused only because it is approved and not confirmed
+    refusal: str | None = None  # what kind of refusal (REFUSALS), for a reader's own words
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """Refused only because it is approved and the change was not confirmed."""
+        return self.refusal == "needs_confirmation"
+
+
+# The kinds of refusal, most specific first.
+REFUSALS: tuple[tuple[type[RuleError], str], ...] = (
+    (planning.NeedsConfirmation, "needs_confirmation"),
+    (planning.NotMovable, "not_movable"),
+    (NotFound, "not_found"),
+    (NotAllowed, "not_allowed"),
+    (RuleError, "refused"),
+)
 
 
 def check_request(
@@ -49,7 +64,7 @@ def check_request(
 ) -> BulkAction:
     """The request as a whole: a known action, some posts, what the action needs."""
     problems: dict[str, str] = {}
-    if action not in BulkAction:
+    if action not in {a.value for a in BulkAction}:
         problems["action"] = "must be one of " + ", ".join(BulkAction)
     if not post_ids:
         problems["posts"] = "choose at least one post"
@@ -129,7 +144,7 @@ def _apply_one(
             done=False,
             status=post.status if post is not None else None,
             reason=exc.message,
-            needs_confirmation=isinstance(exc, planning.NeedsConfirmation),
+            refusal=next(kind for cls, kind in REFUSALS if isinstance(exc, cls)),
         )
     return Outcome(post_id, _title(post), done=True, status=post.status)
 

@@ -32,6 +32,7 @@ from calendar_app.web import (
     admin,
     auth,
     blackouts,
+    bulk_actions,
     campaigns,
     compose,
     evaluation,
@@ -81,6 +82,7 @@ _route("/", "calendar", pages.calendar)
 _route("/calendar/events", "events", feed.events)
 _route("/calendar/export.csv", "export_csv", feed.export_csv)
 _route("/agenda", "agenda", pages.agenda)
+_route("/agenda/bulk", "bulk_action", bulk_actions.bulk_action, methods=["POST"])
 _route("/search", "search", pages.search)
 _route("/compose", "compose", compose.compose, methods=["GET", "POST"])
 _route("/media", "upload_media", media.upload_media, methods=["POST"])

@@ -3,6 +3,7 @@ audit log."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -93,20 +94,26 @@ def calendar() -> str:
     )
 
 
-def agenda() -> str:
-    """The calendar as a plain list by day: works without JavaScript, prints well."""
+def agenda(*, report: Sequence[object] | None = None) -> str:
+    """The calendar as a plain list by day: works without JavaScript, prints well. Posts can be
+    chosen for a bulk action (web/bulk_actions.py); `report` is what one just did."""
     timezone = team_timezone()
     today = local(now_utc(), timezone).date()
     first = first_day_shown(today)
+    session = db_session()
     return render_template(
         "agenda.html",
-        days=queries.calendar_days(db_session(), first, DAYS_SHOWN, timezone),
+        days=queries.calendar_days(session, first, DAYS_SHOWN, timezone),
         today=today,
         first=first,
         last=first + timedelta(days=DAYS_SHOWN - 1),
         earlier=first - timedelta(days=DAYS_SHOWN),
         later=first + timedelta(days=DAYS_SHOWN),
         post_path=post_path_prefix(),
+        campaigns=campaigns.list_campaigns(session),
+        action_form=ActionForm(),
+        report=report or [],
+        movable=planning.MOVABLE,
     )
 
 
