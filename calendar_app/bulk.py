@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from enum import StrEnum
 
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from calendar_app import planning
 from calendar_app.campaigns import find_campaign
 from calendar_app.errors import InvalidInput, NotAllowed, NotFound, RuleError
 from calendar_app.models import Post, User
+from calendar_app.timeutil import local
 
 MAX_POSTS = 200
 MAX_DAYS = 366
@@ -28,7 +29,7 @@ MAX_DAYS = 366
 
 class BulkAction(StrEnum):
     SUBMIT = "submit"  # submit drafts for approval
-    MOVE = "move"  # move by a number of days (same time of day in UTC)
+    MOVE = "move"  # move by a number of days (same time of day on the team's clock)
     CAMPAIGN = "campaign"  # assign a campaign (or none)
 
 
@@ -89,8 +90,10 @@ def apply(
     days: int | None = None,
     campaign_id: int | None = None,
     confirmed: bool = False,
+    timezone: str = "UTC",
 ) -> list[Outcome]:
-    """Do `action` to every post in `post_ids` (each once, in the order given)."""
+    """Do `action` to every post in `post_ids` (each once, in the order given). A move keeps
+    the time of day on the team's clock (`timezone`), across a change of daylight saving."""
     chosen = check_request(action, post_ids, days=days, campaign_id=campaign_id)
     if chosen == BulkAction.CAMPAIGN and campaign_id is not None:
         find_campaign(session, campaign_id, field="campaign_id")  # an unknown one refuses all
@@ -105,6 +108,7 @@ def apply(
                 days=days or 0,
                 campaign_id=campaign_id,
                 confirmed=confirmed,
+                timezone=timezone,
             )
         )
     return outcomes
@@ -119,6 +123,7 @@ def _apply_one(
     days: int,
     campaign_id: int | None,
     confirmed: bool,
+    timezone: str,
 ) -> Outcome:
     savepoint = session.begin_nested()
     post: Post | None = None
@@ -127,8 +132,9 @@ def _apply_one(
         if action == BulkAction.SUBMIT:
             planning.submit_post(session, actor, post)
         elif action == BulkAction.MOVE:
+            wall_clock = local(post.publish_at, timezone) + timedelta(days=days)
             planning.move_post(
-                session, actor, post, post.publish_at + timedelta(days=days), confirmed=confirmed
+                session, actor, post, wall_clock.astimezone(UTC), confirmed=confirmed
             )
         else:
             planning.require_confirmed_if_approved(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -180,3 +181,14 @@ def test_the_agenda_moves_selected_posts_and_reports_each(team: Team) -> None:
     assert "Meiner" in page
     assert "Freigegeben" in page
     assert 'class="bulk-report"' in page
+
+
+def test_a_move_keeps_the_time_of_day_across_daylight_saving(team: Team) -> None:
+    channel = team.channel()["id"]
+    berlin = ZoneInfo("Europe/Berlin")
+    saturday = datetime(2027, 3, 27, 9, 0, tzinfo=berlin)  # the clocks go forward that night
+    post = team.draft([channel], at=saturday)
+    assert by_id(bulk(team, action="move", posts=[post["id"]], days=1))[post["id"]]["done"]
+    assert at(team.post(post["id"])).astimezone(berlin) == datetime(
+        2027, 3, 28, 9, 0, tzinfo=berlin
+    )

@@ -126,6 +126,7 @@ def bulk_action() -> dict[str, Any]:
         days=data.days,
         campaign_id=data.campaign_id,
         confirmed=data.confirm,
+        timezone=current_app.config["CALENDAR"].TIMEZONE,
     )
     done = sum(1 for o in outcomes if o.done)
     return {

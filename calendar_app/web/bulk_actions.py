@@ -18,6 +18,7 @@ from calendar_app.errors import RuleError
 from calendar_app.extensions import db_session
 from calendar_app.models import MAX_ID
 from calendar_app.web import pages
+from calendar_app.web.formatting import team_timezone
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ def bulk_action() -> tuple[str, int]:
             days=days,
             campaign_id=campaign_ids[0] if campaign_ids else None,
             confirmed=form.get("confirm") == "1",
+            timezone=team_timezone(),
         )
     except RuleError as exc:
         db_session().rollback()
