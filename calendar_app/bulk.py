@@ -41,8 +41,14 @@ class Outcome:
     title: str
     done: bool
     status: str | None  # the post's status afterwards (None: no such post)
+    status_before: str | None = None
     reason: str | None = None  # why it was refused
     refusal: str | None = None  # what kind of refusal (REFUSALS), for a reader's own words
+
+    @property
+    def approval_undone(self) -> bool:
+        """Done, and the post was approved before: it needs a new approval now."""
+        return self.done and self.status_before != self.status == "draft"
 
     @property
     def needs_confirmation(self) -> bool:
@@ -127,8 +133,10 @@ def _apply_one(
 ) -> Outcome:
     savepoint = session.begin_nested()
     post: Post | None = None
+    before: str | None = None
     try:
         post = planning.get_post(session, post_id)
+        before = post.status
         if action == BulkAction.SUBMIT:
             planning.submit_post(session, actor, post)
         elif action == BulkAction.MOVE:
@@ -149,10 +157,11 @@ def _apply_one(
             _title(post),
             done=False,
             status=post.status if post is not None else None,
+            status_before=before,
             reason=exc.message,
             refusal=next(kind for cls, kind in REFUSALS if isinstance(exc, cls)),
         )
-    return Outcome(post_id, _title(post), done=True, status=post.status)
+    return Outcome(post_id, _title(post), done=True, status=post.status, status_before=before)
 
 
 def _title(post: Post | None) -> str:

@@ -181,6 +181,27 @@ def test_the_agenda_moves_selected_posts_and_reports_each(team: Team) -> None:
     assert "Meiner" in page
     assert "Freigegeben" in page
     assert 'class="bulk-report"' in page
+    # The pages speak German by default.
+    assert "um 3 Tage verschoben" in page
+    assert "neue Freigabe" not in page.split("Meiner")[1].split("</li>")[0]
+    confirmed = browser.post(
+        "/agenda/bulk",
+        data={
+            "csrf_token": csrf_token(browser, "/agenda"),
+            "post_ids": [str(approved["id"])],
+            "action": "move",
+            "days": "3",
+            "confirm": "1",
+        },
+    ).get_data(as_text=True)
+    assert "um 3 Tage verschoben (er braucht eine neue Freigabe)" in confirmed
+    assert team.post(approved["id"])["status"] == "draft"
+    nothing = browser.post(
+        "/agenda/bulk",
+        data={"csrf_token": csrf_token(browser, "/agenda"), "action": "submit"},
+    )
+    assert nothing.status_code == 422
+    assert "Wählen Sie mindestens einen Beitrag aus." in nothing.get_data(as_text=True)
 
 
 def test_a_move_keeps_the_time_of_day_across_daylight_saving(team: Team) -> None:

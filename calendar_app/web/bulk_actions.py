@@ -42,14 +42,14 @@ def _whole_number(raw: str | None) -> int | None:
     return sign * int(digits)
 
 
-def _done_text(action: bulk.BulkAction, days: int | None, status: str | None) -> str:
+def _done_text(action: bulk.BulkAction, days: int | None, outcome: bulk.Outcome) -> str:
     if action == bulk.BulkAction.SUBMIT:
         return _("submitted for approval")
-    back_to_draft = status == "draft"
     if action == bulk.BulkAction.MOVE:
-        moved = ngettext("moved by %(num)d day", "moved by %(num)d days", days or 0)
-        return moved + (_(" (it needs a new approval)") if back_to_draft else "")
-    return _("campaign set")
+        text = ngettext("moved by %(num)d day", "moved by %(num)d days", days or 0)
+    else:
+        text = _("campaign set")
+    return text + (_(" (it needs a new approval)") if outcome.approval_undone else "")
 
 
 def _refused_text(outcome: bulk.Outcome) -> str:
@@ -102,7 +102,7 @@ def bulk_action() -> tuple[str, int]:
             o.post_id,
             o.title,
             o.done,
-            _done_text(chosen, days, o.status) if o.done else _refused_text(o),
+            _done_text(chosen, days, o) if o.done else _refused_text(o),
         )
         for o in outcomes
     ]
