@@ -202,3 +202,12 @@ def test_the_search_page_lists_hits_with_their_status(team: Team) -> None:
     assert "status-scheduled" in html
     assert "status-draft" in html
     assert browser.get("/search?q=" + "%22NEAR(%2A").status_code == 200
+
+
+def test_the_search_page_escapes_what_was_typed(team: Team) -> None:
+    browser = signed_in(team, "planner")
+    html = browser.get("/search", query_string={"q": "<script>alert(1)</script>"}).get_data(
+        as_text=True
+    )
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
