@@ -211,3 +211,19 @@ def test_the_search_page_escapes_what_was_typed(team: Team) -> None:
     )
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_the_index_migration_goes_down_and_up_again(database_url: str) -> None:
+    from alembic import command
+
+    from calendar_app.db import make_engine
+    from calendar_app.migrate import alembic_config, upgrade
+
+    command.downgrade(alembic_config(database_url), "0018")
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            assert connection.execute(text("SELECT count(*) FROM post_search")).scalar() == 0
+    finally:
+        engine.dispose()
