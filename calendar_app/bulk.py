@@ -66,9 +66,7 @@ REFUSALS: tuple[tuple[type[RuleError], str], ...] = (
 )
 
 
-def check_request(
-    action: str, post_ids: Sequence[int], *, days: int | None, campaign_id: int | None
-) -> BulkAction:
+def check_request(action: str, post_ids: Sequence[int], *, days: int | None) -> BulkAction:
     """The request as a whole: a known action, some posts, what the action needs."""
     problems: dict[str, str] = {}
     if action not in {a.value for a in BulkAction}:
@@ -100,7 +98,7 @@ def apply(
 ) -> list[Outcome]:
     """Do `action` to every post in `post_ids` (each once, in the order given). A move keeps
     the time of day on the team's clock (`timezone`), across a change of daylight saving."""
-    chosen = check_request(action, post_ids, days=days, campaign_id=campaign_id)
+    chosen = check_request(action, post_ids, days=days)
     if chosen == BulkAction.CAMPAIGN and campaign_id is not None:
         find_campaign(session, campaign_id, field="campaign_id")  # an unknown one refuses all
     outcomes = []
@@ -165,6 +163,4 @@ def _apply_one(
 
 
 def _title(post: Post | None) -> str:
-    if post is None:
-        return ""
-    return post.title or post.body[:60] + ("…" if len(post.body) > 60 else "")
+    return planning.short_title(post) if post is not None else ""

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from calendar_app.errors import InvalidInput
 from calendar_app.models import Comment, Post, User
 from calendar_app.notifications import notify
+from calendar_app.planning import short_title
 
 MAX_COMMENT_LENGTH = 5000
 # "@" + an e-mail address, not itself inside a word or an address; trailing punctuation excluded.
@@ -51,10 +52,6 @@ def _mentioned_people(session: Session, body: str) -> list[User]:
     return [people[a] for a in addresses]
 
 
-def _title(post: Post) -> str:
-    return post.title or (post.body[:60] + ("…" if len(post.body) > 60 else ""))
-
-
 def add_comment(session: Session, author: User, post: Post, body: str) -> Comment:
     """Anyone signed in may comment; everyone mentioned (but the author) is notified."""
     if not body.strip():
@@ -72,8 +69,8 @@ def add_comment(session: Session, author: User, post: Post, body: str) -> Commen
         session,
         [person for person in mentioned if person.id != author.id],
         kind="mention",
-        subject=f"{author.name} mentioned you: {_title(post)}",
-        text=f"{author.name} on “{_title(post)}”:\n\n{body}",
+        subject=f"{author.name} mentioned you: {short_title(post)}",
+        text=f"{author.name} on “{short_title(post)}”:\n\n{body}",
         link=f"/posts/{post.id}#comment-{comment.id}",
     )
     return comment

@@ -93,6 +93,11 @@ def get_post(session: Session, post_id: int) -> Post:
     return post
 
 
+def short_title(post: Post) -> str:
+    """What a message calls a post: its title, or the start of its body."""
+    return post.title or (post.body[:60] + ("…" if len(post.body) > 60 else ""))
+
+
 def post_filters(
     *,
     status: str | None = None,
