@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from calendar_app.errors import InvalidInput
 from calendar_app.models import Comment, Post, User
 from calendar_app.notifications import notify
-from calendar_app.plain_text import shortened
+from calendar_app.post_news import post_name
 
 MAX_COMMENT_LENGTH = 5000
 # "@" + an e-mail address, not itself inside a word or an address; trailing punctuation excluded.
@@ -52,10 +52,6 @@ def _mentioned_people(session: Session, body: str) -> list[User]:
     return [people[a] for a in addresses]
 
 
-def _title(post: Post) -> str:
-    return post.title or shortened(post.body, 60)
-
-
 def add_comment(session: Session, author: User, post: Post, body: str) -> Comment:
     """Anyone signed in may comment; everyone mentioned (but the author) is notified."""
     if not body.strip():
@@ -73,8 +69,8 @@ def add_comment(session: Session, author: User, post: Post, body: str) -> Commen
         session,
         [person for person in mentioned if person.id != author.id],
         kind="mention",
-        subject=f"{author.name} mentioned you: {_title(post)}",
-        text=f"{author.name} on “{_title(post)}”:\n\n{body}",
+        subject=f"{author.name} mentioned you: {post_name(post)}",
+        text=f"{author.name} on “{post_name(post)}”:\n\n{body}",
         link=f"/posts/{post.id}#comment-{comment.id}",
     )
     return comment

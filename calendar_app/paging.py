@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from calendar_app import search as full_text
 from calendar_app.models import MAX_ID, Delivery, Post
 from calendar_app.planning import post_filters
 from calendar_app.query_args import QueryArgs
@@ -78,9 +79,11 @@ def page_of_posts(
     *,
     limit: int = DEFAULT_PAGE_SIZE,
     after: Cursor | None = None,
+    search: str | None = None,
     **filters: object,
 ) -> PostPage:
-    """Up to `limit` posts in plan order after `after`, filtered as `planning.post_filters`."""
+    """Up to `limit` posts in plan order after `after`, filtered as `planning.post_filters`
+    and, with `search`, to the posts that match those words (search.py)."""
     stmt = (
         select(Post)
         .options(
@@ -94,6 +97,8 @@ def page_of_posts(
         )
         .where(*post_filters(**filters))  # type: ignore[arg-type]
     )
+    if search is not None:
+        stmt = stmt.where(full_text.matching(session, search))
     if after is not None:
         stmt = stmt.where(
             or_(

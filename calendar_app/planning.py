@@ -5,13 +5,14 @@ from __future__ import annotations
 import difflib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from calendar_app import audit, holds, interleave, post_media, post_news
+from calendar_app import search as full_text
 from calendar_app.campaigns import find_campaign
 from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
@@ -129,10 +130,12 @@ def list_posts(
     channel_id: int | None = None,
     department_id: int | None = None,
     campaign_id: int | None = None,
+    search: str | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> Sequence[Post]:
-    """Posts by publish time; `start`/`end` bound `publish_at` (start inclusive, end exclusive)."""
+    """Posts by publish time; `start`/`end` bound `publish_at` (start inclusive, end exclusive);
+    `search`: only the posts that match these words (search.py)."""
     stmt = select(Post).options(
         selectinload(Post.deliveries),
         selectinload(Post.author),
@@ -151,6 +154,8 @@ def list_posts(
             campaign_id=campaign_id,
         )
     )
+    if search is not None:
+        stmt = stmt.where(full_text.matching(session, search))
     stmt = stmt.order_by(Post.publish_at, Post.id).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
@@ -261,6 +266,45 @@ def create_post(
     session.flush()
     post_media.record_waiver(session, author, post, {})
     return post
+
+
+def duplicate_post(
+    session: Session, actor: User, template: Post, *, publish_at: datetime | None = None
+) -> Post:
+    """A new draft by `actor` from an existing post ("use as template"): the same text, channel
+    texts, channels, tags, campaign, department, images with their alt text. It is planned at
+    `publish_at`, or without one at the template's time of day on the next day from now that
+    is still to come (a draft goes nowhere until it is approved).
+
+    It is a new plan: checked against the channels as they are now, never a crisis response
+    (that answers one crisis, with its own approval), and never a reply to an inbox item.
+    """
+    when = check_aware(publish_at) if publish_at is not None else _next_free_time(template)
+    copy = create_post(
+        session,
+        actor,
+        body=template.body,
+        channel_ids=[d.channel_id for d in template.deliveries],
+        publish_at=when,
+        title=template.title,
+        department_id=template.department_id,
+        campaign_id=template.campaign_id,
+        overrides=current_overrides(template),
+        tags=template.tags,
+        media=post_media.images_of(template),
+        alt_text_waived=template.alt_text_waived,
+        alt_text_waiver_reason=template.alt_text_waiver_reason,
+    )
+    audit.record(session, actor, "duplicate", copy, template_id=template.id)
+    return copy
+
+
+def _next_free_time(template: Post) -> datetime:
+    """The template's time, moved on by whole days until it lies ahead."""
+    now = now_utc()
+    if template.publish_at > now:
+        return template.publish_at
+    return template.publish_at + timedelta(days=(now - template.publish_at).days + 1)
 
 
 def _clean_overrides(overrides: Mapping[int, str] | None) -> dict[int, str]:
@@ -448,6 +492,41 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
     post.updated_at = now_utc()
     session.flush()
     return post
+
+
+# Posts one may still move in the calendar; held ones belong to the crisis review.
+MOVABLE = (PostStatus.DRAFT, PostStatus.IN_REVIEW, PostStatus.SCHEDULED)
+
+
+class NotMovable(Conflict):
+    """Held, published or discarded posts stay where they are."""
+
+
+class NeedsConfirmation(Conflict):
+    """Changing an approved post undoes its approval: whoever does it says so first."""
+
+
+def require_confirmed_if_approved(post: Post, *, confirmed: bool, what: str) -> None:
+    if post.status == PostStatus.SCHEDULED and not confirmed:
+        raise NeedsConfirmation(
+            f"this post is approved: {what} makes it a draft again, it needs a new approval and "
+            "its author is told; confirm to go ahead",
+            {"confirm": "required for an approved post"},
+        )
+
+
+def move_post(
+    session: Session, actor: User, post: Post, publish_at: datetime, *, confirmed: bool
+) -> Post:
+    """A post moved to a new time (dragged in the calendar, moved in bulk). An approved post
+    goes back to draft for a new approval, and only when the mover `confirmed` that."""
+    if post.status not in MOVABLE:
+        raise NotMovable(
+            f"a post that is {post.status} cannot be moved: held posts belong to the crisis "
+            "review, published and discarded ones stay where they are"
+        )
+    require_confirmed_if_approved(post, confirmed=confirmed, what="moving it")
+    return edit_post(session, actor, post, {"publish_at": publish_at})
 
 
 def text_written_by(session: Session, post: Post) -> set[int]:

@@ -6,9 +6,15 @@ from alembic import context
 
 from calendar_app.db import make_engine
 from calendar_app.models import Base
+from calendar_app.search import is_index_table
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_name(name: str | None, kind: str, parent: object) -> bool:
+    """Autogenerate leaves the search index alone: the database maintains it (0020_search)."""
+    return not (kind == "table" and is_index_table(name or ""))
 
 
 def database_url() -> str:
@@ -21,7 +27,12 @@ def database_url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=database_url(), target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        url=database_url(),
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_name=include_name,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -35,6 +46,7 @@ def run_migrations_online() -> None:
                 target_metadata=target_metadata,
                 render_as_batch=connection.dialect.name == "sqlite",
                 compare_type=True,
+                include_name=include_name,
             )
             with context.begin_transaction():
                 context.run_migrations()

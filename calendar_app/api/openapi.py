@@ -120,6 +120,8 @@ def _components() -> dict[str, Any]:
         schemas.Release,
         schemas.CommentCreate,
         schemas.Discard,
+        schemas.Duplicate,
+        schemas.BulkRequest,
         schemas.CrisisDeclare,
         schemas.CrisisPreview,
         schemas.CrisisLift,
@@ -166,6 +168,12 @@ _FILTERS = [
     _query("channel", _AN_ID, "posts with a delivery to this channel"),
     _query("department", _AN_ID, "posts of this department"),
     _query("campaign", _AN_ID, "posts of this campaign"),
+    _query(
+        "q",
+        {"type": "string", "maxLength": MAX_VALUE_LENGTH},
+        "posts whose title, body, tags or comments hold every one of these words (the last may "
+        "be the start of a word); the text is read as words, never as query syntax",
+    ),
 ]
 _PAGE = [
     _query(
@@ -298,6 +306,26 @@ def document() -> dict[str, Any]:
             "/posts/{post_id}/release": {
                 "post": _op(
                     "release a held post (head, admin)", r.Post, schemas.Release, parameters=_ID
+                )
+            },
+            "/posts/{post_id}/duplicate": {
+                "post": _op(
+                    "use a post as a template: a new draft by the caller with its title, text, "
+                    "channel texts, channels, tags, campaign, department and images (with alt "
+                    "text), at `publish_at` (audited as `duplicate`)",
+                    r.Post,
+                    schemas.Duplicate,
+                    201,
+                    parameters=_ID,
+                )
+            },
+            "/posts/bulk": {
+                "post": _op(
+                    "one action on several posts (submit, move by days, assign a campaign), each "
+                    "by the rules that apply to it alone; a refusal keeps nothing of that post and "
+                    "stops no other; the answer says for each post what was done or why not",
+                    r.BulkResult,
+                    schemas.BulkRequest,
                 )
             },
             "/posts/{post_id}/discard": {

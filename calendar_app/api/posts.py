@@ -4,11 +4,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from calendar_app import blackouts, comments, crisis, paging, plan_csv, planning
+from calendar_app import blackouts, bulk, comments, crisis, paging, plan_csv, planning
 from calendar_app.api.auth import api_user
 from calendar_app.api.schemas import (
+    BulkRequest,
     CommentCreate,
     Discard,
+    Duplicate,
     MediaRef,
     PlanImport,
     PostCreate,
@@ -50,6 +52,7 @@ def _filters(query: QueryArgs) -> dict[str, Any]:
         "channel_id": query.id("channel"),
         "department_id": query.id("department"),
         "campaign_id": query.id("campaign"),
+        "search": query.text("q"),
     }
 
 
@@ -98,6 +101,37 @@ def import_plan() -> tuple[dict[str, Any], int]:
         db_session(), api_user(), data.csv, current_app.config["CALENDAR"].TIMEZONE
     )
     return {"items": [post_json(p) for p in posts]}, 201
+
+
+@bp.post("/posts/bulk")
+def bulk_action() -> dict[str, Any]:
+    """One action on several posts, each by its own rules: what was done and what was refused."""
+    data = parse(BulkRequest)
+    outcomes = bulk.apply(
+        db_session(),
+        api_user(),
+        data.action,
+        data.posts,
+        days=data.days,
+        campaign_id=data.campaign_id,
+        confirmed=data.confirm,
+        timezone=current_app.config["CALENDAR"].TIMEZONE,
+    )
+    done = sum(1 for o in outcomes if o.done)
+    return {
+        "items": [
+            {
+                "id": o.post_id,
+                "done": o.done,
+                "status": o.status,
+                "error": o.reason,
+                "needs_confirmation": o.needs_confirmation,
+            }
+            for o in outcomes
+        ],
+        "done": done,
+        "refused": len(outcomes) - done,
+    }
 
 
 @bp.post("/posts")
@@ -167,6 +201,16 @@ def release(post_id: int) -> dict[str, Any]:
     post = planning.get_post(session, post_id)
     data = parse(Release)
     return post_json(crisis.release_post(session, api_user(), post, publish_at=data.publish_at))
+
+
+@bp.post("/posts/<int:post_id>/duplicate")
+def duplicate(post_id: int) -> tuple[dict[str, Any], int]:
+    """A new draft of mine with this post's text, channels, tags, campaign and images."""
+    session = db_session()
+    template = planning.get_post(session, post_id)
+    data = parse(Duplicate)
+    copy = planning.duplicate_post(session, api_user(), template, publish_at=data.publish_at)
+    return planned_json(copy), 201
 
 
 @bp.post("/posts/<int:post_id>/discard")

@@ -543,6 +543,24 @@ class Error(Answer):
     fields: dict[str, str]
 
 
+class BulkOutcome(Answer):
+    """What became of one post of a bulk action."""
+
+    id: int
+    done: bool
+    status: str | None = Field(description="the post's status afterwards (null: no such post)")
+    error: str | None = Field(description="why it was refused (null: done)")
+    needs_confirmation: bool = Field(
+        description="refused only because it is approved: send again with `confirm: true`"
+    )
+
+
+class BulkResult(Answer):
+    items: list[BulkOutcome]
+    done: int
+    refused: int
+
+
 ANSWERS: list[type[BaseModel]] = [
     Health,
     MediaUpload,
@@ -562,6 +580,8 @@ ANSWERS: list[type[BaseModel]] = [
     Post,
     PostList,
     PostPage,
+    BulkOutcome,
+    BulkResult,
     Comment,
     CommentList,
     Campaign,

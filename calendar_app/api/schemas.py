@@ -20,7 +20,7 @@ from pydantic import (
 )
 from werkzeug.exceptions import BadRequest
 
-from calendar_app import blackouts, campaigns, comments, departments, playbooks
+from calendar_app import blackouts, bulk, campaigns, comments, departments, playbooks
 from calendar_app.audit import MAX_NOTE_LENGTH
 from calendar_app.channel_rules import MAX_TEXT_LENGTH, NETWORKS
 from calendar_app.errors import InvalidInput, MalformedRequest
@@ -301,6 +301,30 @@ class PlanImport(Schema):
 
 class Release(Schema):
     publish_at: IsoTime | None = None
+
+
+class Duplicate(Schema):
+    publish_at: IsoTime | None = Field(
+        None,
+        description="when the copy is planned; omitted: the template's time, moved on by "
+        "whole days until it lies ahead",
+    )
+
+
+class BulkRequest(Schema):
+    action: Literal["submit", "move", "campaign"] = Field(
+        description="submit drafts for approval, move by `days`, or assign `campaign_id`"
+    )
+    posts: Annotated[list[ChannelId], Field(min_length=1, max_length=bulk.MAX_POSTS)]
+    days: Annotated[int, Field(strict=True, ge=-bulk.MAX_DAYS, le=bulk.MAX_DAYS)] | None = Field(
+        None, description="for `move`: how many days later (negative: earlier)"
+    )
+    campaign_id: OptionalId = Field(None, description="for `campaign`: the campaign (null: none)")
+    confirm: StrictBool = Field(
+        False,
+        description="approved posts that are moved or given a campaign go back to draft and "
+        "need a new approval; without `confirm` they are refused (needs_confirmation)",
+    )
 
 
 class Discard(Schema):

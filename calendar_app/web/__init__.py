@@ -32,6 +32,7 @@ from calendar_app.web import (
     admin,
     auth,
     blackouts,
+    bulk_actions,
     campaigns,
     compose,
     evaluation,
@@ -81,6 +82,8 @@ _route("/", "calendar", pages.calendar)
 _route("/calendar/events", "events", feed.events)
 _route("/calendar/export.csv", "export_csv", feed.export_csv)
 _route("/agenda", "agenda", pages.agenda)
+_route("/agenda/bulk", "bulk_action", bulk_actions.bulk_action, methods=["POST"])
+_route("/search", "search", pages.search)
 _route("/compose", "compose", compose.compose, methods=["GET", "POST"])
 _route("/media", "upload_media", media.upload_media, methods=["POST"])
 _route("/media/<int:media_id>", "media", media.show_media)
@@ -93,6 +96,7 @@ _route("/posts/<int:post_id>/submit", "submit", actions.submit, methods=["POST"]
 _route("/posts/<int:post_id>/approve", "approve", actions.approve, methods=["POST"])
 _route("/posts/<int:post_id>/send-back", "send_back", actions.send_back, methods=["POST"])
 _route("/posts/<int:post_id>/discard", "discard", actions.discard, methods=["POST"])
+_route("/posts/<int:post_id>/duplicate", "duplicate", actions.duplicate, methods=["POST"])
 _route("/posts/<int:post_id>/reschedule", "reschedule", feed.reschedule, methods=["POST"])
 _route("/campaigns", "campaigns", campaigns.campaign_list)
 _route("/campaigns/new", "new_campaign", campaigns.new_campaign, methods=["GET", "POST"])

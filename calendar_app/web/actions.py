@@ -92,6 +92,30 @@ def discard(post_id: int) -> Response:
     return _back(url_for("web.post", post_id=post_id))
 
 
+def duplicate(post_id: int) -> Response:
+    """Use a post as a template: a new draft of mine, opened in the composer."""
+    session = db_session()
+    template = planning.get_post(session, post_id)
+    back = url_for("web.post", post_id=post_id)
+    raw = request.form.get("publish_at", "").strip()
+    when: datetime | None = None
+    if raw:
+        try:
+            when = team_wall_clock(raw)
+        except ValueError:
+            flash(_("Enter a date and time for the copy, or leave the field empty."), "error")
+            return redirect(back)
+    copies: list[int] = []
+    if not _attempt(
+        lambda: copies.append(
+            planning.duplicate_post(session, signed_in_user(), template, publish_at=when).id
+        )
+    ):
+        return redirect(back)
+    flash(_("A new draft from this template: change what you need, then submit it."), "success")
+    return redirect(url_for("web.edit", post_id=copies[0]))
+
+
 def comment(post_id: int) -> Any:
     session = db_session()
     post = planning.get_post(session, post_id)

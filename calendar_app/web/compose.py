@@ -37,7 +37,7 @@ from calendar_app.web.forms import (
     department_choices,
     text_problem,
 )
-from calendar_app.web.pages import MOVABLE, signed_in_user
+from calendar_app.web.pages import signed_in_user
 from calendar_app.web.query import page_query
 
 # Where a rule names a field by its API name, the form names it so.
@@ -306,7 +306,7 @@ def compose() -> Any:
 def edit(post_id: int) -> Any:
     session = db_session()
     post = planning.get_post(session, post_id)
-    if post.status not in MOVABLE:
+    if post.status not in planning.MOVABLE:
         flash(_("This post can no longer be edited here."), "error")
         return redirect(url_for("web.post", post_id=post.id))
     form = _form()

@@ -25,7 +25,7 @@ from calendar_app.web.formatting import (
     team_timezone,
     team_wall_clock,
 )
-from calendar_app.web.pages import MOVABLE, signed_in_user
+from calendar_app.web.pages import signed_in_user
 from calendar_app.web.query import page_query, plan_filters, required_range, wall_clock_range
 
 ATTENTION = (PostStatus.HELD, PostStatus.MISSED, PostStatus.UNKNOWN, PostStatus.FAILED)
@@ -43,7 +43,7 @@ def event(entry: queries.CalendarEntry, *, post_url: str) -> dict[str, Any]:
         "backgroundColor": colour,
         "borderColor": "#c92a2a" if attention else colour,
         "textColor": "#ffffff",
-        "editable": entry.status in MOVABLE,
+        "editable": entry.status in planning.MOVABLE,
         "classNames": [f"status-{entry.status}"] + (["needs-attention"] if attention else []),
         "extendedProps": {
             "status": entry.status,
@@ -106,17 +106,25 @@ def reschedule(post_id: int) -> tuple[dict[str, Any], int]:
         return {"error": _("publish_at must be a time such as 2026-03-03T09:00")}, 400
     try:
         post = planning.get_post(session, post_id)
-        if post.status not in MOVABLE:
-            return {"error": _("Held, published or discarded posts cannot be moved.")}, 409
         was_approved = post.status == PostStatus.SCHEDULED
-        if was_approved and data.get("confirm") is not True:
-            # Moving an approved post undoes its approval: the planner says so first.
-            message = _(
-                "This post is approved. Moving it makes it a draft again: it needs a new "
-                "approval, and its author is told. Move it?"
-            )
-            return {"error": message, "message": message, "needs_confirmation": True}, 409
-        planning.edit_post(session, signed_in_user(), post, {"publish_at": publish_at})
+        planning.move_post(
+            session,
+            signed_in_user(),
+            post,
+            publish_at,
+            confirmed=data.get("confirm") is True,
+        )
+    except planning.NotMovable:
+        session.rollback()
+        return {"error": _("Held, published or discarded posts cannot be moved.")}, 409
+    except planning.NeedsConfirmation:
+        session.rollback()
+        # Moving an approved post undoes its approval: the planner says so first.
+        message = _(
+            "This post is approved. Moving it makes it a draft again: it needs a new "
+            "approval, and its author is told. Move it?"
+        )
+        return {"error": message, "message": message, "needs_confirmation": True}, 409
     except RuleError as exc:
         session.rollback()
         return {"error": exc.message, "fields": exc.fields}, exc.status_code

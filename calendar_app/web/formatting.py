@@ -74,6 +74,7 @@ ACTION_LABELS = {
     "approve": _l("approved"),
     "send_back": _l("sent back with a comment"),
     "send_back_to_draft": _l("back to draft"),
+    "duplicate": _l("created from a template"),
     "waive_alt_text": _l("images without alt text"),
     "declare_crisis": _l("crisis declared"),
     "request_lift": _l("lifting the crisis requested"),

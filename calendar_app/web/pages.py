@@ -1,7 +1,9 @@
-"""The pages that only read: calendar, agenda, one post, approvals, crisis, outbox, audit log."""
+"""The pages that only read: calendar, agenda, search, one post, approvals, crisis, outbox,
+audit log."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,7 +21,7 @@ from calendar_app import (
     planning,
 )
 from calendar_app.extensions import db_session
-from calendar_app.models import Post, PostStatus, User
+from calendar_app.models import Post, User
 from calendar_app.permissions import (
     may_approve,
     require_may_read_audit_log,
@@ -46,8 +48,6 @@ from calendar_app.web.query import FILTER_NAMES, RULE_NAMES, page_query, plan_fi
 DAYS_BEFORE_TODAY = 7
 DAYS_SHOWN = 42
 CALENDAR_VIEWS = ("dayGridMonth", "timeGridWeek", "listWeek")
-# Posts one may still move in the calendar; held ones belong to the crisis review.
-MOVABLE = (PostStatus.DRAFT, PostStatus.IN_REVIEW, PostStatus.SCHEDULED)
 
 
 def signed_in_user() -> User:
@@ -94,20 +94,37 @@ def calendar() -> str:
     )
 
 
-def agenda() -> str:
-    """The calendar as a plain list by day: works without JavaScript, prints well."""
+def agenda(*, report: Sequence[object] | None = None) -> str:
+    """The calendar as a plain list by day: works without JavaScript, prints well. Posts can be
+    chosen for a bulk action (web/bulk_actions.py); `report` is what one just did."""
     timezone = team_timezone()
     today = local(now_utc(), timezone).date()
     first = first_day_shown(today)
+    session = db_session()
     return render_template(
         "agenda.html",
-        days=queries.calendar_days(db_session(), first, DAYS_SHOWN, timezone),
+        days=queries.calendar_days(session, first, DAYS_SHOWN, timezone),
         today=today,
         first=first,
         last=first + timedelta(days=DAYS_SHOWN - 1),
         earlier=first - timedelta(days=DAYS_SHOWN),
         later=first + timedelta(days=DAYS_SHOWN),
         post_path=post_path_prefix(),
+        campaigns=campaigns.list_campaigns(session),
+        action_form=ActionForm(),
+        report=report or [],
+        movable=planning.MOVABLE,
+    )
+
+
+def search() -> str:
+    """Posts by their words (title, body, tags, comments), best first, with their status."""
+    query = page_query()
+    text = query.text("q")
+    query.check()
+    results = queries.search_entries(db_session(), text) if text else []
+    return render_template(
+        "search.html", q=text or "", results=results, post_path=post_path_prefix()
     )
 
 
@@ -131,7 +148,7 @@ def post(post_id: int, *, comment_form: CommentForm | None = None, status: int =
         "post.html",
         post=item,
         history=queries.post_history(session, item),
-        movable=item.status in MOVABLE,
+        movable=item.status in planning.MOVABLE,
         may_approve=_may_approve(signed_in_user(), item),
         action_form=ActionForm(),
         send_back_form=SendBackForm(),

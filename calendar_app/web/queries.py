@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from calendar_app.models import (
@@ -23,6 +23,7 @@ from calendar_app.models import (
     PostStatus,
 )
 from calendar_app.planning import list_posts, post_filters
+from calendar_app.search import search_posts
 from calendar_app.timeutil import local
 
 
@@ -116,6 +117,18 @@ def calendar_entries(
         campaign_id=campaign_id,
         status=status,
     )
+    return _entries(session, conditions)
+
+
+def search_entries(session: Session, text: str) -> list[CalendarEntry]:
+    """The posts that match a search (search.py), best first, as the calendar shows them."""
+    ranked = search_posts(session, text)
+    place = {post_id: n for n, post_id in enumerate(ranked)}
+    entries = _entries(session, [Post.id.in_(ranked)])
+    return sorted(entries, key=lambda entry: place[entry.id])
+
+
+def _entries(session: Session, conditions: list[ColumnElement[bool]]) -> list[CalendarEntry]:
     channels: dict[int, list[str]] = defaultdict(list)
     networks: dict[int, list[str]] = defaultdict(list)
     for post_id, name, network in session.execute(
