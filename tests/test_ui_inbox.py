@@ -29,8 +29,8 @@ from tests.test_ui_browser import (
     PASSWORD,
     PHONE,
     LiveSite,
-    _need_chromium,
     log_in,
+    need_chromium,
     new_page,
     screenshot,
 )
@@ -130,7 +130,7 @@ def prepare(database_url: str) -> tuple[dict[str, int], int, int, int, int]:
 
 @pytest.fixture(scope="module")
 def evening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evening]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("inbox")
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)

@@ -20,8 +20,8 @@ from tests.test_ui_browser import (
     CHROMIUM_ARGS,
     PHONE,
     LiveSite,
-    _need_chromium,
     log_in,
+    need_chromium,
     new_page,
     screenshot,
     seed,
@@ -33,7 +33,7 @@ SIDEWAYS = "document.documentElement.scrollWidth <= window.innerWidth"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("media-browser")
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)

@@ -28,8 +28,8 @@ from tests.test_ui_browser import (
     CHROMIUM_ARGS,
     PHONE,
     LiveSite,
-    _need_chromium,
     log_in,
+    need_chromium,
     new_page,
     screenshot,
     seed,
@@ -44,7 +44,7 @@ ALT = "Feuerwerk über dem Hafenbecken"
 def site(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[LiveSite, dict[str, str]]]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("networks-browser")
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)

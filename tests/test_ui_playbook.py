@@ -35,9 +35,9 @@ from tests.test_ui_browser import (
     PASSWORD,
     SCREENSHOTS,
     LiveSite,
-    _need_chromium,
     log_in,
     log_out,
+    need_chromium,
     new_page,
 )
 
@@ -106,7 +106,7 @@ def seed(database_url: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSite, dict[str, str]]]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("playbook")
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)

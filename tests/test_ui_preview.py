@@ -28,8 +28,8 @@ from tests.test_ui_browser import (
     PASSWORD,
     PHONE,
     LiveSite,
-    _need_chromium,
     log_in,
+    need_chromium,
     new_page,
     screenshot,
 )
@@ -99,7 +99,7 @@ WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('main *')]
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("preview")
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)
