@@ -13,7 +13,6 @@ focus on the way shows it with an outline.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -143,3 +142,139 @@ def test_every_page_meets_wcag_21_aa_without_serious_violations(
     print(f"{len(audited)} page views audited in {language} at {width} px")
     if found:
         pytest.fail(report(found), pytrace=False)
+
+
+# What has the focus, and whether it shows it: an outline that is drawn (style, width, colour).
+FOCUSED = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const style = getComputedStyle(el);
+  return {
+    element: el.outerHTML.slice(0, 120),
+    outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2
+      && style.outlineColor !== "transparent" && !/rgba\\(.*, 0\\)$/.test(style.outlineColor),
+  };
+}"""
+
+
+def press(page: object, key: str) -> None:
+    """One key, then: whatever has the focus shows it."""
+    page.keyboard.press(key)  # type: ignore[attr-defined]
+    focused = page.evaluate(FOCUSED)  # type: ignore[attr-defined]
+    if focused is not None:
+        assert focused["outline"], f"no visible focus after {key} on {focused['element']}"
+
+
+def follow(page: object, key: str = "Enter") -> None:
+    """A key that sends a form or follows a link: wait for the next page."""
+    with page.expect_navigation():  # type: ignore[attr-defined]
+        page.keyboard.press(key)  # type: ignore[attr-defined]
+
+
+def tab_to(page: object, target: object, *, back: bool = False, limit: int = 80) -> None:
+    """Tab (or Shift+Tab) until `target` has the focus, checking the focus on every stop."""
+    key = "Shift+Tab" if back else "Tab"
+    for _ in range(limit):
+        press(page, key)
+        if target.evaluate("el => el === document.activeElement"):  # type: ignore[attr-defined]
+            return
+    pytest.fail(f"{target} never had the focus after {limit} presses of {key}")
+
+
+def type_in(page: object, text: str) -> None:
+    page.keyboard.type(text)  # type: ignore[attr-defined]
+
+
+def keyboard_login(page: object, site: LiveSite, who: str) -> None:
+    """The login form with the keyboard: the e-mail field has the focus when the page opens."""
+    page.goto(f"{site.url}/login")  # type: ignore[attr-defined]
+    sync_api.expect(page.locator("#email")).to_be_focused()  # type: ignore[attr-defined]
+    type_in(page, site.email(who))
+    press(page, "Tab")
+    type_in(page, PASSWORD)
+    follow(page)
+    sync_api.expect(page.locator("#calendar")).to_be_visible()  # type: ignore[attr-defined]
+
+
+def keyboard_logout(page: object) -> None:
+    """Log out is in the menu, above the page: back with Shift+Tab from wherever the focus is."""
+    tab_to(page, page.get_by_role("button", name="Abmelden"), back=True)  # type: ignore[attr-defined]
+    follow(page)
+    sync_api.expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()  # type: ignore[attr-defined]
+
+
+TITLE = "Tag der offenen Baustelle"
+
+
+def test_plan_approve_declare_review_with_the_keyboard_alone(
+    browser: object, live_site: LiveSite
+) -> None:
+    expect = sync_api.expect
+    site = live_site
+    context = browser.new_context(viewport=WIDTHS["1280"], locale="de-DE")  # type: ignore[attr-defined]
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.on("pageerror", lambda error: pytest.fail(f"JavaScript error: {error}"))
+    menu = page.get_by_role("navigation", name="Hauptmenü")
+
+    # A planner plans a post for X: from the menu to the composer, field by field.
+    keyboard_login(page, site, "planner")
+    tab_to(page, menu.get_by_role("link", name="Neuer Beitrag"))
+    follow(page)
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    tab_to(page, page.get_by_label("Titel"))
+    type_in(page, TITLE)
+    tab_to(page, page.get_by_label("Text", exact=True))
+    type_in(page, "Am Samstag zeigen wir die neue Fernwärmeleitung.")
+    x = page.get_by_role("checkbox", name="X @StadtwerkeNH")
+    tab_to(page, x)
+    press(page, "Space")
+    expect(x).to_be_checked()
+    publish_at = page.locator("#publish_at")
+    tab_to(page, publish_at)  # the composer proposes a time in the future: it stays
+    due = datetime.fromisoformat(publish_at.input_value()).replace(tzinfo=TEAM)
+    assert due > now_utc()
+    tab_to(page, page.get_by_role("button", name="Zur Freigabe einreichen"))
+    follow(page)
+    expect(page.get_by_role("status")).to_contain_text("Zur Freigabe eingereicht")
+    keyboard_logout(page)
+
+    # A head approves it from the approval queue.
+    keyboard_login(page, site, "head")
+    tab_to(page, menu.get_by_role("link", name="Freigaben"))
+    follow(page)
+    card = page.locator(".review-card", has_text=TITLE)
+    tab_to(page, card.get_by_role("button", name="Freigeben"))
+    follow(page)
+    expect(page.get_by_role("status")).to_contain_text("Freigegeben")
+    assert post_status(site, TITLE) == "scheduled"
+
+    # She declares a crisis: the red button opens the dialog with the reason to fill in.
+    tab_to(page, page.locator("#crisis-button"))
+    press(page, "Enter")
+    dialog = page.locator("#declare-dialog")
+    expect(dialog.get_by_label("Grund")).to_be_focused()
+    type_in(page, "Leck an der Fernwärmeleitung")
+    every_channel = dialog.get_by_label("Alle Kanäle")
+    tab_to(page, every_channel)  # the group's chosen option takes the focus: all, by default
+    expect(every_channel).to_be_checked()
+    tab_to(page, dialog.get_by_role("button", name="Krise ausrufen"))
+    follow(page)
+    expect(page.locator("#crisis-banner")).to_contain_text("Leck an der Fernwärmeleitung")
+
+    # The post falls due and is held; she reviews it and discards it, answering the
+    # "are you sure?" dialog with the keyboard too.
+    dispatch_pass(site, due + timedelta(minutes=1))
+    assert post_status(site, TITLE) == "held"
+    tab_to(page, menu.get_by_role("link", name="Krise", exact=True), back=True)
+    follow(page)
+    row = page.locator("tr", has_text=TITLE)
+    tab_to(page, row.get_by_role("button", name="Verwerfen"))
+    press(page, "Enter")
+    ask = page.get_by_role("dialog", name="Sind Sie sicher?")
+    expect(ask.get_by_role("button", name="Abbrechen")).to_be_focused()
+    tab_to(page, ask.get_by_role("button", name="Verwerfen"))
+    follow(page)
+    expect(page.get_by_role("status")).to_be_visible()
+    assert post_status(site, TITLE) == "discarded"
+    context.close()
