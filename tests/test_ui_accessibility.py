@@ -239,9 +239,13 @@ def test_plan_approve_declare_review_with_the_keyboard_alone(
     expect(page.get_by_role("status")).to_contain_text("Zur Freigabe eingereicht")
     keyboard_logout(page)
 
-    # A head approves it from the approval queue.
+    # A head finds it in the calendar, past its buttons, by its visible time and title.
     keyboard_login(page, site, "head")
-    tab_to(page, menu.get_by_role("link", name="Freigaben"))
+    page.goto(f"{site.url}/?date={due:%Y-%m-%d}")
+    tab_to(page, page.get_by_role("link", name=f"{due:%H:%M} {TITLE}"))
+
+    # She approves it from the approval queue.
+    tab_to(page, menu.get_by_role("link", name="Freigaben"), back=True)
     follow(page)
     card = page.locator(".review-card", has_text=TITLE)
     tab_to(page, card.get_by_role("button", name="Freigeben"))
