@@ -144,6 +144,8 @@ def test_every_page_meets_wcag_21_aa_without_serious_violations(
                 page.wait_for_load_state("networkidle")
                 audit(f"calendar-{view}")
     context.close()
+    # The login, every page, and the calendar's list plus the week (laptop) or the menu (phone).
+    assert len(audited) == len(every_page(crisis_team, extras)) + 3, audited
     print(f"{len(audited)} page views audited in {language} at {width} px")
     if found:
         pytest.fail(report(found), pytrace=False)

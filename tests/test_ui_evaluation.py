@@ -19,11 +19,11 @@ from calendar_app.extensions import get_db
 from calendar_app.models import User
 from config import PROJECT_ROOT
 from tests.conftest import PASSWORD, SeededDatabase, Team
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, need_chromium
 from tests.support.evaluation import month_of_results
 from tests.support.receiver import Receiver
 from tests.support.server import serving
 from tests.support.web import signed_in
-from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, need_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 

@@ -21,18 +21,9 @@ from calendar_app.channels import create_channel
 from calendar_app.db import Database
 from calendar_app.migrate import upgrade
 from calendar_app.models import Department
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, LiveSite, need_chromium
 from tests.support.server import serving
-from tests.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    PHONE,
-    LiveSite,
-    log_in,
-    need_chromium,
-    new_page,
-    screenshot,
-)
+from tests.test_ui_browser import PHONE, log_in, new_page, screenshot
 from tests.test_x_counting import WEIGHTED
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
