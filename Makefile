@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The reference Bluesky PDS and PLC directory the tests start (tests/support/bluesky.py).
+# The reference Bluesky PDS and PLC directory the tests start (tests/support/bluesky.py), and the
+# accessibility checker the browser tests run on every page (tests/support/axe.py).
 $(NODE_STAMP): package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)

@@ -129,7 +129,39 @@
     });
   }
 
+  // A table wider than its box scrolls sideways in it; a keyboard reaches the box to scroll it
+  // (Tab, then the arrow keys), and a screen reader names it after its table.
+  function setUpScrollingTables() {
+    document.querySelectorAll(".table-scroll").forEach(function (box) {
+      var table = box.querySelector("table");
+      if (box.scrollWidth <= box.clientWidth) {
+        if (box.dataset.scrolls) {
+          ["tabindex", "role", "aria-labelledby", "aria-label", "data-scrolls"].forEach(function (name) {
+            box.removeAttribute(name);
+          });
+        }
+        return;
+      }
+      box.dataset.scrolls = "1";
+      box.setAttribute("tabindex", "0");
+      box.setAttribute("role", "region");
+      var named = table && (table.getAttribute("aria-labelledby") || (table.caption && table.caption.id));
+      if (named) {
+        box.setAttribute("aria-labelledby", named);
+      } else if (table && table.caption) {
+        box.setAttribute("aria-label", table.caption.textContent.trim());
+      } else {
+        var heading = document.querySelector("main h1");
+        if (heading) {
+          box.setAttribute("aria-label", heading.textContent.trim());
+        }
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setUpScrollingTables();
+    window.addEventListener("resize", setUpScrollingTables);
     setUpDialogs();
     setUpConfirmations();
     setUpScope();

@@ -41,6 +41,7 @@
     var line = part("div", "post-line");
     if (arg.timeText) {
       line.appendChild(part("span", "post-time", arg.timeText));
+      line.appendChild(document.createTextNode(" ")); // read as two words, not "09:00Title"
     }
     line.appendChild(part("span", "post-title", arg.event.title));
     box.appendChild(line);
@@ -109,6 +110,15 @@
       exportLink.setAttribute("href", exportBase + (query ? "?" + query : ""));
     }
 
+    // The previous/next buttons are named by their hints; the chevrons in them are decoration,
+    // not images without a name.
+    function quietToolbarIcons() {
+      el.querySelectorAll(".fc-toolbar .fc-icon").forEach(function (icon) {
+        icon.removeAttribute("role");
+        icon.setAttribute("aria-hidden", "true");
+      });
+    }
+
     var calendar = new FullCalendar.Calendar(el, {
       timeZone: "UTC",
       now: function () {
@@ -170,6 +180,12 @@
       datesSet: function (info) {
         shownRange = { start: info.start, end: info.end };
         updateExportLink();
+        quietToolbarIcons();
+      },
+      // A day's cell is named by its day number alone, which hides the posts in it from
+      // screen readers; without the name, the cell reads as what it contains.
+      dayCellDidMount: function (info) {
+        info.el.removeAttribute("aria-labelledby");
       },
       eventDidMount: function (info) {
         var props = info.event.extendedProps;
@@ -178,9 +194,10 @@
           info.el.setAttribute("title", note);
           return;
         }
+        // The link's name is what it shows (time, title, networks, status), so speech input
+        // finds it by its visible words; the channels' full names are a tooltip on top.
         var label = (info.timeText ? info.timeText + " " : "") + info.event.title + " · " + props.statusLabel + " · " + props.channels.join(", ");
         info.el.setAttribute("title", label);
-        info.el.setAttribute("aria-label", label);
         info.el.style.setProperty("--dept", info.event.backgroundColor);
       },
       dateClick: function (info) {

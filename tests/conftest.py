@@ -24,6 +24,10 @@ from calendar_app.extensions import get_db
 from calendar_app.migrate import upgrade
 from calendar_app.timeutil import iso_utc, now_utc
 from config import Config
+
+# The browser tests' shared fixtures: Debian's Chromium and a team in the middle of a crisis.
+from tests.support.browser import browser, live_site  # noqa: F401
+from tests.support.crisis_team import crisis_team  # noqa: F401
 from tests.support.mailbox import Mailbox
 from tests.support.postgres import PostgresServer, find_bin_dir
 from tests.support.receiver import Receiver

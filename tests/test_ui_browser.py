@@ -8,97 +8,32 @@ the calendar, the composer, the banner and the review are saved under build/scre
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from calendar_app.accounts import create_user
-from calendar_app.channels import create_channel
 from calendar_app.db import Database
-from calendar_app.dispatch import Dispatcher
-from calendar_app.migrate import upgrade
-from calendar_app.models import Department, Post
+from calendar_app.models import Post
 from calendar_app.timeutil import now_utc
-from config import PROJECT_ROOT, Config
-from tests.support.server import serving
+from config import PROJECT_ROOT
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    TEAM,
+    LiveSite,
+    dispatch_pass,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = PROJECT_ROOT / "build" / "screenshots"
-PASSWORD = "browser-test-1"
-TEAM = ZoneInfo("Europe/Berlin")
 LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 XSS = "<script>alert(1)</script>"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
-
-
-def _need_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail("Debian's chromium is missing: scripts/system-deps.sh installs it")
-    pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); run `make system-deps`")
-
-
-@dataclass
-class LiveSite:
-    url: str
-    database_url: str
-    channels: dict[str, int]
-
-    def email(self, who: str) -> str:
-        return f"{who}@nordhafen.example"
-
-
-def seed(database_url: str) -> dict[str, int]:
-    db = Database(database_url)
-    try:
-        with db.transaction() as session:
-            # The standard departments come with the schema.
-            marketing = session.scalars(select(Department).filter_by(slug="marketing")).one()
-            people = {
-                who: create_user(
-                    session, f"{who}@nordhafen.example", role=role, password=PASSWORD, name=name
-                )
-                for who, role, name in [
-                    ("planner", "planner", "Lena Hoffmann"),
-                    ("head", "head", "Katrin Albers"),
-                    ("admin", "admin", "Jana Petersen"),
-                ]
-            }
-            people["planner"].departments.append(marketing)
-            x = create_channel(
-                session, people["admin"], name="X @StadtwerkeNH", kind="outbox", network="x"
-            )
-            linkedin = create_channel(
-                session,
-                people["admin"],
-                name="LinkedIn Stadtwerke",
-                kind="outbox",
-                network="linkedin",
-            )
-            return {"x": x.id, "linkedin": linkedin.id}
-    finally:
-        db.dispose()
-
-
-@pytest.fixture(scope="module")
-def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    _need_chromium()
-    folder = tmp_path_factory.mktemp("browser")
-    database_url = f"sqlite:///{folder}/calendar.db"
-    upgrade(database_url)
-    channels = seed(database_url)
-    with serving(folder, database_url) as (url, _env):
-        yield LiveSite(url, database_url, channels)
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +44,8 @@ def browser(live_site: LiveSite) -> Iterator[object]:
         chromium.close()
 
 
-def new_page(browser: object, viewport: dict[str, int] = LAPTOP) -> object:
-    context = browser.new_context(viewport=viewport, locale="de-DE")  # type: ignore[attr-defined]
+def new_page(browser: object, viewport: dict[str, int] = LAPTOP, locale: str = "de-DE") -> object:
+    context = browser.new_context(viewport=viewport, locale=locale)  # type: ignore[attr-defined]
     context.set_default_timeout(10_000)
     page = context.new_page()
     page.on("dialog", lambda dialog: pytest.fail(f"a script ran: {dialog.message}"))
@@ -141,18 +76,6 @@ def screenshot(page: object, name: str) -> Path:
 
 def wall_clock(instant: datetime) -> str:
     return instant.astimezone(TEAM).strftime("%Y-%m-%dT%H:%M")
-
-
-def dispatch_pass(site: LiveSite, at: datetime) -> None:
-    """One scheduler pass as if it were `at`: what is due and in a crisis' scope is held."""
-    config = replace(Config(), DATABASE_URL=site.database_url, ENV="testing", SECRET_KEY="x")
-    db = Database(site.database_url)
-    dispatcher = Dispatcher(db, config, clock=lambda: at)
-    try:
-        dispatcher.run_pass()
-    finally:
-        dispatcher.close()
-        db.dispose()
 
 
 def post_status(site: LiveSite, title: str) -> str:
@@ -311,7 +234,6 @@ def test_plan_approve_declare_review(browser: object, live_site: LiveSite) -> No
 
 def add_campaign_with_a_post(site: LiveSite, when: datetime) -> int:
     """A campaign with one post, next to a post outside it, on the same day."""
-    from sqlalchemy import select
 
     from calendar_app import campaigns, planning
     from calendar_app.models import User

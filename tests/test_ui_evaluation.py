@@ -19,11 +19,11 @@ from calendar_app.extensions import get_db
 from calendar_app.models import User
 from config import PROJECT_ROOT
 from tests.conftest import PASSWORD, SeededDatabase, Team
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, need_chromium
 from tests.support.evaluation import month_of_results
 from tests.support.receiver import Receiver
 from tests.support.server import serving
 from tests.support.web import signed_in
-from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, _need_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 
@@ -52,7 +52,7 @@ def test_evaluation_pages_in_a_browser_and_the_first_pdf_page(
     team: Team, sqlite_db: SeededDatabase, receiver: Receiver, make_dispatcher: Any,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    _need_chromium()
+    need_chromium()
     month = month_of_results(team, receiver, make_dispatcher)
     period = f"from={month.first.isoformat()}&to={month.last.isoformat()}"
     four_weeks = (

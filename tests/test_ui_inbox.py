@@ -22,18 +22,9 @@ from calendar_app.listening.mastodon import Heard
 from calendar_app.migrate import upgrade
 from calendar_app.models import Crisis, Department, InboxItem, Post, SpikeAlert
 from calendar_app.timeutil import now_utc
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, LiveSite, need_chromium
 from tests.support.server import serving
-from tests.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    PHONE,
-    LiveSite,
-    _need_chromium,
-    log_in,
-    new_page,
-    screenshot,
-)
+from tests.test_ui_browser import PHONE, log_in, new_page, screenshot
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 
@@ -130,7 +121,7 @@ def prepare(database_url: str) -> tuple[dict[str, int], int, int, int, int]:
 
 @pytest.fixture(scope="module")
 def evening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evening]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("inbox")
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)

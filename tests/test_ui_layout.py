@@ -1,6 +1,7 @@
 """The app shell and the look of every main page in a real browser (Debian's headless Chromium).
 
-A team in the middle of a crisis: posts in every status on four networks, two of them held.
+A team in the middle of a crisis (tests/support/crisis_team.py): posts in every status on four
+networks, two of them held.
 Every page is opened in German and in English, on a laptop (1280 px) and on a phone (390 px);
 a screenshot of each goes to build/screenshots/layout-<page>-<language>-<width>.png, and the
 layout is checked: nothing scrolls sideways on the phone, no menu entry wraps on the laptop.
@@ -12,30 +13,14 @@ post dragged in the calendar, which the server asks about first.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
 
-from calendar_app import crisis, planning
-from calendar_app.accounts import create_user
-from calendar_app.channels import create_channel
-from calendar_app.db import Database
-from calendar_app.migrate import upgrade
-from calendar_app.models import Delivery, Department, Post
-from calendar_app.timeutil import now_utc
-from tests.support.server import serving
+from tests.support.browser import WIDTHS
+from tests.support.crisis_team import APPROVED, HELD, CrisisTeam
 from tests.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
     PHONE,
-    TEAM,
-    LiveSite,
-    _need_chromium,
-    dispatch_pass,
     log_in,
     new_page,
     screenshot,
@@ -43,136 +28,17 @@ from tests.test_ui_browser import (
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 
-LAPTOP = {"width": 1280, "height": 900}
-WIDTHS = {"1280": LAPTOP, "390": PHONE}
-
-HELD = "Baustellen-Update Hafenstraße"
-APPROVED = "Sommerfest im Stadtpark: Programm und Anfahrt mit Bus und Bahn"
+LAPTOP = WIDTHS["1280"]
 
 
-@dataclass
-class Team:
-    site: LiveSite
-    day: datetime  # the day the plan is on, in the team's time zone
-    held_post: int
-    approved_post: int
-
-
-def plan(database_url: str) -> tuple[dict[str, int], datetime, int, int]:
-    """People (an admin reading German, one reading English, a head, a planner), channels on
-    five networks, a week of posts in every status, and a crisis in force that held one."""
-    day = (
-        (now_utc() + timedelta(days=3))
-        .astimezone(TEAM)
-        .replace(hour=9, minute=0, second=0, microsecond=0)
-    )
-    db = Database(database_url)
-    try:
-        with db.transaction() as session:
-            marketing = session.scalars(select(Department).filter_by(slug="marketing")).one()
-            pr = session.scalars(select(Department).filter_by(slug="pr")).one()
-            people = {
-                who: create_user(
-                    session, f"{who}@nordhafen.example", role=role, password=PASSWORD, name=name
-                )
-                for who, role, name in [
-                    ("planner", "planner", "Lena Hoffmann"),
-                    ("head", "head", "Katrin Albers"),
-                    ("admin", "admin", "Jana Petersen"),
-                    ("admin-en", "admin", "Sam Whitfield"),
-                ]
-            }
-            people["admin-en"].locale = "en"
-            people["planner"].departments.append(marketing)
-            admin = people["admin"]
-            channels = {
-                network: create_channel(
-                    session, admin, name=name, kind="outbox", network=network
-                ).id
-                for network, name in [
-                    ("x", "X @StadtwerkeNH"),
-                    ("mastodon", "Mastodon @nordhafen@social.example"),
-                    ("bluesky", "Bluesky nordhafen.example"),
-                    ("linkedin", "LinkedIn Stadtwerke Nordhafen"),
-                    ("instagram", "Instagram @stadtwerke.nordhafen"),
-                ]
-            }
-            planner, head = people["planner"], people["head"]
-
-            def post(title: str, networks: list[str], hours: float, **extra: object) -> Post:
-                return planning.create_post(
-                    session,
-                    planner,
-                    title=title,
-                    body=f"{title}. Mehr dazu auf nordhafen.example.",
-                    channel_ids=[channels[n] for n in networks],
-                    publish_at=day + timedelta(hours=hours),
-                    **extra,  # type: ignore[arg-type]
-                )
-
-            held = post(HELD, ["x", "mastodon"], 0)
-            planning.submit_post(session, planner, held)
-            planning.approve_post(session, head, held)
-            post("Azubi-Tag: Entwurf", ["instagram"], 24 + 2, department_id=pr.id)
-            for title, networks, hours in [
-                ("Neue Ladesäulen am Hafen", ["linkedin", "bluesky"], 24 + 5),
-                ("Wasserhärte im Überblick", ["mastodon"], 48 + 1),
-            ]:
-                planning.submit_post(session, planner, post(title, networks, hours))
-            approved = post(APPROVED, ["instagram", "x", "bluesky"], 72 + 3)
-            planning.submit_post(session, planner, approved)
-            planning.approve_post(session, head, approved)
-            # What the scheduler would have made of earlier posts: published, failed, missed.
-            for title, networks, hours, status in [
-                ("Stromausfall behoben", ["x", "linkedin"], -46, "published"),
-                ("Jobmesse Nordhafen", ["linkedin"], -22, "failed"),
-                ("Tag der offenen Tür", ["instagram"], -21, "missed"),
-            ]:
-                done = post(title, networks, hours)
-                session.execute(update(Post).where(Post.id == done.id).values(status=status))
-                session.execute(
-                    update(Delivery).where(Delivery.post_id == done.id).values(status=status)
-                )
-            crisis.declare_crisis(
-                session,
-                head,
-                reason="Störfall im Heizkraftwerk Nordhafen",
-                channel_ids=[channels["x"], channels["mastodon"]],
-            )
-            return channels, day, held.id, approved.id
-    finally:
-        db.dispose()
-
-
-@pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
-    _need_chromium()
-    folder = tmp_path_factory.mktemp("layout")
-    database_url = f"sqlite:///{folder}/calendar.db"
-    upgrade(database_url)
-    channels, day, held_post, approved_post = plan(database_url)
-    with serving(folder, database_url) as (url, _env):
-        site = LiveSite(url, database_url, channels)
-        dispatch_pass(site, day + timedelta(minutes=5))  # the crisis holds the first post
-        yield Team(site, day, held_post, approved_post)
-
-
-@pytest.fixture(scope="module")
-def browser(team: Team) -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def main_pages(team: Team) -> dict[str, str]:
+def main_pages(crisis_team: CrisisTeam) -> dict[str, str]:
     """The pages the screenshots show, by name."""
     return {
-        "calendar": f"/?date={team.day:%Y-%m-%d}",
+        "calendar": f"/?date={crisis_team.day:%Y-%m-%d}",
         "compose": "/compose",
         "approvals": "/approvals",
         "crisis": "/crisis",
-        "review": f"/posts/{team.held_post}",
+        "review": f"/posts/{crisis_team.held_post}",
         "channels": "/admin/channels",
         "people": "/admin/people",
         "audit": "/audit",
@@ -203,14 +69,14 @@ WRAPPED_MENU_ENTRIES = """() => [...document.querySelectorAll('header.side nav a
 
 @pytest.mark.parametrize("language", ["de", "en"])
 def test_every_page_fits_a_phone_and_the_menu_never_wraps(
-    browser: object, team: Team, language: str
+    browser: object, crisis_team: CrisisTeam, language: str
 ) -> None:
-    site = team.site
+    site = crisis_team.site
     who = "admin" if language == "de" else "admin-en"
     for width, viewport in WIDTHS.items():
         page = new_page(browser, viewport)
         log_in(page, site, who)
-        pages = {**main_pages(team), **OTHER_PAGES}
+        pages = {**main_pages(crisis_team), **OTHER_PAGES}
         for name, path in pages.items():
             page.goto(f"{site.url}{path}")  # type: ignore[attr-defined]
             page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
@@ -222,7 +88,7 @@ def test_every_page_fits_a_phone_and_the_menu_never_wraps(
             sync_api.expect(banner).to_be_visible()
             heading = page.locator("main h1").first  # type: ignore[attr-defined]
             assert banner.bounding_box()["y"] < heading.bounding_box()["y"], name
-            if name in main_pages(team):
+            if name in main_pages(crisis_team):
                 screenshot(page, f"layout-{name}-{language}-{width}")
             if width == "390":
                 assert page.evaluate(SIDEWAYS), (  # type: ignore[attr-defined]
@@ -234,10 +100,12 @@ def test_every_page_fits_a_phone_and_the_menu_never_wraps(
         page.context.close()  # type: ignore[attr-defined]
 
 
-def test_the_menu_folds_behind_a_button_on_a_phone(browser: object, team: Team) -> None:
+def test_the_menu_folds_behind_a_button_on_a_phone(
+    browser: object, crisis_team: CrisisTeam
+) -> None:
     expect = sync_api.expect
     page = new_page(browser, PHONE)
-    log_in(page, team.site, "planner")
+    log_in(page, crisis_team.site, "planner")
     menu = page.get_by_role("navigation", name="Hauptmenü")  # type: ignore[attr-defined]
     button = page.get_by_role("button", name="Menü")  # type: ignore[attr-defined]
     expect(menu).to_be_hidden()
@@ -257,7 +125,7 @@ def test_the_menu_folds_behind_a_button_on_a_phone(browser: object, team: Team) 
     # Without JavaScript the menu is a plain list, and the button (useless then) is not shown.
     context = browser.new_context(viewport=PHONE, locale="de-DE", java_script_enabled=False)  # type: ignore[attr-defined]
     plain = context.new_page()
-    log_in(plain, team.site, "planner")
+    log_in(plain, crisis_team.site, "planner")
     expect(plain.get_by_role("navigation", name="Hauptmenü")).to_be_visible()
     expect(plain.get_by_role("link", name="Kalender", exact=True)).to_be_visible()
     expect(plain.locator("#menu-button")).to_be_hidden()
@@ -265,15 +133,17 @@ def test_the_menu_folds_behind_a_button_on_a_phone(browser: object, team: Team) 
     context.close()
 
 
-def test_the_month_shows_each_posts_networks_and_status(browser: object, team: Team) -> None:
+def test_the_month_shows_each_posts_networks_and_status(
+    browser: object, crisis_team: CrisisTeam
+) -> None:
     expect = sync_api.expect
     for who, labels in [
         ("admin", ("Zurückgehalten", "In Prüfung", "Freigegeben", "Entwurf")),
         ("admin-en", ("Held", "In review", "Approved", "Draft")),
     ]:
         page = new_page(browser, LAPTOP)
-        log_in(page, team.site, who)
-        page.goto(f"{team.site.url}/?date={team.day:%Y-%m-%d}")  # type: ignore[attr-defined]
+        log_in(page, crisis_team.site, who)
+        page.goto(f"{crisis_team.site.url}/?date={crisis_team.day:%Y-%m-%d}")  # type: ignore[attr-defined]
         held = page.locator("#calendar .post-event", has_text=HELD)  # type: ignore[attr-defined]
         expect(held.locator(".badge-status.status-held")).to_have_text(labels[0])
         expect(held.locator("svg.network-x")).to_have_count(1)
@@ -299,23 +169,25 @@ def test_the_month_shows_each_posts_networks_and_status(browser: object, team: T
 
     # The approval queue and the crisis review carry the same badges and icons.
     page = new_page(browser, LAPTOP)
-    log_in(page, team.site, "admin")
-    page.goto(f"{team.site.url}/approvals")  # type: ignore[attr-defined]
+    log_in(page, crisis_team.site, "admin")
+    page.goto(f"{crisis_team.site.url}/approvals")  # type: ignore[attr-defined]
     card = page.locator(".review-card", has_text="Wasserhärte")  # type: ignore[attr-defined]
     expect(card.locator(".badge-status.status-in_review")).to_have_text("In Prüfung")
     expect(card.locator("svg.network-mastodon")).to_have_count(1)
-    page.goto(f"{team.site.url}/crisis")  # type: ignore[attr-defined]
+    page.goto(f"{crisis_team.site.url}/crisis")  # type: ignore[attr-defined]
     row = page.locator("tr", has_text=HELD)  # type: ignore[attr-defined]
     expect(row.locator(".badge-status.status-held")).to_have_text("Zurückgehalten")
     expect(row.locator("svg.network-x")).to_have_count(1)
     page.context.close()  # type: ignore[attr-defined]
 
 
-def test_discarding_asks_first_and_says_what_will_happen(browser: object, team: Team) -> None:
+def test_discarding_asks_first_and_says_what_will_happen(
+    browser: object, crisis_team: CrisisTeam
+) -> None:
     expect = sync_api.expect
     page = new_page(browser, LAPTOP)
-    log_in(page, team.site, "head")
-    page.goto(f"{team.site.url}/crisis")  # type: ignore[attr-defined]
+    log_in(page, crisis_team.site, "head")
+    page.goto(f"{crisis_team.site.url}/crisis")  # type: ignore[attr-defined]
     row = page.locator("tr", has_text=HELD)  # type: ignore[attr-defined]
     row.get_by_role("button", name="Verwerfen").click()
     dialog = page.get_by_role("dialog", name="Sind Sie sicher?")  # type: ignore[attr-defined]
@@ -329,7 +201,7 @@ def test_discarding_asks_first_and_says_what_will_happen(browser: object, team: 
     expect(page.locator("tr", has_text=HELD)).to_have_count(1)  # type: ignore[attr-defined]
 
     # Bulk discard asks too; Escape answers no.
-    page.locator(f"#pick-{team.held_post}").check()  # type: ignore[attr-defined]
+    page.locator(f"#pick-{crisis_team.held_post}").check()  # type: ignore[attr-defined]
     page.locator("fieldset.bulk").get_by_role("button", name="Verwerfen").click()  # type: ignore[attr-defined]
     expect(dialog).to_contain_text("Alle ausgewählten Beiträge verwerfen?")
     page.keyboard.press("Escape")  # type: ignore[attr-defined]
@@ -340,7 +212,7 @@ def test_discarding_asks_first_and_says_what_will_happen(browser: object, team: 
 
 
 def test_an_approved_post_dragged_in_the_calendar_is_moved_only_after_a_yes(
-    browser: object, team: Team
+    browser: object, crisis_team: CrisisTeam
 ) -> None:
     """The server answers 409 `needs_confirmation` for an approved post moved without
     `"confirm": true`; the calendar asks with the server's words and sends again on yes."""
@@ -366,13 +238,13 @@ def test_an_approved_post_dragged_in_the_calendar_is_moved_only_after_a_yes(
             route.fulfill(  # type: ignore[attr-defined]
                 status=200,
                 content_type="application/json",
-                json={"id": team.approved_post, "status": "draft", "message": "Verschoben."},
+                json={"id": crisis_team.approved_post, "status": "draft", "message": "Verschoben."},
             )
 
-    page.route(f"**/posts/{team.approved_post}/reschedule", server)  # type: ignore[attr-defined]
-    log_in(page, team.site, "head")
-    day = team.day + timedelta(hours=72 + 3)
-    page.goto(f"{team.site.url}/?date={day:%Y-%m-%d}")  # type: ignore[attr-defined]
+    page.route(f"**/posts/{crisis_team.approved_post}/reschedule", server)  # type: ignore[attr-defined]
+    log_in(page, crisis_team.site, "head")
+    day = crisis_team.day + timedelta(hours=72 + 3)
+    page.goto(f"{crisis_team.site.url}/?date={day:%Y-%m-%d}")  # type: ignore[attr-defined]
     event = page.locator("#calendar .post-event", has_text=APPROVED[:20])  # type: ignore[attr-defined]
     dialog = page.get_by_role("dialog", name="Freigegebenen Beitrag verschieben?")  # type: ignore[attr-defined]
 

@@ -14,18 +14,9 @@ from sqlalchemy import select
 from calendar_app.db import Database
 from calendar_app.migrate import upgrade
 from calendar_app.models import Post
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LiveSite, need_chromium, seed
 from tests.support.server import serving
-from tests.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PHONE,
-    LiveSite,
-    _need_chromium,
-    log_in,
-    new_page,
-    screenshot,
-    seed,
-)
+from tests.test_ui_browser import PHONE, log_in, new_page, screenshot
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 SIDEWAYS = "document.documentElement.scrollWidth <= window.innerWidth"
@@ -33,7 +24,7 @@ SIDEWAYS = "document.documentElement.scrollWidth <= window.innerWidth"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("media-browser")
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)

@@ -20,20 +20,11 @@ from calendar_app.migrate import upgrade
 from calendar_app.models import Delivery, Post
 from calendar_app.timeutil import now_utc
 from config import Config
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LiveSite, need_chromium, seed
 from tests.support.mastodon import MastodonServer
 from tests.support.server import serving
 from tests.test_mastodon import mastodon_server  # noqa: F401 (a fixture)
-from tests.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PHONE,
-    LiveSite,
-    _need_chromium,
-    log_in,
-    new_page,
-    screenshot,
-    seed,
-)
+from tests.test_ui_browser import PHONE, log_in, new_page, screenshot
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 SIDEWAYS = "document.documentElement.scrollWidth <= window.innerWidth"
@@ -44,7 +35,7 @@ ALT = "Feuerwerk über dem Hafenbecken"
 def site(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[LiveSite, dict[str, str]]]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("networks-browser")
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)

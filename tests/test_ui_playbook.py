@@ -28,18 +28,9 @@ from calendar_app.db import Database
 from calendar_app.migrate import upgrade
 from calendar_app.models import Delivery, Department, Post
 from calendar_app.timeutil import now_utc
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, LiveSite, need_chromium
 from tests.support.server import serving
-from tests.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    SCREENSHOTS,
-    LiveSite,
-    _need_chromium,
-    log_in,
-    log_out,
-    new_page,
-)
+from tests.test_ui_browser import SCREENSHOTS, log_in, log_out, new_page
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 
@@ -106,7 +97,7 @@ def seed(database_url: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSite, dict[str, str]]]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("playbook")
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)

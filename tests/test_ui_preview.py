@@ -21,18 +21,9 @@ from calendar_app.channels import create_channel
 from calendar_app.db import Database
 from calendar_app.migrate import upgrade
 from calendar_app.models import Department
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, LiveSite, need_chromium
 from tests.support.server import serving
-from tests.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    PHONE,
-    LiveSite,
-    _need_chromium,
-    log_in,
-    new_page,
-    screenshot,
-)
+from tests.test_ui_browser import PHONE, log_in, new_page, screenshot
 from tests.test_x_counting import WEIGHTED
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
@@ -99,7 +90,7 @@ WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('main *')]
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("preview")
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)
