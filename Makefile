@@ -41,8 +41,11 @@ run: install
 	@echo "Log in at http://$(HOST):$(PORT) (demo users: see README; password $(DEMO_PASSWORD))"
 	$(BIN)/calendar-app serve --host $(HOST) --port $(PORT)
 
+# The suite in TEST_WORKERS processes (each with its own PostgreSQL server and test servers), a
+# test module per process: module fixtures (browser, network servers) are started once.
+TEST_WORKERS ?= 2
 test: install node-deps system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Not part of `make test`: about a quarter of an hour; BENCH_ARGS=--quick for a smoke run.
 bench: install node-deps system-deps

@@ -17,19 +17,16 @@ from calendar_app.db import Database
 from calendar_app.migrate import upgrade
 from calendar_app.models import Department, Post
 from calendar_app.timeutil import now_utc
-from tests.support.server import serving
-from tests.test_ui_browser import (
+from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PASSWORD,
-    PHONE,
     TEAM,
     LiveSite,
-    _need_chromium,
-    log_in,
-    new_page,
-    screenshot,
+    need_chromium,
 )
+from tests.support.server import serving
+from tests.test_ui_browser import PHONE, log_in, new_page, screenshot
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 
@@ -95,7 +92,7 @@ def seed(database_url: str) -> tuple[datetime, dict[str, int]]:
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("search")
     database_url = f"sqlite:///{folder}/calendar.db"
     upgrade(database_url)
