@@ -440,7 +440,7 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
             editor,
             "send_back_to_draft",
             post,
-            reason="edited after approval" if approved else "changed in review",
+            reason=str(audit.EDITED_AFTER_APPROVAL if approved else audit.CHANGED_IN_REVIEW),
             previous_status=previous_status,
         )
         if approved:

@@ -34,6 +34,7 @@ from calendar_app.web.forms import (
     notice_settings_form,
     playbook_choices,
 )
+from calendar_app.web.i18n import said
 from calendar_app.web.pages import signed_in_user
 
 
@@ -47,7 +48,7 @@ def _attempt(change: Callable[[], object]) -> bool:
         change()
     except RuleError as exc:
         db_session().rollback()
-        flash(exc.message, "error")
+        flash(said(exc.message), "error")
         return False
     return True
 

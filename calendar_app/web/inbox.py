@@ -22,6 +22,7 @@ from calendar_app.query_args import QueryArgs
 from calendar_app.timeutil import now_utc
 from calendar_app.web import queries
 from calendar_app.web.forms import ActionForm
+from calendar_app.web.i18n import said
 from calendar_app.web.pages import signed_in_user
 
 
@@ -30,7 +31,7 @@ def _attempt(change: Any) -> bool:
         change()
     except RuleError as exc:
         db_session().rollback()
-        flash(exc.message, "error")
+        flash(said(exc.message), "error")
         return False
     return True
 
@@ -55,7 +56,7 @@ def inbox_page() -> tuple[str, int]:
         query.check()
         items = inbox.list_items(session, user, wanted)
     except RuleError as exc:
-        flash(exc.message, "error")
+        flash(said(exc.message), "error")
         items, status = [], exc.status_code
     now = now_utc()
     shown_alerts = list(alerts.list_alerts(session))[:10]

@@ -16,6 +16,7 @@ from calendar_app.models import Playbook
 from calendar_app.permissions import may_manage_playbooks, require_may_manage_playbooks
 from calendar_app.web import queries
 from calendar_app.web.forms import ActionForm, PlaybookForm, channel_choices, comma_list
+from calendar_app.web.i18n import said
 from calendar_app.web.pages import signed_in_user
 
 
@@ -157,7 +158,7 @@ def acknowledge() -> Response:
         escalation.acknowledge(session, signed_in_user(), crisis.current_crisis(session))
     except RuleError as exc:
         session.rollback()
-        flash(exc.message, "error")
+        flash(said(exc.message), "error")
     else:
         flash(_("Acknowledged: the crisis team sees that you know."), "success")
     return redirect(url_for("web.crisis") + "#acknowledgements")
