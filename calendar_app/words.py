@@ -10,7 +10,7 @@ theirs: the API in the request's language, a page in the reader's, an e-mail in 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,12 @@ def _l(message: str, **params: Any) -> Text:
 def _n(singular: str, plural: str, count: int, **params: Any) -> Text:
     """A message whose form depends on `count` (pybabel's `_n:1,2` keyword); `%(count)s`."""
     return Text(singular, params, plural=plural, count=count)
+
+
+def joined(parts: Iterable[Any], separator: str = "; ") -> Text:
+    """Several messages (or plain strings) in a row, each said in the reader's language."""
+    facts = {f"part{number}": part for number, part in enumerate(parts)}
+    return Text(separator.join(f"%({name})s" for name in facts), facts)
 
 
 def say(value: Any, locale: str | None) -> Any:

@@ -35,6 +35,7 @@ from calendar_app.permissions import require_reviewer
 from calendar_app.publishers import channel_secrets
 from calendar_app.query_args import QueryArgs
 from calendar_app.timeutil import now_utc
+from calendar_app.words import _l
 
 bp = Blueprint("listening", __name__)
 
@@ -192,7 +193,7 @@ def alert_show(alert_id: int) -> dict[str, Any]:
 @bp.post("/alerts/<int:alert_id>/dismiss")
 def dismiss(alert_id: int) -> dict[str, Any]:
     session = db_session()
-    require_reviewer(api_user(), "dismiss an alert")
+    require_reviewer(api_user(), _l("dismiss an alert"))
     data = parse(AlertDismiss)
     alert = alerts.get_alert(session, alert_id)
     return alert_json(alerts.dismiss_alert(session, api_user(), alert, note=data.note))

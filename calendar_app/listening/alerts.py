@@ -39,6 +39,7 @@ from calendar_app.models import (
 from calendar_app.permissions import require_reviewer
 from calendar_app.planning import settle_post_status
 from calendar_app.timeutil import now_utc
+from calendar_app.words import _l
 
 ALERT_LINK = "/inbox#alerts"
 # The posts due this far ahead on an alert's channels are named in its message.
@@ -347,7 +348,7 @@ def _decided(alert: SpikeAlert) -> str:
 
 def dismiss_alert(session: Session, actor: User, alert: SpikeAlert, *, note: str) -> SpikeAlert:
     """No storm: the hold ends; what it held stays held for a head's review."""
-    require_reviewer(actor, "dismiss an alert")
+    require_reviewer(actor, _l("dismiss an alert"))
     if not note.strip():
         raise InvalidInput("dismissing an alert needs a note", {"note": "must not be empty"})
     alert = get_alert(session, alert.id, lock=True)
@@ -411,7 +412,7 @@ def watch_words(session: Session) -> list[str]:
 
 def set_watch_words(session: Session, actor: User, words: Sequence[str]) -> list[str]:
     """The team's watch list: words that make the early warning more sensitive (heads)."""
-    require_reviewer(actor, "change the early warning's watch list")
+    require_reviewer(actor, _l("change the early warning's watch list"))
     wanted = holds.normalise_keywords(words, "words")
     session.execute(delete(WatchWord))
     session.add_all(WatchWord(word=word) for word in wanted)

@@ -37,6 +37,7 @@ from calendar_app.models import (
 )
 from calendar_app.permissions import is_reviewer, require_admin
 from calendar_app.timeutil import now_utc
+from calendar_app.words import _l
 
 MAX_KEYWORD_LENGTH = 100
 INBOX_LINK = "/inbox"
@@ -317,7 +318,7 @@ def list_rules(session: Session) -> Sequence[RoutingRule]:
 
 
 def create_rule(session: Session, actor: User, *, keyword: str, department_id: int) -> RoutingRule:
-    require_admin(actor, "manage routing rules")
+    require_admin(actor, _l("manage routing rules"))
     word = fold(keyword)
     if not word:
         raise InvalidInput("a routing rule needs a word", {"keyword": "must not be empty"})
@@ -338,7 +339,7 @@ def create_rule(session: Session, actor: User, *, keyword: str, department_id: i
 
 
 def delete_rule(session: Session, actor: User, rule_id: int) -> None:
-    require_admin(actor, "manage routing rules")
+    require_admin(actor, _l("manage routing rules"))
     rule = session.get(RoutingRule, rule_id) if 0 < rule_id <= MAX_ID else None
     if rule is None:
         raise NotFound(f"routing rule {rule_id} does not exist")
@@ -362,7 +363,7 @@ def hashtags_of(session: Session, channel_id: int) -> list[str]:
 
 def set_hashtags(session: Session, actor: User, channel: Channel, tags: Sequence[str]) -> list[str]:
     """The hashtags whose public timeline is read into this channel's inbox (admins)."""
-    require_admin(actor, "choose the hashtags a channel listens to")
+    require_admin(actor, _l("choose the hashtags a channel listens to"))
     if channel.kind not in ("mastodon",):
         raise InvalidInput(
             f"channel {channel.name} is not a network channel that can listen",
