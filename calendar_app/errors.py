@@ -5,7 +5,14 @@ them in the language of whoever asked (`RuleError.said`)."""
 
 from __future__ import annotations
 
-from calendar_app.words import say
+from collections.abc import Mapping
+
+from calendar_app.words import Text, joined, say
+
+
+def listed(problems: Mapping[str, str], between: str = " ") -> Text:
+    """ "title is too long; body must not be empty": each field and its problem, in words."""
+    return joined(joined((field, problem), between) for field, problem in problems.items())
 
 
 class RuleError(Exception):

@@ -116,6 +116,15 @@ CATALOGUE: dict[str, Notice] = {
         _l("Your post “%(post)s” was discarded"),
         _l("%(actor)s discarded “%(post)s”. %(reason)s"),
     ),
+    "crisis_escalation": Notice(
+        _l("A crisis is declared and I am on its escalation list"),
+        _l("Crisis declared: %(crisis)s"),
+        _l(
+            "%(actor)s declared a crisis %(when)s: %(crisis)s. You are on the escalation list. "
+            "Please acknowledge that you have seen this."
+        ),
+        urgent=True,
+    ),
     "lift_to_confirm": Notice(
         _l("A crisis lift waits for my confirmation"),
         _l("Lifting the crisis waits for your confirmation"),

@@ -55,6 +55,29 @@ class Text(str):
         facts = {key: say(value, locale) for key, value in self.params.items()}
         return _fill(pattern, facts)
 
+    def stored(self) -> dict[str, Any]:
+        """A form for a JSON column (`from_stored` reads it back): a notice kept for later."""
+        facts = {
+            key: {"text": value.stored()} if isinstance(value, Text) else value
+            for key, value in self.params.items()
+        }
+        return {
+            "message": self.message,
+            "plural": self.plural,
+            "count": self.count,
+            "params": facts,
+        }
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any]) -> Text:
+        facts = {
+            key: cls.from_stored(value["text"])
+            if isinstance(value, dict) and set(value) == {"text"}
+            else value
+            for key, value in dict(stored.get("params") or {}).items()
+        }
+        return cls(stored["message"], facts, plural=stored.get("plural"), count=stored.get("count"))
+
     def __reduce__(self) -> tuple[Any, ...]:  # pickling and copying keep the facts
         return (_rebuild, (self.message, dict(self.params), self.plural, self.count))
 
