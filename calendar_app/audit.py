@@ -133,5 +133,5 @@ def who_and_when(entry: AuditEntry | None) -> Text:
     if entry is None:
         return _l("someone")
     if entry.actor is None:
-        return _l("the scheduler at %(time)s UTC", time=f"{entry.at:%H:%M}")
-    return _l("%(who)s at %(time)s UTC", who=entry.actor.email, time=f"{entry.at:%H:%M}")
+        return _l("the scheduler at %(time)s UTC", time=entry.at.strftime("%H:%M"))
+    return _l("%(who)s at %(time)s UTC", who=entry.actor.email, time=entry.at.strftime("%H:%M"))
