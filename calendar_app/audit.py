@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from calendar_app.models import AuditEntry, User
-from calendar_app.words import Text, _l, say
+from calendar_app.words import Text, _l, gettext, say
 
 # A reason or note written down with a decision (a crisis' reason, a lift note, why a post was
 # sent back or discarded): it goes into the log and into messages, so it stays a paragraph.
@@ -69,6 +69,30 @@ ACTION_LABELS: dict[str, Text] = {
     "renew_feed": _l("calendar address renewed"),
     "revoke_feed": _l("calendar address switched off"),
 }
+
+# What an entry concerns (its `subject_type`), in words with its id.
+SUBJECT_LABELS: dict[str, Text] = {
+    "post": _l("Post %(id)s"),
+    "crisis": _l("Crisis %(id)s"),
+    "channel": _l("Channel %(id)s"),
+    "campaign": _l("Campaign %(id)s"),
+    "department": _l("Department %(id)s"),
+    "user": _l("Person %(id)s"),
+    "playbook": _l("Playbook %(id)s"),
+    "blackout": _l("Blackout date %(id)s"),
+    "inboxitem": _l("Inbox message %(id)s"),
+    "routingrule": _l("Routing rule %(id)s"),
+    "spikealert": _l("Early warning %(id)s"),
+}
+
+
+def subject_label(subject_type: str, subject_id: int | None, locale: str | None) -> str:
+    """ "Kanal 5": what an entry concerns; a kind without words keeps its key."""
+    label = SUBJECT_LABELS.get(subject_type)
+    if label is None:
+        return f"{subject_type} {subject_id or ''}".strip()
+    return gettext(label, locale) % {"id": subject_id or ""}
+
 
 # Reasons the app itself writes into an entry (a person's own reason is never translated).
 EDITED_AFTER_APPROVAL = _l("edited after approval")

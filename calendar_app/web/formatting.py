@@ -14,7 +14,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from calendar_app import audit
-from calendar_app.models import Department
+from calendar_app.models import AuditEntry, Department
 from calendar_app.query_args import EARLIEST_YEAR, LATEST_YEAR
 from calendar_app.timeutil import local
 
@@ -169,6 +169,10 @@ def action_label(action: str) -> str:
     return audit.action_label(action, _locale())
 
 
+def audit_subject(entry: AuditEntry) -> str:
+    return audit.subject_label(entry.subject_type, entry.subject_id, _locale())
+
+
 def audit_reason(reason: str | None) -> str:
     return audit.reason_text(reason, _locale())
 
@@ -230,6 +234,7 @@ FILTERS = {
     "contact_role_label": contact_role_label,
     "action_label": action_label,
     "audit_reason": audit_reason,
+    "audit_subject": audit_subject,
     "department_colour": department_colour,
     "colour_or_default": colour_or_default,
     "excerpt": excerpt,
