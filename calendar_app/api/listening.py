@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, request
 
 from calendar_app.api.auth import api_user
+from calendar_app.api.errors import answer_locale
 from calendar_app.api.schemas import (
     AlertDismiss,
     InboundItems,
@@ -42,7 +43,7 @@ bp = Blueprint("listening", __name__)
 
 @bp.get("/inbox")
 def index() -> dict[str, Any]:
-    query = QueryArgs(request.args)
+    query = QueryArgs(request.args, language=answer_locale())
     wanted = inbox.InboxFilter(
         status=query.choice("status", inbox.STATUSES),
         channel_id=query.id("channel"),
@@ -179,7 +180,7 @@ def set_hashtags(channel_id: int) -> dict[str, Any]:
 
 @bp.get("/alerts")
 def alert_index() -> dict[str, Any]:
-    query = QueryArgs(request.args)
+    query = QueryArgs(request.args, language=answer_locale())
     status = query.choice("status", ("open", "dismissed", "declared"))
     query.check()
     return {"items": [alert_json(a) for a in alerts.list_alerts(db_session(), status=status)]}
