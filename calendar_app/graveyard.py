@@ -170,7 +170,10 @@ def check_graveyards(session: Session, now: datetime) -> list[GraveyardAlert]:
                 _recipients(session, channel),
                 kind=f"graveyard_{problem}",
                 subject=_l("Channel at risk: %(channel)s", channel=channel.name),
-                text=_l("%(problem)s. Plan something for it, or hand it over.", problem=words),
+                text=_l(
+                    "This channel is at risk: %(problem)s. Plan something for it, or hand it over.",
+                    problem=words,
+                ),
                 link="/dashboard",
             )
             audit.record(session, None, "graveyard_alert", channel, reason=words, problem=problem)
