@@ -37,9 +37,9 @@ def page_locale() -> str:
 
 def said(value: Any) -> Any:
     """`value` (a message, or a dict or list of them) in the page's language."""
-    if isinstance(value, str) and not isinstance(value, Text):
-        return value  # most of what a template shows: no need to ask for the locale
-    return say(value, page_locale())
+    if isinstance(value, Text | dict | list | tuple):
+        return say(value, page_locale())
+    return value  # most of what a template shows: no need to ask for the locale
 
 
 def select_timezone() -> str:
