@@ -173,8 +173,8 @@ def find_token(session: Session, id_or_prefix: str) -> ApiToken:
             ids = ", ".join(str(t.id) for t in matches)
             raise Conflict(
                 _l(
-                    "%(value)s tokens start with %(text)s: use the id (%(ids)s)",
-                    value=len(matches),
+                    "%(count)s tokens start with %(text)s: use the id (%(ids)s)",
+                    count=len(matches),
                     text=text,
                     ids=ids,
                 )

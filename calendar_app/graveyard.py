@@ -32,7 +32,7 @@ from calendar_app.models import (
     User,
 )
 from calendar_app.notifications import notify
-from calendar_app.words import _l
+from calendar_app.words import _l, _n
 
 SILENT = "silent"
 NOTHING_PLANNED = "nothing_planned"
@@ -88,19 +88,23 @@ def _problems(
     silent_since = last or channel.created_at
     if now - silent_since >= timedelta(days=channel.silent_after_days):
         if last is None:
-            problems[SILENT] = _l(
-                "nothing published on %(channel)s since it was created %(value)s days ago (alert "
+            problems[SILENT] = _n(
+                "nothing published on %(channel)s since it was created %(count)s day ago (alert "
                 "after %(silent_after_days)s days)",
+                "nothing published on %(channel)s since it was created %(count)s days ago (alert "
+                "after %(silent_after_days)s days)",
+                _days(now - channel.created_at),
                 channel=channel.name,
-                value=_days(now - channel.created_at),
                 silent_after_days=channel.silent_after_days,
             )
         else:
-            problems[SILENT] = _l(
-                "nothing published on %(channel)s for %(value)s days (alert after "
+            problems[SILENT] = _n(
+                "nothing published on %(channel)s for %(count)s day (alert after "
                 "%(silent_after_days)s days)",
+                "nothing published on %(channel)s for %(count)s days (alert after "
+                "%(silent_after_days)s days)",
+                _days(now - last),
                 channel=channel.name,
-                value=_days(now - last),
                 silent_after_days=channel.silent_after_days,
             )
     horizon = now + timedelta(days=channel.plan_ahead_days)

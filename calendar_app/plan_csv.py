@@ -283,9 +283,9 @@ def read_plan(session: Session, text: str, timezone: str) -> list[PlannedPost]:
             )
         if len(cells) > len(columns):
             bad[f"line {line}"] = _l(
-                "has %(value)s cells, the header names %(value2)s",
-                value=len(cells),
-                value2=len(columns),
+                "has %(cells)s cells, the header names %(columns)s",
+                cells=len(cells),
+                columns=len(columns),
             )
             continue
         row = dict(zip(columns, cells + [""] * (len(columns) - len(cells)), strict=True))
