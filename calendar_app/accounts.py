@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from calendar_app.errors import Conflict, InvalidInput, NotFound
 from calendar_app.models import MAX_ID, ApiToken, Role, User
 from calendar_app.timeutil import now_utc
+from calendar_app.words import _l
 
 # OWASP ASVS 4.0 level 2: at least 12 characters; long passphrases welcome.
 MIN_PASSWORD_LENGTH = 12
@@ -82,15 +83,18 @@ def create_user(
     email = normalise_email(email)
     problems: dict[str, str] = {}
     if "@" not in email or email.startswith("@") or email.endswith("@"):
-        problems["email"] = "is not an e-mail address"
+        problems["email"] = _l("is not an e-mail address")
     if role not in set(Role):
-        problems["role"] = f"must be one of {', '.join(Role)}"
+        problems["role"] = _l("must be one of %(role)s", role=", ".join(Role))
     if (problem := password_problem(password)) is not None:
         problems["password"] = problem
     if problems:
-        raise InvalidInput("the user cannot be created", problems)
+        raise InvalidInput(_l("the user cannot be created"), problems)
     if user_by_email(session, email) is not None:
-        raise Conflict(f"a user with e-mail {email} exists already", {"email": "is taken"})
+        raise Conflict(
+            _l("a user with e-mail %(email)s exists already", email=email),
+            {"email": _l("is taken")},
+        )
     user = User(
         email=email,
         name=(name or email.split("@")[0]).strip(),
@@ -109,7 +113,10 @@ LANGUAGES = {"de": "Deutsch", "en": "English"}
 def set_language(user: User, locale: str) -> None:
     """A personal preference, not a decision: no audit entry."""
     if locale not in LANGUAGES:
-        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}", {"locale": "unknown"})
+        raise InvalidInput(
+            _l("language must be one of %(languages)s", languages=", ".join(LANGUAGES)),
+            {"locale": _l("unknown")},
+        )
     user.locale = locale
 
 
@@ -164,15 +171,25 @@ def find_token(session: Session, id_or_prefix: str) -> ApiToken:
         matches = list(session.scalars(select(ApiToken).where(ApiToken.prefix == text)).all())
         if len(matches) > 1:
             ids = ", ".join(str(t.id) for t in matches)
-            raise Conflict(f"{len(matches)} tokens start with {text}: use the id ({ids})")
+            raise Conflict(
+                _l(
+                    "%(count)s tokens start with %(text)s: use the id (%(ids)s)",
+                    count=len(matches),
+                    text=text,
+                    ids=ids,
+                )
+            )
         found = matches[0] if matches else None
     else:
         raise InvalidInput(
-            f"give a token id or the first {SHOWN_PREFIX_LENGTH} characters of the token",
-            {"token": "neither an id nor a prefix"},
+            _l(
+                "give a token id or the first %(shown_prefix_length)s characters of the token",
+                shown_prefix_length=SHOWN_PREFIX_LENGTH,
+            ),
+            {"token": _l("neither an id nor a prefix")},
         )
     if found is None:
-        raise NotFound(f"no API token {text}")
+        raise NotFound(_l("no API token %(text)s", text=text))
     return found
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from calendar_app import audit, holds, notifications
 from calendar_app.channels import channels_by_ids
 from calendar_app.db import Database
-from calendar_app.errors import InvalidInput, NotFound
+from calendar_app.errors import InvalidInput, NotFound, listed
 from calendar_app.models import (
     MAX_ID,
     Blackout,
@@ -33,6 +33,7 @@ from calendar_app.models import (
 from calendar_app.permissions import require_may_plan_blackouts
 from calendar_app.planning import settle_post_status
 from calendar_app.timeutil import check_aware, now_utc
+from calendar_app.words import Text, _l, joined
 from config import Config
 
 MAX_NAME_LENGTH = 200
@@ -58,7 +59,7 @@ class Announcing:
 def get_blackout(session: Session, blackout_id: int) -> Blackout:
     blackout = session.get(Blackout, blackout_id) if 0 < blackout_id <= MAX_ID else None
     if blackout is None:
-        raise NotFound(f"blackout {blackout_id} does not exist")
+        raise NotFound(_l("blackout %(blackout_id)s does not exist", blackout_id=blackout_id))
     return blackout
 
 
@@ -77,15 +78,14 @@ def list_blackouts(
 def _check(name: str, starts_at: datetime, ends_at: datetime) -> None:
     problems = {}
     if not name.strip():
-        problems["name"] = "must not be empty"
+        problems["name"] = _l("must not be empty")
     elif len(name.strip()) > MAX_NAME_LENGTH:
-        problems["name"] = f"is longer than {MAX_NAME_LENGTH} characters"
+        problems["name"] = _l("is longer than %(max)s characters", max=MAX_NAME_LENGTH)
     if ends_at <= starts_at:
-        problems["ends_at"] = "must be after starts_at"
+        problems["ends_at"] = _l("must be after starts_at")
     if problems:
         raise InvalidInput(
-            "the blackout date is not complete: "
-            + "; ".join(f"{k} {v}" for k, v in problems.items()),
+            _l("the blackout date is not complete: %(problems)s", problems=listed(problems)),
             problems,
         )
 
@@ -131,7 +131,9 @@ def create_blackout(
     audit.record(
         session, actor, "create_blackout", blackout, reason=blackout.reason, **_facts(blackout)
     )
-    _tell_everyone(session, blackout, f"Blackout planned: {blackout.name}", announcing.zone)
+    _tell_everyone(
+        session, blackout, _l("Blackout planned: %(name)s", name=blackout.name), announcing.zone
+    )
     return blackout
 
 
@@ -184,18 +186,26 @@ def _facts(blackout: Blackout) -> dict[str, Any]:
 # --- telling people ------------------------------------------------------------------------------
 
 
-def _describe(blackout: Blackout, zone: str) -> str:
+def _describe(blackout: Blackout, zone: str) -> Text:
     tz = ZoneInfo(zone)
     channels = (
-        "all channels" if blackout.all_channels else ", ".join(c.name for c in blackout.channels)
+        _l("all channels")
+        if blackout.all_channels
+        else ", ".join(c.name for c in blackout.channels)
     )
     start = blackout.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     end = blackout.ends_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-    text = f"From {start} to {end} ({zone}) nothing planned goes out on {channels}."
-    return f"{text} {blackout.reason}".strip()
+    text = _l(
+        "From %(start)s to %(end)s (%(zone)s) nothing planned goes out on %(channels)s.",
+        start=start,
+        end=end,
+        zone=zone,
+        channels=channels,
+    )
+    return joined([text, blackout.reason], " ") if blackout.reason else text
 
 
-def _tell_everyone(session: Session, blackout: Blackout, subject: str, zone: str) -> None:
+def _tell_everyone(session: Session, blackout: Blackout, subject: Text, zone: str) -> None:
     people = session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)).all()
     text = _describe(blackout, zone)
     notifications.notify(
@@ -230,7 +240,10 @@ def remind_upcoming(session: Session, now: datetime, announcing: Announcing) -> 
         blackout = session.get_one(Blackout, blackout_id)
         session.refresh(blackout)
         _tell_everyone(
-            session, blackout, f"Reminder: blackout {blackout.name} begins soon", announcing.zone
+            session,
+            blackout,
+            _l("Reminder: blackout %(name)s begins soon", name=blackout.name),
+            announcing.zone,
         )
         reminded.append(blackout_id)
     return reminded

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from calendar_app import audit
-from calendar_app.errors import Conflict, InvalidInput, NotFound
+from calendar_app.errors import Conflict, InvalidInput, NotFound, listed
 from calendar_app.models import (
     MAX_ID,
     Campaign,
@@ -27,6 +27,7 @@ from calendar_app.models import (
     User,
 )
 from calendar_app.permissions import require_may_manage_campaigns
+from calendar_app.words import _l
 
 MAX_NAME_LENGTH = 120
 MAX_UNIT_LENGTH = 40
@@ -37,7 +38,7 @@ EDITABLE = ("name", "goal", "kpis", "starts_on", "ends_on", "department_ids")
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id) if 0 < campaign_id <= MAX_ID else None
     if campaign is None:
-        raise NotFound(f"campaign {campaign_id} does not exist")
+        raise NotFound(_l("campaign %(campaign_id)s does not exist", campaign_id=campaign_id))
     return campaign
 
 
@@ -47,7 +48,10 @@ def find_campaign(session: Session, campaign_id: int | None, *, field: str) -> C
         return None
     campaign = session.get(Campaign, campaign_id) if 0 < campaign_id <= MAX_ID else None
     if campaign is None:
-        raise InvalidInput(f"unknown campaign id {campaign_id}", {field: "unknown campaign"})
+        raise InvalidInput(
+            _l("unknown campaign id %(campaign_id)s", campaign_id=campaign_id),
+            {field: _l("unknown campaign")},
+        )
     return campaign
 
 
@@ -74,19 +78,22 @@ def _kpis(raw: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
     for index, item in enumerate(raw):
         where = f"kpis.{index}"
         if not isinstance(item, dict):
-            problems[where] = "must be an object with name and target"
+            problems[where] = _l("must be an object with name and target")
             continue
         name = str(item.get("name") or "").strip()
         target = item.get("target")
         unit = item.get("unit")
         if not name or len(name) > MAX_NAME_LENGTH:
-            problems[f"{where}.name"] = f"must be 1 to {MAX_NAME_LENGTH} characters"
+            problems[f"{where}.name"] = _l("must be 1 to %(max)s characters", max=MAX_NAME_LENGTH)
         if isinstance(target, bool) or not isinstance(target, int | float):
-            problems[f"{where}.target"] = "must be a number"
+            problems[f"{where}.target"] = _l("must be a number")
         elif not math.isfinite(target) or target < 0:
-            problems[f"{where}.target"] = "must be a finite number, zero or more"
+            problems[f"{where}.target"] = _l("must be a finite number, zero or more")
         if unit is not None and (not isinstance(unit, str) or len(unit) > MAX_UNIT_LENGTH):
-            problems[f"{where}.unit"] = f"must be text of at most {MAX_UNIT_LENGTH} characters"
+            problems[f"{where}.unit"] = _l(
+                "must be text of at most %(max_unit_length)s characters",
+                max_unit_length=MAX_UNIT_LENGTH,
+            )
         kpi: dict[str, Any] = {"name": name, "target": target}
         if unit:
             kpi["unit"] = unit.strip()
@@ -102,8 +109,12 @@ def _departments(session: Session, ids: Sequence[int]) -> list[Department]:
     unknown = [str(i) for i in wanted if i not in found]
     if unknown:
         raise InvalidInput(
-            f"unknown department id(s): {', '.join(unknown)}",
-            {"departments": f"unknown department id(s): {', '.join(unknown)}"},
+            _l("unknown department id(s): %(unknown)s", unknown=", ".join(unknown)),
+            {
+                "departments": _l(
+                    "unknown department id(s): %(unknown)s", unknown=", ".join(unknown)
+                )
+            },
         )
     return sorted(found.values(), key=lambda d: d.name)
 
@@ -113,26 +124,30 @@ def _check(session: Session, campaign: Campaign | None, values: dict[str, Any]) 
     problems: dict[str, str] = {}
     name = str(values.get("name") or "").strip()
     if not name or len(name) > MAX_NAME_LENGTH:
-        problems["name"] = f"must be 1 to {MAX_NAME_LENGTH} characters"
+        problems["name"] = _l("must be 1 to %(max)s characters", max=MAX_NAME_LENGTH)
     if values.get("goal") not in set(CampaignGoal):
-        problems["goal"] = f"must be one of {', '.join(CampaignGoal)}"
+        problems["goal"] = _l(
+            "must be one of %(campaigngoal)s", campaigngoal=", ".join(CampaignGoal)
+        )
     kpis, kpi_problems = _kpis(values.get("kpis", []))
     problems.update(kpi_problems)
     starts_on, ends_on = values.get("starts_on"), values.get("ends_on")
     if not isinstance(starts_on, date):
-        problems["starts_on"] = "must be a date, e.g. 2026-03-01"
+        problems["starts_on"] = _l("must be a date, e.g. 2026-03-01")
     if not isinstance(ends_on, date):
-        problems["ends_on"] = "must be a date, e.g. 2026-03-31"
+        problems["ends_on"] = _l("must be a date, e.g. 2026-03-31")
     elif isinstance(starts_on, date) and ends_on < starts_on:
-        problems["ends_on"] = "must not be before starts_on"
+        problems["ends_on"] = _l("must not be before starts_on")
     if problems:
         raise InvalidInput(
-            "the campaign is not valid: " + "; ".join(f"{k} {v}" for k, v in problems.items()),
+            _l("the campaign is not valid: %(problems)s", problems=listed(problems)),
             problems,
         )
     taken = session.scalar(select(Campaign.id).where(Campaign.name == name))
     if taken is not None and (campaign is None or taken != campaign.id):
-        raise Conflict(f"a campaign named {name!r} exists already", {"name": "is taken"})
+        raise Conflict(
+            _l("a campaign named %(name)r exists already", name=name), {"name": _l("is taken")}
+        )
     departments = _departments(session, values.get("department_ids") or [])
     return {**values, "name": name, "kpis": kpis, "departments": departments}
 

@@ -18,6 +18,8 @@ from twitter_text import parse_tweet
 from twitter_text.config import config as twitter_text_config
 from twitter_text.regexp.spaces_group import spaces_group
 
+from calendar_app.words import Text, _l
+
 NETWORKS = (
     "x",
     "mastodon",
@@ -168,7 +170,9 @@ def x_weighted_length(text: str, stop_after: int | None = None) -> int:
 
 
 COUNTING_NOTES = {
-    Counting.X_WEIGHTED: f" as X counts (a link {X_LINK_LENGTH}, an emoji or a CJK character 2)",
+    Counting.X_WEIGHTED: _l(
+        " as X counts (a link %(link)s, an emoji or a CJK character 2)", link=X_LINK_LENGTH
+    ),
 }
 
 
@@ -180,22 +184,31 @@ def text_length(text: str, network: str) -> int:
     return visible_length(text)
 
 
-def body_problem(body: str, network: str, channel_name: str) -> str | None:
+def body_problem(body: str, network: str, channel_name: str) -> Text | None:
     """What is wrong with `body` on this network, in words, or None."""
     rules = rules_for(network)
     if len(body) > MAX_TEXT_LENGTH:
-        return f"is longer than {MAX_TEXT_LENGTH} characters, more than any channel takes"
+        return _l(
+            "is longer than %(max)s characters, more than any channel takes", max=MAX_TEXT_LENGTH
+        )
     if rules.max_length is not None:
         length = text_length(body, network)
         if length > rules.max_length:
             how = COUNTING_NOTES.get(rules.counting, "")
-            return (
-                f"is {length} characters long{how}; {channel_name} ({rules.label}) allows at "
-                f"most {rules.max_length}. Shorten the text: it is never cut automatically."
+            return _l(
+                "is %(length)s characters long%(how)s; %(channel)s (%(network)s) allows at most "
+                "%(max)s. Shorten the text: it is never cut automatically.",
+                length=length,
+                how=how,
+                channel=channel_name,
+                network=rules.label,
+                max=rules.max_length,
             )
     if not rules.links_allowed and _LINK.search(body):
-        return (
-            f"contains a link; {channel_name} ({rules.label}) does not allow links in posts. "
-            "Remove the link or give this channel its own text."
+        return _l(
+            "contains a link; %(channel)s (%(network)s) does not allow links in posts. Remove "
+            "the link or give this channel its own text.",
+            channel=channel_name,
+            network=rules.label,
         )
     return None

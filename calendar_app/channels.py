@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from calendar_app import audit
 from calendar_app.channel_rules import NETWORKS
-from calendar_app.errors import Conflict, InvalidInput, NotFound
+from calendar_app.errors import Conflict, InvalidInput, NotFound, listed
 from calendar_app.models import MAX_ID, Channel, Role, User
 from calendar_app.networks.base import CheckResult
 from calendar_app.networks.secrets import SECRET_FIELDS, ChannelSecrets, is_sealed
@@ -19,6 +19,7 @@ from calendar_app.notifications import notify
 from calendar_app.outbound import OutboundPolicy
 from calendar_app.permissions import require_may_manage_channels
 from calendar_app.publishers import NETWORK_KINDS, PUBLISHER_TYPES, network_publisher
+from calendar_app.words import _l
 from config import Config
 
 
@@ -42,17 +43,22 @@ def create_channel(
     config = config or {}
     problems: dict[str, str] = {}
     if not name:
-        problems["name"] = "must not be empty"
+        problems["name"] = _l("must not be empty")
     if kind not in PUBLISHER_TYPES:
-        problems["kind"] = f"must be one of {', '.join(PUBLISHER_TYPES)}"
+        problems["kind"] = _l(
+            "must be one of %(publisher_types)s",
+            publisher_types=", ".join(PUBLISHER_TYPES),
+        )
     else:
         problems.update(PUBLISHER_TYPES[kind].check_config(config, outbound_policy))
     if network not in NETWORKS:
-        problems["network"] = f"must be one of {', '.join(NETWORKS)}"
+        problems["network"] = _l("must be one of %(networks)s", networks=", ".join(NETWORKS))
     if problems:
-        raise InvalidInput("the channel cannot be created", problems)
+        raise InvalidInput(_l("the channel cannot be created"), problems)
     if session.scalar(select(Channel.id).where(Channel.name == name)) is not None:
-        raise Conflict(f"a channel named {name!r} exists already", {"name": "is taken"})
+        raise Conflict(
+            _l("a channel named %(name)r exists already", name=name), {"name": _l("is taken")}
+        )
     if secrets is not None:
         config = secrets.seal_config(kind, config)
     channel = Channel(name=name, kind=kind, network=network, config=config)
@@ -70,7 +76,7 @@ CHANNEL_SETTINGS = ("owner_id", "deputy_id", "silent_after_days", "plan_ahead_da
 def get_channel(session: Session, channel_id: int) -> Channel:
     channel = session.get(Channel, channel_id) if 0 < channel_id <= MAX_ID else None
     if channel is None:
-        raise NotFound(f"channel {channel_id} does not exist")
+        raise NotFound(_l("channel %(channel_id)s does not exist", channel_id=channel_id))
     return channel
 
 
@@ -93,9 +99,9 @@ def _person(
         return None
     user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     if user is None:
-        problems[field] = f"unknown user id {user_id}"
+        problems[field] = _l("unknown user id %(user_id)s", user_id=user_id)
     elif not user.active:
-        problems[field] = f"user {user.email} is deactivated"
+        problems[field] = _l("user %(user)s is deactivated", user=user.email)
     return user
 
 
@@ -119,16 +125,23 @@ def update_channel(
         else channel.deputy
     )
     if owner is not None and deputy is not None and owner.id == deputy.id and not problems:
-        problems["deputy_id"] = "must be someone other than the owner"
+        problems["deputy_id"] = _l("must be someone other than the owner")
     for field in ("silent_after_days", "plan_ahead_days"):
         if field in changes:
             value = changes[field]
             if not isinstance(value, int) or not MIN_DAYS <= value <= MAX_DAYS:
-                problems[field] = f"must be a whole number of days from {MIN_DAYS} to {MAX_DAYS}"
+                problems[field] = _l(
+                    "must be a whole number of days from %(min_days)s to %(max_days)s",
+                    min_days=MIN_DAYS,
+                    max_days=MAX_DAYS,
+                )
     if problems:
         raise InvalidInput(
-            f"channel {channel.name!r} cannot be changed: "
-            + "; ".join(f"{k} {v}" for k, v in problems.items()),
+            _l(
+                "channel %(channel)r cannot be changed: %(problems)s",
+                channel=channel.name,
+                problems=listed(problems),
+            ),
             problems,
         )
     before = {f: getattr(channel, f) for f in CHANNEL_SETTINGS}
@@ -153,13 +166,15 @@ def channels_by_ids(
 ) -> list[Channel]:
     """The active channels with these ids, in the given order; unknown ids name the field."""
     if not ids:
-        raise InvalidInput(f"{field} must name at least one channel", {field: "is empty"})
+        raise InvalidInput(
+            _l("%(field)s must name at least one channel", field=field), {field: _l("is empty")}
+        )
     found = {c.id: c for c in session.scalars(select(Channel).where(Channel.id.in_(ids)))}
     unknown = [str(i) for i in ids if i not in found or not found[i].active]
     if unknown:
         raise InvalidInput(
-            f"unknown channel id(s): {', '.join(unknown)}",
-            {field: f"unknown channel id(s): {', '.join(unknown)}"},
+            _l("unknown channel id(s): %(unknown)s", unknown=", ".join(unknown)),
+            {field: _l("unknown channel id(s): %(unknown)s", unknown=", ".join(unknown))},
         )
     return [found[i] for i in dict.fromkeys(ids)]
 
@@ -216,8 +231,13 @@ def check_connection(actor: User, channel: Channel, config: Config) -> CheckResu
     require_may_manage_channels(actor)
     if channel.kind not in NETWORK_KINDS:
         raise InvalidInput(
-            f"a {channel.kind} channel has no network account to check",
-            {"kind": f"must be one of {', '.join(NETWORK_KINDS)} to check a connection"},
+            _l("a %(kind)s channel has no network account to check", kind=channel.kind),
+            {
+                "kind": _l(
+                    "must be one of %(network_kinds)s to check a connection",
+                    network_kinds=", ".join(NETWORK_KINDS),
+                )
+            },
         )
     publisher = network_publisher(channel.kind, config)
     try:
@@ -241,11 +261,13 @@ def tell_channel_keepers(session: Session, channel_id: int, post_id: int, reason
         session,
         keepers,
         kind="channel_reconnect",
-        subject=f"Channel {channel.name}: reconnect it",
-        text=(
-            f"A post could not be published on {channel.name}: {reason}. Until the channel is "
+        subject=_l("Channel %(channel)s: reconnect it", channel=channel.name),
+        text=_l(
+            "A post could not be published on %(channel)s: %(reason)s. Until the channel is "
             "reconnected with a new access token or app password (an admin adds it again with "
-            "one), every post for it fails."
+            "one), every post for it fails.",
+            channel=channel.name,
+            reason=reason,
         ),
         link=f"/posts/{post_id}",
     )

@@ -17,6 +17,7 @@ from calendar_app.errors import InvalidInput
 from calendar_app.models import Comment, Post, User
 from calendar_app.notifications import notify
 from calendar_app.post_news import post_name
+from calendar_app.words import _l, joined
 
 MAX_COMMENT_LENGTH = 5000
 # "@" + an e-mail address, not itself inside a word or an address; trailing punctuation excluded.
@@ -45,9 +46,12 @@ def _mentioned_people(session: Session, body: str) -> list[User]:
     unknown = [a for a in addresses if a not in people]
     if unknown:
         raise InvalidInput(
-            f"nobody active in the team has the e-mail address {', '.join(unknown)}: "
-            "check the mention (@ followed by the person's e-mail address)",
-            {"body": f"unknown mention: {', '.join(unknown)}"},
+            _l(
+                "nobody active in the team has the e-mail address %(unknown)s: check the mention "
+                "(@ followed by the person's e-mail address)",
+                unknown=", ".join(unknown),
+            ),
+            {"body": _l("unknown mention: %(unknown)s", unknown=", ".join(unknown))},
         )
     return [people[a] for a in addresses]
 
@@ -55,11 +59,19 @@ def _mentioned_people(session: Session, body: str) -> list[User]:
 def add_comment(session: Session, author: User, post: Post, body: str) -> Comment:
     """Anyone signed in may comment; everyone mentioned (but the author) is notified."""
     if not body.strip():
-        raise InvalidInput("a comment needs some text", {"body": "must not be empty"})
+        raise InvalidInput(_l("a comment needs some text"), {"body": _l("must not be empty")})
     if len(body) > MAX_COMMENT_LENGTH:
         raise InvalidInput(
-            f"a comment may have at most {MAX_COMMENT_LENGTH} characters",
-            {"body": f"is longer than {MAX_COMMENT_LENGTH} characters"},
+            _l(
+                "a comment may have at most %(max_comment_length)s characters",
+                max_comment_length=MAX_COMMENT_LENGTH,
+            ),
+            {
+                "body": _l(
+                    "is longer than %(max_comment_length)s characters",
+                    max_comment_length=MAX_COMMENT_LENGTH,
+                )
+            },
         )
     mentioned = _mentioned_people(session, body)
     comment = Comment(post_id=post.id, author=author, body=body)
@@ -69,8 +81,11 @@ def add_comment(session: Session, author: User, post: Post, body: str) -> Commen
         session,
         [person for person in mentioned if person.id != author.id],
         kind="mention",
-        subject=f"{author.name} mentioned you: {post_name(post)}",
-        text=f"{author.name} on “{post_name(post)}”:\n\n{body}",
+        subject=_l("%(person)s mentioned you: %(post)s", person=author.name, post=post_name(post)),
+        text=joined(
+            [_l("%(person)s on “%(post)s”:", person=author.name, post=post_name(post)), body],
+            "\n\n",
+        ),
         link=f"/posts/{post.id}#comment-{comment.id}",
     )
     return comment

@@ -42,6 +42,7 @@ from calendar_app.permissions import (
 )
 from calendar_app.planning import derived_status, lock_post, settle_post_status
 from calendar_app.timeutil import check_aware, now_utc
+from calendar_app.words import Text, _l
 
 QUEUE_STATE_ID = 1
 # A delivery in one of these states waits for a person's decision: release or discard.
@@ -157,15 +158,20 @@ def declare_crisis(
     held by the crisis from now on."""
     require_may_declare_crisis(actor)
     if not reason.strip():
-        raise InvalidInput("a crisis needs a reason", {"reason": "must not be empty"})
+        raise InvalidInput(_l("a crisis needs a reason"), {"reason": _l("must not be empty")})
     channels = channels_by_ids(session, channel_ids) if channel_ids is not None else []
     hold_topics = holds.normalise_tags(topics, "topics")
     hold_keywords = holds.normalise_keywords(keywords)
     active = current_crisis(session, lock="update")
     if active is not None:
         raise Conflict(
-            f"a crisis is already in force since {active.declared_at.isoformat()} "
-            f"(declared by {active.declared_by.email}: {active.reason}); lift it first"
+            _l(
+                "a crisis is already in force since %(since)s (declared by %(who)s: "
+                "%(reason)s); lift it first",
+                since=active.declared_at.isoformat(),
+                who=active.declared_by.email,
+                reason=active.reason,
+            )
         )
     now = now_utc()
     crisis = Crisis(
@@ -267,19 +273,22 @@ def lift_crisis(
 
     Held posts stay held: lifting never publishes anything by itself.
     """
-    require_reviewer(actor, "lift a crisis")
+    require_reviewer(actor, _l("lift a crisis"))
     if not note.strip():
-        raise InvalidInput("lifting a crisis needs a note", {"note": "must not be empty"})
+        raise InvalidInput(_l("lifting a crisis needs a note"), {"note": _l("must not be empty")})
     crisis = current_crisis(session, lock="update")
     if crisis is None:
-        raise Conflict("no crisis is in force")
+        raise Conflict(_l("no crisis is in force"))
     if confirmations_required <= 1:
         _lift(session, crisis, actor, note.strip())
         return LiftResult(crisis, lifted=True)
     if crisis.lift_requested_by is not None:
         raise Conflict(
-            f"{crisis.lift_requested_by.email} already asked to lift this crisis; another head "
-            "or an admin must confirm it"
+            _l(
+                "%(who)s already asked to lift this crisis; another head or an admin must "
+                "confirm it",
+                who=crisis.lift_requested_by.email,
+            )
         )
     crisis.lift_requested_by = actor
     crisis.lift_requested_at = now_utc()
@@ -291,14 +300,14 @@ def lift_crisis(
 
 
 def confirm_lift(session: Session, actor: User) -> Crisis:
-    require_reviewer(actor, "confirm lifting a crisis")
+    require_reviewer(actor, _l("confirm lifting a crisis"))
     crisis = current_crisis(session, lock="update")
     if crisis is None:
-        raise Conflict("no crisis is in force")
+        raise Conflict(_l("no crisis is in force"))
     if crisis.lift_requested_by_id is None:
-        raise Conflict("nobody has asked to lift this crisis yet")
+        raise Conflict(_l("nobody has asked to lift this crisis yet"))
     if crisis.lift_requested_by_id == actor.id:
-        raise Conflict("the lift must be confirmed by someone other than who requested it")
+        raise Conflict(_l("the lift must be confirmed by someone other than who requested it"))
     _lift(session, crisis, actor, crisis.lift_note or "")
     return crisis
 
@@ -337,7 +346,7 @@ def release_post(
     Runs on the post's locked deliveries: a second head who released or discarded it meanwhile
     is named in the 409, and nothing is released twice.
     """
-    require_reviewer(actor, "release held posts")
+    require_reviewer(actor, _l("release held posts"))
     deliveries = lock_post(session, post)
     waiting = [d for d in deliveries if d.status in REVIEWABLE]
     if not waiting:
@@ -349,11 +358,12 @@ def release_post(
         blocked = _covered_by(session, crisis, waiting)
         if blocked:
             raise Conflict(
-                "a crisis is still in force on "
-                + ", ".join(d.channel.name for d in blocked)
-                + ": releasing now would only hold the post again. Lift the crisis first, "
-                "or release it at a later time.",
-                {"publish_at": "must be later while the crisis is in force"},
+                _l(
+                    "a crisis is still in force on %(channels)s: releasing now would only hold "
+                    "the post again. Lift the crisis first, or release it at a later time.",
+                    channels=", ".join(d.channel.name for d in blocked),
+                ),
+                {"publish_at": _l("must be later while the crisis is in force")},
             )
     _refuse_release_into_blackout(session, post, waiting, when)
     _refuse_release_into_storm(session, post, waiting, when, now)
@@ -385,11 +395,15 @@ def release_post(
     return post
 
 
-def _nothing_to_release(session: Session, post: Post, deliveries: Sequence[Delivery]) -> str:
+def _nothing_to_release(session: Session, post: Post, deliveries: Sequence[Delivery]) -> Text:
     """Why a release found nothing waiting: usually another head decided first."""
     decided = audit.last_entry(session, post, ("release", "discard"))
     if post.status == PostStatus.DISCARDED:
-        return f"post {post.id} was discarded by {audit.who_and_when(decided)}: nothing to release"
+        return _l(
+            "post %(post)s was discarded by %(who_and_when)s: nothing to release",
+            post=post.id,
+            who_and_when=audit.who_and_when(decided),
+        )
     if (
         decided is not None
         and decided.action == "release"
@@ -399,13 +413,17 @@ def _nothing_to_release(session: Session, post: Post, deliveries: Sequence[Deliv
             for d in deliveries
         )
     ):
-        return (
-            f"post {post.id} was already released by {audit.who_and_when(decided)}; "
-            f"it is {post.status} now"
+        return _l(
+            "post %(post)s was already released by %(who_and_when)s; it is %(status)s now",
+            post=post.id,
+            who_and_when=audit.who_and_when(decided),
+            status=str(post.status),
         )
-    return (
-        f"post {post.id} has nothing to release: only held, missed, failed or unknown "
-        f"deliveries can be released (post status: {post.status})"
+    return _l(
+        "post %(post)s has nothing to release: only held, missed, failed or unknown "
+        "deliveries can be released (post status: %(status)s)",
+        post=post.id,
+        status=str(post.status),
     )
 
 
@@ -417,9 +435,13 @@ def _refuse_release_into_blackout(
     blackout = blackout_blocking_release(session, deliveries, when)
     if blackout is not None:
         raise Conflict(
-            f"the blackout “{blackout.name}” lasts until {blackout.ends_at.isoformat()}: "
-            "releasing into it would only hold the post again. Release it for a time after it.",
-            {"publish_at": "must be outside the blackout"},
+            _l(
+                "the blackout “%(name)s” lasts until %(until)s: releasing into it would only "
+                "hold the post again. Release it for a time after it.",
+                name=blackout.name,
+                until=blackout.ends_at.isoformat(),
+            ),
+            {"publish_at": _l("must be outside the blackout")},
         )
 
 
@@ -435,10 +457,13 @@ def _refuse_release_into_storm(
             alert.channel_id is None or d.channel_id == alert.channel_id for d in deliveries
         ):
             raise Conflict(
-                f"an early warning holds {alert.channel.name if alert.channel else 'all channels'}"
-                f" until {alert.hold_until.isoformat()}: dismiss it or declare a crisis first, "
-                "or release the post for a later time.",
-                {"publish_at": "must be after the early warning's hold"},
+                _l(
+                    "an early warning holds %(channels)s until %(until)s: dismiss it or declare "
+                    "a crisis first, or release the post for a later time.",
+                    channels=alert.channel.name if alert.channel else _l("all channels"),
+                    until=alert.hold_until.isoformat(),
+                ),
+                {"publish_at": _l("must be after the early warning's hold")},
             )
 
 
@@ -545,7 +570,7 @@ def impact_preview(
     """
     now = check_aware(now) if now is not None else now_utc()
     if not 1 <= hours <= 24 * 31:
-        raise InvalidInput("preview between 1 hour and 31 days", {"hours": "1 to 744"})
+        raise InvalidInput(_l("preview between 1 hour and 31 days"), {"hours": _l("1 to 744")})
     scope = Crisis(
         all_channels=channel_ids is None,
         channels=channels_by_ids(session, channel_ids) if channel_ids is not None else [],

@@ -17,6 +17,7 @@ from calendar_app import audit
 from calendar_app.errors import Conflict, InvalidInput, NotFound
 from calendar_app.models import MAX_ID, Department, User
 from calendar_app.permissions import require_may_manage_departments, require_may_manage_users
+from calendar_app.words import _l
 
 # slug -> (name, colour); migration 0005 creates these in every database.
 STANDARD_DEPARTMENTS = {
@@ -47,7 +48,10 @@ def get_department(
 ) -> Department:
     department = session.get(Department, department_id) if 0 < department_id <= MAX_ID else None
     if department is None:
-        raise InvalidInput(f"unknown department id {department_id}", {field: "unknown department"})
+        raise InvalidInput(
+            _l("unknown department id %(department_id)s", department_id=department_id),
+            {field: _l("unknown department")},
+        )
     return department
 
 
@@ -65,22 +69,27 @@ def create_department(
     slug = slug_for(slug if slug else name)
     problems: dict[str, str] = {}
     if not name:
-        problems["name"] = "must not be empty"
+        problems["name"] = _l("must not be empty")
     elif len(name) > MAX_NAME_LENGTH:
-        problems["name"] = f"must be at most {MAX_NAME_LENGTH} characters"
+        problems["name"] = _l("must be at most %(max)s characters", max=MAX_NAME_LENGTH)
     elif not slug:
-        problems["slug"] = "needs at least one letter or digit (a-z, 0-9)"
+        problems["slug"] = _l("needs at least one letter or digit (a-z, 0-9)")
     if color and not _COLOUR.fullmatch(color):
-        problems["color"] = "must be a colour like #1c7ed6"
+        problems["color"] = _l("must be a colour like #1c7ed6")
     if problems:
-        raise InvalidInput("the department cannot be created", problems)
+        raise InvalidInput(_l("the department cannot be created"), problems)
     taken = session.scalar(
         select(Department).where(or_(Department.name == name, Department.slug == slug))
     )
     if taken is not None:
         field = "name" if taken.name == name else "slug"
         raise Conflict(
-            f"a department named {taken.name!r} ({taken.slug}) exists already", {field: "is taken"}
+            _l(
+                "a department named %(taken)r (%(slug)s) exists already",
+                taken=taken.name,
+                slug=taken.slug,
+            ),
+            {field: _l("is taken")},
         )
     department = Department(name=name, slug=slug, color=color or DEFAULT_COLOUR)
     session.add(department)
@@ -94,8 +103,12 @@ def departments_by_ids(session: Session, ids: Sequence[int]) -> list[Department]
     unknown = [str(i) for i in ids if i not in found]
     if unknown:
         raise InvalidInput(
-            f"unknown department id(s): {', '.join(unknown)}",
-            {"departments": f"unknown department id(s): {', '.join(unknown)}"},
+            _l("unknown department id(s): %(unknown)s", unknown=", ".join(unknown)),
+            {
+                "departments": _l(
+                    "unknown department id(s): %(unknown)s", unknown=", ".join(unknown)
+                )
+            },
         )
     return [found[i] for i in dict.fromkeys(ids)]
 
@@ -109,8 +122,12 @@ def departments_by_slugs(session: Session, slugs: Sequence[str]) -> list[Departm
     if unknown:
         known = ", ".join(d.slug for d in list_departments(session))
         raise InvalidInput(
-            f"unknown department(s): {', '.join(unknown)} (known: {known})",
-            {"department": f"unknown: {', '.join(unknown)}"},
+            _l(
+                "unknown department(s): %(unknown)s (known: %(known)s)",
+                unknown=", ".join(unknown),
+                known=known,
+            ),
+            {"department": _l("unknown: %(unknown)s", unknown=", ".join(unknown))},
         )
     return [found[s] for s in dict.fromkeys(wanted)]
 
@@ -118,7 +135,7 @@ def departments_by_slugs(session: Session, slugs: Sequence[str]) -> list[Departm
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     if user is None:
-        raise NotFound(f"user {user_id} does not exist")
+        raise NotFound(_l("user %(user_id)s does not exist", user_id=user_id))
     return user
 
 

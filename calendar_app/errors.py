@@ -1,6 +1,18 @@
-"""Exceptions the rules raise; the web and API layers turn them into answers."""
+"""Exceptions the rules raise; the web and API layers turn them into answers.
+
+Their words are marked for the catalogue where they are raised (`words._l`), so the answer says
+them in the language of whoever asked (`RuleError.said`)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+
+from calendar_app.words import Text, joined, say
+
+
+def listed(problems: Mapping[str, str], between: str = " ") -> Text:
+    """ "title is too long; body must not be empty": each field and its problem, in words."""
+    return joined(joined((field, problem), between) for field, problem in problems.items())
 
 
 class RuleError(Exception):
@@ -10,6 +22,10 @@ class RuleError(Exception):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
+
+    def said(self, locale: str | None) -> tuple[str, dict[str, str]]:
+        """(message, fields) in `locale`; the field names stay as they are."""
+        return say(self.message, locale), say(self.fields, locale)
 
 
 class InvalidInput(RuleError):

@@ -15,32 +15,36 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calendar_app import audit, notifications
+from calendar_app import audit, notices, notifications
 from calendar_app.errors import Conflict, NotFound
 from calendar_app.models import Acknowledgement, Crisis, EscalationContact, User
 from calendar_app.timeutil import now_utc
+from calendar_app.words import DEFAULT_LOCALE, _l, gettext
 
 KIND = "crisis_escalation"
 ACK_PATH = "/crisis/ack/"
+ACKNOWLEDGE_HERE = _l("Acknowledge here:")
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _message(crisis: Crisis) -> tuple[str, str]:
-    subject = f"Crisis declared: {crisis.reason}"[:200]
-    text = (
-        f"{crisis.declared_by.name} declared a crisis at {crisis.declared_at.isoformat()}: "
-        f"{crisis.reason}\n\nYou are on the escalation list. Please acknowledge that you have "
-        "seen this."
-    )
-    return subject, text
+def _facts(crisis: Crisis) -> dict[str, str]:
+    return {
+        "actor": crisis.declared_by.name,
+        "crisis": crisis.reason,
+        "when": crisis.declared_at.isoformat(),
+    }
 
 
-def alert(session: Session, crisis: Crisis, contacts: Sequence[EscalationContact]) -> None:
-    """Alert everyone on the list (once each) and open their acknowledgement."""
-    subject, text = _message(crisis)
+def alert(
+    session: Session, crisis: Crisis, contacts: Sequence[EscalationContact], *, timezone: str
+) -> None:
+    """Alert everyone on the list (once each) and open their acknowledgement. Users read it in
+    their language; people outside the app and the team's chat in the team's (German)."""
+    facts = _facts(crisis)
+    subject, text = notices.render(KIND, facts, locale=DEFAULT_LOCALE, timezone=timezone)
     seen: set[str] = set()
     for contact in contacts:
         key = f"user:{contact.user_id}" if contact.user is not None else f"mail:{contact.email}"
@@ -58,13 +62,7 @@ def alert(session: Session, crisis: Crisis, contacts: Sequence[EscalationContact
                 )
             )
             notifications.notify(
-                session,
-                [contact.user],
-                kind=KIND,
-                subject=subject,
-                text=text,
-                link="/crisis",
-                urgent=True,
+                session, [contact.user], kind=KIND, params=facts, link="/crisis", urgent=True
             )
             continue
         token = secrets.token_urlsafe(32)
@@ -81,7 +79,7 @@ def alert(session: Session, crisis: Crisis, contacts: Sequence[EscalationContact
             session,
             recipient=contact.email,
             subject=subject,
-            text=text + "\n\nAcknowledge here:",
+            text=text + "\n\n" + gettext(ACKNOWLEDGE_HERE, DEFAULT_LOCALE),
             link=ACK_PATH + token,
             urgent=True,
         )
@@ -120,14 +118,14 @@ def _record(session: Session, ack: Acknowledgement, actor: User | None, via: str
 def acknowledge(session: Session, user: User, crisis: Crisis | None) -> Acknowledgement:
     """A user on the escalation list says they have seen the crisis."""
     if crisis is None:
-        raise Conflict("no crisis is in force")
+        raise Conflict(_l("no crisis is in force"))
     ack = session.scalar(
         select(Acknowledgement).where(
             Acknowledgement.crisis_id == crisis.id, Acknowledgement.user_id == user.id
         )
     )
     if ack is None:
-        raise Conflict("you are not on the escalation list of this crisis")
+        raise Conflict(_l("you are not on the escalation list of this crisis"))
     _record(session, ack, user, "app")
     return ack
 
@@ -139,7 +137,7 @@ def find_by_token(session: Session, token: str) -> Acknowledgement:
             select(Acknowledgement).where(Acknowledgement.token_hash == _hash(token))
         )
     if ack is None:
-        raise NotFound("this acknowledgement link is not valid")
+        raise NotFound(_l("this acknowledgement link is not valid"))
     return ack
 
 

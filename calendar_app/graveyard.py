@@ -32,6 +32,7 @@ from calendar_app.models import (
     User,
 )
 from calendar_app.notifications import notify
+from calendar_app.words import _l, _n
 
 SILENT = "silent"
 NOTHING_PLANNED = "nothing_planned"
@@ -87,20 +88,31 @@ def _problems(
     silent_since = last or channel.created_at
     if now - silent_since >= timedelta(days=channel.silent_after_days):
         if last is None:
-            problems[SILENT] = (
-                f"nothing published on {channel.name} since it was created "
-                f"{_days(now - channel.created_at)} days ago "
-                f"(alert after {channel.silent_after_days} days)"
+            problems[SILENT] = _n(
+                "nothing published on %(channel)s since it was created %(count)s day ago (alert "
+                "after %(silent_after_days)s days)",
+                "nothing published on %(channel)s since it was created %(count)s days ago (alert "
+                "after %(silent_after_days)s days)",
+                _days(now - channel.created_at),
+                channel=channel.name,
+                silent_after_days=channel.silent_after_days,
             )
         else:
-            problems[SILENT] = (
-                f"nothing published on {channel.name} for {_days(now - last)} days "
-                f"(alert after {channel.silent_after_days} days)"
+            problems[SILENT] = _n(
+                "nothing published on %(channel)s for %(count)s day (alert after "
+                "%(silent_after_days)s days)",
+                "nothing published on %(channel)s for %(count)s days (alert after "
+                "%(silent_after_days)s days)",
+                _days(now - last),
+                channel=channel.name,
+                silent_after_days=channel.silent_after_days,
             )
     horizon = now + timedelta(days=channel.plan_ahead_days)
     if upcoming is None or upcoming >= horizon:
-        problems[NOTHING_PLANNED] = (
-            f"nothing planned on {channel.name} for the next {channel.plan_ahead_days} days"
+        problems[NOTHING_PLANNED] = _l(
+            "nothing planned on %(channel)s for the next %(plan_ahead_days)s days",
+            channel=channel.name,
+            plan_ahead_days=channel.plan_ahead_days,
         )
     return problems
 
@@ -161,8 +173,11 @@ def check_graveyards(session: Session, now: datetime) -> list[GraveyardAlert]:
                 session,
                 _recipients(session, channel),
                 kind=f"graveyard_{problem}",
-                subject=f"Channel at risk: {channel.name}",
-                text=f"{words[0].upper()}{words[1:]}. Plan something for it, or hand it over.",
+                subject=_l("Channel at risk: %(channel)s", channel=channel.name),
+                text=_l(
+                    "This channel is at risk: %(problem)s. Plan something for it, or hand it over.",
+                    problem=words,
+                ),
                 link="/dashboard",
             )
             audit.record(session, None, "graveyard_alert", channel, reason=words, problem=problem)

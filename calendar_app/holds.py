@@ -38,6 +38,7 @@ from calendar_app.models import (
     PostTag,
     QueueState,
 )
+from calendar_app.words import _l
 
 MAX_TAG_LENGTH = 60
 MAX_KEYWORD_LENGTH = 100
@@ -71,8 +72,13 @@ def _normalised(
         value = normalise(raw)
         if len(value) > limit:
             raise InvalidInput(
-                f"the {noun} {raw!r} is longer than {limit} characters",
-                {field: f"each {noun} at most {limit} characters"},
+                _l(
+                    "the %(noun)s %(raw)r is longer than %(limit)s characters",
+                    noun=noun,
+                    raw=raw,
+                    limit=limit,
+                ),
+                {field: _l("each %(noun)s at most %(limit)s characters", noun=noun, limit=limit)},
             )
         if value and value not in result:
             result.append(value)

@@ -16,22 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from babel.support import NullTranslations, Translations
 
-TRANSLATIONS = Path(__file__).parent / "translations"
-LANGUAGES = ("de", "en")
+from calendar_app.words import LANGUAGES, _l, gettext, known_locale, ngettext, translations
 
-
-def _l(message: str) -> str:
-    """Marks a message for the catalogue (pybabel's `_l` keyword); translated when rendered."""
-    return message
-
+__all__ = ["LANGUAGES", "gettext", "ngettext", "translations"]
 
 # How a person is told of a kind of notice.
 EMAIL, APP, OFF = "email", "app", "off"
@@ -124,6 +116,15 @@ CATALOGUE: dict[str, Notice] = {
         _l("Your post “%(post)s” was discarded"),
         _l("%(actor)s discarded “%(post)s”. %(reason)s"),
     ),
+    "crisis_escalation": Notice(
+        _l("A crisis is declared and I am on its escalation list"),
+        _l("Crisis declared: %(crisis)s"),
+        _l(
+            "%(actor)s declared a crisis %(when)s: %(crisis)s. You are on the escalation list. "
+            "Please acknowledge that you have seen this."
+        ),
+        urgent=True,
+    ),
     "lift_to_confirm": Notice(
         _l("A crisis lift waits for my confirmation"),
         _l("Lifting the crisis waits for your confirmation"),
@@ -144,30 +145,11 @@ def _n(singular: str, plural: str) -> tuple[str, str]:
 DIGEST_SUBJECT = _n("One piece of news about your work", "%(count)s pieces of news about your work")
 
 
-@lru_cache(maxsize=8)
-def translations(locale: str) -> NullTranslations:
-    if locale == "en":
-        return NullTranslations()
-    return Translations.load(str(TRANSLATIONS), [locale])
-
-
-def _locale(locale: str | None) -> str:
-    return locale if locale in LANGUAGES else "de"
-
-
-def gettext(message: str, locale: str | None) -> str:
-    return translations(_locale(locale)).gettext(message)
-
-
-def ngettext(singular: str, plural: str, count: int, locale: str | None) -> str:
-    return translations(_locale(locale)).ngettext(singular, plural, count) % {"count": count}
-
-
 def wall_clock(value: str | datetime, locale: str | None, timezone: str) -> str:
     """A moment as the team reads it: "Di., 1. Dez., 19:38" / "Tue, Dec 1, 19:38"."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    pattern = "EEE, d. MMM, HH:mm" if _locale(locale) == "de" else "EEE, MMM d, HH:mm"
-    return format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone), locale=_locale(locale))
+    pattern = "EEE, d. MMM, HH:mm" if known_locale(locale) == "de" else "EEE, MMM d, HH:mm"
+    return format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone), locale=known_locale(locale))
 
 
 def render(

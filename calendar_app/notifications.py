@@ -37,6 +37,7 @@ from calendar_app.models import Notification, OutgoingMessage, OutgoingStatus, U
 from calendar_app.outbound import OutboundPolicy, status_reason
 from calendar_app.plain_text import one_line, printable, shortened
 from calendar_app.timeutil import now_utc
+from calendar_app.words import DEFAULT_LOCALE, Text, _l, say
 from config import Config
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,10 @@ def notify(
     each reader's language; each person's settings say whether they hear of it, and its e-mail
     waits for their hourly digest unless the kind is urgent."""
     notice = notices.CATALOGUE.get(kind) if params is not None else None
+    if notice is None and (isinstance(subject, Text) or isinstance(text, Text)):
+        # Words marked for the catalogue where they were written: kept so each reader's
+        # language can be made from them (`_words`).
+        params = {WORDS: {"subject": _as_text(subject).stored(), "text": _as_text(text).stored()}}
     if notice is not None:
         subject, text = notices.render(kind, params, locale="en", timezone="UTC")
         urgent = urgent or notice.urgent
@@ -124,7 +129,19 @@ def notify(
     return notes
 
 
+WORDS = "words"  # params of a notice whose words came marked (`words.Text`), not from the catalogue
+
+
+def _as_text(value: str) -> Text:
+    """A marked message as it is; anything else kept word for word, never looked up."""
+    return value if isinstance(value, Text) else Text("%(text)s", {"text": value})
+
+
 def _words(note: Notification, locale: str | None, timezone: str) -> tuple[str, str]:
+    marked = (note.params or {}).get(WORDS) if note.kind not in notices.CATALOGUE else None
+    if isinstance(marked, dict):
+        subject = Text.from_stored(marked["subject"]).in_locale(locale)
+        return clean_subject(subject), Text.from_stored(marked["text"]).in_locale(locale)
     return notices.render(
         note.kind, note.params, locale=locale, timezone=timezone, stored=(note.subject, note.text)
     )
@@ -144,12 +161,13 @@ def email(
     link: str | None = None,
     urgent: bool = False,
 ) -> OutgoingMessage:
-    """An e-mail to someone who is not a user of the app (e.g. on a crisis escalation list)."""
+    """An e-mail to someone who is not a user of the app (e.g. on a crisis escalation list),
+    in the team's language."""
     message = OutgoingMessage(
         transport=EMAIL,
         recipient=recipient,
-        subject=clean_subject(subject),
-        body=text,
+        subject=clean_subject(say(subject, DEFAULT_LOCALE)),
+        body=say(text, DEFAULT_LOCALE),
         link=link,
         urgent=urgent,
     )
@@ -161,13 +179,14 @@ def email(
 def announce(
     session: Session, *, subject: str, text: str, link: str | None = None, urgent: bool = False
 ) -> None:
-    """Post a message to the team's chat (when a chat webhook is configured)."""
+    """Post a message to the team's chat (when a chat webhook is configured), in the team's
+    language."""
     session.add(
         OutgoingMessage(
             transport=CHAT,
             recipient=None,
-            subject=clean_subject(subject),
-            body=text,
+            subject=clean_subject(say(subject, DEFAULT_LOCALE)),
+            body=say(text, DEFAULT_LOCALE),
             link=link,
             urgent=urgent,
         )
@@ -205,13 +224,17 @@ def change_notice_settings(session: Session, user: User, changes: dict[str, str]
     for kind, channel in changes.items():
         notice = notices.CATALOGUE.get(kind)
         if notice is None:
-            problems[f"settings.{kind}"] = "is not a kind of notice"
+            problems[f"settings.{kind}"] = _l("is not a kind of notice")
         elif channel not in notices.CHANNELS:
-            problems[f"settings.{kind}"] = f"must be one of {', '.join(notices.CHANNELS)}"
+            problems[f"settings.{kind}"] = _l(
+                "must be one of %(items)s", items=", ".join(notices.CHANNELS)
+            )
         elif notice.urgent and channel != notices.EMAIL:
-            problems[f"settings.{kind}"] = "is urgent: it is always told in the app and by e-mail"
+            problems[f"settings.{kind}"] = _l(
+                "is urgent: it is always told in the app and by e-mail"
+            )
     if problems:
-        raise InvalidInput("these notices cannot be set so", problems)
+        raise InvalidInput(_l("these notices cannot be set so"), problems)
     user.notice_settings = {**(user.notice_settings or {}), **changes}
     session.flush()
 
@@ -306,7 +329,12 @@ def mark_read(session: Session, user: User, notification_id: int) -> Notificatio
     """Mark one of the user's own notifications read (others' are not found, not forbidden)."""
     note = session.get(Notification, notification_id)
     if note is None or note.user_id != user.id:
-        raise NotFound(f"There is no notification {notification_id}.")
+        raise NotFound(
+            _l(
+                "There is no notification %(notification_id)s.",
+                notification_id=notification_id,
+            )
+        )
     if note.read_at is None:
         note.read_at = now_utc()
         session.flush()

@@ -30,6 +30,7 @@ from calendar_app.models import ApiToken, Role, User
 from calendar_app.notifications import notify
 from calendar_app.permissions import require_may_manage_users
 from calendar_app.timeutil import now_utc
+from calendar_app.words import _l, joined
 
 
 @dataclass
@@ -52,13 +53,18 @@ def deactivate_user(session: Session, actor: User | None, person: User) -> Deact
     if actor is not None:
         require_may_manage_users(actor)
         if actor.id == person.id:
-            raise Conflict("you cannot deactivate yourself: ask another admin", {"user": "is you"})
+            raise Conflict(
+                _l("you cannot deactivate yourself: ask another admin"), {"user": _l("is you")}
+            )
     if not person.active:
         return Deactivation(person, changed=False)
     if person.role == Role.ADMIN and _active_admins(session) <= 1:
         raise Conflict(
-            f"{person.email} is the last active admin: make someone else admin first",
-            {"user": "is the last active admin"},
+            _l(
+                "%(person)s is the last active admin: make someone else admin first",
+                person=person.email,
+            ),
+            {"user": _l("is the last active admin")},
         )
     person.active = False
     end_sessions(person)
@@ -86,23 +92,35 @@ def _tell_the_admins(session: Session, person: User, handovers: list[Handover]) 
     for h in handovers:
         if h.new_owner is not None:
             lines.append(
-                f"- {h.channel.name}: {h.new_owner.name} (deputy) is the owner now; "
-                "it needs a new deputy"
+                _l(
+                    "- %(channel)s: %(person)s (deputy) is the owner now; it needs a new deputy",
+                    channel=h.channel.name,
+                    person=h.new_owner.name,
+                )
             )
         elif h.was == "owner":
-            lines.append(f"- {h.channel.name}: it has no owner now")
+            lines.append(_l("- %(channel)s: it has no owner now", channel=h.channel.name))
         else:
-            lines.append(f"- {h.channel.name}: it has no deputy now")
+            lines.append(_l("- %(channel)s: it has no deputy now", channel=h.channel.name))
     admins = session.scalars(select(User).where(User.role == Role.ADMIN, User.active)).all()
     new_owners = [h.new_owner for h in handovers if h.new_owner is not None]
     notify(
         session,
         [*admins, *new_owners],
         kind="channel_ownership",
-        subject=f"{person.name} was deactivated: channels need someone",
-        text=(
-            f"{person.name} ({person.email}) was deactivated and no longer answers for these "
-            "channels:\n" + "\n".join(lines) + "\nName an owner and a deputy on the channel page."
+        subject=_l("%(person)s was deactivated: channels need someone", person=person.name),
+        text=joined(
+            [
+                _l(
+                    "%(person)s (%(email)s) was deactivated and no longer answers for these "
+                    "channels:",
+                    person=person.name,
+                    email=person.email,
+                ),
+                *lines,
+                _l("Name an owner and a deputy on the channel page."),
+            ],
+            "\n",
         ),
         link="/admin/channels",
     )

@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 from calendar_app.errors import NotAllowed
 from calendar_app.models import Post, PostStatus, Role, User
+from calendar_app.words import Text, _l
 
 REVIEWERS = (Role.HEAD, Role.ADMIN)
 
@@ -15,14 +16,15 @@ def is_reviewer(user: User) -> bool:
     return user.role in REVIEWERS
 
 
-def require_reviewer(user: User, action: str) -> None:
+def require_reviewer(user: User, action: Text) -> None:
+    """`action`: what the user tried, as a phrase that ends the sentence ("approve posts")."""
     if not is_reviewer(user):
-        raise NotAllowed(f"only a communications head or an admin may {action}")
+        raise NotAllowed(_l("only a communications head or an admin may %(action)s", action=action))
 
 
-def require_admin(user: User, action: str) -> None:
+def require_admin(user: User, action: Text) -> None:
     if not is_admin(user):
-        raise NotAllowed(f"only an admin may {action}")
+        raise NotAllowed(_l("only an admin may %(action)s", action=action))
 
 
 def is_admin(user: User) -> bool:
@@ -31,39 +33,39 @@ def is_admin(user: User) -> bool:
 
 
 def require_may_manage_users(user: User) -> None:
-    require_admin(user, "manage users")
+    require_admin(user, _l("manage users"))
 
 
 def require_may_manage_channels(user: User) -> None:
-    require_admin(user, "manage channels")
+    require_admin(user, _l("manage channels"))
 
 
 def require_may_manage_departments(user: User) -> None:
-    require_admin(user, "manage departments")
+    require_admin(user, _l("manage departments"))
 
 
 def require_may_read_audit_log(user: User) -> None:
-    require_reviewer(user, "read the audit log")
+    require_reviewer(user, _l("read the audit log"))
 
 
 def require_may_read_crisis_timeline(user: User) -> None:
-    require_reviewer(user, "read the crisis timeline")
+    require_reviewer(user, _l("read the crisis timeline"))
 
 
 def require_may_review_approvals(user: User) -> None:
-    require_reviewer(user, "approve posts")
+    require_reviewer(user, _l("approve posts"))
 
 
 def require_may_declare_crisis(user: User) -> None:
-    require_reviewer(user, "declare a crisis")
+    require_reviewer(user, _l("declare a crisis"))
 
 
 def require_may_plan_blackouts(user: User) -> None:
-    require_reviewer(user, "plan blackout dates")
+    require_reviewer(user, _l("plan blackout dates"))
 
 
 def require_may_manage_playbooks(user: User) -> None:
-    require_reviewer(user, "prepare crisis playbooks")
+    require_reviewer(user, _l("prepare crisis playbooks"))
 
 
 def may_manage_playbooks(user: User) -> bool:
@@ -76,7 +78,7 @@ def may_manage_campaigns(user: User) -> bool:
 
 
 def require_may_manage_campaigns(user: User) -> None:
-    require_reviewer(user, "create or change campaigns")
+    require_reviewer(user, _l("create or change campaigns"))
 
 
 def may_publish_crisis_response(user: User) -> bool:
@@ -96,10 +98,19 @@ def may_change_post(user: User, post: Post) -> bool:
 
 def require_may_change_post(user: User, post: Post) -> None:
     if not may_change_post(user, post):
-        department = post.department.name if post.department is not None else "its department"
+        if post.department is None:
+            raise NotAllowed(
+                _l(
+                    "only its author, the people of its department, communications heads and "
+                    "admins may change this post; you may comment on it"
+                )
+            )
         raise NotAllowed(
-            f"only its author, the people of {department}, communications heads and admins may "
-            "change this post; you may comment on it"
+            _l(
+                "only its author, the people of %(department)s, communications heads and admins "
+                "may change this post; you may comment on it",
+                department=post.department.name,
+            )
         )
 
 
@@ -107,7 +118,10 @@ def require_may_submit(user: User, post: Post) -> None:
     """A planner submits only their own drafts; a head or an admin any."""
     if not (is_reviewer(user) or post.author_id == user.id):
         raise NotAllowed(
-            "only its author, a communications head or an admin may submit this draft for approval"
+            _l(
+                "only its author, a communications head or an admin may submit this draft for "
+                "approval"
+            )
         )
 
 
@@ -136,7 +150,7 @@ def require_may_approve(
     answers_crisis: bool = False,
     written_by: Collection[int] = (),
 ) -> None:
-    require_reviewer(user, "approve posts")
+    require_reviewer(user, _l("approve posts"))
     if not may_approve(
         user,
         post,
@@ -144,10 +158,18 @@ def require_may_approve(
         answers_crisis=answers_crisis,
         written_by=written_by,
     ):
-        who = "wrote this post" if post.author_id == user.id else "changed its text"
+        if post.author_id == user.id:
+            raise NotAllowed(
+                _l(
+                    "you wrote this post: another head or an admin must approve it (four-eyes "
+                    "rule; only responses to the crisis in force are exempt)"
+                )
+            )
         raise NotAllowed(
-            f"you {who}: another head or an admin must approve it (four-eyes rule; only "
-            "responses to the crisis in force are exempt)"
+            _l(
+                "you changed its text: another head or an admin must approve it (four-eyes "
+                "rule; only responses to the crisis in force are exempt)"
+            )
         )
 
 
@@ -155,10 +177,11 @@ def require_may_approve_held_words(user: User, post: Post, held_words: list[str]
     """During a crisis, a text with a held keyword needs someone other than its author."""
     if held_words and post.author_id == user.id:
         raise NotAllowed(
-            "this post contains "
-            + ", ".join(f"“{w}”" for w in held_words)
-            + ", held during the crisis in force: another head or an admin must approve it "
-            "(no self-approval, even for a crisis response)"
+            _l(
+                "this post contains %(words)s, held during the crisis in force: another head or "
+                "an admin must approve it (no self-approval, even for a crisis response)",
+                words=", ".join(f"“{w}”" for w in held_words),
+            )
         )
 
 
@@ -169,11 +192,14 @@ def require_may_discard(user: User, post: Post) -> None:
     if post.author_id == user.id and post.status in (PostStatus.DRAFT, PostStatus.IN_REVIEW):
         return
     raise NotAllowed(
-        "only a communications head or an admin may discard an approved post or one by someone else"
+        _l(
+            "only a communications head or an admin may discard an approved post or one by "
+            "someone else"
+        )
     )
 
 
 def require_may_upload_media(user: User) -> None:
     """Planners, heads and admins put images on posts."""
     if user.role not in (Role.PLANNER, Role.HEAD, Role.ADMIN):
-        raise NotAllowed("only planners, communications heads and admins may upload images")
+        raise NotAllowed(_l("only planners, communications heads and admins may upload images"))

@@ -22,10 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from calendar_app import audit, holds
-from calendar_app.errors import InvalidInput
+from calendar_app.errors import InvalidInput, listed
 from calendar_app.models import Campaign, Channel, Department, Post, User
 from calendar_app.planning import check_text, create_post
 from calendar_app.timeutil import check_aware, local
+from calendar_app.words import _l
 
 COLUMNS = (
     "title",
@@ -150,7 +151,7 @@ def read_time(text: str, timezone: str) -> datetime:
 def _channels(cell: str, lookup: Lookup, problems: dict[str, str]) -> list[Channel]:
     names = [n.strip() for n in cell.split(CHANNEL_SEPARATOR) if n.strip()]
     if not names:
-        problems["channels"] = "names no channel"
+        problems["channels"] = _l("names no channel")
         return []
     unknown = [n for n in names if n.casefold() not in lookup.channels]
     if unknown:
@@ -169,7 +170,7 @@ def _overrides(cell: str, lookup: Lookup, problems: dict[str, str]) -> dict[int,
     except ValueError:
         raw = None
     if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-        problems["overrides"] = 'must be a JSON object {"channel name": "text", ...}'
+        problems["overrides"] = _l('must be a JSON object {"channel name": "text", ...}')
         return {}
     unknown = [name for name in raw if name.casefold() not in lookup.channels]
     if unknown:
@@ -192,14 +193,14 @@ def read_row(line: int, row: dict[str, str], lookup: Lookup, timezone: str) -> P
     if name := cell.get("department", "").strip():
         department = lookup.departments.get(name.casefold())
         if department is None:
-            problems["department"] = f"unknown department {name!r}"
+            problems["department"] = _l("unknown department %(name)r", name=name)
     if name := cell.get("campaign", "").strip():
         campaign = lookup.campaigns.get(name.casefold())
         if campaign is None:
-            problems["campaign"] = f"unknown campaign {name!r}"
+            problems["campaign"] = _l("unknown campaign %(name)r", name=name)
     crisis_word = cell.get("crisis_response", "").strip().lower()
     if crisis_word not in TRUE_WORDS + FALSE_WORDS:
-        problems["crisis_response"] = "must be true or false"
+        problems["crisis_response"] = _l("must be true or false")
     overrides = _overrides(cell.get("overrides", ""), lookup, problems)
     title, body = cell.get("title", "").strip(), cell["body"]
     try:
@@ -207,7 +208,7 @@ def read_row(line: int, row: dict[str, str], lookup: Lookup, timezone: str) -> P
     except InvalidInput as exc:
         problems.update({k: v for k, v in exc.fields.items() if k not in problems})
     if problems or publish_at is None:
-        raise InvalidInput(f"line {line} is not valid", problems)
+        raise InvalidInput(_l("line %(line)s is not valid", line=line), problems)
     return PlannedPost(
         line=line,
         title=title,
@@ -236,7 +237,8 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
             return
         except csv.Error as exc:
             raise InvalidInput(
-                f"line {line} cannot be read as CSV: {exc}", {f"line {line}": f"not CSV: {exc}"}
+                _l("line %(line)s cannot be read as CSV: %(exc)s", line=line, exc=exc),
+                {f"line {line}": _l("not CSV: %(exc)s", exc=exc)},
             ) from None
         if any(c.strip() for c in cells):
             yield line, cells
@@ -248,7 +250,7 @@ def read_plan(session: Session, text: str, timezone: str) -> list[PlannedPost]:
     crisis_in_force = holds.active_crisis_id(session) is not None
     first = next(records, None)
     if first is None:
-        raise InvalidInput("the file is empty", {"line 1": "no header row"})
+        raise InvalidInput(_l("the file is empty"), {"line 1": _l("no header row")})
     header_line, header = first
     columns = [c.strip().lower() for c in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
@@ -263,7 +265,12 @@ def read_plan(session: Session, text: str, timezone: str) -> list[PlannedPost]:
             if part
         )
         raise InvalidInput(
-            f"line {header_line}: {problem}; the columns are {', '.join(COLUMNS)}",
+            _l(
+                "line %(header_line)s: %(problem)s; the columns are %(columns)s",
+                header_line=header_line,
+                problem=problem,
+                columns=", ".join(COLUMNS),
+            ),
             {f"line {header_line}": problem},
         )
     lookup = Lookup.load(session)
@@ -271,10 +278,15 @@ def read_plan(session: Session, text: str, timezone: str) -> list[PlannedPost]:
     for line, cells in records:
         if len(planned) + len(bad) >= MAX_ROWS:
             raise InvalidInput(
-                f"at most {MAX_ROWS} posts per file", {f"line {line}": "too many rows"}
+                _l("at most %(max_rows)s posts per file", max_rows=MAX_ROWS),
+                {f"line {line}": _l("too many rows")},
             )
         if len(cells) > len(columns):
-            bad[f"line {line}"] = f"has {len(cells)} cells, the header names {len(columns)}"
+            bad[f"line {line}"] = _l(
+                "has %(cells)s cells, the header names %(columns)s",
+                cells=len(cells),
+                columns=len(columns),
+            )
             continue
         row = dict(zip(columns, cells + [""] * (len(columns) - len(cells)), strict=True))
         try:
@@ -283,17 +295,22 @@ def read_plan(session: Session, text: str, timezone: str) -> list[PlannedPost]:
             bad[f"line {line}"] = _summary(exc.fields)
             continue
         if read.crisis_response and not crisis_in_force:
-            bad[f"line {line}"] = "crisis_response only while a crisis is in force"
+            bad[f"line {line}"] = _l("crisis_response only while a crisis is in force")
             continue
         planned.append(read)
     if bad:
         raise InvalidInput(
-            f"nothing was imported: {len(bad)} row(s) are not valid: "
-            + "; ".join(f"{k}: {v}" for k, v in bad.items()),
+            _l(
+                "nothing was imported: %(count)s row(s) are not valid: %(problems)s",
+                count=len(bad),
+                problems=listed(bad, ": "),
+            ),
             bad,
         )
     if not planned:
-        raise InvalidInput("the file has no posts", {f"line {header_line}": "no rows below it"})
+        raise InvalidInput(
+            _l("the file has no posts"), {f"line {header_line}": _l("no rows below it")}
+        )
     return planned
 
 

@@ -38,6 +38,7 @@ from calendar_app.permissions import (
 )
 from calendar_app.post_media import ImageChoice
 from calendar_app.timeutil import check_aware, now_utc
+from calendar_app.words import _l, joined
 
 # Before approval a post's status is its place in the workflow; after, it is derived from its
 # deliveries (settle_post_status) so the calendar shows what most needs attention.
@@ -79,9 +80,11 @@ def _crisis_to_answer(session: Session, crisis_response: bool) -> int | None:
     crisis_id = holds.active_crisis_id(session)
     if crisis_id is None:
         raise Conflict(
-            "a crisis response answers a crisis in force, and none is in force now: plan it as "
-            "a normal post, or prepare it as a holding statement in a crisis playbook",
-            {"crisis_response": "only while a crisis is in force"},
+            _l(
+                "a crisis response answers a crisis in force, and none is in force now: plan it "
+                "as a normal post, or prepare it as a holding statement in a crisis playbook"
+            ),
+            {"crisis_response": _l("only while a crisis is in force")},
         )
     return crisis_id
 
@@ -89,7 +92,7 @@ def _crisis_to_answer(session: Session, crisis_response: bool) -> int | None:
 def get_post(session: Session, post_id: int) -> Post:
     post = session.get(Post, post_id) if 0 < post_id <= MAX_ID else None
     if post is None:
-        raise NotFound(f"post {post_id} does not exist")
+        raise NotFound(_l("post %(post)s does not exist", post=post_id))
     return post
 
 
@@ -175,12 +178,12 @@ def check_text(
     overrides = overrides or {}
     problems: dict[str, str] = {}
     if len(title) > MAX_TITLE_LENGTH:
-        problems["title"] = f"is longer than {MAX_TITLE_LENGTH} characters"
+        problems["title"] = _l("is longer than %(max)s characters", max=MAX_TITLE_LENGTH)
     if not body.strip():
-        problems["body"] = "must not be empty"
+        problems["body"] = _l("must not be empty")
     strangers = sorted(set(overrides) - {c.id for c in channels})
     for channel_id in strangers:
-        problems[f"overrides.{channel_id}"] = "is not one of the post's channels"
+        problems[f"overrides.{channel_id}"] = _l("is not one of the post's channels")
     body_problems = []
     for channel in channels:
         text = overrides.get(channel.id) or body
@@ -192,11 +195,13 @@ def check_text(
             else:
                 body_problems.append(problem)
     if body_problems and "body" not in problems:
-        problems["body"] = "; ".join(body_problems)
+        problems["body"] = joined(body_problems)
     if problems:
         raise InvalidInput(
-            "the post does not fit its channels: "
-            + "; ".join(f"{k} {v}" for k, v in problems.items()),
+            _l(
+                "the post does not fit its channels: %(problems)s",
+                problems=joined(joined((k, v), " ") for k, v in problems.items()),
+            ),
             problems,
         )
 
@@ -318,32 +323,39 @@ def current_overrides(post: Post) -> dict[int, str]:
 
 # An edit never takes a post out of a head's review: only a release or a discard does.
 IN_REVIEW_BY_A_HEAD = {
-    DeliveryStatus.HELD: "held",
-    DeliveryStatus.MISSED: "missed",
-    DeliveryStatus.UNKNOWN: "of unknown outcome",
+    DeliveryStatus.HELD: _l("held"),
+    DeliveryStatus.MISSED: _l("missed"),
+    DeliveryStatus.UNKNOWN: _l("of unknown outcome"),
 }
 
 
 def _refuse_edit(post: Post, deliveries: Sequence[Delivery]) -> None:
     if post.status == PostStatus.DISCARDED:
-        raise Conflict("a discarded post cannot be edited")
+        raise Conflict(_l("a discarded post cannot be edited"))
     statuses = {d.status for d in deliveries}
     if DeliveryStatus.PUBLISHING in statuses:
         raise Conflict(
-            "this post is being sent right now and cannot be edited; wait for the outcome, or "
-            "discard it"
+            _l(
+                "this post is being sent right now and cannot be edited; wait for the outcome, "
+                "or discard it"
+            )
         )
     if DeliveryStatus.PUBLISHED in statuses:
         raise Conflict(
-            "this post has already been published on some channels and cannot be edited; "
-            "create a new post instead"
+            _l(
+                "this post has already been published on some channels and cannot be edited; "
+                "create a new post instead"
+            )
         )
     waiting = [IN_REVIEW_BY_A_HEAD[s] for s in IN_REVIEW_BY_A_HEAD if s in statuses]
     if waiting:
         raise Conflict(
-            f"this post is {' and '.join(waiting)} and waits for a head's review: an edit does "
-            "not take it out of the review. A head releases it (now or at a new time) or "
-            "discards it; write a new post for a new text."
+            _l(
+                "this post is %(state)s and waits for a head's review: an edit does not take it "
+                "out of the review. A head releases it (now or at a new time) or discards it; "
+                "write a new post for a new text.",
+                state=joined(waiting, ", "),
+            )
         )
 
 
@@ -484,7 +496,7 @@ def edit_post(session: Session, editor: User, post: Post, changes: dict[str, Any
             editor,
             "send_back_to_draft",
             post,
-            reason="edited after approval" if approved else "changed in review",
+            reason=str(audit.EDITED_AFTER_APPROVAL if approved else audit.CHANGED_IN_REVIEW),
             previous_status=previous_status,
         )
         if approved:
@@ -579,7 +591,12 @@ def submit_post(session: Session, actor: User, post: Post) -> Post:
     lock_post(session, post)
     require_may_submit(actor, post)
     if post.status != PostStatus.DRAFT:
-        raise Conflict(f"only a draft can be submitted for approval; this post is {post.status}")
+        raise Conflict(
+            _l(
+                "only a draft can be submitted for approval; this post is %(status)s",
+                status=str(post.status),
+            )
+        )
     post.status = PostStatus.IN_REVIEW
     session.flush()
     audit.record(session, actor, "submit", post)
@@ -589,14 +606,20 @@ def submit_post(session: Session, actor: User, post: Post) -> Post:
 
 def send_back_post(session: Session, head: User, post: Post, *, comment: str) -> Post:
     """A head returns a submitted post to its author as a draft, saying what to change."""
-    require_reviewer(head, "send posts back to their authors")
+    require_reviewer(head, _l("send posts back to their authors"))
     if not comment.strip():
         raise InvalidInput(
-            "say what should change when sending a post back", {"comment": "must not be empty"}
+            _l("say what should change when sending a post back"),
+            {"comment": _l("must not be empty")},
         )
     lock_post(session, post)
     if post.status != PostStatus.IN_REVIEW:
-        raise Conflict(f"only a post in review can be sent back; this post is {post.status}")
+        raise Conflict(
+            _l(
+                "only a post in review can be sent back; this post is %(status)s",
+                status=str(post.status),
+            )
+        )
     post.status = PostStatus.DRAFT
     post.updated_at = now_utc()
     session.flush()
@@ -620,7 +643,12 @@ def approve_post(
     held_words = holds.held_words_in(post, holds.active_hold_keywords(session))
     require_may_approve_held_words(approver, post, held_words)
     if post.status != PostStatus.IN_REVIEW:
-        raise Conflict(f"only a post in review can be approved; this post is {post.status}")
+        raise Conflict(
+            _l(
+                "only a post in review can be approved; this post is %(status)s",
+                status=str(post.status),
+            )
+        )
     channels = [d.channel for d in post.deliveries]
     check_text(post.title, post.body, channels, current_overrides(post))
     post_media.check_images(

@@ -23,7 +23,7 @@ from calendar_app import audit, crisis, escalation, holds, planning
 from calendar_app.accounts import normalise_email
 from calendar_app.channel_rules import body_problem
 from calendar_app.channels import channels_by_ids
-from calendar_app.errors import Conflict, InvalidInput, NotFound
+from calendar_app.errors import Conflict, InvalidInput, NotFound, listed
 from calendar_app.models import (
     MAX_ID,
     EscalationContact,
@@ -34,6 +34,7 @@ from calendar_app.models import (
 )
 from calendar_app.permissions import require_may_manage_playbooks
 from calendar_app.timeutil import now_utc
+from calendar_app.words import _l
 
 # The roles an outside person on an escalation list may have.
 CONTACT_ROLES = ("management", "legal", "hr", "customer_service", "works_council", "other")
@@ -73,7 +74,7 @@ def get_playbook(session: Session, playbook_id: int, *, field: str | None = None
     if playbook is None:
         message = f"playbook {playbook_id} does not exist"
         if field is not None:
-            raise InvalidInput(message, {field: "unknown playbook"})
+            raise InvalidInput(message, {field: _l("unknown playbook")})
         raise NotFound(message)
     return playbook
 
@@ -81,14 +82,19 @@ def get_playbook(session: Session, playbook_id: int, *, field: str | None = None
 def _check_name(session: Session, name: str, playbook: Playbook | None) -> str:
     name = name.strip()
     if not name:
-        raise InvalidInput("a playbook needs a scenario name", {"name": "must not be empty"})
+        raise InvalidInput(
+            _l("a playbook needs a scenario name"), {"name": _l("must not be empty")}
+        )
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(
-            "the name is too long", {"name": f"at most {MAX_NAME_LENGTH} characters"}
+            _l("the name is too long"),
+            {"name": _l("at most %(max)s characters", max=MAX_NAME_LENGTH)},
         )
     same = session.scalar(select(Playbook).where(Playbook.name == name))
     if same is not None and same is not playbook:
-        raise Conflict(f"a playbook named {name!r} exists already", {"name": "is taken"})
+        raise Conflict(
+            _l("a playbook named %(name)r exists already", name=name), {"name": _l("is taken")}
+        )
     return name
 
 
@@ -105,8 +111,10 @@ def _statements(session: Session, statements: Mapping[int, str]) -> list[Holding
     }
     if problems:
         raise InvalidInput(
-            "a holding statement does not fit its channel: "
-            + "; ".join(f"{k} {v}" for k, v in problems.items()),
+            _l(
+                "a holding statement does not fit its channel: %(problems)s",
+                problems=listed(problems),
+            ),
             problems,
         )
     return [HoldingStatement(channel=c, text=texts[c.id]) for c in channels]
@@ -119,21 +127,21 @@ def _contacts(session: Session, contacts: Sequence[Contact]) -> list[EscalationC
         if contact.user_id is not None:
             user = session.get(User, contact.user_id) if 0 < contact.user_id <= MAX_ID else None
             if user is None:
-                problems[where] = f"user {contact.user_id} does not exist"
+                problems[where] = _l("user %(user_id)s does not exist", user_id=contact.user_id)
                 continue
             if not user.active:
-                problems[where] = f"user {user.email} is deactivated"
+                problems[where] = _l("user %(user)s is deactivated", user=user.email)
                 continue
             role = contact.role if contact.role in CONTACT_ROLES else ""
             result.append(EscalationContact(user=user, name=user.name, role=role, email=user.email))
             continue
         email = normalise_email(contact.email)
         if not contact.name.strip():
-            problems[where] = "an outside person needs a name"
+            problems[where] = _l("an outside person needs a name")
         elif contact.role not in CONTACT_ROLES:
             problems[where] = "role must be one of " + ", ".join(CONTACT_ROLES)
         elif "@" not in email.strip("@") or " " in email or len(email) > 254:
-            problems[where] = "an outside person needs an e-mail address"
+            problems[where] = _l("an outside person needs an e-mail address")
         else:
             result.append(
                 EscalationContact(
@@ -142,7 +150,7 @@ def _contacts(session: Session, contacts: Sequence[Contact]) -> list[EscalationC
             )
     if problems:
         raise InvalidInput(
-            "the escalation list: " + "; ".join(f"{k} {v}" for k, v in problems.items()),
+            _l("the escalation list: %(problems)s", problems=listed(problems)),
             problems,
         )
     return result
@@ -213,11 +221,13 @@ def declare_from_playbook(
     *,
     reason: str,
     overrides: Mapping[str, Any],
+    timezone: str,
 ) -> PlaybookDeclaration:
     """Declare, publish the holding statements, alert the escalation list: one transaction.
 
     `overrides` may hold `channel_ids`, `topics`, `keywords`; what it holds replaces the
-    playbook's default. The caller commits, then calls `crisis.wait_for_in_flight`.
+    playbook's default. `timezone`: the team's clock, for the alert's time. The caller commits,
+    then calls `crisis.wait_for_in_flight`.
     """
     channel_ids = overrides.get(
         "channel_ids", None if playbook.all_channels else [c.id for c in playbook.channels]
@@ -246,7 +256,7 @@ def declare_from_playbook(
         for statement in playbook.statements
         if statement.channel.active
     ]
-    escalation.alert(session, declared, playbook.contacts)
+    escalation.alert(session, declared, playbook.contacts, timezone=timezone)
     audit.record(
         session,
         actor,

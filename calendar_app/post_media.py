@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 
 from calendar_app import audit, media
 from calendar_app.channel_rules import rules_for
-from calendar_app.errors import InvalidInput, NotFound
+from calendar_app.errors import InvalidInput, NotFound, listed
 from calendar_app.models import MAX_ID, Channel, Media, Post, PostMedia, User
 from calendar_app.networks.base import MediaFile
 from calendar_app.permissions import require_may_upload_media
+from calendar_app.words import _l
 
 MAX_IMAGES_PER_POST = 4
 # Mastodon takes descriptions of up to 1,500 characters; the others take at least as many.
@@ -47,7 +48,7 @@ def upload(
     try:
         prepared = media.prepare_upload(data, max_bytes=max_bytes, max_pixels=max_pixels)
     except media.MediaProblem as exc:
-        raise InvalidInput(f"the file {exc}", {"file": str(exc)}) from None
+        raise InvalidInput(_l("the file %(exc)s", exc=exc), {"file": str(exc)}) from None
     media.store(media_dir, prepared)
     row = Media(
         sha256=prepared.sha256,
@@ -66,7 +67,7 @@ def upload(
 def get_media(session: Session, media_id: int) -> Media:
     row = session.get(Media, media_id) if 0 < media_id <= MAX_ID else None
     if row is None:
-        raise NotFound(f"image {media_id} does not exist")
+        raise NotFound(_l("image %(media_id)s does not exist", media_id=media_id))
     return row
 
 
@@ -101,23 +102,30 @@ def check_images(
     problems: dict[str, str] = {}
     chosen: list[tuple[Media, str]] = []
     if len(choices) > MAX_IMAGES_PER_POST:
-        problems["media"] = f"a post carries at most {MAX_IMAGES_PER_POST} images"
+        problems["media"] = _l(
+            "a post carries at most %(max_images_per_post)s images",
+            max_images_per_post=MAX_IMAGES_PER_POST,
+        )
     for index, choice in enumerate(choices):
         row = session.get(Media, choice.media_id) if 0 < choice.media_id <= MAX_ID else None
         if row is None:
-            problems[f"media.{index}.id"] = f"image {choice.media_id} does not exist"
+            problems[f"media.{index}.id"] = _l(
+                "image %(media_id)s does not exist", media_id=choice.media_id
+            )
             continue
         alt = choice.alt.strip()
         if len(alt) > MAX_ALT_LENGTH:
-            problems[f"media.{index}.alt"] = f"is longer than {MAX_ALT_LENGTH} characters"
+            problems[f"media.{index}.alt"] = _l(
+                "is longer than %(max_alt_length)s characters", max_alt_length=MAX_ALT_LENGTH
+            )
         elif not alt and not waived:
-            problems[f"media.{index}.alt"] = (
-                "describe the image for people who cannot see it (alt text), or waive alt "
-                "text for this post with a reason"
+            problems[f"media.{index}.alt"] = _l(
+                "describe the image for people who cannot see it (alt text), or waive alt text "
+                "for this post with a reason"
             )
         chosen.append((row, alt))
     if waived and not (waiver_reason or "").strip():
-        problems["alt_text_waiver_reason"] = "say why this post goes out without alt text"
+        problems["alt_text_waiver_reason"] = _l("say why this post goes out without alt text")
     channel_problems = [
         problem
         for channel in channels
@@ -129,7 +137,7 @@ def check_images(
         )
     if problems:
         raise InvalidInput(
-            "the post's images do not fit: " + "; ".join(f"{k} {v}" for k, v in problems.items()),
+            _l("the post's images do not fit: %(problems)s", problems=listed(problems)),
             problems,
         )
     return chosen

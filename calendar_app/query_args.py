@@ -41,8 +41,9 @@ class InvalidQuery(InvalidInput):
 class QueryArgs:
     """Reads parameters from a query string and collects what is wrong with them.
 
-    `language` is the language of the problems: the API answers in English; the pages pass None
-    and speak the reader's language.
+    `language` is the language of the problems: the API passes the one the request asks for
+    (English when it names none: api/errors.answer_locale); the pages pass None and speak the
+    reader's language.
     """
 
     def __init__(self, args: Mapping[str, str], *, language: str | None = API_LANGUAGE) -> None:

@@ -10,6 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from calendar_app.errors import InvalidInput
 from calendar_app.plan_csv import MAX_FILE_BYTES
+from calendar_app.words import _l
 from config import Config
 
 # The CSV import takes a whole plan: the file (multipart, a little framing around it), or its
@@ -53,7 +54,7 @@ def init_request_limits(app: Flask, config: Config) -> None:
                 size = request.content_length / (1024 * 1024)
                 most = config.MEDIA_MAX_BYTES / (1024 * 1024)
                 problem = f"is {size:.1f} MB; an image may have at most {most:.1f} MB"
-                raise InvalidInput(f"the file {problem}", {"file": problem})
+                raise InvalidInput(_l("the file %(problem)s", problem=problem), {"file": problem})
             raise BodyTooLarge(limit)
 
     # First of all: before the CSRF check reads a form with the app-wide limit (a file upload

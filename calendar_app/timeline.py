@@ -30,6 +30,7 @@ from calendar_app.models import (
 )
 from calendar_app.permissions import require_may_read_crisis_timeline
 from calendar_app.timeutil import now_utc
+from calendar_app.words import _l
 
 
 class Moment(StrEnum):
@@ -91,7 +92,7 @@ class Timeline:
 def get_crisis(session: Session, crisis_id: int) -> Crisis:
     crisis = session.get(Crisis, crisis_id) if 0 < crisis_id <= MAX_ID else None
     if crisis is None:
-        raise NotFound(f"crisis {crisis_id} does not exist")
+        raise NotFound(_l("crisis %(crisis_id)s does not exist", crisis_id=crisis_id))
     return crisis
 
 

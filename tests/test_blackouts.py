@@ -150,14 +150,17 @@ def test_everyone_is_told_when_a_blackout_is_planned_and_reminded_once(any_team:
         subjects = [
             n["subject"] for n in getattr(team, who).get("/notifications").get_json()["items"]
         ]
-        assert subjects == ["Blackout planned: Jahrestag"], who
+        assert subjects == ["Sperrzeit geplant: Jahrestag"], who
 
     db, config = get_db(team.app), team.app.config["CALENDAR"]
     assert send_reminders(db, config, now=start - timedelta(hours=25)) == []
     assert send_reminders(db, config, now=start - timedelta(hours=23)) == [blackout["id"]]
     assert send_reminders(db, config, now=start - timedelta(hours=1)) == []
     subjects = [n["subject"] for n in team.planner.get("/notifications").get_json()["items"]]
-    assert subjects == ["Reminder: blackout Jahrestag begins soon", "Blackout planned: Jahrestag"]
+    assert subjects == [
+        "Erinnerung: Sperrzeit Jahrestag beginnt bald",
+        "Sperrzeit geplant: Jahrestag",
+    ]
     assert team.planner.get(f"/blackouts/{blackout['id']}").get_json()["reminded_at"]
 
 

@@ -83,7 +83,7 @@ def test_owner_and_deputy_are_told_once_per_problem_and_again_after_a_relapse(
     for who in ("planner", "head"):
         [note] = notes(team, who)
         assert "Instagram Karriere" in note["subject"]
-        assert "next 7 days" in note["text"]
+        assert "nächsten 7 Tage nichts geplant" in note["text"]  # they read German
         assert note["link"] == "/dashboard"
     assert notes(team, "planner2") == []
 
@@ -121,7 +121,7 @@ def test_owner_and_deputy_get_the_alert_by_email(
     for address in ("planner@example.org", "head@example.org"):
         [mail] = mailbox.to(address)
         assert "Mastodon NH" in mail["Subject"]
-        assert "Nothing planned on Mastodon NH" in mail.get_content()
+        assert "auf Mastodon NH ist für die nächsten 7 Tage nichts geplant" in mail.get_content()
         assert "https://kal.example/dashboard" in mail.get_content()
 
 

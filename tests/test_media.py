@@ -654,7 +654,7 @@ def test_the_composer_shows_a_missing_alt_text_next_to_the_image(team: Team) -> 
     )
     assert refused.status_code == 422
     page = refused.get_data(as_text=True)
-    assert "describe the image for people who cannot see it" in page
+    assert "beschreiben Sie das Bild für Menschen, die es nicht sehen können" in page
     assert f'data-media-url="/media/{image["id"]}"' in page  # the image is still there
 
     no_reason = browser.post(
@@ -664,7 +664,9 @@ def test_the_composer_shows_a_missing_alt_text_next_to_the_image(team: Team) -> 
         ),
     )
     assert no_reason.status_code == 422
-    assert "say why this post goes out without alt text" in no_reason.get_data(as_text=True)
+    assert "sagen Sie, warum dieser Beitrag ohne Alternativtext hinausgeht" in no_reason.get_data(
+        as_text=True
+    )
 
     waived = browser.post(
         "/compose",

@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from sqlalchemy import update
 
-from calendar_app import notices
+from calendar_app import notices, words
 from calendar_app.extensions import get_db
 from calendar_app.models import Notification, User
 from calendar_app.notifications import send_digests, send_outgoing
@@ -237,7 +237,7 @@ def test_emails_wait_for_one_digest_per_person_and_hour_in_their_language(
 
 
 def test_every_notice_has_its_german_words() -> None:
-    with open(notices.TRANSLATIONS / "de/LC_MESSAGES/messages.po", "rb") as handle:
+    with open(words.TRANSLATIONS / "de/LC_MESSAGES/messages.po", "rb") as handle:
         catalogue = read_po(handle)
     wanted = [notices.DIGEST_SUBJECT[0], *notices.CHANNEL_LABELS.values()]
     for notice in notices.CATALOGUE.values():

@@ -198,7 +198,7 @@ def test_plan_approve_declare_review(browser: object, live_site: LiveSite) -> No
     expect(row).to_contain_text("LinkedIn Stadtwerke")
     screenshot(page, "review")
     row.get_by_role("button", name="Jetzt freigeben").click()
-    expect(page.get_by_role("alert").filter(has_text="crisis is still in force")).to_be_visible()
+    expect(page.get_by_role("alert").filter(has_text="gilt noch eine Krise")).to_be_visible()
     later = now_utc() + timedelta(days=1)
     row = page.locator("tr", has_text=TITLE)
     row.locator("input[type=datetime-local]").fill(wall_clock(later))

@@ -386,7 +386,7 @@ def test_composer_refuses_a_text_too_long_for_x(site: Site, browser: FlaskClient
         },
     )
     assert response.status_code == 422
-    assert "allows at most 280" in response.get_data(as_text=True)
+    assert "erlaubt höchstens 280" in response.get_data(as_text=True)  # the planner reads German
     with get_db(site.app).transaction() as session:
         assert session.query(Post).count() == 0
 
@@ -416,7 +416,7 @@ def test_composer_counts_as_x_does(
     )
     assert response.status_code == status
     if status == 422:
-        assert "282 characters long as X counts" in response.get_data(as_text=True)
+        assert "ist 282 Zeichen lang nach der Zählung von X" in response.get_data(as_text=True)
 
 
 def test_composer_has_a_preview_region_and_counts_x_by_weight(
@@ -491,7 +491,7 @@ def test_declare_review_and_lift_through_the_forms(site: Site, browser: FlaskCli
         data={"csrf_token": token, "post_ids": str(post_id), "bulk": "discard"},
         follow_redirects=True,
     )
-    assert "1 Beitrag/Beiträge verworfen" in discarded.get_data(as_text=True)
+    assert "Ein Beitrag verworfen." in discarded.get_data(as_text=True)
     requested = browser.post(
         "/crisis/lift", data={"csrf_token": token, "note": "Ruhe"}, follow_redirects=True
     ).get_data(as_text=True)

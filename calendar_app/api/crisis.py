@@ -40,6 +40,7 @@ def declare() -> tuple[dict[str, Any], int]:
             playbooks.get_playbook(session, data.playbook_id, field="playbook_id"),
             reason=data.reason,
             overrides=overrides,
+            timezone=current_app.config["CALENDAR"].TIMEZONE,
         )
         declaration = from_playbook.declaration
         if data.alert_id is not None:

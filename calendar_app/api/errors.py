@@ -8,6 +8,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from calendar_app.errors import RuleError
+from calendar_app.words import LANGUAGES
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
@@ -19,10 +20,19 @@ def error_response(status: int, message: str, fields: dict[str, str] | None = No
     return response
 
 
+def answer_locale() -> str:
+    """The language an API answer speaks: what the request asks for in `Accept-Language`
+    (German or English), English when it asks for neither — a script that names no language
+    gets the words of this contract, whoever owns its token."""
+    if request.accept_languages:
+        return request.accept_languages.best_match(list(LANGUAGES)) or "en"
+    return "en"
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(RuleError)
     def _rule_error(exc: RuleError) -> Response:
-        return error_response(exc.status_code, exc.message, exc.fields)
+        return error_response(exc.status_code, *exc.said(answer_locale()))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, request
 
 from calendar_app import campaigns, planning
 from calendar_app.api.auth import api_user
+from calendar_app.api.errors import answer_locale
 from calendar_app.evaluation import inbound, series
 from calendar_app.evaluation.campaign import RANKED_TOP, evaluate_campaign
 from calendar_app.evaluation.periods import report_period, team_period
@@ -39,7 +40,7 @@ def post_results(post_id: int) -> dict[str, Any]:
 @bp.get("/results.csv")
 def results_csv() -> Response:
     """Every measurement, one row each: `from`/`to` bound when it was measured."""
-    query = QueryArgs(request.args)
+    query = QueryArgs(request.args, language=answer_locale())
     start, end = query.aware_time("from"), query.aware_time("to")
     channel_id, campaign_id = query.id("channel"), query.id("campaign")
     query.check()
@@ -82,7 +83,7 @@ def inbound_results(channel_id: int) -> tuple[dict[str, Any], int]:
 @bp.get("/campaigns/<int:campaign_id>/evaluation")
 def campaign_evaluation(campaign_id: int) -> dict[str, Any]:
     """Each KPI against what was measured, the posts ranked by result, the weekly cadence."""
-    query = QueryArgs(request.args)
+    query = QueryArgs(request.args, language=answer_locale())
     top = query.whole_number("top", default=50, minimum=1, maximum=RANKED_TOP)
     query.check()
     session = db_session()

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, request
 
 from calendar_app.api.auth import api_user
+from calendar_app.api.errors import answer_locale
 from calendar_app.api.schemas import (
     AlertDismiss,
     InboundItems,
@@ -35,13 +36,14 @@ from calendar_app.permissions import require_reviewer
 from calendar_app.publishers import channel_secrets
 from calendar_app.query_args import QueryArgs
 from calendar_app.timeutil import now_utc
+from calendar_app.words import _l
 
 bp = Blueprint("listening", __name__)
 
 
 @bp.get("/inbox")
 def index() -> dict[str, Any]:
-    query = QueryArgs(request.args)
+    query = QueryArgs(request.args, language=answer_locale())
     wanted = inbox.InboxFilter(
         status=query.choice("status", inbox.STATUSES),
         channel_id=query.id("channel"),
@@ -193,7 +195,7 @@ def set_terms(channel_id: int) -> dict[str, Any]:
 
 @bp.get("/alerts")
 def alert_index() -> dict[str, Any]:
-    query = QueryArgs(request.args)
+    query = QueryArgs(request.args, language=answer_locale())
     status = query.choice("status", ("open", "dismissed", "declared"))
     query.check()
     return {"items": [alert_json(a) for a in alerts.list_alerts(db_session(), status=status)]}
@@ -207,7 +209,7 @@ def alert_show(alert_id: int) -> dict[str, Any]:
 @bp.post("/alerts/<int:alert_id>/dismiss")
 def dismiss(alert_id: int) -> dict[str, Any]:
     session = db_session()
-    require_reviewer(api_user(), "dismiss an alert")
+    require_reviewer(api_user(), _l("dismiss an alert"))
     data = parse(AlertDismiss)
     alert = alerts.get_alert(session, alert_id)
     return alert_json(alerts.dismiss_alert(session, api_user(), alert, note=data.note))

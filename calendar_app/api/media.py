@@ -11,6 +11,7 @@ from calendar_app.api.auth import api_user
 from calendar_app.api.serialize import media_json
 from calendar_app.errors import InvalidInput
 from calendar_app.extensions import db_session
+from calendar_app.words import _l
 
 bp = Blueprint("media", __name__)
 
@@ -20,8 +21,8 @@ def uploaded_bytes(max_bytes: int) -> bytes:
     upload = request.files.get("file")
     if upload is None:
         raise InvalidInput(
-            "send the image as multipart/form-data in the field `file`",
-            {"file": "is required (multipart/form-data)"},
+            _l("send the image as multipart/form-data in the field `file`"),
+            {"file": _l("is required (multipart/form-data)")},
         )
     return upload.stream.read(max_bytes + 1)
 

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, request
 
 from calendar_app import notifications
 from calendar_app.api.auth import api_user
+from calendar_app.api.errors import answer_locale
 from calendar_app.api.schemas import NoticeSettingsUpdate, parse
 from calendar_app.api.serialize import notification_json
 from calendar_app.extensions import db_session
@@ -19,7 +20,7 @@ bp = Blueprint("notifications", __name__)
 
 @bp.get("/notifications")
 def index() -> dict[str, Any]:
-    query = QueryArgs(request.args)
+    query = QueryArgs(request.args, language=answer_locale())
     unread_only = query.choice("unread", ("true", "false")) == "true"
     query.check()
     session, user = db_session(), api_user()

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, request
 
 from calendar_app import blackouts, bulk, comments, crisis, paging, plan_csv, planning
 from calendar_app.api.auth import api_user
+from calendar_app.api.errors import answer_locale
 from calendar_app.api.schemas import (
     BulkRequest,
     CommentCreate,
@@ -67,7 +68,7 @@ def planned_json(post: Post) -> dict[str, Any]:
 @bp.get("/posts")
 def index() -> dict[str, Any]:
     """One page of the plan in order; `next_cursor` fetches the next (null: no more)."""
-    query = QueryArgs(request.args)
+    query = QueryArgs(request.args, language=answer_locale())
     filters = _filters(query)
     limit = query.whole_number(
         "limit", default=paging.DEFAULT_PAGE_SIZE, minimum=1, maximum=paging.MAX_PAGE_SIZE
@@ -81,7 +82,7 @@ def index() -> dict[str, Any]:
 @bp.get("/posts.csv")
 def export() -> Response:
     """The filtered plan as CSV, times on the team's clock (plan_csv.py has the columns)."""
-    query = QueryArgs(request.args)
+    query = QueryArgs(request.args, language=answer_locale())
     filters = _filters(query)
     query.check()
     posts = planning.list_posts(db_session(), **filters)

@@ -31,6 +31,7 @@ from calendar_app.plan_csv import MAX_FILE_BYTES
 from calendar_app.planning import MAX_TITLE_LENGTH
 from calendar_app.post_media import MAX_ALT_LENGTH, MAX_IMAGES_PER_POST
 from calendar_app.timeutil import parse_aware
+from calendar_app.words import _l
 
 
 def _iso_time_with_offset(value: Any) -> datetime:
@@ -528,10 +529,12 @@ def json_object() -> dict[str, Any]:
         data = request.get_json(force=True, silent=False)
     except (BadRequest, RecursionError):
         raise MalformedRequest(
-            "the request body is not valid JSON", {"body": "malformed JSON"}
+            _l("the request body is not valid JSON"), {"body": _l("malformed JSON")}
         ) from None
     if not isinstance(data, dict):
-        raise MalformedRequest("the request body must be a JSON object", {"body": "not an object"})
+        raise MalformedRequest(
+            _l("the request body must be a JSON object"), {"body": _l("not an object")}
+        )
     return data
 
 
@@ -545,4 +548,4 @@ def parse(model: type[M], data: dict[str, Any] | None = None) -> M:
             message = error["msg"].removeprefix("Value error, ")
             fields.setdefault(_field_name(error["loc"]), message)
         summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
-        raise InvalidInput(f"invalid input: {summary}", fields) from None
+        raise InvalidInput(_l("invalid input: %(summary)s", summary=summary), fields) from None

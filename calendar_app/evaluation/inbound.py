@@ -18,12 +18,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from calendar_app.errors import InvalidInput
+from calendar_app.errors import InvalidInput, listed
 from calendar_app.evaluation.series import METRICS
 from calendar_app.listening.inbound import MAX_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from calendar_app.models import MAX_ID, Channel, Delivery, DeliveryStatus, ResultPoint
 from calendar_app.networks.secrets import ChannelSecrets, SecretUnreadable, is_sealed
 from calendar_app.timeutil import parse_aware
+from calendar_app.words import _l
 
 MAX_COUNT = 2**31 - 1
 
@@ -78,9 +79,9 @@ def _body(raw_body: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw_body)
     except ValueError:
-        raise InvalidInput("the body must be JSON", {"body": "is not JSON"}) from None
+        raise InvalidInput(_l("the body must be JSON"), {"body": _l("is not JSON")}) from None
     if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object", {"body": "must be an object"})
+        raise InvalidInput(_l("the body must be a JSON object"), {"body": _l("must be an object")})
     return body
 
 
@@ -92,7 +93,7 @@ def record_inbound(
     problems: dict[str, str] = {}
     delivery_id = body.get("delivery_id")
     if isinstance(delivery_id, bool) or not isinstance(delivery_id, int):
-        problems["delivery_id"] = "must be the id of a delivery of this channel"
+        problems["delivery_id"] = _l("must be the id of a delivery of this channel")
     values: dict[str, int | None] = {}
     for metric in METRICS:
         value = body.get(metric)
@@ -108,11 +109,11 @@ def record_inbound(
             or value != int(value)
             or value > MAX_COUNT
         ):
-            problems[metric] = "must be a whole number, zero or more"
+            problems[metric] = _l("must be a whole number, zero or more")
         else:
             values[metric] = int(value)
     if not problems and all(v is None for v in values.values()):
-        problems["body"] = f"names none of {', '.join(METRICS)}"
+        problems["body"] = _l("names none of %(metrics)s", metrics=", ".join(METRICS))
     measured_at = now
     if body.get("measured_at") is not None:
         try:
@@ -121,24 +122,28 @@ def record_inbound(
             problems["measured_at"] = str(exc)
         else:
             if measured_at > now + MAX_SKEW:
-                problems["measured_at"] = "lies in the future"
+                problems["measured_at"] = _l("lies in the future")
     unknown = set(body) - {"delivery_id", "measured_at", *METRICS}
     if unknown:
-        problems["body"] = f"unknown field(s): {', '.join(sorted(unknown))}"
+        problems["body"] = _l("unknown field(s): %(items)s", items=", ".join(sorted(unknown)))
     if problems:
         raise InvalidInput(
-            "the results are not valid: " + "; ".join(f"{k} {v}" for k, v in problems.items()),
+            _l("the results are not valid: %(problems)s", problems=listed(problems)),
             problems,
         )
     delivery = session.get(Delivery, delivery_id) if 0 < delivery_id <= MAX_ID else None
     if delivery is None or delivery.channel_id != channel.id:
         raise InvalidInput(
-            f"delivery {delivery_id} is not one of this channel's",
-            {"delivery_id": "is not a delivery of this channel"},
+            _l(
+                "delivery %(delivery_id)s is not one of this channel's",
+                delivery_id=delivery_id,
+            ),
+            {"delivery_id": _l("is not a delivery of this channel")},
         )
     if delivery.status != DeliveryStatus.PUBLISHED:
         raise InvalidInput(
-            f"delivery {delivery_id} is not published", {"delivery_id": "is not published"}
+            _l("delivery %(delivery_id)s is not published", delivery_id=delivery_id),
+            {"delivery_id": _l("is not published")},
         )
     point = ResultPoint(
         delivery_id=delivery.id,

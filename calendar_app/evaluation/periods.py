@@ -11,6 +11,7 @@ from calendar_app.errors import InvalidInput
 from calendar_app.evaluation.report import last_month, month_bounds
 from calendar_app.query_args import QueryArgs
 from calendar_app.timeutil import local, now_utc
+from calendar_app.words import _l
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 DEFAULT_TEAM_DAYS = 28
@@ -29,7 +30,7 @@ def team_period(args: Mapping[str, str], timezone: str) -> tuple[datetime, datet
     last = last or today(timezone)
     first = first or last - timedelta(days=DEFAULT_TEAM_DAYS - 1)
     if first > last:
-        raise InvalidInput("from is after to", {"from": "must not be after to"})
+        raise InvalidInput(_l("from is after to"), {"from": _l("must not be after to")})
     zone = ZoneInfo(timezone)
     start = datetime.combine(first, time(), zone).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
@@ -43,11 +44,15 @@ def report_period(args: Mapping[str, str], timezone: str) -> tuple[date, date]:
         _, _, first, last = team_period(args, timezone)
         if (last - first).days > MAX_REPORT_DAYS:
             raise InvalidInput(
-                f"a report covers at most {MAX_REPORT_DAYS} days", {"to": "too far from from"}
+                _l(
+                    "a report covers at most %(max_report_days)s days",
+                    max_report_days=MAX_REPORT_DAYS,
+                ),
+                {"to": _l("too far from from")},
             )
         return first, last + timedelta(days=1)
     month = (args.get("month") or "").strip() or last_month(today(timezone))
     match = MONTH.match(month)
     if match is None or not 2000 <= int(match.group(1)) <= 2999:
-        raise InvalidInput("month must be like 2026-11", {"month": "must be like 2026-11"})
+        raise InvalidInput(_l("month must be like 2026-11"), {"month": _l("must be like 2026-11")})
     return month_bounds(month, timezone)

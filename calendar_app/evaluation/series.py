@@ -24,6 +24,7 @@ from calendar_app.models import (
     ResultWatch,
 )
 from calendar_app.timeutil import iso_utc
+from calendar_app.words import _l
 
 METRICS = ("likes", "shares", "replies", "quotes", "reach", "clicks")
 # What people did with a post: the sum that ranks posts and that "interactions" KPIs count.
@@ -53,7 +54,7 @@ def point_json(point: ResultPoint) -> dict[str, Any]:
 def get_delivery(session: Session, delivery_id: int) -> Delivery:
     delivery = session.get(Delivery, delivery_id) if 0 < delivery_id <= MAX_ID else None
     if delivery is None:
-        raise NotFound(f"delivery {delivery_id} does not exist")
+        raise NotFound(_l("delivery %(delivery_id)s does not exist", delivery_id=delivery_id))
     return delivery
 
 

@@ -39,6 +39,7 @@ from calendar_app.models import (
 from calendar_app.permissions import require_reviewer
 from calendar_app.planning import settle_post_status
 from calendar_app.timeutil import now_utc
+from calendar_app.words import Text, _l, joined
 
 ALERT_LINK = "/inbox#alerts"
 # The posts due this far ahead on an alert's channels are named in its message.
@@ -56,7 +57,7 @@ def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> SpikeAl
         stmt = stmt.with_for_update()
     alert = session.scalar(stmt) if 0 < alert_id <= MAX_ID else None
     if alert is None:
-        raise NotFound(f"alert {alert_id} does not exist")
+        raise NotFound(_l("alert %(alert_id)s does not exist", alert_id=alert_id))
     return alert
 
 
@@ -65,7 +66,8 @@ def list_alerts(session: Session, *, status: str | None = None) -> Sequence[Spik
     if status is not None:
         if status not in tuple(AlertStatus):
             raise InvalidInput(
-                f"unknown alert status {status!r}", {"status": "open, dismissed or declared"}
+                _l("unknown alert status %(status)r", status=status),
+                {"status": _l("open, dismissed or declared")},
             )
         stmt = stmt.where(SpikeAlert.status == status)
     return session.scalars(stmt.order_by(SpikeAlert.opened_at.desc(), SpikeAlert.id.desc())).all()
@@ -290,10 +292,19 @@ def posts_at_risk(
     ).all()
 
 
-def describe(alert: SpikeAlert, channel_name: str | None) -> str:
-    where = f"on {channel_name}" if channel_name else "on all channels together"
+def describe(alert: SpikeAlert, channel_name: str | None) -> Text:
     usually = f"{alert.baseline:.0f}" if alert.baseline >= 1 else f"{alert.baseline:.1g}"
-    return f"{alert.observed} mentions in {alert.window_minutes} min {where}, usually {usually}"
+    facts = {"count": alert.observed, "minutes": alert.window_minutes, "usually": usually}
+    if channel_name:
+        return _l(
+            "%(count)s mentions in %(minutes)s min on %(channel)s, usually %(usually)s",
+            channel=channel_name,
+            **facts,
+        )
+    return _l(
+        "%(count)s mentions in %(minutes)s min on all channels together, usually %(usually)s",
+        **facts,
+    )
 
 
 def _tell_heads(
@@ -301,26 +312,31 @@ def _tell_heads(
 ) -> None:
     channel = session.get(Channel, alert.channel_id) if alert.channel_id is not None else None
     headline = describe(alert, channel.name if channel else None)
-    lines = [headline + "."]
+    lines: list[str] = [joined([headline, "."], "")]
     if alert.watched_words:
-        lines.append("Watch words among them: " + ", ".join(alert.watched_words) + ".")
+        lines.append(_l("Watch words among them: %(words)s.", words=", ".join(alert.watched_words)))
     if alert.hold_until is not None:
         until = alert.hold_until.astimezone(ZoneInfo(zone)).strftime("%H:%M")
         lines.append(
-            f"Until {until} ({zone}) or until someone decides, nothing planned goes out there."
+            _l(
+                "Until %(until)s (%(zone)s) or until someone decides, nothing planned goes out "
+                "there.",
+                until=until,
+                zone=zone,
+            )
         )
     if sample:
-        lines += ["", "What people write:"]
+        lines += ["", _l("What people write:")]
         lines += [f"- {item.author_handle}: {item.text[:200]}" for item in sample]
     at_risk = posts_at_risk(session, alert, now)
     if at_risk:
-        lines += ["", f"Due in the next {AT_RISK_HOURS} hours there:"]
+        lines += ["", _l("Due in the next %(hours)s hours there:", hours=AT_RISK_HOURS)]
         for delivery in at_risk:
             assert delivery.due_at is not None
             when = delivery.due_at.astimezone(ZoneInfo(zone)).strftime("%H:%M")
             text = delivery.post.title or delivery.text
             lines.append(f"- {when} {delivery.channel.name}: {text[:120]}")
-    lines += ["", "Dismiss the alert, or declare a crisis from it."]
+    lines += ["", _l("Dismiss the alert, or declare a crisis from it.")]
     heads = session.scalars(
         select(User).where(User.role == Role.HEAD, User.active.is_(True)).order_by(User.id)
     ).all()
@@ -328,8 +344,8 @@ def _tell_heads(
         heads = session.scalars(
             select(User).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.id)
         ).all()
-    subject = f"Early warning: {headline}"
-    text = "\n".join(lines)
+    subject = _l("Early warning: %(headline)s", headline=headline)
+    text = joined(lines, "\n")
     notifications.notify(
         session, heads, kind="alert", subject=subject, text=text, link=ALERT_LINK, urgent=True
     )
@@ -347,9 +363,11 @@ def _decided(alert: SpikeAlert) -> str:
 
 def dismiss_alert(session: Session, actor: User, alert: SpikeAlert, *, note: str) -> SpikeAlert:
     """No storm: the hold ends; what it held stays held for a head's review."""
-    require_reviewer(actor, "dismiss an alert")
+    require_reviewer(actor, _l("dismiss an alert"))
     if not note.strip():
-        raise InvalidInput("dismissing an alert needs a note", {"note": "must not be empty"})
+        raise InvalidInput(
+            _l("dismissing an alert needs a note"), {"note": _l("must not be empty")}
+        )
     alert = get_alert(session, alert.id, lock=True)
     session.refresh(alert)
     if alert.status != AlertStatus.OPEN:
@@ -369,7 +387,8 @@ def alert_for_declaration(session: Session, alert_id: int) -> SpikeAlert:
         alert = get_alert(session, alert_id, lock=True)
     except NotFound:
         raise InvalidInput(
-            f"alert {alert_id} does not exist", {"alert_id": "unknown alert"}
+            _l("alert %(alert_id)s does not exist", alert_id=alert_id),
+            {"alert_id": _l("unknown alert")},
         ) from None
     session.refresh(alert)
     if alert.status == AlertStatus.DECLARED:
@@ -381,7 +400,10 @@ def channels_of(session: Session, alert_id: int) -> list[int] | None:
     """The scope a declaration from the alert starts from: its channel, or all (None)."""
     alert = session.get(SpikeAlert, alert_id) if 0 < alert_id <= MAX_ID else None
     if alert is None:
-        raise InvalidInput(f"alert {alert_id} does not exist", {"alert_id": "unknown alert"})
+        raise InvalidInput(
+            _l("alert %(alert_id)s does not exist", alert_id=alert_id),
+            {"alert_id": _l("unknown alert")},
+        )
     return [alert.channel_id] if alert.channel_id is not None else None
 
 
@@ -411,7 +433,7 @@ def watch_words(session: Session) -> list[str]:
 
 def set_watch_words(session: Session, actor: User, words: Sequence[str]) -> list[str]:
     """The team's watch list: words that make the early warning more sensitive (heads)."""
-    require_reviewer(actor, "change the early warning's watch list")
+    require_reviewer(actor, _l("change the early warning's watch list"))
     wanted = holds.normalise_keywords(words, "words")
     session.execute(delete(WatchWord))
     session.add_all(WatchWord(word=word) for word in wanted)

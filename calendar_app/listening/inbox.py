@@ -38,6 +38,7 @@ from calendar_app.models import (
 )
 from calendar_app.permissions import is_reviewer, require_admin
 from calendar_app.timeutil import now_utc
+from calendar_app.words import Text, _l, joined
 
 MAX_KEYWORD_LENGTH = 100
 INBOX_LINK = "/inbox"
@@ -158,13 +159,17 @@ class InboxFilter:
 def check_filter(f: InboxFilter) -> InboxFilter:
     if f.status is not None and f.status not in STATUSES:
         raise InvalidInput(
-            f"unknown inbox status {f.status!r}", {"status": f"one of {', '.join(STATUSES)}"}
+            _l("unknown inbox status %(status)r", status=f.status),
+            {"status": _l("one of %(statuses)s", statuses=", ".join(STATUSES))},
         )
     for name in ("channel_id", "department_id", "assignee_id"):
         value = getattr(f, name)
         if value is not None and not 0 < value <= MAX_ID:
             field = name.removesuffix("_id")
-            raise InvalidInput(f"{field} must be an id", {field: f"between 1 and {MAX_ID}"})
+            raise InvalidInput(
+                _l("%(field)s must be an id", field=field),
+                {field: _l("between 1 and %(max_id)s", max_id=MAX_ID)},
+            )
     return f
 
 
@@ -194,7 +199,7 @@ def get_item(session: Session, reader: User, item_id: int, *, lock: bool = False
         stmt = stmt.with_for_update()
     item = session.scalar(stmt) if 0 < item_id <= MAX_ID else None
     if item is None:
-        raise NotFound(f"inbox item {item_id} does not exist")
+        raise NotFound(_l("inbox item %(item_id)s does not exist", item_id=item_id))
     return item
 
 
@@ -213,12 +218,15 @@ def assign(
     """Hand an item to a department and/or a person, with a note; the person is told."""
     if department_id is None and assignee_id is None:
         raise InvalidInput(
-            "name a department or a person to assign the item to",
-            {"department_id": "department_id or assignee_id is required"},
+            _l("name a department or a person to assign the item to"),
+            {"department_id": _l("department_id or assignee_id is required")},
         )
     note = (note or "").strip() or None
     if note is not None and len(note) > audit.MAX_NOTE_LENGTH:
-        raise InvalidInput("the note is too long", {"note": f"at most {audit.MAX_NOTE_LENGTH}"})
+        raise InvalidInput(
+            _l("the note is too long"),
+            {"note": _l("at most %(max_note_length)s", max_note_length=audit.MAX_NOTE_LENGTH)},
+        )
     department = get_department(session, department_id) if department_id is not None else None
     assignee = None
     if assignee_id is not None:
@@ -226,14 +234,16 @@ def assign(
             assignee = get_user(session, assignee_id)
         except NotFound:
             raise InvalidInput(
-                f"unknown user id {assignee_id}", {"assignee_id": "unknown user"}
+                _l("unknown user id %(assignee_id)s", assignee_id=assignee_id),
+                {"assignee_id": _l("unknown user")},
             ) from None
         if not assignee.active:
             raise InvalidInput(
-                f"{assignee.email} is deactivated", {"assignee_id": "is deactivated"}
+                _l("%(assignee)s is deactivated", assignee=assignee.email),
+                {"assignee_id": _l("is deactivated")},
             )
     if item.status == InboxStatus.CLOSED:
-        raise Conflict(f"inbox item {item.id} is closed; it cannot be assigned")
+        raise Conflict(_l("inbox item %(item)s is closed; it cannot be assigned", item=item.id))
     if department is not None:
         item.department = department
     if assignee is not None:
@@ -252,22 +262,28 @@ def assign(
         assignee_id=item.assignee_id,
     )
     if assignee is not None and assignee.id != actor.id:
-        where = f" ({item.channel.name})" if item.channel is not None else ""
-        lines = [
-            f"{actor.name} hands you what {item.author_handle} wrote{where}:",
+        facts = {"person": actor.name, "author": item.author_handle}
+        lines: list[str] = [
+            _l(
+                "%(person)s hands you what %(author)s wrote (%(channel)s):",
+                **facts,
+                channel=item.channel.name,
+            )
+            if item.channel is not None
+            else _l("%(person)s hands you what %(author)s wrote:", **facts),
             "",
             item.text,
         ]
         if note:
-            lines += ["", f"Note: {note}"]
+            lines += ["", _l("Note: %(note)s", note=note)]
         if item.url:
             lines += ["", item.url]
         notifications.notify(
             session,
             [assignee],
             kind="inbox",
-            subject=f"Inbox: {item.author_handle} — for you",
-            text="\n".join(lines),
+            subject=_l("Inbox: %(author)s — for you", author=item.author_handle),
+            text=joined(lines, "\n"),
             link=f"{INBOX_LINK}#item-{item.id}",
         )
     return item
@@ -318,17 +334,23 @@ def list_rules(session: Session) -> Sequence[RoutingRule]:
 
 
 def create_rule(session: Session, actor: User, *, keyword: str, department_id: int) -> RoutingRule:
-    require_admin(actor, "manage routing rules")
+    require_admin(actor, _l("manage routing rules"))
     word = fold(keyword)
     if not word:
-        raise InvalidInput("a routing rule needs a word", {"keyword": "must not be empty"})
+        raise InvalidInput(_l("a routing rule needs a word"), {"keyword": _l("must not be empty")})
     if len(word) > MAX_KEYWORD_LENGTH:
         raise InvalidInput(
-            "the word is too long", {"keyword": f"at most {MAX_KEYWORD_LENGTH} characters"}
+            _l("the word is too long"),
+            {
+                "keyword": _l(
+                    "at most %(max_keyword_length)s characters",
+                    max_keyword_length=MAX_KEYWORD_LENGTH,
+                )
+            },
         )
     department = get_department(session, department_id)
     if session.scalar(select(RoutingRule.id).where(RoutingRule.keyword == word)) is not None:
-        raise Conflict(f"a routing rule for {word!r} exists already")
+        raise Conflict(_l("a routing rule for %(word)r exists already", word=word))
     rule = RoutingRule(keyword=word, department=department)
     session.add(rule)
     session.flush()
@@ -339,10 +361,10 @@ def create_rule(session: Session, actor: User, *, keyword: str, department_id: i
 
 
 def delete_rule(session: Session, actor: User, rule_id: int) -> None:
-    require_admin(actor, "manage routing rules")
+    require_admin(actor, _l("manage routing rules"))
     rule = session.get(RoutingRule, rule_id) if 0 < rule_id <= MAX_ID else None
     if rule is None:
-        raise NotFound(f"routing rule {rule_id} does not exist")
+        raise NotFound(_l("routing rule %(rule_id)s does not exist", rule_id=rule_id))
     audit.record(session, actor, "delete_routing_rule", rule, keyword=rule.keyword)
     session.delete(rule)
     session.flush()
@@ -377,26 +399,30 @@ def terms_of(session: Session, channel_id: int) -> list[str]:
     )
 
 
-def _may_watch(actor: User, channel: Channel, what: str) -> None:
-    require_admin(actor, f"choose the {what} a channel listens to")
+def _may_watch(actor: User, channel: Channel, what: Text) -> None:
+    require_admin(actor, what)
     if channel.kind not in WATCHING_KINDS:
         raise InvalidInput(
-            f"channel {channel.name} is not a network channel that can listen",
-            {"channel_id": "must be a Mastodon or Bluesky channel"},
+            _l(
+                "channel %(channel)s is not a network channel that can listen",
+                channel=channel.name,
+            ),
+            {"channel_id": _l("must be a Mastodon or Bluesky channel")},
         )
 
 
 def _at_most(values: list[str], field: str) -> list[str]:
     if len(values) > MAX_WATCHED:
         raise InvalidInput(
-            f"a channel watches at most {MAX_WATCHED} {field}", {field: f"at most {MAX_WATCHED}"}
+            _l("a channel watches at most %(count)d %(what)s", count=MAX_WATCHED, what=field),
+            {field: _l("at most %(count)d", count=MAX_WATCHED)},
         )
     return values
 
 
 def set_hashtags(session: Session, actor: User, channel: Channel, tags: Sequence[str]) -> list[str]:
     """The hashtags whose posts are read into this channel's inbox (admins)."""
-    _may_watch(actor, channel, "hashtags")
+    _may_watch(actor, channel, _l("choose the hashtags a channel listens to"))
     wanted = _at_most(normalise_tags(tags, "tags"), "tags")
     session.execute(delete(WatchedHashtag).where(WatchedHashtag.channel_id == channel.id))
     session.add_all(WatchedHashtag(channel_id=channel.id, tag=tag) for tag in wanted)
@@ -408,7 +434,7 @@ def set_hashtags(session: Session, actor: User, channel: Channel, tags: Sequence
 def set_terms(session: Session, actor: User, channel: Channel, terms: Sequence[str]) -> list[str]:
     """The search terms whose posts are read into this channel's inbox (admins): words matched
     whole, in any case ("Strom" finds "STROM fällt aus", not "Stromrechnung")."""
-    _may_watch(actor, channel, "search terms")
+    _may_watch(actor, channel, _l("choose the search terms a channel listens to"))
     wanted = _at_most(normalise_keywords(terms, "terms"), "terms")
     session.execute(delete(WatchedTerm).where(WatchedTerm.channel_id == channel.id))
     session.add_all(WatchedTerm(channel_id=channel.id, term=term) for term in wanted)

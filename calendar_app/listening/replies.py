@@ -19,6 +19,7 @@ from calendar_app.listening.inbox import mark_answered
 from calendar_app.models import InboxItem, InboxStatus, Post, User
 from calendar_app.permissions import may_approve
 from calendar_app.timeutil import now_utc
+from calendar_app.words import _l
 
 MAX_TITLE = 200
 
@@ -41,9 +42,11 @@ def reply_to_item(
 ) -> Post:
     """Write the reply as a post due now, submit it, and approve it when the actor may."""
     if not body.strip():
-        raise InvalidInput("a reply needs a text", {"body": "must not be empty"})
+        raise InvalidInput(_l("a reply needs a text"), {"body": _l("must not be empty")})
     if item.status == InboxStatus.CLOSED:
-        raise Conflict(f"inbox item {item.id} is closed: there is nothing more to answer")
+        raise Conflict(
+            _l("inbox item %(item)s is closed: there is nothing more to answer", item=item.id)
+        )
     post = planning.create_post(
         session,
         actor,

@@ -72,6 +72,7 @@ from calendar_app.networks.secrets import (
     without_secrets,
 )
 from calendar_app.outbound import OutboundPolicy
+from calendar_app.words import _l
 
 USER_AGENT = "calendar_app-bluesky/1"
 DEFAULT_SERVICE = "https://bsky.social"
@@ -193,7 +194,9 @@ class BlueskyPublisher:
             problems["config.service"] = problem
         handle = config.get("handle")
         if not isinstance(handle, str) or not handle.strip():
-            problems["config.handle"] = "is required for a Bluesky channel (e.g. name.bsky.social)"
+            problems["config.handle"] = _l(
+                "is required for a Bluesky channel (e.g. name.bsky.social)"
+            )
         else:
             name = handle.strip().removeprefix("@")
             labels = name.split(".")
@@ -203,17 +206,17 @@ class BlueskyPublisher:
                 or not all(label and label.replace("-", "").isalnum() for label in labels)
                 or not name.isascii()
             ):
-                problems["config.handle"] = "must be a handle like name.bsky.social"
+                problems["config.handle"] = _l("must be a handle like name.bsky.social")
         password = config.get("app_password")
         if not isinstance(password, str) or not password.strip():
-            problems["config.app_password"] = "is required for a Bluesky channel"  # noqa: S105
+            problems["config.app_password"] = _l("is required for a Bluesky channel")
         elif len(password) > 500:
-            problems["config.app_password"] = "must be at most 500 characters"  # noqa: S105
+            problems["config.app_password"] = _l("must be at most 500 characters")
         if "firehose" in config and (problem := check_firehose(config["firehose"], policy)):
             problems["config.firehose"] = problem
         unknown = set(config) - {"service", "handle", "app_password", "firehose"}
         if unknown:
-            problems["config"] = f"unknown field(s): {', '.join(sorted(unknown))}"
+            problems["config"] = _l("unknown field(s): %(items)s", items=", ".join(sorted(unknown)))
         return problems
 
     @staticmethod

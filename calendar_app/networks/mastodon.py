@@ -52,6 +52,7 @@ from calendar_app.networks.secrets import (
     without_secrets,
 )
 from calendar_app.outbound import OutboundPolicy, retry_after_seconds, status_reason
+from calendar_app.words import _l
 
 USER_AGENT = "calendar_app-mastodon/1"
 # An error message of the network's, as shown to planners, at most this long.
@@ -182,17 +183,19 @@ class MastodonPublisher:
         problems: dict[str, str] = {}
         url = config.get("base_url")
         if not isinstance(url, str) or not url.strip():
-            problems["config.base_url"] = "is required for a Mastodon channel (the server's URL)"
+            problems["config.base_url"] = _l(
+                "is required for a Mastodon channel (the server's URL)"
+            )
         elif problem := server_address_problem(url, policy, "https://social.example"):
             problems["config.base_url"] = problem
         token = config.get("access_token")
         if not isinstance(token, str) or not token.strip():
-            problems["config.access_token"] = "is required for a Mastodon channel"  # noqa: S105
+            problems["config.access_token"] = _l("is required for a Mastodon channel")
         elif len(token) > 500:
-            problems["config.access_token"] = "must be at most 500 characters"  # noqa: S105
+            problems["config.access_token"] = _l("must be at most 500 characters")
         unknown = set(config) - {"base_url", "access_token"}
         if unknown:
-            problems["config"] = f"unknown field(s): {', '.join(sorted(unknown))}"
+            problems["config"] = _l("unknown field(s): %(items)s", items=", ".join(sorted(unknown)))
         return problems
 
     @staticmethod

@@ -37,6 +37,7 @@ from calendar_app.networks.secrets import (
 from calendar_app.outbound import OutboundPolicy, retry_after_seconds, status_reason
 from calendar_app.publishers.base import Message, Outcome
 from calendar_app.timeutil import iso_utc
+from calendar_app.words import _l
 
 USER_AGENT = "calendar_app-webhook/1"
 # What is read of an answer's body (and thrown away) so the connection can be reused; a longer
@@ -80,16 +81,18 @@ class WebhookPublisher:
         problems: dict[str, str] = {}
         url = config.get("url")
         if not isinstance(url, str) or not url.strip():
-            problems["config.url"] = "is required for a webhook channel"
+            problems["config.url"] = _l("is required for a webhook channel")
         else:
             parts = urlsplit(url.strip())
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                problems["config.url"] = "must be an http:// or https:// URL"
+                problems["config.url"] = _l("must be an http:// or https:// URL")
             elif policy is not None and (refusal := policy.check_host(parts.hostname)):
                 problems["config.url"] = refusal
         secret = config.get("secret")
         if not isinstance(secret, str) or not secret:
-            problems["config.secret"] = "is required for a webhook channel (signs every request)"
+            problems["config.secret"] = _l(
+                "is required for a webhook channel (signs every request)"
+            )
         return problems
 
     @staticmethod

@@ -51,7 +51,7 @@ from calendar_app.web.actions import declare_form
 from calendar_app.web.auth import SESSION_VERSION_KEY
 from calendar_app.web.formatting import FILTERS, team_timezone
 from calendar_app.web.forms import ActionForm
-from calendar_app.web.i18n import LANGUAGES
+from calendar_app.web.i18n import LANGUAGES, page_locale
 
 web = Blueprint("web", __name__)
 
@@ -331,7 +331,8 @@ def _unreadable_address(exc: InvalidQuery) -> tuple[str, int]:
 @web.errorhandler(RuleError)
 def _rule_error(exc: RuleError) -> Any:
     if request.endpoint == "web.upload_media":  # the composer's upload reads JSON
-        return {"error": exc.message, "fields": exc.fields}, exc.status_code
+        message, fields = exc.said(page_locale())
+        return {"error": message, "fields": fields}, exc.status_code
     return render_template("error.html", code=exc.status_code, message=exc.message), exc.status_code
 
 

@@ -34,7 +34,9 @@ from calendar_app.web.forms import (
     notice_settings_form,
     playbook_choices,
 )
+from calendar_app.web.i18n import said
 from calendar_app.web.pages import signed_in_user
+from calendar_app.words import _n
 
 
 def _back(default: str) -> Response:
@@ -47,7 +49,7 @@ def _attempt(change: Callable[[], object]) -> bool:
         change()
     except RuleError as exc:
         db_session().rollback()
-        flash(exc.message, "error")
+        flash(said(exc.message), "error")
         return False
     return True
 
@@ -158,7 +160,12 @@ def declare_crisis() -> Any:
             )
         if playbook is not None:
             declaration = playbooks.declare_from_playbook(
-                session, signed_in_user(), playbook, reason=form.reason.data or "", overrides=scope
+                session,
+                signed_in_user(),
+                playbook,
+                reason=form.reason.data or "",
+                overrides=scope,
+                timezone=current_app.config["CALENDAR"].TIMEZONE,
             ).declaration
         else:
             declaration = crisis.declare_crisis(
@@ -320,12 +327,19 @@ def review() -> Any:
     except RuleError as exc:
         db_session().rollback()  # all or nothing: a bulk decision is one decision
         return pages.crisis_status(error=exc.message, status=exc.status_code)
+    count = len(targets)
     done = {
-        "release_now": _("Released %(count)d post(s): they go out now.", count=len(targets)),
-        "release_at": _("Released %(count)d post(s) at the new time.", count=len(targets)),
-        "discard": _("Discarded %(count)d post(s).", count=len(targets)),
+        "release_now": _n(
+            "Released one post: it goes out now.",
+            "Released %(count)s posts: they go out now.",
+            count,
+        ),
+        "release_at": _n(
+            "Released one post at the new time.", "Released %(count)s posts at the new time.", count
+        ),
+        "discard": _n("Discarded one post.", "Discarded %(count)s posts.", count),
     }
-    flash(done[action], "success")
+    flash(said(done[action]), "success")
     return redirect(url_for("web.crisis") + "#review")
 
 

@@ -35,6 +35,7 @@ from calendar_app.web.forms import (
     PersonDepartmentsForm,
     person_choices,
 )
+from calendar_app.web.i18n import said
 from calendar_app.web.pages import signed_in_user
 
 
@@ -144,7 +145,7 @@ def deactivate_person(user_id: int) -> Any:
             done = people.deactivate_user(session, me, person)
         except RuleError as exc:
             session.rollback()
-            flash(exc.message, "error")
+            flash(said(exc.message), "error")
             return redirect(url_for("web.people", _anchor=f"person-{person.id}"))
         flash(_("%(name)s is deactivated: their sessions and API tokens have ended.",
                 name=person.name), "success")  # fmt: skip
@@ -243,7 +244,7 @@ def _add_network_channel(
     except RuleError as exc:
         session.rollback()
         form.form_errors.append(
-            "; ".join([exc.message, *(f"{k}: {v}" for k, v in exc.fields.items())])
+            "; ".join([said(exc.message), *(f"{k}: {v}" for k, v in said(exc.fields).items())])
         )
         return page(exc.status_code)
     flash(_("Channel %(name)s added. Check its connection next.", name=channel.name), "success")
@@ -259,7 +260,7 @@ def check_channel(channel_id: int) -> Any:
     try:
         result = channels.check_connection(me, channel, current_app.config["CALENDAR"])
     except RuleError as exc:
-        flash(exc.message, "error")
+        flash(said(exc.message), "error")
     else:
         if result.ok:
             flash(

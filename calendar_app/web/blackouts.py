@@ -18,6 +18,7 @@ from calendar_app.web import queries
 from calendar_app.web.feed import WALL_CLOCK, blackout_warning_texts
 from calendar_app.web.formatting import input_value, team_time, team_wall_clock
 from calendar_app.web.forms import ActionForm, BlackoutForm, channel_choices
+from calendar_app.web.i18n import said
 from calendar_app.web.pages import signed_in_user
 from calendar_app.web.query import page_query, required_range
 
@@ -98,7 +99,7 @@ def cancel_blackout(blackout_id: int) -> Response:
         blackouts.delete_blackout(session, signed_in_user(), blackout)
     except RuleError as exc:
         session.rollback()
-        flash(exc.message, "error")
+        flash(said(exc.message), "error")
         return redirect(url_for("web.blackouts"))
     flash(_("Blackout cancelled. What it already held stays held for review."), "success")
     return redirect(url_for("web.blackouts"))

@@ -124,7 +124,7 @@ def _report_html(report: MonthlyReport, *, for_pdf: bool = False) -> str:
 def _language() -> str | None:
     language = (request.args.get("lang") or "").strip()
     if language and language not in LANGUAGES:
-        raise InvalidInput("lang must be de or en", {"lang": "must be de or en"})
+        raise InvalidInput(_l("lang must be de or en"), {"lang": _l("must be de or en")})
     return language or None
 
 

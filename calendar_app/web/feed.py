@@ -25,6 +25,7 @@ from calendar_app.web.formatting import (
     team_timezone,
     team_wall_clock,
 )
+from calendar_app.web.i18n import page_locale
 from calendar_app.web.pages import signed_in_user
 from calendar_app.web.query import page_query, plan_filters, required_range, wall_clock_range
 
@@ -127,7 +128,8 @@ def reschedule(post_id: int) -> tuple[dict[str, Any], int]:
         return {"error": message, "message": message, "needs_confirmation": True}, 409
     except RuleError as exc:
         session.rollback()
-        return {"error": exc.message, "fields": exc.fields}, exc.status_code
+        message, fields = exc.said(page_locale())
+        return {"error": message, "fields": fields}, exc.status_code
     message = (
         _("Moved. It was approved, so it needs a new approval now.")
         if was_approved

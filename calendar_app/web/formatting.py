@@ -13,7 +13,8 @@ from flask import current_app, g, url_for
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
-from calendar_app.models import Department
+from calendar_app import audit
+from calendar_app.models import AuditEntry, Department
 from calendar_app.plain_text import one_line, shortened
 from calendar_app.query_args import EARLIEST_YEAR, LATEST_YEAR
 from calendar_app.timeutil import local
@@ -68,30 +69,6 @@ CONTACT_ROLE_LABELS = {
     "works_council": _l("Works council"),
     "other": _l("Other"),
 }
-
-ACTION_LABELS = {
-    "submit": _l("submitted for approval"),
-    "approve": _l("approved"),
-    "send_back": _l("sent back with a comment"),
-    "send_back_to_draft": _l("back to draft"),
-    "duplicate": _l("created from a template"),
-    "waive_alt_text": _l("images without alt text"),
-    "declare_crisis": _l("crisis declared"),
-    "request_lift": _l("lifting the crisis requested"),
-    "lift_crisis": _l("crisis lifted"),
-    "hold": _l("held by the crisis"),
-    "missed": _l("missed: too late to send"),
-    "acknowledge": _l("acknowledged the crisis"),
-    "release": _l("released after review"),
-    "discard": _l("discarded"),
-    "create_channel": _l("channel created"),
-    "create_campaign": _l("campaign created"),
-    "edit_campaign": _l("campaign changed"),
-    "import": _l("imported from a CSV file"),
-    "renew_feed": _l("calendar address renewed"),
-    "revoke_feed": _l("calendar address switched off"),
-}
-
 
 MOMENT_LABELS = {
     "alerted": _l("Early warning"),
@@ -190,7 +167,15 @@ def contact_role_label(role: str) -> str:
 
 
 def action_label(action: str) -> str:
-    return str(ACTION_LABELS.get(action, action))
+    return audit.action_label(action, _locale())
+
+
+def audit_subject(entry: AuditEntry) -> str:
+    return audit.subject_label(entry.subject_type, entry.subject_id, _locale())
+
+
+def audit_reason(reason: str | None) -> str:
+    return audit.reason_text(reason, _locale())
 
 
 def department_colour(department: Department | None) -> str:
@@ -268,6 +253,8 @@ FILTERS = {
     "role_label": role_label,
     "contact_role_label": contact_role_label,
     "action_label": action_label,
+    "audit_reason": audit_reason,
+    "audit_subject": audit_subject,
     "department_colour": department_colour,
     "colour_or_default": colour_or_default,
     "excerpt": excerpt,

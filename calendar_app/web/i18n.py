@@ -1,15 +1,21 @@
 """Languages: German (the default, the demo team's) and English, chosen per user.
 
 Dates and times are shown on the team's wall clock (CALENDAR_TIMEZONE) in the user's locale.
+The rules' words (`words.Text`: refusals, labels) are said in the page's language wherever a
+template shows them (the Jinja `finalize` hook); what leaves a template first — a flashed message,
+a JSON answer — goes through `said`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, current_app, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 from flask_login import current_user
 
 from calendar_app.accounts import LANGUAGES
+from calendar_app.words import Text, say
 
 DEFAULT_LOCALE = "de"
 
@@ -25,6 +31,17 @@ def select_locale() -> str:
     return DEFAULT_LOCALE
 
 
+def page_locale() -> str:
+    return str(get_locale() or DEFAULT_LOCALE)
+
+
+def said(value: Any) -> Any:
+    """`value` (a message, or a dict or list of them) in the page's language."""
+    if isinstance(value, Text | dict | list | tuple):
+        return say(value, page_locale())
+    return value  # most of what a template shows: no need to ask for the locale
+
+
 def select_timezone() -> str:
     return str(current_app.config["CALENDAR"].TIMEZONE)
 
@@ -32,3 +49,4 @@ def select_timezone() -> str:
 def init_babel(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    app.jinja_env.finalize = said

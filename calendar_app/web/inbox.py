@@ -23,6 +23,7 @@ from calendar_app.query_args import QueryArgs
 from calendar_app.timeutil import now_utc
 from calendar_app.web import queries
 from calendar_app.web.forms import ActionForm, text_problem
+from calendar_app.web.i18n import said
 from calendar_app.web.pages import signed_in_user
 
 # What the inbox's small forms send besides their CSRF token: all text, checked like every form's.
@@ -40,7 +41,7 @@ def _attempt(change: Any) -> bool:
         change()
     except RuleError as exc:
         db_session().rollback()
-        flash(exc.message, "error")
+        flash(said(exc.message), "error")
         return False
     return True
 
@@ -65,7 +66,7 @@ def inbox_page() -> tuple[str, int]:
         query.check()
         items = inbox.list_items(session, user, wanted)
     except RuleError as exc:
-        flash(exc.message, "error")
+        flash(said(exc.message), "error")
         items, status = [], exc.status_code
     now = now_utc()
     shown_alerts = list(alerts.list_alerts(session))[:10]

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user
 
 from calendar_app import (
+    audit,
     campaigns,
     comments,
     crisis,
@@ -33,6 +34,7 @@ from calendar_app.web import queries
 from calendar_app.web.formatting import (
     STATUS_LABELS,
     input_value,
+    midnight,
     post_path_prefix,
     team_timezone,
 )
@@ -197,8 +199,41 @@ def outbox() -> str:
 
 
 def audit_log() -> str:
+    """The audit log, newest first, filtered by who, what, which post and a period of days."""
     require_may_read_audit_log(signed_in_user())
-    return render_template("audit.html", entries=queries.audit_entries(db_session()))
+    session = db_session()
+    query = page_query()
+    who = query.text("who")
+    first, last = query.date("from"), query.date("to")
+    wanted = queries.AuditFilter(
+        actor=queries.SYSTEM_ACTOR if who == queries.SYSTEM_ACTOR else query.id("who"),
+        action=query.choice("action", audit.ACTION_LABELS),
+        post_id=query.id("post"),
+        start=midnight(first) if first is not None else None,
+        end=midnight(last + timedelta(days=1)) if last is not None else None,
+    )
+    before = query.id("before")
+    query.check()
+    page = queries.audit_entries(session, wanted, before=before)
+    locale = str(get_locale())
+    actions = sorted(
+        ((key, audit.action_label(key, locale)) for key in audit.ACTION_LABELS),
+        key=lambda pair: pair[1].casefold(),
+    )
+    filters = {k: v for k, v in request.args.items() if k != "before" and v}
+    return render_template(
+        "audit.html",
+        entries=page.entries,
+        older=page.older,
+        paged=before is not None,
+        filters=filters,
+        wanted=wanted,
+        first=first,
+        last=last,
+        actions=actions,
+        people=queries.audit_actors(session),
+        system=queries.SYSTEM_ACTOR,
+    )
 
 
 def notifications_page() -> str:

@@ -22,6 +22,7 @@ from calendar_app.web.forms import (
     comma_list,
     text_problem,
 )
+from calendar_app.web.i18n import said
 from calendar_app.web.pages import signed_in_user
 
 
@@ -169,7 +170,7 @@ def acknowledge() -> Response:
         escalation.acknowledge(session, signed_in_user(), crisis.current_crisis(session))
     except RuleError as exc:
         session.rollback()
-        flash(exc.message, "error")
+        flash(said(exc.message), "error")
     else:
         flash(_("Acknowledged: the crisis team sees that you know."), "success")
     return redirect(url_for("web.crisis") + "#acknowledgements")

@@ -21,6 +21,7 @@ from calendar_app.models import (
     Department,
     Post,
     PostStatus,
+    User,
 )
 from calendar_app.planning import list_posts, post_filters
 from calendar_app.search import search_posts
@@ -62,12 +63,65 @@ def published_deliveries(session: Session, limit: int = 200) -> Sequence[Deliver
     ).all()
 
 
-def audit_entries(session: Session, limit: int = 300) -> Sequence[AuditEntry]:
+AUDIT_PAGE_SIZE = 50
+SYSTEM_ACTOR = "system"  # the "who" filter's value for what the scheduler and the rules did
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit log shows: who (a person's id, or SYSTEM_ACTOR), which action, which
+    post, and a period [start, end)."""
+
+    actor: int | str | None = None
+    action: str | None = None
+    post_id: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: Sequence[AuditEntry]
+    older: int | None  # `before` for the next page of older entries; None: this is the last
+
+
+def audit_entries(
+    session: Session,
+    wanted: AuditFilter = AuditFilter(),
+    *,
+    before: int | None = None,
+    limit: int = AUDIT_PAGE_SIZE,
+) -> AuditPage:
+    """Newest first, one page at a time. The log only grows, so a page ends at an entry's id
+    (`before`): the next page starts after it, however many entries were written meanwhile."""
+    query = select(AuditEntry).options(joinedload(AuditEntry.actor))
+    if wanted.actor == SYSTEM_ACTOR:
+        query = query.where(AuditEntry.actor_id.is_(None))
+    elif wanted.actor is not None:
+        query = query.where(AuditEntry.actor_id == wanted.actor)
+    if wanted.action is not None:
+        query = query.where(AuditEntry.action == wanted.action)
+    if wanted.post_id is not None:
+        query = query.where(
+            AuditEntry.subject_type == "post", AuditEntry.subject_id == wanted.post_id
+        )
+    if wanted.start is not None:
+        query = query.where(AuditEntry.at >= wanted.start)
+    if wanted.end is not None:
+        query = query.where(AuditEntry.at < wanted.end)
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
+    rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)).all()
+    entries = rows[:limit]
+    return AuditPage(entries, entries[-1].id if len(rows) > limit else None)
+
+
+def audit_actors(session: Session) -> Sequence[User]:
+    """Everyone who has an entry in the log (the "who" filter's choices)."""
     return session.scalars(
-        select(AuditEntry)
-        .options(joinedload(AuditEntry.actor))
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-        .limit(limit)
+        select(User)
+        .where(User.id.in_(select(AuditEntry.actor_id).where(AuditEntry.actor_id.is_not(None))))
+        .order_by(User.name)
     ).all()
 
 
