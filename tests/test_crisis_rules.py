@@ -18,6 +18,7 @@ from calendar_app.models import AuditEntry
 from calendar_app.timeutil import iso_utc, now_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver, Reply
+from tests.support.web import signed_in
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -355,6 +356,21 @@ def test_a_release_without_a_time_after_the_lift_is_sent_on_the_next_pass(
     dispatch()
     dispatch()
     assert sent_post_ids(receiver) == [held["id"]]
+
+
+def test_the_post_page_shows_a_hold_only_while_it_lasts(
+    any_team: Team, held: dict[str, Any], receiver: Receiver, clock: Clock, dispatch: Any
+) -> None:
+    browser = signed_in(any_team, "planner")
+    assert "seit" in browser.get(f"/posts/{held['id']}").get_data(as_text=True)
+    lift(any_team)
+    assert any_team.admin.post(f"/posts/{held['id']}/release", json={}).status_code == 200
+    clock.advance(seconds=1)
+    dispatch()
+    assert any_team.post(held["id"])["status"] == "published"
+    page = browser.get(f"/posts/{held['id']}").get_data(as_text=True)
+    channels = page.split("<tbody>")[1].split("</tbody>")[0]
+    assert "seit" not in channels  # the held time is not shown as if it were still held
 
 
 @pytest.mark.parametrize("lifted", [False, True], ids=["during the crisis", "after the lift"])
