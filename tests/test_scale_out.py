@@ -224,7 +224,7 @@ def test_crisis_declared_at_random_moments_stops_every_scheduler(
     Retry-After; at a random moment a head declares a crisis while other people discard, edit,
     release and declare too. Zero in-scope requests after a declaration returned, zero twice,
     zero lost, nothing received that a person had taken out of the queue."""
-    trials = int(os.environ.get("CRISIS_TRIALS", "200"))
+    trials = int(os.environ.get("CRISIS_TRIALS", "100"))
     rng = random.Random(20151027)
     reply_rng = random.Random(1)
 
