@@ -647,6 +647,24 @@ def test_a_commit_whose_answer_was_lost_is_recognised_not_lost_or_repeated(
     assert any_team.post(post["id"])["status"] == "published"
 
 
+def test_a_slow_start_transaction_does_not_send_its_deliveries_back_unsent(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any
+) -> None:
+    """A start step whose transaction takes longer than `leave_within` (its commit stalled on a
+    loaded disk) still sends what it started, in the same pass: leaving in time counts from
+    the commit. Before, every delivery of the step went back to the queue and the pass ended
+    with them due and `scheduled` (attempts 0), pass after pass while the disk stayed slow."""
+    [post] = due_posts(any_team, webhook(any_team, receiver), 1)
+    dispatcher = make_dispatcher(any_team.app)
+    slow_commit = lambda: time.sleep(dispatcher.leave_within + 0.1)  # noqa: E731
+    with interleave.at("start.locked", slow_commit):
+        report = dispatcher.run_pass()
+    assert report.published == [first_delivery(post)]
+    assert report.released == []
+    assert receiver.counts_by_key() == {str(first_delivery(post)): 1}
+    assert any_team.post(post["id"])["status"] == "published"
+
+
 @pytest.mark.parametrize("config_overrides", [{"DISPATCH_CONCURRENCY": 1}])
 def test_a_delivery_ready_behind_a_sender_that_cannot_leave_in_time_goes_back_unsent(
     any_team: Team, receiver: Receiver, make_dispatcher: Any, background: Any

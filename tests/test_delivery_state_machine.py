@@ -238,7 +238,7 @@ def test_no_sequence_of_actions_breaks_the_guarantees(
             reviewed = self.delivery_ids(*crisis.REVIEWABLE) if person_acted == "release" else set()
             seen_before = len(self.receiver.snapshot())
             in_force_before = self.crisis_scope
-            self.dispatcher.run_pass()
+            report = self.dispatcher.run_pass()
             sent = self.receiver.snapshot()[seen_before:]
             # A crisis declared during the pass lets through only what was already on the wire.
             scope = in_force_before if person_acted == "declare" else self.crisis_scope
@@ -254,7 +254,8 @@ def test_no_sequence_of_actions_breaks_the_guarantees(
             seen["released_and_sent"] += sum(
                 1 for r in sent if int(r.idempotency_key) in self.ever_held
             )
-            self.check_nothing_due_is_left_behind(except_for=reviewed)
+            # A started send that could not leave in time went back unsent: the next pass's.
+            self.check_nothing_due_is_left_behind(except_for={*reviewed, *report.released})
 
         @rule(post_id=posts)
         def a_crisis_catches_a_planned_post(self, post_id) -> None:
