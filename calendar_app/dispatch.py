@@ -3,10 +3,11 @@ become free, record outcomes.
 
 A claim takes a batch, but only as many deliveries as there are free senders are started at a
 time (plus, while the channels answer fast, one ready behind each sender, which must leave within
-a quarter of a second or goes back unsent), each by the start step in claims.py, which checks the
-crisis once more in a transaction a declaration serialises against. So a claimed delivery waits
-for a sender as `claimed`, not on the wire, and a declaration holds it. Every request has a total
-deadline, and its lease covers that deadline, not a wait in a queue.
+a quarter of a second of its start's commit or goes back unsent), each by the start step in
+claims.py, which checks the crisis once more in a transaction a declaration serialises against.
+So a claimed delivery waits for a sender as `claimed`, not on the wire, and a declaration holds
+it. Every request has a total deadline, and its lease covers that deadline, not a wait in a
+queue.
 
 Outcomes that come in together are recorded in one transaction (a group commit), together with
 the start of the next deliveries; nothing is held open while a message is on the wire. A pass
@@ -271,7 +272,9 @@ class Dispatcher:
                 c.delivery_id for c in to_start if c.delivery_id not in started
             )
             deadline = step.started_at + self.send_seconds
-            leave_by = step.started_at + self.leave_within
+            # Leaving in time counts from the start's commit, not from before its transaction:
+            # a slow commit (a stalled disk) must not send every started delivery back unsent.
+            leave_by = time.monotonic() + self.leave_within
             for job in step.jobs:
                 on_wire[self.pool.submit(self._send, job, deadline, leave_by)] = job.claim
             finished = []

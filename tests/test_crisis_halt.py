@@ -392,6 +392,60 @@ def test_two_heads_release_and_discard_the_same_held_post(
     assert any_team.post(post["id"])["status"] == "discarded"
 
 
+def test_a_post_released_while_a_pass_is_under_way_goes_out_with_the_next_pass(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any
+) -> None:
+    """Case 3, the state machine's sequence: a post held by a crisis (a response to the crisis
+    went out meanwhile), the crisis lifted, and a head releases the held post while a pass has
+    claimed another and is about to start it. The release falls due after that claim: the pass
+    sends what it claimed, the next pass (a second later) the released post, each once. Nothing
+    is lost, nothing waits for a person, nothing goes out twice."""
+    channel = webhook(any_team, receiver, "karriere")
+    dispatcher = make_dispatcher(any_team.app)
+    # About the release, not about a sender too slow to take a request in time (a loaded
+    # machine): every started send leaves.
+    dispatcher.leave_within = 10.0
+    planned = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(minutes=4))
+    assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
+    assert any_team.post(planned["id"])["status"] == "held"
+    response = any_team.scheduled(
+        [channel["id"]],
+        at=now_utc() - timedelta(seconds=1),
+        author="head",
+        approver="head",
+        crisis_response=True,
+    )
+    dispatcher.run_pass()
+    assert any_team.post(response["id"])["status"] == "published", "a response goes out"
+    assert any_team.head.post("/crisis/lift", json={"note": "ruhig"}).status_code == 202
+    assert any_team.head2.post("/crisis/lift/confirm").status_code == 200
+    assert any_team.post(planned["id"])["status"] == "held", "lifting never publishes"
+    [later] = due_posts(any_team, channel, 1)
+
+    released = []
+
+    def release_now() -> None:
+        if not released:
+            answer = any_team.head.post(f"/posts/{planned['id']}/release", json={})
+            released.append(answer)
+
+    with interleave.at("start.before", release_now):
+        report = dispatcher.run_pass()
+
+    assert [answer.status_code for answer in released] == [200]
+    assert report.published == [first_delivery(later)], "the pass sends what it had claimed"
+    with get_db(any_team.app).transaction() as session:
+        waiting = session.get_one(Delivery, first_delivery(planned))
+        assert (waiting.status, waiting.attempts) == ("scheduled", 0)
+        assert waiting.due_at is not None
+        assert waiting.due_at <= now_utc(), "due: the next pass's"
+    dispatcher.run_pass()
+    assert receiver.counts_by_key() == {
+        str(first_delivery(post)): 1 for post in (response, later, planned)
+    }
+    assert any_team.post(planned["id"])["status"] == "published"
+
+
 # --- 4: a lease covers the send itself ------------------------------------------------------
 
 
@@ -590,6 +644,24 @@ def test_a_commit_whose_answer_was_lost_is_recognised_not_lost_or_repeated(
     assert report.lost == []
     assert "claim lost" not in caplog.text
     assert len(receiver.snapshot()) == 1
+    assert any_team.post(post["id"])["status"] == "published"
+
+
+def test_a_slow_start_transaction_does_not_send_its_deliveries_back_unsent(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any
+) -> None:
+    """A start step whose transaction takes longer than `leave_within` (its commit stalled on a
+    loaded disk) still sends what it started, in the same pass: leaving in time counts from
+    the commit. Before, every delivery of the step went back to the queue and the pass ended
+    with them due and `scheduled` (attempts 0), pass after pass while the disk stayed slow."""
+    [post] = due_posts(any_team, webhook(any_team, receiver), 1)
+    dispatcher = make_dispatcher(any_team.app)
+    slow_commit = lambda: time.sleep(dispatcher.leave_within + 0.1)  # noqa: E731
+    with interleave.at("start.locked", slow_commit):
+        report = dispatcher.run_pass()
+    assert report.published == [first_delivery(post)]
+    assert report.released == []
+    assert receiver.counts_by_key() == {str(first_delivery(post)): 1}
     assert any_team.post(post["id"])["status"] == "published"
 
 

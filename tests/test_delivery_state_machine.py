@@ -20,6 +20,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -232,9 +233,12 @@ def test_no_sequence_of_actions_breaks_the_guarantees(
         ) -> None:
             self.clock.advance(minutes=minutes)
             held_before = self.delivery_ids("held")
+            # What a head releases while the pass is under way falls due after the pass claimed:
+            # the next pass takes it (the scheduler ticks every second), not this one.
+            reviewed = self.delivery_ids(*crisis.REVIEWABLE) if person_acted == "release" else set()
             seen_before = len(self.receiver.snapshot())
             in_force_before = self.crisis_scope
-            self.dispatcher.run_pass()
+            report = self.dispatcher.run_pass()
             sent = self.receiver.snapshot()[seen_before:]
             # A crisis declared during the pass lets through only what was already on the wire.
             scope = in_force_before if person_acted == "declare" else self.crisis_scope
@@ -250,7 +254,8 @@ def test_no_sequence_of_actions_breaks_the_guarantees(
             seen["released_and_sent"] += sum(
                 1 for r in sent if int(r.idempotency_key) in self.ever_held
             )
-            self.check_nothing_due_is_left_behind()
+            # A started send that could not leave in time went back unsent: the next pass's.
+            self.check_nothing_due_is_left_behind(except_for={*reviewed, *report.released})
 
         @rule(post_id=posts)
         def a_crisis_catches_a_planned_post(self, post_id) -> None:
@@ -273,7 +278,10 @@ def test_no_sequence_of_actions_breaks_the_guarantees(
             assert self.delivery_ids("publishing") == set()
             assert self.delivery_ids("claimed") == set()
 
-        def check_nothing_due_is_left_behind(self) -> None:
+        def check_nothing_due_is_left_behind(self, except_for: Collection[int] = ()) -> None:
+            """Nothing lost: after a pass, every approved delivery that is due is in a visible
+            end state, except what a person put back into the queue during the pass, after its
+            claim (`except_for`): that is the next pass's, and its check covers it."""
             with self.db.transaction() as session:
                 stuck = session.scalars(
                     select(Delivery.id)
@@ -284,11 +292,13 @@ def test_no_sequence_of_actions_breaks_the_guarantees(
                         Delivery.due_at <= self.clock.now,
                     )
                 ).all()
-            assert stuck == []
+            assert [d for d in stuck if d not in except_for] == []
 
-        def delivery_ids(self, status: str) -> set[int]:
+        def delivery_ids(self, *statuses: str) -> set[int]:
             with self.db.transaction() as session:
-                return set(session.scalars(select(Delivery.id).where(Delivery.status == status)))
+                return set(
+                    session.scalars(select(Delivery.id).where(Delivery.status.in_(statuses)))
+                )
 
         def crisis_response_posts(self) -> set[int]:
             """Responses to the crisis in force: the only posts it lets through."""
