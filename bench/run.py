@@ -21,6 +21,7 @@ from bench.dispatching import raw_rate
 from bench.evaluation import evaluation_run
 from bench.listening import BURST, burst_run, listener_run
 from bench.networks import NETWORKS, network_runs
+from bench.results_cost import pass_ms, results_cost_run
 from bench.stats import median, percentile, spread
 from bench.trials import crisis_trials
 from bench.views import view_run
@@ -38,6 +39,7 @@ SECTIONS = (
     "trials",
     "views",
     "evaluation",
+    "results",
     "memory",
     "growth",
     "listening",
@@ -93,6 +95,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         "--campaign-posts", type=int, help="posts of the evaluated campaign (10000)"
     )
     parser.add_argument("--result-points", type=int, help="their result measurements (100000)")
+    parser.add_argument("--results-per-day", type=int, help="posts a day, results job (5)")
+    parser.add_argument("--results-days", type=int, help="days of published history (31)")
     parser.add_argument("--memory-deliveries", type=int, help="deliveries for peak RSS (10000)")
     parser.add_argument("--growth", help="stored posts for growth, comma-separated")
     parser.add_argument("--mentions", type=int, help="mentions waiting for the listener (10000)")
@@ -115,6 +119,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         "network_posts": (60, 300),
         "stored": (1000, 10000),
         "requests": (10, 30),
+        "results_per_day": (5, 5),
+        "results_days": (31, 31),
         "memory_deliveries": (1000, 10000),
         "campaign_posts": (1000, 10000),
         "result_points": (10000, 100000),
@@ -330,6 +336,64 @@ def main(argv: list[str] | None = None) -> int:
                 None,
             )
 
+        def do_results() -> None:
+            run = results_cost_run(dbs, per_day=args.results_per_day, days=args.results_days)
+            n, per_channel_day = run.per_day, "1 channel, 1 day"
+            day = (
+                f"{n} posts/day for {run.days} days ({run.watches} watches before it), 1 Mastodon "
+                f"channel on mastodon-mock, {run.passes} passes (1 a minute, clock moved 24 h)"
+            )
+            points = ", ".join(f"{k} {v}" for k, v in run.expected_by_point.items())
+            paths = ", ".join(f"{k} {v}" for k, v in sorted(run.by_path.items()))
+            table.add(
+                f"results job, {day}: requests sent in the day ({paths})",
+                str(run.requests),
+                f"expected {run.expected_requests} ({run.expected_measured} measurements x 2: "
+                f"verify_credentials + GET status)",
+                f"{run.requests / max(run.expected_requests, 1):.2f}x",
+                "= expected",
+                run.requests == run.expected_requests,
+            )
+            table.add(
+                f"results job, {day}: measurements written in the day ({run.postponed} postponed)",
+                str(run.measured),
+                f"expected {run.expected_measured} ({points}; steady state {n} x 4 = {4 * n})",
+                f"{run.measured / max(run.expected_measured, 1):.2f}x",
+                "= expected",
+                run.measured == run.expected_measured,
+            )
+            p50, top = pass_ms(run)
+            total = sum(run.job_seconds)
+            table.add(
+                f"results job, {day}: wall time inside the job, summed "
+                f"({run.busy_passes} passes measured something)",
+                f"{total:.2f} s ({run.busy_seconds:.2f} s in the passes that measured; pass "
+                f"p50 {p50:.1f} ms, max {top:.1f} ms)",
+                "24 h of clock",
+                f"{total / 86400:.4%}",
+                "-",
+                None,
+            )
+            table.add(
+                f"results job per channel per day ({per_channel_day} here; {n} posts/day: "
+                f"{4 * n} measurements/day in steady state, {8 * n} requests)",
+                f"{run.requests} requests, {run.measured} measurements, {total:.2f} s",
+                f"expected {run.expected_requests} requests, {run.expected_measured} measurements",
+                "-",
+                "-",
+                None,
+            )
+            table.add(
+                "results job: catch-up before the day (the history's first measurement, "
+                "not counted above)",
+                f"{run.catchup_requests} requests, {run.catchup_measured} measurements, "
+                f"{run.catchup_seconds:.2f} s",
+                "-",
+                "-",
+                "-",
+                None,
+            )
+
         def do_memory() -> None:
             run = _dispatch_run(dbs, receiver, engine="sqlite", processes=1,
                                 count=args.memory_deliveries)  # fmt: skip
@@ -387,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
             "trials": do_trials,
             "views": do_views,
             "evaluation": do_evaluation,
+            "results": do_results,
             "memory": do_memory,
             "growth": do_growth,
             "listening": do_listening,
@@ -406,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         f"people_trials={args.people_trials} "
         f"stored={args.stored} requests={args.requests} memory={args.memory_deliveries} "
         f"evaluation={args.campaign_posts}/{args.result_points} "
+        f"results={args.results_per_day}x{args.results_days}d "
         f"growth={args.growth} mentions={args.mentions}; {time.monotonic() - started:.0f} s"
     )
     return 0
