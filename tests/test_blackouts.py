@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from calendar_app.blackouts import send_reminders
+from calendar_app.blackouts import Announcing, list_blackouts, remind_upcoming, send_reminders
 from calendar_app.extensions import get_db
 from calendar_app.models import AuditEntry
 from calendar_app.timeutil import iso_utc
@@ -320,3 +320,43 @@ def test_dragging_a_post_into_a_blackout_warns(team: Team) -> None:
         f"/posts/{post['id']}/reschedule", json={"publish_at": "2031-11-22T09:00"}, headers=headers
     )
     assert "warnings" not in away.get_json()
+
+
+def test_the_listed_window_and_the_reminder_window_meet_their_edges_exactly(
+    any_team: Team,
+) -> None:
+    """A blackout is listed for a window it overlaps: one that ends exactly when the window
+    starts, or begins exactly when it ends, is not; one a microsecond inside is. A reminder goes
+    out for a blackout that begins exactly `remind_before` ahead, not a microsecond later, and
+    not for one that ended exactly now."""
+    team = any_team
+    tick = timedelta(microseconds=1)
+    day = datetime.fromisoformat("2031-06-10T00:00:00+00:00")
+    # Planned in another order than they begin: the list is by start, not by id.
+    early = plan_blackout(
+        team, day + timedelta(days=1) - tick, day + timedelta(days=2), name="Beginnt davor"
+    )
+    before = plan_blackout(team, day - timedelta(hours=2), day, name="Endet am Fensterbeginn")
+    inside = plan_blackout(team, day - timedelta(hours=2), day + tick, name="Reicht hinein")
+    after = plan_blackout(
+        team, day + timedelta(days=1), day + timedelta(days=2), name="Beginnt am Fensterende"
+    )
+    with get_db(team.app).transaction() as session:
+        listed = [b.id for b in list_blackouts(session, start=day, end=day + timedelta(days=1))]
+    assert listed == [inside["id"], early["id"]]  # in order of their start
+
+    remind = Announcing("Europe/Berlin", timedelta(hours=24))
+    with get_db(team.app).transaction() as session:
+        # `after` begins exactly 24 h ahead, `early` a microsecond sooner; `before` ends now,
+        # `inside` a microsecond later.
+        reminded = remind_upcoming(session, day, remind)
+    assert sorted(reminded) == sorted([inside["id"], early["id"], after["id"]])
+    with get_db(team.app).transaction() as session:
+        assert remind_upcoming(session, day, remind) == []  # once each
+    late = plan_blackout(
+        team, day + timedelta(days=1) + tick, day + timedelta(days=2), name="Knapp danach"
+    )
+    with get_db(team.app).transaction() as session:
+        assert remind_upcoming(session, day, remind) == []
+        assert remind_upcoming(session, day + tick, remind) == [late["id"]]
+    assert before["id"] not in reminded
