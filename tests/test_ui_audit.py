@@ -1,6 +1,6 @@
 """The audit log in a real browser (Debian's headless Chromium), in German and in English, on a
-laptop (1280 px) and on a phone (390 px), with the team of tests/test_ui_layout.py in the middle
-of a crisis. Screenshots go to build/screenshots/audit-log-<language>-<width>.png.
+laptop (1280 px) and on a phone (390 px), with the team of tests/support/crisis_team.py in the
+middle of a crisis. Screenshots go to build/screenshots/audit-log-<language>-<width>.png.
 
 On the phone each entry is a card: nothing scrolls sideways, neither the page nor the table, and
 no cell runs past the screen's edge. The action names are words in the reader's language, and
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.browser import WIDTHS
+from tests.support.crisis_team import CrisisTeam
 from tests.test_ui_browser import log_in, new_page, screenshot
-from tests.test_ui_layout import WIDTHS, Team
-from tests.test_ui_layout import browser as browser
-from tests.test_ui_layout import team as team
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 
@@ -39,8 +38,9 @@ WORDS = {
 
 @pytest.mark.parametrize("language", ["de", "en"])
 def test_the_audit_log_fits_a_phone_and_speaks_the_readers_language(
-    browser: object, team: Team, language: str
+    browser: object, crisis_team: CrisisTeam, language: str
 ) -> None:
+    team = crisis_team
     who = "admin" if language == "de" else "admin-en"
     for width, viewport in WIDTHS.items():
         page = new_page(browser, viewport)
