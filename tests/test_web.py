@@ -123,6 +123,40 @@ def test_wrong_login_says_so_and_starts_no_session(
     assert not is_logged_in(browser)
 
 
+def test_the_login_page_offers_german_and_english_and_keeps_the_choice(
+    browser: FlaskClient,
+) -> None:
+    german = browser.get("/login").get_data(as_text=True)
+    assert "Anmelden" in german
+    assert 'href="/login?lang=en"' in german
+    english = browser.get("/login?lang=en").get_data(as_text=True)
+    assert "Log in" in english
+    assert '<html lang="en">' in english
+    assert 'href="/login?lang=de"' in english
+    # A wrong password answers in the language chosen.
+    wrong = browser.post(
+        "/login?lang=en",
+        data={
+            "email": "x@nordhafen.example",
+            "password": "falsch",
+            "csrf_token": csrf_token(browser),
+        },
+    ).get_data(as_text=True)
+    assert "Anmelden" not in wrong
+    assert 'lang="en"' in wrong
+
+
+def test_every_page_names_the_apps_icon(browser: FlaskClient) -> None:
+    page = browser.get("/login").get_data(as_text=True)
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    icon = browser.get("/static/favicon.svg")
+    try:
+        assert icon.status_code == 200
+        assert icon.mimetype == "image/svg+xml"
+    finally:
+        icon.close()
+
+
 def test_right_login_goes_to_the_calendar(browser: FlaskClient) -> None:
     response = log_in(browser, "planner")
     assert response.status_code == 302

@@ -23,10 +23,13 @@ babel = Babel()
 
 
 def select_locale() -> str:
-    """The user's own choice; before login, what the browser asks for (German otherwise)."""
+    """The user's own choice; before login, the language chosen on the login page (`lang`), or
+    what the browser asks for (German otherwise)."""
     if current_user and current_user.is_authenticated and current_user.locale in LANGUAGES:
         return str(current_user.locale)
     if request:
+        if (chosen := request.args.get("lang")) in LANGUAGES:
+            return str(chosen)
         return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT_LOCALE
     return DEFAULT_LOCALE
 
