@@ -40,7 +40,7 @@ from calendar_app.permissions import (
     require_may_discard,
     require_reviewer,
 )
-from calendar_app.planning import derived_status, lock_post, settle_post_status
+from calendar_app.planning import derived_status, lock_post, settle_post_status, status_word
 from calendar_app.timeutil import check_aware, now_utc
 from calendar_app.words import Text, _l
 
@@ -417,13 +417,13 @@ def _nothing_to_release(session: Session, post: Post, deliveries: Sequence[Deliv
             "post %(post)s was already released by %(who_and_when)s; it is %(status)s now",
             post=post.id,
             who_and_when=audit.who_and_when(decided),
-            status=str(post.status),
+            status=status_word(post.status),
         )
     return _l(
         "post %(post)s has nothing to release: only held, missed, failed or unknown "
         "deliveries can be released (post status: %(status)s)",
         post=post.id,
-        status=str(post.status),
+        status=status_word(post.status),
     )
 
 

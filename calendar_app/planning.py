@@ -38,7 +38,7 @@ from calendar_app.permissions import (
 )
 from calendar_app.post_media import ImageChoice
 from calendar_app.timeutil import check_aware, now_utc
-from calendar_app.words import _l, joined
+from calendar_app.words import Text, _l, joined
 
 # Before approval a post's status is its place in the workflow; after, it is derived from its
 # deliveries (settle_post_status) so the calendar shows what most needs attention.
@@ -322,6 +322,24 @@ def current_overrides(post: Post) -> dict[int, str]:
 
 
 # An edit never takes a post out of a head's review: only a release or a discard does.
+# A post's status as a sentence says it ("this post is %(status)s"), in the reader's language.
+POST_STATUS_WORDS = {
+    PostStatus.DRAFT: _l("a draft"),
+    PostStatus.IN_REVIEW: _l("in review"),
+    PostStatus.SCHEDULED: _l("approved"),
+    PostStatus.HELD: _l("held"),
+    PostStatus.MISSED: _l("missed"),
+    PostStatus.UNKNOWN: _l("of unknown outcome"),
+    PostStatus.FAILED: _l("failed"),
+    PostStatus.PUBLISHED: _l("published"),
+    PostStatus.DISCARDED: _l("discarded"),
+}
+
+
+def status_word(status: str) -> Text | str:
+    return POST_STATUS_WORDS.get(status, status)  # type: ignore[call-overload]
+
+
 IN_REVIEW_BY_A_HEAD = {
     DeliveryStatus.HELD: _l("held"),
     DeliveryStatus.MISSED: _l("missed"),
@@ -594,7 +612,7 @@ def submit_post(session: Session, actor: User, post: Post) -> Post:
         raise Conflict(
             _l(
                 "only a draft can be submitted for approval; this post is %(status)s",
-                status=str(post.status),
+                status=status_word(post.status),
             )
         )
     post.status = PostStatus.IN_REVIEW
@@ -617,7 +635,7 @@ def send_back_post(session: Session, head: User, post: Post, *, comment: str) ->
         raise Conflict(
             _l(
                 "only a post in review can be sent back; this post is %(status)s",
-                status=str(post.status),
+                status=status_word(post.status),
             )
         )
     post.status = PostStatus.DRAFT
@@ -646,7 +664,7 @@ def approve_post(
         raise Conflict(
             _l(
                 "only a post in review can be approved; this post is %(status)s",
-                status=str(post.status),
+                status=status_word(post.status),
             )
         )
     channels = [d.channel for d in post.deliveries]

@@ -166,8 +166,8 @@ def _refusals(team: Team) -> list[tuple[str, Any, int, str, str]]:
             "a head approves a draft",
             lambda h: team.head.post(f"/posts/{draft['id']}/approve", headers=h),
             409,
-            "only a post in review can be approved; this post is draft",
-            "nur ein Beitrag in Prüfung kann freigegeben werden; dieser Beitrag ist draft",
+            "only a post in review can be approved; this post is a draft",
+            "nur ein Beitrag in Prüfung kann freigegeben werden; dieser Beitrag ist ein Entwurf",
         ),
         (
             "a head lifts a crisis that is not there",
