@@ -20,11 +20,10 @@ from calendar_app.models import Post
 from calendar_app.timeutil import now_utc
 from config import PROJECT_ROOT
 from tests.support.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     TEAM,
     LiveSite,
+    chromium,
     dispatch_pass,
 )
 
@@ -38,10 +37,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a de
 
 @pytest.fixture(scope="module")
 def browser(live_site: LiveSite) -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def new_page(browser: object, viewport: dict[str, int] = LAPTOP, locale: str = "de-DE") -> object:

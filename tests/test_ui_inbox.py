@@ -14,16 +14,18 @@ import pytest
 from sqlalchemy import select
 
 from calendar_app import planning
-from calendar_app.accounts import create_user
 from calendar_app.channels import create_channel
 from calendar_app.db import Database
 from calendar_app.listening import alerts, inbox
 from calendar_app.listening.mastodon import Heard
-from calendar_app.migrate import upgrade
 from calendar_app.models import Crisis, Department, InboxItem, Post, SpikeAlert
 from calendar_app.timeutil import now_utc
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, LiveSite, need_chromium
-from tests.support.server import serving
+from tests.support.browser import (
+    LiveSite,
+    chromium,
+    create_team,
+    site_of,
+)
 from tests.test_ui_browser import PHONE, log_in, new_page, screenshot
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
@@ -50,18 +52,16 @@ def prepare(database_url: str) -> tuple[dict[str, int], int, int, int, int]:
     try:
         with db.transaction() as session:
             service = session.scalars(select(Department).filter_by(slug="customer-service")).one()
-            people = {
-                who: create_user(
-                    session, f"{who}@nordhafen.example", role=role, password=PASSWORD, name=name
-                )
-                for who, role, name in [
+            people = create_team(
+                session,
+                [
                     ("planner", "planner", "Lena Hoffmann"),
                     ("service", "planner", "Murat Demir"),
                     ("head", "head", "Katrin Albers"),
                     ("head-en", "head", "Sam Whitfield"),
                     ("admin", "admin", "Jana Petersen"),
-                ]
-            }
+                ],
+            )
             people["head-en"].locale = "en"
             people["service"].departments.append(service)
             mastodon = create_channel(
@@ -121,22 +121,16 @@ def prepare(database_url: str) -> tuple[dict[str, int], int, int, int, int]:
 
 @pytest.fixture(scope="module")
 def evening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evening]:
-    need_chromium()
-    folder = tmp_path_factory.mktemp("inbox")
-    database_url = f"sqlite:///{folder}/calendar.db"
-    upgrade(database_url)
-    channels, alert_id, question_id, service_id, cheerful = prepare(database_url)
-    with serving(folder, database_url) as (url, _env):
+    with site_of(tmp_path_factory, "inbox", prepare) as (url, database_url, _env, prepared):
+        channels, alert_id, question_id, service_id, cheerful = prepared
         yield Evening(LiveSite(url, database_url, channels), alert_id, question_id, service_id,
                       cheerful)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def browser(evening: Evening) -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_the_inbox_hands_over_answers_and_declares_from_the_alert(

@@ -12,10 +12,13 @@ from PIL import Image
 from sqlalchemy import select
 
 from calendar_app.db import Database
-from calendar_app.migrate import upgrade
 from calendar_app.models import Post
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LiveSite, need_chromium, seed
-from tests.support.server import serving
+from tests.support.browser import (
+    LiveSite,
+    chromium,
+    seed,
+    site_of,
+)
 from tests.test_ui_browser import PHONE, log_in, new_page, screenshot
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
@@ -24,21 +27,14 @@ SIDEWAYS = "document.documentElement.scrollWidth <= window.innerWidth"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    need_chromium()
-    folder = tmp_path_factory.mktemp("media-browser")
-    database_url = f"sqlite:///{folder}/calendar.db"
-    upgrade(database_url)
-    channels = seed(database_url)
-    with serving(folder, database_url) as (url, _env):
+    with site_of(tmp_path_factory, "media-browser", seed) as (url, database_url, _env, channels):
         yield LiveSite(url, database_url, channels)
 
 
 @pytest.fixture(scope="module")
 def browser(site: LiveSite) -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_a_planner_adds_an_image_with_alt_text_on_a_phone(

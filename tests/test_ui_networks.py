@@ -16,13 +16,16 @@ from sqlalchemy import select, update
 
 from calendar_app.db import Database
 from calendar_app.dispatch import Dispatcher
-from calendar_app.migrate import upgrade
 from calendar_app.models import Delivery, Post
 from calendar_app.timeutil import now_utc
 from config import Config
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LiveSite, need_chromium, seed
+from tests.support.browser import (
+    LiveSite,
+    chromium,
+    seed,
+    site_of,
+)
 from tests.support.mastodon import MastodonServer
-from tests.support.server import serving
 from tests.test_mastodon import mastodon_server  # noqa: F401 (a fixture)
 from tests.test_ui_browser import PHONE, log_in, new_page, screenshot
 
@@ -35,21 +38,14 @@ ALT = "Feuerwerk über dem Hafenbecken"
 def site(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[LiveSite, dict[str, str]]]:
-    need_chromium()
-    folder = tmp_path_factory.mktemp("networks-browser")
-    database_url = f"sqlite:///{folder}/calendar.db"
-    upgrade(database_url)
-    channels = seed(database_url)
-    with serving(folder, database_url) as (url, env):
+    with site_of(tmp_path_factory, "networks-browser", seed) as (url, database_url, env, channels):
         yield LiveSite(url, database_url, channels), env
 
 
 @pytest.fixture(scope="module")
 def browser(site: tuple[LiveSite, dict[str, str]]) -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_a_mastodon_post_with_an_image_from_the_channel_to_the_live_status(

@@ -22,14 +22,16 @@ import pytest
 from sqlalchemy import select
 
 from calendar_app import planning
-from calendar_app.accounts import create_user
 from calendar_app.channels import create_channel
 from calendar_app.db import Database
-from calendar_app.migrate import upgrade
 from calendar_app.models import Delivery, Department, Post
 from calendar_app.timeutil import now_utc
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, LiveSite, need_chromium
-from tests.support.server import serving
+from tests.support.browser import (
+    LiveSite,
+    chromium,
+    create_team,
+    site_of,
+)
 from tests.test_ui_browser import SCREENSHOTS, log_in, log_out, new_page
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
@@ -58,17 +60,15 @@ def seed(database_url: str) -> dict[str, int]:
     try:
         with db.transaction() as session:
             marketing = session.scalars(select(Department).filter_by(slug="marketing")).one()
-            people = {
-                who: create_user(
-                    session, f"{who}@nordhafen.example", role=role, password=PASSWORD, name=name
-                )
-                for who, role, name in [
+            people = create_team(
+                session,
+                [
                     ("planner", "planner", "Lena Hoffmann"),
                     ("head", "head", "Katrin Albers"),
                     ("head2", "head", "Tobias Brandt"),
                     ("admin", "admin", "Jana Petersen"),
-                ]
-            }
+                ],
+            )
             people["planner"].departments.append(marketing)
             channels = {
                 "x": create_channel(
@@ -97,21 +97,14 @@ def seed(database_url: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSite, dict[str, str]]]:
-    need_chromium()
-    folder = tmp_path_factory.mktemp("playbook")
-    database_url = f"sqlite:///{folder}/calendar.db"
-    upgrade(database_url)
-    channels = seed(database_url)
-    with serving(folder, database_url) as (url, env):
-        yield (LiveSite(url, database_url, channels), env)
+    with site_of(tmp_path_factory, "playbook", seed) as (url, database_url, env, channels):
+        yield LiveSite(url, database_url, channels), env
 
 
 @pytest.fixture(scope="module")
 def browser(site: tuple[LiveSite, dict[str, str]]) -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def scheduler_once(env: dict[str, str]) -> str:

@@ -19,10 +19,13 @@ from sqlalchemy import select
 from calendar_app.accounts import create_user
 from calendar_app.channels import create_channel
 from calendar_app.db import Database
-from calendar_app.migrate import upgrade
 from calendar_app.models import Department
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, LiveSite, need_chromium
-from tests.support.server import serving
+from tests.support.browser import (
+    PASSWORD,
+    LiveSite,
+    chromium,
+    site_of,
+)
 from tests.test_ui_browser import PHONE, log_in, new_page, screenshot
 from tests.test_x_counting import WEIGHTED
 
@@ -90,21 +93,14 @@ WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('main *')]
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    need_chromium()
-    folder = tmp_path_factory.mktemp("preview")
-    database_url = f"sqlite:///{folder}/calendar.db"
-    upgrade(database_url)
-    channels = seed(database_url)
-    with serving(folder, database_url) as (url, _env):
+    with site_of(tmp_path_factory, "preview", seed) as (url, database_url, _env, channels):
         yield LiveSite(url, database_url, channels)
 
 
 @pytest.fixture(scope="module")
 def browser(site: LiveSite) -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def card(page: object, network: str, channel: int | None = None) -> object:

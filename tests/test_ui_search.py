@@ -14,18 +14,15 @@ from calendar_app import planning
 from calendar_app.accounts import create_user
 from calendar_app.channels import create_channel
 from calendar_app.db import Database
-from calendar_app.migrate import upgrade
 from calendar_app.models import Department, Post
 from calendar_app.timeutil import now_utc
 from tests.support.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     TEAM,
     LiveSite,
-    need_chromium,
+    chromium,
+    site_of,
 )
-from tests.support.server import serving
 from tests.test_ui_browser import PHONE, log_in, new_page, screenshot
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
@@ -92,21 +89,14 @@ def seed(database_url: str) -> tuple[datetime, dict[str, int]]:
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    need_chromium()
-    folder = tmp_path_factory.mktemp("search")
-    database_url = f"sqlite:///{folder}/calendar.db"
-    upgrade(database_url)
-    day, ids = seed(database_url)
-    with serving(folder, database_url) as (url, _env):
+    with site_of(tmp_path_factory, "search", seed) as (url, database_url, _env, (day, ids)):
         yield Plan(LiveSite(url, database_url, {}), day, ids)
 
 
 @pytest.fixture(scope="module")
 def browser(plan: Plan) -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def fits(page: object, name: str) -> None:

@@ -14,14 +14,17 @@ import pytest
 from sqlalchemy import select, update
 
 from calendar_app import crisis, planning
-from calendar_app.accounts import create_user
 from calendar_app.channels import create_channel
 from calendar_app.db import Database
-from calendar_app.migrate import upgrade
 from calendar_app.models import Delivery, Department, Post
 from calendar_app.timeutil import now_utc
-from tests.support.browser import PASSWORD, TEAM, LiveSite, dispatch_pass, need_chromium
-from tests.support.server import serving
+from tests.support.browser import (
+    TEAM,
+    LiveSite,
+    create_team,
+    dispatch_pass,
+    site_of,
+)
 
 HELD = "Baustellen-Update Hafenstraße"
 APPROVED = "Sommerfest im Stadtpark: Programm und Anfahrt mit Bus und Bahn"
@@ -48,17 +51,15 @@ def plan(database_url: str) -> tuple[dict[str, int], datetime, int, int]:
         with db.transaction() as session:
             marketing = session.scalars(select(Department).filter_by(slug="marketing")).one()
             pr = session.scalars(select(Department).filter_by(slug="pr")).one()
-            people = {
-                who: create_user(
-                    session, f"{who}@nordhafen.example", role=role, password=PASSWORD, name=name
-                )
-                for who, role, name in [
+            people = create_team(
+                session,
+                [
                     ("planner", "planner", "Lena Hoffmann"),
                     ("head", "head", "Katrin Albers"),
                     ("admin", "admin", "Jana Petersen"),
                     ("admin-en", "admin", "Sam Whitfield"),
-                ]
-            }
+                ],
+            )
             people["admin-en"].locale = "en"
             people["planner"].departments.append(marketing)
             admin = people["admin"]
@@ -123,12 +124,8 @@ def plan(database_url: str) -> tuple[dict[str, int], datetime, int, int]:
 
 @pytest.fixture(scope="module")
 def crisis_team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrisisTeam]:
-    need_chromium()
-    folder = tmp_path_factory.mktemp("layout")
-    database_url = f"sqlite:///{folder}/calendar.db"
-    upgrade(database_url)
-    channels, day, held_post, approved_post = plan(database_url)
-    with serving(folder, database_url) as (url, _env):
+    with site_of(tmp_path_factory, "layout", plan) as (url, database_url, _env, planned):
+        channels, day, held_post, approved_post = planned
         site = LiveSite(url, database_url, channels)
         dispatch_pass(site, day + timedelta(minutes=5))  # the crisis holds the first post
         yield CrisisTeam(site, day, held_post, approved_post)
