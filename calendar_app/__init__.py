@@ -105,5 +105,6 @@ def register_protections(app: Flask, config: Config) -> None:
 
 def register_errorhandlers(app: Flask) -> None:
     from calendar_app.api.errors import register as register_api_errors
+    from calendar_app.web import http_error_page
 
-    register_api_errors(app)
+    register_api_errors(app, pages=http_error_page)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from calendar_app.words import Text, joined, say
+from flask import has_request_context, request
+from werkzeug.exceptions import HTTPException
+
+from calendar_app.words import Text, _l, joined, say
 
 
 def listed(problems: Mapping[str, str], between: str = " ") -> Text:
@@ -54,3 +57,31 @@ class MalformedRequest(RuleError):
     """The request itself cannot be read (e.g. malformed JSON)."""
 
     status_code = 400
+
+
+# The answers of the HTTP layer itself (an unknown address, a method an address does not take, a
+# missing token), in words for the reader; an exception raised with words of its own keeps them.
+HTTP_WORDS: dict[int, Text] = {
+    400: _l("This request cannot be read."),
+    401: _l("Sign in first: this needs a valid API token."),
+    403: _l("You may not do this."),
+    404: _l("There is nothing at this address."),
+    413: _l("What you sent is too large."),
+    415: _l("This address does not take that kind of content."),
+    500: _l("Something went wrong on our side; it has been logged."),
+}
+
+
+def http_words(exc: HTTPException) -> str:
+    """What an HTTP error says to a person: its own words if it was raised with some, else the
+    catalogue's for its code (405 names the methods the address takes)."""
+    if exc.description is not None and exc.description != type(exc).description:
+        return exc.description
+    allowed = getattr(exc, "valid_methods", None)
+    if exc.code == 405 and allowed:
+        return _l(
+            "This address does not take %(method)s; it takes %(allowed)s.",
+            method=request.method if has_request_context() else "this method",
+            allowed=", ".join(sorted(allowed)),
+        )
+    return HTTP_WORDS.get(exc.code or 500, exc.name)

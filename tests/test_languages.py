@@ -361,3 +361,37 @@ def test_an_unreadable_query_parameter_is_explained_in_the_asked_language(team: 
     assert problem.startswith("muss eines davon sein: draft, in_review")
     english = team.head.get("/posts?status=bald")
     assert english.get_json()["fields"]["status"].startswith("must be one of draft, in_review")
+
+
+def test_the_http_layers_own_answers_speak_the_asked_language(team: Team) -> None:
+    """A missing token, an unknown address, a method an address does not take: in words, in the
+    language asked for; English without one (the contract's words)."""
+    client = team.app.test_client()
+    german = {"Accept-Language": "de"}
+    missing = client.get("/api/v1/posts", headers=german)
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert missing.get_json()["error"].startswith("Bearer-Token fehlt")
+    revoked = client.get("/api/v1/posts", headers={**german, "Authorization": "Bearer nope"})
+    assert revoked.get_json()["error"] == "ungültiges oder widerrufenes API-Token"
+    assert client.get("/api/v1/posts").get_json()["error"].startswith("missing bearer token")
+
+    nowhere = team.head.get("/nowhere", headers=german)
+    assert (nowhere.status_code, nowhere.get_json()["error"]) == (
+        404,
+        "Unter dieser Adresse gibt es nichts.",
+    )
+    assert team.head.get("/nowhere").get_json()["error"] == "There is nothing at this address."
+    wrong_method = team.head.put("/crisis", json={}, headers=german)
+    assert wrong_method.status_code == 405
+    assert "POST" in wrong_method.headers["Allow"]
+    said = wrong_method.get_json()["error"]
+    assert said.startswith("Diese Adresse nimmt kein PUT an; sie nimmt ")
+    assert "POST" in said
+
+    browser = _signed_in(team, "planner", "de")
+    page = browser.get("/no-such-page")
+    assert page.status_code == 404
+    assert "Unter dieser Adresse gibt es nichts." in page.get_data(as_text=True)
+    english = _signed_in(team, "head", "en").get("/no-such-page").get_data(as_text=True)
+    assert "There is nothing at this address." in english

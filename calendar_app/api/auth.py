@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from calendar_app.accounts import record_token_use, token_for, user_for_token
 from calendar_app.extensions import db_session, get_db
 from calendar_app.models import ApiToken, User
+from calendar_app.words import _l
 
 log = logging.getLogger(__name__)
 
@@ -19,14 +20,14 @@ def authenticate_request() -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+        raise Unauthorized(_l("missing bearer token: send 'Authorization: Bearer <token>'"))
     session = db_session()
     api_token = token_for(session, token.strip())
     if api_token is not None:
         g.api_token_id = api_token.id
     user = user_for_token(session, token.strip())
     if user is None:
-        raise Unauthorized("invalid or revoked API token")
+        raise Unauthorized(_l("invalid or revoked API token"))
     g.api_user = user
 
 

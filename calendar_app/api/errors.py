@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Flask, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from calendar_app.errors import RuleError
-from calendar_app.words import LANGUAGES
+from calendar_app.errors import RuleError, http_words
+from calendar_app.words import LANGUAGES, _l, say
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
@@ -29,16 +31,21 @@ def answer_locale() -> str:
     return "en"
 
 
-def register(app: Flask) -> None:
+def register(
+    app: Flask, pages: Callable[[HTTPException], ResponseReturnValue] | None = None
+) -> None:
+    """JSON errors for the API; any other address's HTTP errors go to `pages` (the web's error
+    page) when given."""
+
     @app.errorhandler(RuleError)
     def _rule_error(exc: RuleError) -> Response:
         return error_response(exc.status_code, *exc.said(answer_locale()))
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response | HTTPException:
+    def _http_error(exc: HTTPException) -> ResponseReturnValue | HTTPException:
         if not request.path.startswith(API_PREFIX):
-            return exc
-        response = error_response(exc.code or 500, exc.description or exc.name)
+            return pages(exc) if pages is not None else exc
+        response = error_response(exc.code or 500, say(http_words(exc), answer_locale()))
         if exc.code == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="calendar_app"'
         if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
@@ -49,5 +56,7 @@ def register(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response | tuple[str, int]:
         log.exception("unexpected error on %s %s", request.method, request.path)
         if request.path.startswith(API_PREFIX):
-            return error_response(500, "internal error; it has been logged")
+            return error_response(
+                500, say(_l("internal error; it has been logged"), answer_locale())
+            )
         return "Internal error; it has been logged.", 500

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from calendar_app.crisis import current_crisis
-from calendar_app.errors import RuleError
+from calendar_app.errors import RuleError, http_words
 from calendar_app.extensions import db_session, login_manager
 from calendar_app.listening.alerts import open_alerts
 from calendar_app.models import User
@@ -336,7 +336,12 @@ def _rule_error(exc: RuleError) -> Any:
     return render_template("error.html", code=exc.status_code, message=exc.message), exc.status_code
 
 
-@web.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> tuple[str, int]:
+def http_error_page(exc: HTTPException) -> tuple[str, int]:
+    """An HTTP error as one of the app's pages, in the reader's language, with the menu when
+    signed in: also for an address no page has, which the blueprint's own hooks never see."""
     code = exc.code or 500
-    return render_template("error.html", code=code, message=exc.description), code
+    shell = {} if request.blueprint == web.name else _page_context()
+    return render_template("error.html", code=code, message=http_words(exc), **shell), code
+
+
+web.register_error_handler(HTTPException, http_error_page)
