@@ -47,10 +47,11 @@ from calendar_app.db import locks_rows
 from calendar_app.listening.alerts import alerts_to_hold, hold_for_alerts, must_hold_for_alerts
 from calendar_app.models import Crisis, Delivery, DeliveryStatus, Post, PostStatus
 from calendar_app.planning import settle_post_status
+from calendar_app.words import _l
 
 log = logging.getLogger(__name__)
 
-LEASE_EXPIRED = (
+LEASE_EXPIRED = _l(
     "the sender stopped while publishing (its lease expired): it may or may not have gone out. "
     "Check the channel, then release or discard."
 )
@@ -299,9 +300,12 @@ def set_aside_missed(session: Session, now: datetime, missed_after: timedelta) -
             held_at=now,
             held_by_crisis_id=None,
             claim_token=None,
-            error=(
-                f"not sent: its time had passed by more than {minutes} minutes when the "
-                "scheduler found it. Release it (now or at a new time) or discard it."
+            **Delivery.error_values(
+                _l(
+                    "not sent: its time had passed by more than %(minutes)s minutes when the "
+                    "scheduler found it. Release it (now or at a new time) or discard it.",
+                    minutes=minutes,
+                )
             ),
         )
         .returning(Delivery.id, Delivery.post_id)
@@ -348,7 +352,9 @@ def expire_leases(session: Session, now: datetime) -> list[int]:
     rows = session.execute(
         update(Delivery)
         .where(Delivery.id.in_(select(expired.c.id)), Delivery.status == DeliveryStatus.PUBLISHING)
-        .values(status=DeliveryStatus.UNKNOWN, error=LEASE_EXPIRED, claim_token=None)
+        .values(
+            status=DeliveryStatus.UNKNOWN, **Delivery.error_values(LEASE_EXPIRED), claim_token=None
+        )
         .returning(Delivery.id, Delivery.post_id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -463,13 +469,17 @@ def record_retry(session: Session, claim: Claim, reason: str, retry_at: datetime
         "retry",
         status=_unless_withdrawn(DeliveryStatus.SCHEDULED),
         due_at=case((Delivery.withdrawn_at.is_not(None), None), else_=retry_at),
-        error=reason,
+        **Delivery.error_values(reason),
     )
 
 
 def record_failed(session: Session, claim: Claim, reason: str) -> bool:
     return _record(
-        session, claim, "failed", status=_unless_withdrawn(DeliveryStatus.FAILED), error=reason
+        session,
+        claim,
+        "failed",
+        status=_unless_withdrawn(DeliveryStatus.FAILED),
+        **Delivery.error_values(reason),
     )
 
 

@@ -41,6 +41,7 @@ from calendar_app.models import Channel, Delivery, Post, PostMedia
 from calendar_app.networks.base import MediaFile
 from calendar_app.publishers import Message, Outcome, build_publishers
 from calendar_app.timeutil import now_utc
+from calendar_app.words import _l, _n
 from config import Config
 
 log = logging.getLogger(__name__)
@@ -432,13 +433,22 @@ class Dispatcher:
             delay = retry_delay(
                 claim.attempts, self.config.WEBHOOK_BACKOFF_SECONDS, outcome.retry_after
             )
-            reason = f"attempt {claim.attempts} failed: {outcome.detail}; retrying"
+            reason = _l(
+                "attempt %(attempt)s failed: %(reason)s; retrying",
+                attempt=claim.attempts,
+                reason=outcome.detail,
+            )
             return "retried", claims.record_retry(
                 session, claim, reason, now + timedelta(seconds=delay)
             )
-        reason = outcome.detail or "failed"
+        reason = outcome.detail or _l("failed")
         if outcome.status == "retry":
-            reason = f"gave up after {claim.attempts} attempts: {reason}"
+            reason = _n(
+                "gave up after %(count)s attempt: %(reason)s",
+                "gave up after %(count)s attempts: %(reason)s",
+                claim.attempts,
+                reason=reason,
+            )
         recorded = claims.record_failed(session, claim, reason)
         if recorded and outcome.tell_owners:
             tell_channel_keepers(session, claim.channel_id, claim.post_id, reason)

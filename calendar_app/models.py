@@ -31,6 +31,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from calendar_app.timeutil import check_aware, now_utc
+from calendar_app.words import said_again, words_of
 
 # The largest id an integer column holds; a bigger number names nothing that exists.
 MAX_ID = 2**31 - 1
@@ -439,6 +440,9 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None]
     published_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # The error as words to say again in the reader's language (words.Text.stored); the API
+    # answers `error` in English.
+    error_words: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     held_by_crisis_id: Mapped[int | None] = mapped_column(ForeignKey("crises.id"))
     # The blackout date it fell due in, when that is what held it.
     held_by_blackout_id: Mapped[int | None] = mapped_column(
@@ -471,6 +475,17 @@ class Delivery(Base):
     def text(self) -> str:
         """What this channel receives."""
         return self.body_override or self.post.body
+
+    @staticmethod
+    def error_values(reason: str) -> dict[str, Any]:
+        """The columns an error is written to: the English, and its words when it has some."""
+        return {"error": str(reason), "error_words": words_of(reason)}
+
+    @property
+    def error_in_words(self) -> str | None:
+        """The error for a page: in the reader's language when its words were kept with it (and
+        still match it: whoever changes `error` without words leaves them stale)."""
+        return said_again(self.error, self.error_words)
 
 
 class Crisis(Base):

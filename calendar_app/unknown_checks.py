@@ -31,10 +31,11 @@ from calendar_app.networks.base import FoundPost, Message, NetworkError, Network
 from calendar_app.planning import settle_post_status
 from calendar_app.publishers import NETWORK_KINDS, Publisher
 from calendar_app.timeutil import now_utc
+from calendar_app.words import _l
 
 log = logging.getLogger(__name__)
 
-NOT_FOUND = "not found on the network: check the account, then release or discard"
+NOT_FOUND = _l("not found on the network: check the account, then release or discard")
 # How long one check may hold a delivery; past it another scheduler may check it again.
 CHECK_LEASE = timedelta(minutes=2)
 BATCH = 20
@@ -137,7 +138,7 @@ def _record_not_found(session: Session, check: _Check, reason: str) -> bool:
     result = session.execute(
         update(Delivery)
         .where(*_mine(check))
-        .values(error=reason, claim_token=None, lease_until=None)
+        .values(**Delivery.error_values(reason), claim_token=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
@@ -176,7 +177,10 @@ def check_unknown_deliveries(
                 )
             except NetworkError as exc:
                 if exc.final:
-                    outcome = ("not_found", f"{NOT_FOUND} (could not look: {exc.reason})")
+                    outcome = (
+                        "not_found",
+                        _l("%(found)s (could not look: %(why)s)", found=NOT_FOUND, why=exc.reason),
+                    )
                 else:
                     outcome = ("postponed", exc.reason)
             else:
@@ -187,7 +191,7 @@ def check_unknown_deliveries(
                 assert isinstance(detail, FoundPost)
                 recorded = _record_found(session, check, detail)
             elif label == "not_found":
-                recorded = _record_not_found(session, check, str(detail))
+                recorded = _record_not_found(session, check, cast(str, detail))
             else:
                 _postpone(session, check)
                 recorded = True

@@ -117,6 +117,22 @@ def say(value: Any, locale: str | None) -> Any:
     return value
 
 
+def words_of(value: object) -> dict[str, Any] | None:
+    """What to keep beside a stored English string so it can be said again (`said_again`)."""
+    return value.stored() if isinstance(value, Text) else None
+
+
+def said_again(english: str | None, words: Mapping[str, Any] | None) -> str | None:
+    """The stored English as a `Text` again when its words were kept and still match it."""
+    if english is None or not words:
+        return english
+    try:
+        text = Text.from_stored(words)
+    except (KeyError, TypeError, ValueError):
+        return english
+    return text if text == english else english
+
+
 def known_locale(locale: str | None) -> str:
     return locale if locale in LANGUAGES else DEFAULT_LOCALE
 

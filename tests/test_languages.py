@@ -26,7 +26,8 @@ from calendar_app.extensions import get_db
 from calendar_app.models import AuditEntry, User
 from calendar_app.timeutil import iso_utc, now_utc
 from calendar_app.web import queries
-from tests.conftest import Team
+from tests.conftest import Clock, Team
+from tests.support.receiver import Receiver, Reply
 from tests.test_security import log_in
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -395,3 +396,46 @@ def test_the_http_layers_own_answers_speak_the_asked_language(team: Team) -> Non
     assert "Unter dieser Adresse gibt es nichts." in page.get_data(as_text=True)
     english = _signed_in(team, "head", "en").get("/no-such-page").get_data(as_text=True)
     assert "There is nothing at this address." in english
+
+
+def test_why_a_send_failed_is_said_in_the_readers_language_and_kept_in_english_for_the_api(
+    team: Team, receiver: Receiver, make_dispatcher: Any, clock: Clock
+) -> None:
+    """The receiver answers 503 twice, then 400: the delivery's reason reads in German on the
+    post page, while the API keeps the English words of the contract."""
+    answers = iter([503, 503, 400])
+    receiver.reply = lambda _r: Reply(next(answers))
+    config = {"url": receiver.url, "secret": "s3cret"}
+    channel = team.channel("Hook", kind="webhook", config=config)["id"]
+    post = team.scheduled([channel], at=clock.now)
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    dispatcher.run_pass()
+    retrying = team.post(post["id"])["deliveries"][0]
+    assert retrying["error"] == (
+        "attempt 1 failed: receiver answered HTTP 503 Service Unavailable; retrying"
+    )
+    german = _signed_in(team, "planner", "de").get(f"/posts/{post['id']}").get_data(as_text=True)
+    assert (
+        "Versuch 1 fehlgeschlagen: Empfänger antwortete mit HTTP 503 Service Unavailable; "
+        "wird erneut versucht" in german
+    )
+    for _ in range(2):  # the second 503, then the 400
+        clock.advance(minutes=1)
+        dispatcher.run_pass()
+    failed = team.post(post["id"])["deliveries"][0]
+    assert failed["error"] == "receiver answered HTTP 400 Bad Request"
+    german = _signed_in(team, "planner", "de").get(f"/posts/{post['id']}").get_data(as_text=True)
+    assert "Empfänger antwortete mit HTTP 400 Bad Request" in german
+    english = _signed_in(team, "head", "en").get(f"/posts/{post['id']}").get_data(as_text=True)
+    assert "receiver answered HTTP 400 Bad Request" in english
+
+
+def test_an_error_whose_words_no_longer_match_it_is_shown_as_stored() -> None:
+    """Whoever writes `error` without its words leaves them stale: the English stands."""
+    kept = words._l("connection failed: %(problem)s", problem="reset").stored()
+    assert words.said_again("connection failed: reset", kept).in_locale("de") == (  # type: ignore[union-attr]
+        "Verbindung fehlgeschlagen: reset"
+    )
+    assert words.said_again("something else", kept) == "something else"
+    assert words.said_again(None, kept) is None
+    assert words.said_again("plain", None) == "plain"

@@ -21,9 +21,18 @@ from typing import Any
 import httpx
 
 from calendar_app import outbound
-from calendar_app.networks.base import REVOKED, Answer, NetworkError, ask
+from calendar_app.networks.base import (
+    REVOKED,
+    Answer,
+    NetworkError,
+    answered_http,
+    ask,
+    rate_limited,
+    refused_with_words,
+)
 from calendar_app.networks.mastodon import parse_time
-from calendar_app.outbound import OutboundPolicy, retry_after_seconds, status_reason
+from calendar_app.outbound import OutboundPolicy, retry_after_seconds
+from calendar_app.words import Text, _l
 
 # What the PDS calls an access token that must be renewed (refreshSession, else createSession).
 STALE_TOKEN = frozenset({"ExpiredToken", "InvalidToken"})
@@ -106,12 +115,12 @@ class AtprotoClient:
             params=params, json=json_body, content=content, headers=headers,
         )  # fmt: skip
 
-    def refusal(self, answer: Answer, doing: str) -> NetworkError:
+    def refusal(self, answer: Answer, doing: Text) -> NetworkError:
         """What an answer other than 200 means for a request that needed the account."""
-        reason = f"Bluesky answered HTTP {status_reason(answer.status)}"
+        reason = answered_http("Bluesky", answer.status)
         if answer.status == 429:
             return NetworkError(
-                f"{reason} (rate limit)",
+                rate_limited(reason),
                 status=429,
                 retry_after=rate_limit_wait(answer.headers),
             )
@@ -125,7 +134,9 @@ class AtprotoClient:
             return NetworkError(REVOKED, final=True, status=answer.status, tell_owners=True)
         own = answer.message or answer.error
         return NetworkError(
-            f"Bluesky refused {doing}: {own}" if own else reason, final=True, status=answer.status
+            refused_with_words("Bluesky", doing, own) if own else reason,
+            final=True,
+            status=answer.status,
         )
 
     # --- the session ---------------------------------------------------------------------------
@@ -137,7 +148,7 @@ class AtprotoClient:
     def _locked(self, key: tuple[Any, ...], deadline: float) -> threading.Lock:
         lock = self._account_lock(key)
         if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise NetworkError("not started: the channel's sign-in took until the deadline")
+            raise NetworkError(_l("not started: the channel's sign-in took until the deadline"))
         return lock
 
     def session(self, account: Account, key: tuple[Any, ...], deadline: float) -> Session:
@@ -173,7 +184,7 @@ class AtprotoClient:
             if answer.status == 200 and isinstance(answer.body, dict):
                 session = self.session_from(answer.body, stale)
             elif answer.status == 429 or answer.status >= 500:
-                raise self.refusal(answer, "the sign-in")
+                raise self.refusal(answer, _l("the sign-in"))
             else:  # the refresh token expired or was revoked: sign in again
                 session = self.sign_in(account, deadline)
             self._sessions[key] = session
@@ -188,7 +199,7 @@ class AtprotoClient:
             json_body={"identifier": account.handle, "password": account.password},
         )  # fmt: skip
         if answer.status != 200 or not isinstance(answer.body, dict):
-            raise self.refusal(answer, "the sign-in")
+            raise self.refusal(answer, _l("the sign-in"))
         return self.session_from(answer.body)
 
     @staticmethod
@@ -201,7 +212,9 @@ class AtprotoClient:
                 refresh=str(body["refreshJwt"]),
             )
         except KeyError:
-            raise NetworkError("Bluesky's sign-in answer lacks the session", final=True) from None
+            raise NetworkError(
+                _l("Bluesky's sign-in answer lacks the session"), final=True
+            ) from None
 
     def call(
         self,

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from calendar_app import outbound
+from calendar_app.words import Text, _l
 
 if TYPE_CHECKING:
     from calendar_app.outbound import OutboundPolicy
@@ -79,7 +80,50 @@ class Outcome:
 
 
 # A network refused our credentials: only a person can fix it (the channel's owner and deputy).
-REVOKED = "the token was revoked or lacks the write scope, reconnect the channel"
+REVOKED = _l("the token was revoked or lacks the write scope, reconnect the channel")
+# Why a send did not go out, in words for the post page and the notices (the API keeps the
+# English): shared by the webhook sender and the networks.
+NOT_STARTED = _l("not started: its time had run out before it began")
+THE_POST = _l("the post")
+
+
+def said_of(exc: Exception) -> Text | str:
+    """An exception's words, as a Text when it was raised with one."""
+    first = exc.args[0] if exc.args else None
+    return first if isinstance(first, Text) else (str(exc) or type(exc).__name__)
+
+
+def timed_out(budget: float) -> Text:
+    return _l("timed out: no complete answer within %(seconds)s s", seconds=f"{budget:.3g}")
+
+
+def connection_failed(exc: Exception) -> Text:
+    return _l("connection failed: %(problem)s", problem=said_of(exc))
+
+
+def answered_http(network: str, status: int, what: Text | None = None) -> Text:
+    """`Mastodon answered HTTP 503 Service Unavailable` (`… to image 2` for a part of a post)."""
+    if what is None:
+        return _l(
+            "%(network)s answered HTTP %(status)s",
+            network=network,
+            status=outbound.status_reason(status),
+        )
+    return _l(
+        "%(network)s answered HTTP %(status)s to %(what)s",
+        network=network,
+        status=outbound.status_reason(status),
+        what=what,
+    )
+
+
+def rate_limited(reason: Text) -> Text:
+    return _l("%(reason)s (rate limit)", reason=reason)
+
+
+def refused_with_words(network: str, what: Text, own: str) -> Text:
+    """The network refused a part of a post and said why in its own words (not translated)."""
+    return _l("%(network)s refused %(what)s: %(own)s", network=network, what=what, own=own)
 
 
 class NetworkError(Exception):
@@ -189,7 +233,7 @@ def ask(client: httpx.Client, method: str, url: str, *, deadline: float, **reque
     destination, a timeout, a dropped connection) become NetworkError; a request whose time
     has run out is not started."""
     if time.monotonic() >= deadline:
-        raise NetworkError("not started: its time had run out before it began")
+        raise NetworkError(NOT_STARTED)
     budget = deadline - time.monotonic()
     try:
         with outbound.deadline(deadline), client.stream(method, url, **request) as response:
@@ -199,11 +243,11 @@ def ask(client: httpx.Client, method: str, url: str, *, deadline: float, **reque
                 if len(raw) > MAX_ANSWER_BYTES:
                     break
     except outbound.RefusedDestination as exc:
-        raise NetworkError(str(exc), final=True) from None
+        raise NetworkError(said_of(exc), final=True) from None
     except httpx.TimeoutException:
-        raise NetworkError(f"timed out: no complete answer within {budget:.3g} s") from None
+        raise NetworkError(timed_out(budget)) from None
     except httpx.TransportError as exc:
-        raise NetworkError(f"connection failed: {exc or type(exc).__name__}") from None
+        raise NetworkError(connection_failed(exc)) from None
     try:
         body = json.loads(raw) if raw else None
     except ValueError:

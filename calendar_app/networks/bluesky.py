@@ -56,12 +56,14 @@ from urllib.parse import urlsplit
 from calendar_app.media import fit_for
 from calendar_app.networks.atproto import Account, AtprotoClient
 from calendar_app.networks.base import (
+    THE_POST,
     CheckResult,
     FoundPost,
     MediaFile,
     Message,
     NetworkError,
     Outcome,
+    said_of,
     server_address_problem,
 )
 from calendar_app.networks.mastodon import parse_time
@@ -81,7 +83,7 @@ WEB = "https://bsky.app"
 POST = "app.bsky.feed.post"
 MAX_IMAGES = 4
 MAX_HANDLE_CHARS = 253
-COLLISION = (
+COLLISION = _l(
     "a different post is on Bluesky under this delivery's record key; nothing was overwritten"
 )
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
@@ -159,7 +161,7 @@ def reply_of(in_reply_to: str) -> dict[str, Any]:
         }
     except (ValueError, TypeError, KeyError):
         raise NetworkError(
-            "the reply lacks its thread on Bluesky (the root and parent post it answers)",
+            _l("the reply lacks its thread on Bluesky (the root and parent post it answers)"),
             final=True,
         ) from None
 
@@ -228,13 +230,13 @@ class BlueskyPublisher:
         if self.secrets is None:
             if is_sealed(password):
                 raise NetworkError(
-                    "no CHANNEL_SECRETS_KEY to decrypt the channel's app password", final=True
+                    _l("no CHANNEL_SECRETS_KEY to decrypt the channel's app password"), final=True
                 )
         else:
             try:
                 password = self.secrets.reveal(password)
             except SecretUnreadable as exc:
-                raise NetworkError(str(exc), final=True) from None
+                raise NetworkError(said_of(exc), final=True) from None
         return Account(service_url(config), handle_of(config), password)
 
     # --- publish ------------------------------------------------------------------------------
@@ -277,7 +279,7 @@ class BlueskyPublisher:
             found = self._record(account, session.did, rkey, deadline)
             if found is not None:
                 return self._ours(found, message, session.handle or account.handle, rkey)
-        raise self.atproto.refusal(answer, "the post")
+        raise self.atproto.refusal(answer, THE_POST)
 
     def _ours(self, found: dict[str, Any], message: Message, handle: str, rkey: str) -> Outcome:
         value = found.get("value")
@@ -297,7 +299,7 @@ class BlueskyPublisher:
             return answer.body
         if answer.error == "RecordNotFound":
             return None
-        raise self.atproto.refusal(answer, "the look-up")
+        raise self.atproto.refusal(answer, _l("the look-up"))
 
     def _facets(self, account: Account, text: str, deadline: float) -> list[dict[str, Any]]:
         """Links, #tags and resolvable mentions, with UTF-8 byte offsets into `text`."""
@@ -324,7 +326,7 @@ class BlueskyPublisher:
         if answer.status == 200 and isinstance(answer.body, dict) and answer.body.get("did"):
             return str(answer.body["did"])
         if answer.status == 429 or answer.status >= 500:
-            raise self.atproto.refusal(answer, "the mention")
+            raise self.atproto.refusal(answer, _l("the mention"))
         return None
 
     def _images(
@@ -337,7 +339,12 @@ class BlueskyPublisher:
                 fitted = fit_for("bluesky", image)  # about 1 MB, channel_rules.py
             except OSError as exc:
                 raise NetworkError(
-                    f"the image {Path(image.path).name} cannot be read: {exc.strerror}", final=True
+                    _l(
+                        "the image %(name)s cannot be read: %(problem)s",
+                        name=Path(image.path).name,
+                        problem=exc.strerror,
+                    ),
+                    final=True,
                 ) from None
             answer, _ = self.atproto.call(
                 account, key, "POST", "com.atproto.repo.uploadBlob",
@@ -345,7 +352,7 @@ class BlueskyPublisher:
             )  # fmt: skip
             blob = answer.body.get("blob") if isinstance(answer.body, dict) else None
             if answer.status != 200 or not isinstance(blob, dict):
-                raise self.atproto.refusal(answer, "the image")
+                raise self.atproto.refusal(answer, _l("the image"))
             entry: dict[str, Any] = {"alt": image.alt, "image": blob}
             if fitted.width > 0 and fitted.height > 0:
                 entry["aspectRatio"] = {"width": fitted.width, "height": fitted.height}

@@ -35,6 +35,7 @@ from calendar_app.channel_rules import rules_for
 from calendar_app.networks.base import (
     MAX_ERROR_CHARS,
     REVOKED,
+    THE_POST,
     Answer,
     CheckResult,
     FoundPost,
@@ -42,7 +43,11 @@ from calendar_app.networks.base import (
     Message,
     NetworkError,
     Outcome,
+    answered_http,
     ask,
+    rate_limited,
+    refused_with_words,
+    said_of,
     server_address_problem,
 )
 from calendar_app.networks.secrets import (
@@ -51,8 +56,8 @@ from calendar_app.networks.secrets import (
     is_sealed,
     without_secrets,
 )
-from calendar_app.outbound import OutboundPolicy, retry_after_seconds, status_reason
-from calendar_app.words import _l
+from calendar_app.outbound import OutboundPolicy, retry_after_seconds
+from calendar_app.words import Text, _l
 
 USER_AGENT = "calendar_app-mastodon/1"
 # An error message of the network's, as shown to planners, at most this long.
@@ -85,22 +90,20 @@ def announced_limits(instance: dict[str, Any], defaults: media.ImageLimits) -> m
     )
 
 
-def refused(answer: Answer, what: str) -> Outcome:
+def refused(answer: Answer, what: Text) -> Outcome:
     """An answer that is not a success, as an outcome: 429 and 5xx are tried again, 401/403
     mean a revoked token, 422 carries Mastodon's own words."""
     status = answer.status
-    reason = f"Mastodon answered HTTP {status_reason(status)}"
-    if what != "the post":
-        reason = f"{reason} to {what}"
+    reason = answered_http("Mastodon", status, None if what == THE_POST else what)
     if status == 429:
-        return Outcome.retry(f"{reason} (rate limit)", rate_limit_wait(answer.headers))
+        return Outcome.retry(rate_limited(reason), rate_limit_wait(answer.headers))
     if status >= 500:
         return Outcome.retry(reason, retry_after_seconds(answer.headers.get("Retry-After")))
     if status in (401, 403):
         return Outcome.failed(REVOKED, tell_owners=True)
     if status == 422:
         own = error_message(answer.body)
-        return Outcome.failed(f"Mastodon refused {what}: {own}" if own else reason)
+        return Outcome.failed(refused_with_words("Mastodon", what, own) if own else reason)
     return Outcome.failed(reason)
 
 
@@ -217,7 +220,7 @@ class MastodonPublisher:
         token = str(config["access_token"])
         if self.secrets is None:
             if is_sealed(token):
-                raise SecretUnreadable("no CHANNEL_SECRETS_KEY to decrypt the channel's token")
+                raise SecretUnreadable(_l("no CHANNEL_SECRETS_KEY to decrypt the channel's token"))
             return token
         return self.secrets.reveal(token)
 
@@ -238,7 +241,7 @@ class MastodonPublisher:
         try:
             token = self._token(config)
         except SecretUnreadable as exc:
-            raise NetworkError(str(exc), final=True) from None
+            raise NetworkError(said_of(exc), final=True) from None
         return ask(
             self.client, method, base_url(config) + path, deadline=deadline,
             json=json_body, params=params, files=files, data=data,
@@ -272,7 +275,7 @@ class MastodonPublisher:
                 str(remote_id) if remote_id is not None else None,
                 str(url) if isinstance(url, str) else None,
             )
-        return refused(answer, "the post")
+        return refused(answer, THE_POST)
 
     # --- images -------------------------------------------------------------------------------
 
@@ -306,7 +309,15 @@ class MastodonPublisher:
             try:
                 fitted = media.fit_within(image, limits)
             except (media.MediaProblem, OSError) as exc:
-                raise NotSent(Outcome.failed(f"image {position} {exc}")) from None
+                raise NotSent(
+                    Outcome.failed(
+                        _l(
+                            "image %(position)s %(problem)s",
+                            position=position,
+                            problem=said_of(exc),
+                        )
+                    )
+                ) from None
             name = f"image-{position}.{media.EXTENSIONS.get(fitted.mime_type, 'bin')}"
             answer = self._call(
                 "POST",
@@ -317,7 +328,7 @@ class MastodonPublisher:
                 data={"description": image.alt},
             )
             if answer.status not in (200, 202) or not isinstance(answer.body, dict):
-                raise NotSent(refused(answer, f"image {position}"))
+                raise NotSent(refused(answer, _l("image %(position)s", position=position)))
             attachment = answer.body
             if not attachment.get("url"):
                 attachment = self._processed(config, str(attachment.get("id")), deadline)
@@ -329,13 +340,13 @@ class MastodonPublisher:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= MEDIA_POLL_SECONDS:
-                raise NetworkError("an image was still being processed by the server")
+                raise NetworkError(_l("an image was still being processed by the server"))
             time.sleep(MEDIA_POLL_SECONDS)
             answer = self._call("GET", config, f"/api/v1/media/{media_id}", deadline=deadline)
             if answer.status == 200 and isinstance(answer.body, dict) and answer.body.get("url"):
                 return answer.body
             if answer.status not in (200, 206):
-                raise NotSent(refused(answer, "an image"))
+                raise NotSent(refused(answer, _l("an image")))
 
     # --- check --------------------------------------------------------------------------------
 
@@ -345,7 +356,7 @@ class MastodonPublisher:
             raise NetworkError(REVOKED, final=True, status=answer.status)
         if answer.status != 200 or not isinstance(answer.body, dict) or "id" not in answer.body:
             raise NetworkError(
-                f"Mastodon answered HTTP {status_reason(answer.status)}",
+                answered_http("Mastodon", answer.status),
                 final=400 <= answer.status < 500,
                 status=answer.status,
             )
@@ -384,7 +395,7 @@ class MastodonPublisher:
                 deadline=deadline, params=params,
             )  # fmt: skip
             if answer.status != 200 or not isinstance(answer.body, list):
-                raise NetworkError(f"Mastodon answered HTTP {status_reason(answer.status)}")
+                raise NetworkError(answered_http("Mastodon", answer.status))
             if not answer.body:
                 return None
             for status in answer.body:

@@ -18,6 +18,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from calendar_app.words import _l
 from config import Config, ConfigError, channel_secret_keys
 
 PREFIX = "fernet:"
@@ -61,8 +62,10 @@ class ChannelSecrets:
             return self._fernet.decrypt(value[len(PREFIX) :].encode()).decode()
         except InvalidToken:
             raise SecretUnreadable(
-                "the channel's stored secret cannot be decrypted with any key in "
-                "CHANNEL_SECRETS_KEY (was a key dropped too early?): enter the secret again"
+                _l(
+                    "the channel's stored secret cannot be decrypted with any key in "
+                    "CHANNEL_SECRETS_KEY (was a key dropped too early?): enter the secret again"
+                )
             ) from None
 
     def rotate(self, value: str) -> str:

@@ -28,6 +28,7 @@ import httpx
 
 from calendar_app import outbound
 from calendar_app.media import MediaLinks
+from calendar_app.networks.base import NOT_STARTED, connection_failed, said_of, timed_out
 from calendar_app.networks.secrets import (
     ChannelSecrets,
     SecretUnreadable,
@@ -113,12 +114,12 @@ class WebhookPublisher:
         if self.secrets is not None:
             return self.secrets.reveal(secret)
         if is_sealed(secret):
-            raise SecretUnreadable("no CHANNEL_SECRETS_KEY to decrypt the channel's secret")
+            raise SecretUnreadable(_l("no CHANNEL_SECRETS_KEY to decrypt the channel's secret"))
         return secret
 
     def _media(self, message: Message) -> list[dict[str, str]]:
         if message.media and self.media_links is None:
-            raise SecretUnreadable("no SECRET_KEY to sign the links to the post's images")
+            raise SecretUnreadable(_l("no SECRET_KEY to sign the links to the post's images"))
         # A stored image's file is named by its SHA-256 (media.stored_path): the link names it.
         return [
             {
@@ -132,11 +133,11 @@ class WebhookPublisher:
 
     def send(self, message: Message, config: dict[str, Any], *, deadline: float) -> Outcome:
         if time.monotonic() >= deadline:
-            return Outcome.retry("not started: its time to be sent had run out before it began")
+            return Outcome.retry(NOT_STARTED)
         try:
             images = self._media(message)
         except SecretUnreadable as exc:
-            return Outcome.failed(str(exc))
+            return Outcome.failed(said_of(exc))
         raw = json.dumps(
             {
                 "post_id": message.post_id,
@@ -153,7 +154,7 @@ class WebhookPublisher:
         try:
             secret = self._secret(config)
         except SecretUnreadable as exc:
-            return Outcome.failed(str(exc))
+            return Outcome.failed(said_of(exc))
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": str(message.delivery_id),
@@ -167,15 +168,15 @@ class WebhookPublisher:
             ):
                 _drain(response)
         except outbound.RefusedDestination as exc:
-            return Outcome.failed(str(exc))
+            return Outcome.failed(said_of(exc))
         except httpx.TimeoutException:
-            return Outcome.retry(f"timed out: no complete answer within {budget:.3g} s")
+            return Outcome.retry(timed_out(budget))
         except httpx.TransportError as exc:
-            return Outcome.retry(f"connection failed: {exc or type(exc).__name__}")
+            return Outcome.retry(connection_failed(exc))
         status = response.status_code
         if 200 <= status < 300:
             return Outcome.published()
-        reason = f"receiver answered HTTP {status_reason(status)}"
+        reason = _l("receiver answered HTTP %(status)s", status=status_reason(status))
         if status == 429 or status >= 500:
             return Outcome.retry(reason, retry_after_seconds(response.headers.get("Retry-After")))
         return Outcome.failed(reason)
