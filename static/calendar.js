@@ -43,7 +43,14 @@
       line.appendChild(part("span", "post-time", arg.timeText));
       line.appendChild(document.createTextNode(" ")); // read as two words, not "09:00Title"
     }
-    line.appendChild(part("span", "post-title", arg.event.title));
+    // In the week's list (a phone's view) the row is no link of its own: the title is, so the
+    // keyboard and screen readers reach the post as a mouse does.
+    var listed = arg.view.type.indexOf("list") === 0 && arg.event.url;
+    var title = part(listed ? "a" : "span", "post-title", arg.event.title);
+    if (listed) {
+      title.href = arg.event.url;
+    }
+    line.appendChild(title);
     box.appendChild(line);
     var badges = part("div", "post-badges");
     var networks = part("span", "networks");

@@ -17,13 +17,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from calendar_app.db import Database
-from calendar_app.models import Crisis
+from calendar_app.models import Crisis, User
 from calendar_app.timeutil import now_utc
 from tests.support.axe import Finding, findings, report, with_axe
-from tests.support.browser import PASSWORD, TEAM, WIDTHS, LiveSite, dispatch_pass
+from tests.support.browser import (
+    PASSWORD,
+    TEAM,
+    WIDTHS,
+    LiveSite,
+    dispatch_pass,
+    seed,
+    site_of,
+)
 from tests.support.crisis_team import CrisisTeam
 from tests.test_ui_browser import add_campaign_with_a_post, post_status, screenshot
 
@@ -192,108 +200,174 @@ def type_in(page: object, text: str) -> None:
     page.keyboard.type(text)  # type: ignore[attr-defined]
 
 
-def keyboard_login(page: object, site: LiveSite, who: str) -> None:
-    """The login form with the keyboard: the e-mail field has the focus when the page opens."""
-    page.goto(f"{site.url}/login")  # type: ignore[attr-defined]
-    sync_api.expect(page.locator("#email")).to_be_focused()  # type: ignore[attr-defined]
-    type_in(page, site.email(who))
-    press(page, "Tab")
-    type_in(page, PASSWORD)
-    follow(page)
-    sync_api.expect(page.locator("#calendar")).to_be_visible()  # type: ignore[attr-defined]
-
-
-def keyboard_logout(page: object) -> None:
-    """Log out is in the menu, above the page: back with Shift+Tab from wherever the focus is."""
-    tab_to(page, page.get_by_role("button", name="Abmelden"), back=True)  # type: ignore[attr-defined]
-    follow(page)
-    sync_api.expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()  # type: ignore[attr-defined]
-
-
+# The names the walk finds things by, in each language.
+WORDS = {
+    "de": {
+        "main menu": "Hauptmenü", "menu": "Menü", "new post": "Neuer Beitrag", "title": "Titel",
+        "submit": "Zur Freigabe einreichen", "submitted": "Zur Freigabe eingereicht",
+        "approvals": "Freigaben", "approve": "Freigeben", "approved": "Freigegeben",
+        "reason": "Grund", "all channels": "Alle Kanäle", "declare": "Krise ausrufen",
+        "crisis": "Krise", "discard": "Verwerfen", "sure": "Sind Sie sicher?",
+        "cancel": "Abbrechen", "log out": "Abmelden", "log in": "Anmelden",
+    },
+    "en": {
+        "main menu": "Main menu", "menu": "Menu", "new post": "New post", "title": "Title",
+        "submit": "Submit for approval", "submitted": "Submitted for approval",
+        "approvals": "Approvals", "approve": "Approve", "approved": "Approved",
+        "reason": "Reason", "all channels": "All channels", "declare": "declare the crisis",
+        "crisis": "Crisis", "discard": "Discard", "sure": "Are you sure?", "cancel": "Cancel",
+        "log out": "Log out", "log in": "Log in",
+    },
+}  # fmt: skip
 TITLE = "Tag der offenen Baustelle"
 
 
+@dataclass
+class Walk:
+    """One person's keyboard in one language at one width: on a phone the menu is folded
+    behind its button, which the walk opens with the keyboard before it goes to a link."""
+
+    page: object
+    site: LiveSite
+    words: dict[str, str]
+    phone: bool
+
+    def log_in(self, who: str) -> None:
+        """The login form: the e-mail field has the focus when the page opens."""
+        page = self.page
+        page.goto(f"{self.site.url}/login")  # type: ignore[attr-defined]
+        sync_api.expect(page.locator("#email")).to_be_focused()  # type: ignore[attr-defined]
+        type_in(page, self.site.email(who))
+        press(page, "Tab")
+        type_in(page, PASSWORD)
+        follow(page)
+        sync_api.expect(page.locator("#calendar")).to_be_visible()  # type: ignore[attr-defined]
+
+    def open_menu(self) -> None:
+        """On a phone: back to the menu button and open it (Enter); elsewhere the menu is open."""
+        if not self.phone:
+            return
+        button = self.page.get_by_role("button", name=self.words["menu"], exact=True)  # type: ignore[attr-defined]
+        tab_to(self.page, button, back=True)
+        press(self.page, "Enter")
+        sync_api.expect(button).to_have_attribute("aria-expanded", "true")
+
+    def to_menu(self, name: str) -> None:
+        """Follow a link of the main menu (Shift+Tab from wherever the focus is). "Krise" is
+        one word of "Krise ausrufen": that one is found by its exact name."""
+        self.open_menu()
+        menu = self.page.get_by_role("navigation", name=self.words["main menu"])  # type: ignore[attr-defined]
+        link = menu.get_by_role("link", name=self.words[name], exact=name == "crisis")
+        tab_to(self.page, link, back=True)
+        follow(self.page)
+
+    def log_out(self) -> None:
+        self.open_menu()
+        tab_to(self.page, self.page.get_by_role("button", name=self.words["log out"]), back=True)  # type: ignore[attr-defined]
+        follow(self.page)
+        heading = self.page.get_by_role("heading", name=self.words["log in"])  # type: ignore[attr-defined]
+        sync_api.expect(heading).to_be_visible()
+
+
+def speaking(site: LiveSite, locale: str) -> None:
+    """Everybody on the site reads the pages in `locale`."""
+    db = Database(site.database_url)
+    try:
+        with db.transaction() as session:
+            session.execute(update(User).values(locale=locale))
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize(("language", "width"), [("de", "1280"), ("en", "390")])
 def test_plan_approve_declare_review_with_the_keyboard_alone(
-    browser: object, live_site: LiveSite
+    browser: object, tmp_path_factory: pytest.TempPathFactory, language: str, width: str
 ) -> None:
+    """Both languages and both widths between the two runs: each needs a quiet team of its
+    own, since the walk ends in a crisis."""
     expect = sync_api.expect
-    site = live_site
-    context = browser.new_context(viewport=WIDTHS["1280"], locale="de-DE")  # type: ignore[attr-defined]
-    context.set_default_timeout(10_000)
-    with_axe(context)  # for the two dialogs on the way, which the walk of every page misses
-    page = context.new_page()
-    page.on("pageerror", lambda error: pytest.fail(f"JavaScript error: {error}"))
-    found: list[Finding] = []
-    menu = page.get_by_role("navigation", name="Hauptmenü")
+    words = WORDS[language]
+    with site_of(tmp_path_factory, f"keyboard-{language}", seed) as (url, db_url, _env, ids):
+        site = LiveSite(url, db_url, ids)
+        speaking(site, language)
+        context = browser.new_context(  # type: ignore[attr-defined]
+            viewport=WIDTHS[width], locale="de-DE" if language == "de" else "en-GB"
+        )
+        context.set_default_timeout(10_000)
+        with_axe(context)  # for the two dialogs on the way, which the walk of every page misses
+        page = context.new_page()
+        page.on("pageerror", lambda error: pytest.fail(f"JavaScript error: {error}"))
+        walk = Walk(page, site, words, phone=width == "390")
+        found: list[Finding] = []
+        name = f"{language}-{width}"
 
-    # A planner plans a post for X: from the menu to the composer, field by field.
-    keyboard_login(page, site, "planner")
-    tab_to(page, menu.get_by_role("link", name="Neuer Beitrag"))
-    follow(page)
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
-    tab_to(page, page.get_by_label("Titel"))
-    type_in(page, TITLE)
-    tab_to(page, page.get_by_label("Text", exact=True))
-    type_in(page, "Am Samstag zeigen wir die neue Fernwärmeleitung.")
-    x = page.get_by_role("checkbox", name="X @StadtwerkeNH")
-    tab_to(page, x)
-    press(page, "Space")
-    expect(x).to_be_checked()
-    publish_at = page.locator("#publish_at")
-    tab_to(page, publish_at)  # the composer proposes a time in the future: it stays
-    screenshot(page, "keyboard-focus-compose-de-1280")
-    due = datetime.fromisoformat(publish_at.input_value()).replace(tzinfo=TEAM)
-    assert due > now_utc()
-    tab_to(page, page.get_by_role("button", name="Zur Freigabe einreichen"))
-    follow(page)
-    expect(page.get_by_role("status")).to_contain_text("Zur Freigabe eingereicht")
-    keyboard_logout(page)
+        # A planner plans a post for X: from the menu to the composer, field by field.
+        walk.log_in("planner")
+        walk.to_menu("new post")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        tab_to(page, page.get_by_label(words["title"]))
+        type_in(page, TITLE)
+        tab_to(page, page.get_by_label("Text", exact=True))
+        type_in(page, "Am Samstag zeigen wir die neue Fernwärmeleitung.")
+        x = page.get_by_role("checkbox", name="X @StadtwerkeNH")
+        tab_to(page, x)
+        press(page, "Space")
+        expect(x).to_be_checked()
+        publish_at = page.locator("#publish_at")
+        tab_to(page, publish_at)  # the composer proposes a time in the future: it stays
+        screenshot(page, f"keyboard-focus-compose-{name}")
+        due = datetime.fromisoformat(publish_at.input_value()).replace(tzinfo=TEAM)
+        assert due > now_utc()
+        tab_to(page, page.get_by_role("button", name=words["submit"]))
+        follow(page)
+        expect(page.get_by_role("status")).to_contain_text(words["submitted"])
+        walk.log_out()
 
-    # A head finds it in the calendar, past its buttons, by its visible time and title.
-    keyboard_login(page, site, "head")
-    page.goto(f"{site.url}/?date={due:%Y-%m-%d}")
-    tab_to(page, page.get_by_role("link", name=f"{due:%H:%M} {TITLE}"))
-    screenshot(page, "keyboard-focus-calendar-de-1280")
+        # A head finds it in the calendar, past its buttons, by its visible time and title (on
+        # a phone the week's list, where the time stands in a cell of its own).
+        walk.log_in("head")
+        page.goto(f"{site.url}/?date={due:%Y-%m-%d}")
+        shown = TITLE if walk.phone else f"{due:%H:%M} {TITLE}"
+        tab_to(page, page.get_by_role("link", name=shown))
+        screenshot(page, f"keyboard-focus-calendar-{name}")
 
-    # She approves it from the approval queue.
-    tab_to(page, menu.get_by_role("link", name="Freigaben"), back=True)
-    follow(page)
-    card = page.locator(".review-card", has_text=TITLE)
-    tab_to(page, card.get_by_role("button", name="Freigeben"))
-    follow(page)
-    expect(page.get_by_role("status")).to_contain_text("Freigegeben")
-    assert post_status(site, TITLE) == "scheduled"
+        # She approves it from the approval queue.
+        walk.to_menu("approvals")
+        card = page.locator(".review-card", has_text=TITLE)
+        tab_to(page, card.get_by_role("button", name=words["approve"]))
+        follow(page)
+        expect(page.get_by_role("status")).to_contain_text(words["approved"])
+        assert post_status(site, TITLE) == "scheduled"
 
-    # She declares a crisis: the red button opens the dialog with the reason to fill in.
-    tab_to(page, page.locator("#crisis-button"))
-    press(page, "Enter")
-    dialog = page.locator("#declare-dialog")
-    expect(dialog.get_by_label("Grund")).to_be_focused()
-    found += findings(page, "declare-dialog", "de", "1280")
-    type_in(page, "Leck an der Fernwärmeleitung")
-    every_channel = dialog.get_by_label("Alle Kanäle")
-    tab_to(page, every_channel)  # the group's chosen option takes the focus: all, by default
-    expect(every_channel).to_be_checked()
-    tab_to(page, dialog.get_by_role("button", name="Krise ausrufen"))
-    follow(page)
-    expect(page.locator("#crisis-banner")).to_contain_text("Leck an der Fernwärmeleitung")
+        # She declares a crisis: the red button opens the dialog with the reason to fill in.
+        tab_to(page, page.locator("#crisis-button"))
+        press(page, "Enter")
+        dialog = page.locator("#declare-dialog")
+        expect(dialog.get_by_label(words["reason"])).to_be_focused()
+        found += findings(page, "declare-dialog", language, width)
+        type_in(page, "Leck an der Fernwärmeleitung")
+        every_channel = dialog.get_by_label(words["all channels"])
+        tab_to(page, every_channel)  # the group's chosen option takes the focus: all, by default
+        expect(every_channel).to_be_checked()
+        tab_to(page, dialog.get_by_role("button", name=words["declare"]))
+        follow(page)
+        expect(page.locator("#crisis-banner")).to_contain_text("Leck an der Fernwärmeleitung")
 
-    # The post falls due and is held; she reviews it and discards it, answering the
-    # "are you sure?" dialog with the keyboard too.
-    dispatch_pass(site, due + timedelta(minutes=1))
-    assert post_status(site, TITLE) == "held"
-    tab_to(page, menu.get_by_role("link", name="Krise", exact=True), back=True)
-    follow(page)
-    row = page.locator("tr", has_text=TITLE)
-    tab_to(page, row.get_by_role("button", name="Verwerfen"))
-    press(page, "Enter")
-    ask = page.get_by_role("dialog", name="Sind Sie sicher?")
-    expect(ask.get_by_role("button", name="Abbrechen")).to_be_focused()
-    found += findings(page, "confirm-dialog", "de", "1280")
-    tab_to(page, ask.get_by_role("button", name="Verwerfen"))
-    follow(page)
-    expect(page.get_by_role("status")).to_be_visible()
-    assert post_status(site, TITLE) == "discarded"
-    context.close()
+        # The post falls due and is held; she reviews it and discards it, answering the
+        # "are you sure?" dialog with the keyboard too.
+        dispatch_pass(site, due + timedelta(minutes=1))
+        assert post_status(site, TITLE) == "held"
+        walk.to_menu("crisis")
+        row = page.locator("tr", has_text=TITLE)
+        tab_to(page, row.get_by_role("button", name=words["discard"]))
+        press(page, "Enter")
+        ask = page.get_by_role("dialog", name=words["sure"])
+        expect(ask.get_by_role("button", name=words["cancel"])).to_be_focused()
+        found += findings(page, "confirm-dialog", language, width)
+        tab_to(page, ask.get_by_role("button", name=words["discard"]))
+        follow(page)
+        expect(page.get_by_role("status")).to_be_visible()
+        assert post_status(site, TITLE) == "discarded"
+        context.close()
     if found:
         pytest.fail(report(found), pytrace=False)
