@@ -26,7 +26,12 @@ MUTMUT = str(Path(sys.executable).with_name("mutmut"))
 MODULES: dict[str, tuple[str, list[str]]] = {
     "claims": (
         "calendar_app/claims.py",
-        ["tests/test_pinned_guarantees.py", "tests/test_crisis_halt.py", "tests/test_missed.py"],
+        [
+            "tests/test_pinned_guarantees.py",
+            "tests/test_crisis_halt.py",
+            "tests/test_missed.py",
+            "tests/test_webhook_delivery.py",
+        ],
     ),
     "holds": (
         "calendar_app/holds.py",

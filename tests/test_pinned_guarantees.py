@@ -87,10 +87,11 @@ def blocked_or_done(team: Team, future: Future) -> None:
 
 
 def test_an_old_claim_holder_cannot_record_over_the_claim_that_replaced_it(
-    any_team: Team,
+    any_team: Team, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Expire -> unknown -> released by a head -> claimed and started again: the first holder's
-    late outcome (failed, retry, published) is refused and the new send is left alone."""
+    late outcome (failed, retry, published) is refused, each refusal is logged with what the
+    operator needs to find it, and the new send is left alone."""
     channel = any_team.channel()
     post = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
     now = now_utc()
@@ -114,6 +115,12 @@ def test_an_old_claim_holder_cannot_record_over_the_claim_that_replaced_it(
         assert not claims.record_retry(session, old, "late", later + timedelta(minutes=1))
     with db.transaction() as session:
         assert claims.record_published_together(session, [old], later) == set()
+    lost = [r.getMessage() for r in caplog.records if r.getMessage().startswith("claim lost")]
+    assert lost == [
+        f"claim lost, outcome not recorded: delivery={old.delivery_id} token={old.token} "
+        f"outcome={outcome}"
+        for outcome in ("failed", "retry", "published")
+    ]
 
     row = delivery(any_team, new.delivery_id)
     assert (row.status, row.claim_token, row.error) == (DeliveryStatus.PUBLISHING, new.token, None)
