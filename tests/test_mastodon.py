@@ -283,6 +283,17 @@ def test_an_admin_adds_a_mastodon_channel_on_the_channels_page_and_checks_it(
     )
     assert f"@{account.username}@" in checked.get_data(as_text=True)
 
+    mastodon.revoke(account.access_token)  # the admin's page says why, in German
+    checked = browser.post(
+        f"/admin/channels/{channel['id']}/check",
+        data={"csrf_token": csrf_token(browser, "/admin/channels")},
+        follow_redirects=True,
+    )
+    assert (
+        "Stadtwerke auf Mastodon kann sich nicht anmelden: das Token wurde widerrufen oder hat "
+        "keine Schreibrechte; verbinden Sie den Kanal neu"
+    ) in checked.get_data(as_text=True)
+
 
 def test_the_channels_page_refuses_a_mastodon_channel_without_a_token(team: Team) -> None:
     browser = signed_in(team, "admin")

@@ -270,7 +270,11 @@ def check_channel(channel_id: int) -> Any:
             )  # fmt: skip
         else:
             flash(
-                _("%(name)s cannot sign in: %(error)s", name=channel.name, error=result.error),
+                _(
+                    "%(name)s cannot sign in: %(error)s",
+                    name=channel.name,
+                    error=said(result.error),
+                ),
                 "error",
             )
     return redirect(url_for("web.channels", _anchor=f"channel-{channel.id}"))
