@@ -45,7 +45,7 @@ run: install
 # test module per process: module fixtures (browser, network servers) are started once.
 TEST_WORKERS ?= 2
 test: install node-deps system-deps
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # Not part of `make test`: about a quarter of an hour; BENCH_ARGS=--quick for a smoke run.
 bench: install node-deps system-deps
