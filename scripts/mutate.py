@@ -43,6 +43,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/test_crisis_rules.py",
             "tests/test_pinned_guarantees.py",
             "tests/test_crisis_halt.py",
+            "tests/test_impact_preview.py",
+            "tests/test_missed.py",
         ],
     ),
     "blackouts": ("calendar_app/blackouts.py", ["tests/test_blackouts.py"]),
