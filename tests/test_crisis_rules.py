@@ -5,6 +5,7 @@ log that records every decision and cannot be rewritten."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -535,3 +536,87 @@ def test_the_audit_log_refuses_update_and_delete(any_team: Team, statement: str)
     with pytest.raises(DBAPIError), get_db(any_team.app).transaction() as session:
         session.execute(text(statement))
     assert audit_log(any_team) == before
+
+
+# --- a release that finds nothing says what happened meanwhile ------------------------------
+
+
+def _set_delivery(team: Team, post_id: int, status: str, post_status: str | None = None) -> None:
+    """What the scheduler made of a released post meanwhile (claimed, sending, published)."""
+    with get_db(team.app).transaction() as session:
+        session.execute(
+            text("UPDATE deliveries SET status = :status WHERE post_id = :post"),
+            {"status": status, "post": post_id},
+        )
+        if post_status is not None:
+            session.execute(
+                text("UPDATE posts SET status = :status WHERE id = :post"),
+                {"status": post_status, "post": post_id},
+            )
+
+
+AT = r"at \d\d:\d\d UTC"
+
+
+@pytest.mark.parametrize("meanwhile", ["scheduled", "claimed", "publishing"])
+def test_a_second_release_names_who_released_first_while_the_post_is_on_its_way(
+    any_team: Team, held: dict[str, Any], meanwhile: str
+) -> None:
+    lift(any_team)
+    assert any_team.head.post(f"/posts/{held['id']}/release", json={}).status_code == 200
+    _set_delivery(any_team, held["id"], meanwhile)
+    late = any_team.head2.post(f"/posts/{held['id']}/release", json={})
+    assert late.status_code == 409
+    assert re.fullmatch(
+        rf"post {held['id']} was already released by head@example.org {AT}; it is approved now",
+        late.get_json()["error"],
+    ), late.get_json()
+
+
+def test_a_release_after_a_discard_names_who_discarded(
+    any_team: Team, held: dict[str, Any]
+) -> None:
+    discarded = any_team.head.post(f"/posts/{held['id']}/discard", json={"reason": "überholt"})
+    assert discarded.status_code == 200
+    late = any_team.head2.post(f"/posts/{held['id']}/release", json={})
+    assert late.status_code == 409
+    assert re.fullmatch(
+        rf"post {held['id']} was discarded by head@example.org {AT}: nothing to release",
+        late.get_json()["error"],
+    ), late.get_json()
+
+
+@pytest.mark.parametrize(
+    ("delivery", "post_status", "word"),
+    [("published", "published", "published"), ("failed", None, None)],
+)
+def test_a_release_of_what_already_went_out_says_there_is_nothing_to_release(
+    any_team: Team, held: dict[str, Any], delivery: str, post_status: str | None, word: str | None
+) -> None:
+    """Released, then published: nothing waits. (A failed delivery may be released again.)"""
+    lift(any_team)
+    assert any_team.head.post(f"/posts/{held['id']}/release", json={}).status_code == 200
+    _set_delivery(any_team, held["id"], delivery, post_status)
+    again = any_team.head2.post(f"/posts/{held['id']}/release", json={})
+    if word is None:
+        assert again.status_code == 200, again.get_json()
+        return
+    assert again.status_code == 409
+    assert again.get_json()["error"] == (
+        f"post {held['id']} has nothing to release: only held, missed, failed or unknown "
+        f"deliveries can be released (post status: {word})"
+    )
+
+
+def test_a_draft_has_nothing_to_release(any_team: Team) -> None:
+    channel = any_team.channel()
+    draft = any_team.planner.post(
+        "/posts",
+        json={"body": "Entwurf", "channels": [channel["id"]], "publish_at": iso_utc(now_utc())},
+    ).get_json()
+    refused = any_team.head.post(f"/posts/{draft['id']}/release", json={})
+    assert refused.status_code == 409
+    assert refused.get_json()["error"] == (
+        f"post {draft['id']} has nothing to release: only held, missed, failed or unknown "
+        "deliveries can be released (post status: a draft)"
+    )
