@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from calendar_app.words import Text, _l, joined, say
@@ -72,16 +71,16 @@ HTTP_WORDS: dict[int, Text] = {
 }
 
 
-def http_words(exc: HTTPException) -> str:
+def http_words(exc: HTTPException, method: str) -> str:
     """What an HTTP error says to a person: its own words if it was raised with some, else the
-    catalogue's for its code (405 names the methods the address takes)."""
+    catalogue's for its code (405 names the request's method and those the address takes)."""
     if exc.description is not None and exc.description != type(exc).description:
         return exc.description
     allowed = getattr(exc, "valid_methods", None)
     if exc.code == 405 and allowed:
         return _l(
             "This address does not take %(method)s; it takes %(allowed)s.",
-            method=request.method if has_request_context() else "this method",
+            method=method,
             allowed=", ".join(sorted(allowed)),
         )
     return HTTP_WORDS.get(exc.code or 500, exc.name)

@@ -45,7 +45,8 @@ def register(
     def _http_error(exc: HTTPException) -> ResponseReturnValue | HTTPException:
         if not request.path.startswith(API_PREFIX):
             return pages(exc) if pages is not None else exc
-        response = error_response(exc.code or 500, say(http_words(exc), answer_locale()))
+        said = say(http_words(exc, request.method), answer_locale())
+        response = error_response(exc.code or 500, said)
         if exc.code == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="calendar_app"'
         if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]

@@ -341,7 +341,8 @@ def http_error_page(exc: HTTPException) -> tuple[str, int]:
     signed in: also for an address no page has, which the blueprint's own hooks never see."""
     code = exc.code or 500
     shell = {} if request.blueprint == web.name else _page_context()
-    return render_template("error.html", code=code, message=http_words(exc), **shell), code
+    message = http_words(exc, request.method)
+    return render_template("error.html", code=code, message=message, **shell), code
 
 
 web.register_error_handler(HTTPException, http_error_page)
