@@ -151,13 +151,21 @@ def heard(n: int, at: datetime, text: str = "Frage zur Rechnung") -> Heard:
     return Heard(f"h{n}", "mention", f"@kunde{n}@example", f"Kunde {n}", text, None, None, at)
 
 
+# What the weeks before a test's real `now` look like: the weeks before a Wednesday evening, so
+# that a test does not depend on the hour it runs at (a storm of 30 is no storm on a Monday
+# morning, when 88 in a quarter of an hour are usual).
+CALM_EVENING = datetime(2026, 11, 4, 20, 0, tzinfo=UTC)  # a Wednesday
+
+
 def load_history(team: Team, channel_id: int, now: datetime, weeks: int = 4) -> None:
-    """Ordinary mentions in the weeks before `now`, with their times."""
+    """Ordinary mentions in the weeks before `now`, with their times; `now` is made to look
+    like CALM_EVENING (the usual rates are those of the same moment before CALM_EVENING)."""
     rng = random.Random(3)
     made = []
+    shift = CALM_EVENING - now
     at = now - timedelta(weeks=weeks)
     while at < now - WINDOW:
-        for _ in range(int(usual_rate(at, None) * 4)):
+        for _ in range(int(usual_rate(at + shift, None) * 4)):
             if rng.random() < 0.25:
                 made.append(at + timedelta(seconds=rng.uniform(0, 900)))
         at += WINDOW
