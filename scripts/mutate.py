@@ -6,19 +6,27 @@ For each module it makes a scratch copy of the committed tree (a git worktree un
 build/mutate/<name>), writes mutmut's settings for that module into the copy's pyproject.toml,
 runs mutmut there with this interpreter, and writes every mutant's result to
 build/mutate/<name>.txt. At the end: a table of scores (killed of the mutants some test ran).
+One PostgreSQL server serves every mutant's tests (tests/support/postgres.py,
+PostgresServer.shared): starting one per mutant took a third of a mutant's time.
 
-    python scripts/mutate.py [--max-children N] [module ...]   (modules: see MODULES)
+    python scripts/mutate.py [--max-children N] [--resume] [module ...]   (modules: see MODULES)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.postgres import SHARED_PORT, PostgresServer, find_bin_dir  # noqa: E402
+
 WORK = ROOT / "build" / "mutate"
 MUTMUT = str(Path(sys.executable).with_name("mutmut"))
 
@@ -93,31 +101,67 @@ def scratch_copy(name: str) -> Path:
     return where
 
 
-def run(name: str, max_children: int) -> Counter[str]:
-    module, tests = MODULES[name]
-    where = scratch_copy(name)
-    with (where / "pyproject.toml").open("a") as pyproject:
-        pyproject.write(SETTINGS.format(module=module, tests=str(tests).replace("'", '"')))
-    subprocess.run([MUTMUT, "run", "--max-children", str(max_children)], cwd=where, check=False)
+def results(where: Path) -> list[tuple[str, str]]:
+    """Every mutant of a copy with its status (killed, survived, not checked, ...)."""
     listed = subprocess.run(
         [MUTMUT, "results", "--all", "true"], cwd=where, capture_output=True, text=True, check=True
     ).stdout
-    (WORK / f"{name}.txt").write_text(listed)
-    counts: Counter[str] = Counter()
-    for line in listed.splitlines():
-        if ": " in line:
-            counts[line.rsplit(": ", 1)[1].strip()] += 1
-    return counts  # the copy stays until the module's next run: `mutmut show` reads it
+    return [
+        (name.strip(), status.strip())
+        for name, status in (line.rsplit(": ", 1) for line in listed.splitlines() if ": " in line)
+    ]
+
+
+def refresh_tests(where: Path) -> None:
+    """An earlier run's copy gets this tree's tests; its mutants and their results stay."""
+    for copy in (where / "tests", where / "mutants" / "tests"):
+        if copy.parent.exists():
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(ROOT / "tests", copy, ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def run(name: str, max_children: int, env: dict[str, str], resume: bool) -> Counter[str]:
+    module, tests = MODULES[name]
+    where = WORK / name
+    if resume and where.exists():
+        refresh_tests(where)
+    else:
+        where = scratch_copy(name)
+    settings = SETTINGS.format(module=module, tests=str(tests).replace("'", '"'))
+    (where / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + settings)
+    command = [MUTMUT, "run", "--max-children", str(max_children)]
+    if resume:  # the survivors again, against the tests written since
+        survivors = [name for name, status in results(where) if status == "survived"]
+        if survivors:
+            subprocess.run([*command, *survivors], cwd=where, env=env, check=False)
+    subprocess.run(command, cwd=where, env=env, check=False)
+    listed = "\n".join(f"{name}: {status}" for name, status in results(where))
+    (WORK / f"{name}.txt").write_text(listed + "\n")
+    return Counter(status for _name, status in results(where))  # the copy stays until the module's next run: `mutmut show` reads it
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", default=list(MODULES), choices=[[], *MODULES])
     parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep a module's earlier copy and results, run only its mutants not run yet "
+        "(against this tree's tests)",
+    )
     args = parser.parse_args(argv)
     rows = []
-    for name in args.modules:
-        counts = run(name, args.max_children)
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        parser.error("PostgreSQL is not installed (make system-deps)")
+    server = PostgresServer(bin_dir).start()
+    env = {**os.environ, SHARED_PORT: str(server.port)}
+    try:
+        counted = {name: run(name, args.max_children, env, args.resume) for name in args.modules}
+    finally:
+        server.stop()
+    for name, counts in counted.items():
         tried = counts["killed"] + counts["survived"] + counts["timeout"]
         score = (counts["killed"] + counts["timeout"]) / tried if tried else 0.0
         rows.append(

@@ -91,11 +91,14 @@ def pg_server() -> Iterator[tuple[PostgresServer, Cast]]:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not installed; .ci/run installs it (make system-deps)")
         pytest.skip("PostgreSQL binaries not found (run `make system-deps`)")
-    server = PostgresServer(bin_dir).start()
-    server.create_database("calendar_template")
-    upgrade(server.url("calendar_template"))
-    cast = seed_cast(server.url("calendar_template"))
+    server = PostgresServer.shared(bin_dir) or PostgresServer(bin_dir).start()
+    template = f"calendar_template_{os.getpid()}"  # one per session: a shared server has many
+    server.create_database(template)
+    upgrade(server.url(template))
+    cast = seed_cast(server.url(template))
+    server.template = template
     yield server, cast
+    server.drop_database(template)
     server.stop()
 
 
@@ -111,7 +114,7 @@ def sqlite_db(sqlite_template: tuple[Path, Cast], tmp_path: Path) -> SeededDatab
 def postgres_db(pg_server: tuple[PostgresServer, Cast]) -> Iterator[SeededDatabase]:
     server, cast = pg_server
     name = f"calendar_test_{os.getpid()}_{next(_db_numbers)}"
-    url = server.create_database(name, template="calendar_template")
+    url = server.create_database(name, template=server.template)
     yield SeededDatabase(url, cast)
     server.drop_database(name)
 

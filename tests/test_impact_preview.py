@@ -3,14 +3,17 @@ next hours, and that is exactly what the crisis then holds when those deliveries
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from calendar_app import crisis
+from calendar_app.errors import InvalidInput
 from calendar_app.extensions import get_db
 from calendar_app.models import Delivery
+from calendar_app.timeutil import now_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver
 
@@ -144,3 +147,86 @@ def test_the_declare_page_shows_the_preview_before_the_head_confirms(
     html = shown.get_data(as_text=True)
     assert "4 Beiträge auf 1 Kanal in den nächsten 72 Stunden werden angehalten" in html
     assert team.head.get("/crisis").get_json() == {"active": False}, "a preview declares nothing"
+
+
+# --- the rule itself: its window, its order and its refusals -----------------------------------
+
+
+def preview_at(team: Team, at: datetime, hours: int, **scope: Any) -> list[tuple[int, int]]:
+    """(post id, channel id) of each delivery crisis.impact_preview lists, in its order."""
+    with get_db(team.app).transaction() as session:
+        found = crisis.impact_preview(session, channel_ids=None, hours=hours, now=at, **scope)
+        return [(d.post_id, d.channel_id) for d in found.deliveries]
+
+
+def test_the_window_runs_from_the_moment_asked_to_its_last_minute_inclusive(
+    any_team: Team, receiver: Receiver, clock: Clock, make_dispatcher: Any
+) -> None:
+    """A preview asked for a moment three days ahead sees what is due in the hours after that
+    moment, up to and including a delivery due exactly `hours` later: 1 hour and 744 hours (31
+    days) are the shortest and the longest window. What was sent already is not in it."""
+    team = any_team
+    channel = webhook(team, receiver, "Konzern-X")["id"]
+    sent = team.scheduled([channel], at=clock.now + timedelta(minutes=1))["id"]
+    clock.advance(minutes=2)
+    make_dispatcher(team.app, clock=clock).run_pass()
+    assert team.post(sent)["status"] == "published"
+    at = now_utc().replace(second=0, microsecond=0) + timedelta(days=3)
+    last_of_one = team.scheduled([channel], at=at + timedelta(hours=1))["id"]
+    after_one = team.scheduled([channel], at=at + timedelta(hours=1, minutes=1))["id"]
+    last_of_all = team.scheduled([channel], at=at + timedelta(hours=744))["id"]
+
+    assert preview_at(team, at, 1) == [(last_of_one, channel)]
+    longest = preview_at(team, at, 744)
+    assert [post for post, _ in longest] == [last_of_one, after_one, last_of_all]
+    assert preview_at(team, at, 743) == longest[:2]
+
+
+def test_the_list_is_in_order_of_due_time_then_of_delivery(
+    any_team: Team, receiver: Receiver
+) -> None:
+    """Planned out of order, and one post on two channels at the same minute: the preview lists
+    by due time, and deliveries due together in the order they were made."""
+    team = any_team
+    first = webhook(team, receiver, "Konzern-X")["id"]
+    second = webhook(team, receiver, "Karriere")["id"]
+    at = now_utc().replace(second=0, microsecond=0) + timedelta(days=3)
+    later = team.scheduled([first], at=at + timedelta(hours=3))["id"]
+    sooner = team.scheduled([first], at=at + timedelta(hours=2))["id"]
+    together = team.scheduled([first, second], at=at + timedelta(hours=1))["id"]
+    with get_db(team.app).transaction() as session:
+        # On PostgreSQL an update that changes an indexed column writes a new row version, and
+        # a new index entry, after the others: moved away and back, the delivery made first
+        # comes second from the table and from the index, so only the order asked for keeps
+        # it first.
+        made_first = session.get(
+            Delivery,
+            min(session.scalars(select(Delivery.id).where(Delivery.post_id == together))),
+        )
+        due = made_first.due_at
+        for moved in (due + timedelta(minutes=1), due):
+            made_first.due_at = moved
+            session.flush()
+
+    assert preview_at(team, at, 24) == [
+        (together, first),
+        (together, second),
+        (sooner, first),
+        (later, first),
+    ]
+
+
+@pytest.mark.parametrize("hours", [0, 745, -1])
+def test_a_window_outside_1_to_744_hours_is_refused_in_words(any_team: Team, hours: int) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        preview_at(any_team, now_utc(), hours)
+    assert str(refused.value.message) == "preview between 1 hour and 31 days"
+    assert {field: str(problem) for field, problem in refused.value.fields.items()} == {
+        "hours": "1 to 744"
+    }
+
+
+def test_a_topic_too_long_is_refused_under_topics(any_team: Team) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        preview_at(any_team, now_utc(), 72, topics=["#" + "x" * 80])
+    assert list(refused.value.fields) == ["topics"]

@@ -1,5 +1,9 @@
 """A throwaway PostgreSQL server for the test suite: initdb into a temporary folder, start it on
-a free loopback port, stop it at the end. As root, the server runs as the `postgres` user."""
+a free loopback port, stop it at the end. As root, the server runs as the `postgres` user.
+
+`make mutate` runs the tests hundreds of times; it starts one server for all of them and names
+it in CALENDAR_TEST_POSTGRES_PORT (PostgresServer.shared): then a test session uses that one
+and neither starts nor stops it."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import tempfile
 from pathlib import Path
 
 import psycopg
+
+SHARED_PORT = "CALENDAR_TEST_POSTGRES_PORT"
 
 
 def find_bin_dir() -> Path | None:
@@ -29,12 +35,20 @@ def free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, port: int | None = None) -> None:
         self.bin_dir = bin_dir
-        self.base = Path(tempfile.mkdtemp(prefix="calendar-pg-"))
+        self.owned = port is None  # started (and so stopped) by this process
+        self.base = Path(tempfile.mkdtemp(prefix="calendar-pg-")) if self.owned else Path()
         self.data = self.base / "data"
-        self.port = free_port()
+        self.port = free_port() if port is None else port
         self.as_root = os.geteuid() == 0
+        self.template = ""  # the migrated, seeded database a test's database is copied from
+
+    @classmethod
+    def shared(cls, bin_dir: Path) -> PostgresServer | None:
+        """The server another process runs for this one, if CALENDAR_TEST_POSTGRES_PORT names it."""
+        port = os.environ.get(SHARED_PORT)
+        return cls(bin_dir, int(port)) if port else None
 
     def _run(self, *args: str) -> None:
         command = [str(self.bin_dir / args[0]), *args[1:]]
@@ -57,10 +71,14 @@ class PostgresServer:
 
     def restart(self) -> None:
         """A database outage as schedulers see it: every connection is cut."""
+        if not self.owned:
+            raise RuntimeError("a shared server is not restarted by one of its users")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"),
                   "-m", "fast", "-w", "-t", "60", "restart")  # fmt: skip
 
     def stop(self) -> None:
+        if not self.owned:
+            return
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
