@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 from flask import Flask
+from jinja2.bccache import Bucket, BytecodeCache
 
 from config import PROJECT_ROOT, Config
 
@@ -31,7 +32,37 @@ def create_app(config: Config | None = None, *, serving: bool = True) -> Flask:
     register_blueprints(app)
     register_protections(app, config)
     register_errorhandlers(app)
+    share_compiled_templates(app)
     return app
+
+
+class CompiledTemplates(BytecodeCache):
+    """Templates compiled once per process, not once per app: every app this process builds
+    (a server builds one; the test suite one per test) reads the compiled code of the first.
+    Jinja checks each template's source against the code's checksum, so a changed template is
+    compiled again; the key names the environment's extensions, which change the code."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    @staticmethod
+    def _key(bucket: Bucket) -> str:
+        return f"{','.join(sorted(bucket.environment.extensions))}:{bucket.key}"
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self.code.get(self._key(bucket))
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[self._key(bucket)] = bucket.bytecode_to_string()
+
+
+_COMPILED_TEMPLATES = CompiledTemplates()
+
+
+def share_compiled_templates(app: Flask) -> None:
+    app.jinja_env.bytecode_cache = _COMPILED_TEMPLATES
 
 
 def keep_startup_out_of_collections() -> None:

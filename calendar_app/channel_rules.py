@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import regex
-from twitter_text import parse_tweet
-from twitter_text.config import config as twitter_text_config
-from twitter_text.regexp.spaces_group import spaces_group
 
 from calendar_app.words import Text, _l
 
@@ -133,8 +132,11 @@ def visible_length(text: str) -> int:
     return len(_GRAPHEME.findall(text))
 
 
-# How much X counts for a link, whatever its length (what X's link shortener makes of it).
-X_LINK_LENGTH: int = twitter_text_config["defaults"]["transformed_url_length"]
+# How much X counts for a link, whatever its length (what X's link shortener makes of it):
+# twitter-text's `transformed_url_length`, which test_channel_rules pins. Written out because
+# importing twitter-text compiles its regular expressions, most of a second that every process
+# (a command, a scheduler) would pay at start even when it counts nothing.
+X_LINK_LENGTH = 23
 # twitter-text finds links with regular expressions whose time grows with the square of an
 # unbroken run of characters that looks almost like a domain ("a.a.a.a...": 500 characters take
 # most of a second). So a text is counted run by run (a link never spans a space), and a run that
@@ -144,7 +146,15 @@ X_LINK_LENGTH: int = twitter_text_config["defaults"]["transformed_url_length"]
 # limit in practice; a link longer than _LONGEST_LINK, which no one posts, is over-counted).
 _CHEAP_RUN = 64
 _LONGEST_LINK = 512
-_SPACES_OR_NOT = re.compile(f"([{spaces_group}]+)")
+
+
+@functools.cache
+def _twitter_text() -> tuple[Callable[[str], Any], re.Pattern[str]]:
+    """twitter-text's counter and its runs of spaces, loaded on the first count."""
+    from twitter_text import parse_tweet
+    from twitter_text.regexp.spaces_group import spaces_group
+
+    return parse_tweet, re.compile(f"([{spaces_group}]+)")
 
 
 # Several X channels of one post ask for the same text: counted once (a few texts kept).
@@ -155,8 +165,9 @@ def x_weighted_length(text: str, stop_after: int | None = None) -> int:
     With `stop_after`, once the count is past it, runs are no longer searched for links:
     the text does not fit either way.
     """
+    parse_tweet, spaces_or_not = _twitter_text()
     total = 0
-    for run in _SPACES_OR_NOT.split(text):
+    for run in spaces_or_not.split(text):
         if not run:
             continue
         could_hold_link = "." in run

@@ -112,23 +112,26 @@ def results(where: Path) -> list[tuple[str, str]]:
     ]
 
 
-def refresh_tests(where: Path) -> None:
-    """An earlier run's copy gets this tree's tests; its mutants and their results stay."""
-    for copy in (where / "tests", where / "mutants" / "tests"):
-        if copy.parent.exists():
-            shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(ROOT / "tests", copy, ignore=shutil.ignore_patterns("__pycache__"))
+def updated_copy(name: str) -> Path:
+    """An earlier run's copy moved to the committed tree; its mutants and their results stay
+    (mutmut tests again the functions whose code changed)."""
+    where = WORK / name
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    subprocess.run(["git", "checkout", "--force", "--detach", head], cwd=where, check=True)
+    copied_tests = where / "mutants" / "tests"
+    if copied_tests.exists():
+        shutil.rmtree(copied_tests)
+        shutil.copytree(where / "tests", copied_tests)
+    return where
 
 
 def run(name: str, max_children: int, env: dict[str, str], resume: bool) -> Counter[str]:
     module, tests = MODULES[name]
-    where = WORK / name
-    if resume and where.exists():
-        refresh_tests(where)
-    else:
-        where = scratch_copy(name)
-    settings = SETTINGS.format(module=module, tests=str(tests).replace("'", '"'))
-    (where / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + settings)
+    where = updated_copy(name) if resume and (WORK / name).exists() else scratch_copy(name)
+    with (where / "pyproject.toml").open("a") as pyproject:
+        pyproject.write(SETTINGS.format(module=module, tests=str(tests).replace("'", '"')))
     command = [MUTMUT, "run", "--max-children", str(max_children)]
     if resume:  # the survivors again, against the tests written since
         survivors = [name for name, status in results(where) if status == "survived"]
@@ -137,7 +140,8 @@ def run(name: str, max_children: int, env: dict[str, str], resume: bool) -> Coun
     subprocess.run(command, cwd=where, env=env, check=False)
     listed = "\n".join(f"{name}: {status}" for name, status in results(where))
     (WORK / f"{name}.txt").write_text(listed + "\n")
-    return Counter(status for _name, status in results(where))  # the copy stays until the module's next run: `mutmut show` reads it
+    # The copy stays until the module's next run: `mutmut show` reads it.
+    return Counter(status for _name, status in results(where))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="keep a module's earlier copy and results, run only its mutants not run yet "
-        "(against this tree's tests)",
+        help="keep a module's earlier copy and results, moved to the committed tree: run its "
+        "mutants not run yet, and its survivors again",
     )
     args = parser.parse_args(argv)
     rows = []

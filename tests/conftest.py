@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from calendar_app import create_app
+from calendar_app import accounts, create_app
 from calendar_app.accounts import create_token, create_user
 from calendar_app.db import Database
 from calendar_app.dispatch import Dispatcher
@@ -42,11 +42,15 @@ ROLES = {
 }
 _db_numbers = itertools.count()
 
+# The suite makes thousands of people and logins: at the app's Argon2 cost that was minutes of
+# it. Hashes keep their parameters, so what the tests store is verified as cheaply, also by a
+# served app in another process; test_cli checks that the app itself hashes at the full cost.
+accounts.hash_cheaply_for_tests()
+
 
 # --- databases ---------------------------------------------------------------------------------
 # Each engine gets one template database per session: migrated, with the cast of users and their
-# tokens already in it (hashing their passwords costs most of a second). Every test gets a fresh
-# copy of it.
+# tokens already in it. Every test gets a fresh copy of it.
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from calendar_app.channel_rules import RULES, body_problem, visible_length
+from calendar_app.channel_rules import RULES, X_LINK_LENGTH, body_problem, visible_length
 from tests.conftest import Team
 
 FUTURE = "2030-12-01T09:00:00+01:00"
@@ -107,3 +107,9 @@ def test_an_own_text_for_a_channel_obeys_that_channels_rules(team: Team) -> None
     assert link.status_code == 422
     assert "Instagram NH" in link.get_json()["fields"][f"overrides.{insta['id']}"]
     assert team.post(post["id"])["deliveries"][0]["body_override"] is None
+
+
+def test_the_link_length_written_out_is_twitter_texts() -> None:
+    from twitter_text.config import config
+
+    assert config["defaults"]["transformed_url_length"] == X_LINK_LENGTH

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -224,6 +226,11 @@ def test_users_create_refuses_bad_input_with_a_message(fresh_env) -> None:
         stdin="long enough password\n",
     )
     assert ok.returncode == 0
+    # The app hashes at Argon2's full cost (the suite itself hashes cheaply: conftest.py).
+    database = Path(fresh_env["CALENDAR_INSTANCE_PATH"]) / "calendar.db"
+    with closing(sqlite3.connect(database)) as connection:
+        [(stored,)] = connection.execute("SELECT password_hash FROM users").fetchall()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     again = run_cli(
         fresh_env,
         "users",

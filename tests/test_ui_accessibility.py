@@ -5,6 +5,9 @@ Every page of the app, for a team in the middle of a crisis (tests/support/crisi
 German and in English, on a laptop (1280 px) and on a phone (390 px), is checked by axe-core
 (pinned in package.json): no violation of impact "serious" or "critical" under the WCAG 2.0/2.1
 A and AA rules. The failure lists each one with its rule, element, page, language and width.
+On the same walk each page's layout is checked (tests/support/layout.py: nothing scrolls
+sideways on a phone, no menu entry wraps on a laptop, the crisis banner on top), and the main
+pages' screenshots are taken (build/screenshots/layout-<page>-<language>-<width>.png).
 
 Then the team's story with the keyboard alone: a planner plans a post, a head approves it,
 declares a crisis and, once the post has been held, reviews it; every element that takes the
@@ -33,6 +36,7 @@ from tests.support.browser import (
     site_of,
 )
 from tests.support.crisis_team import CrisisTeam
+from tests.support.layout import assert_laid_out
 from tests.test_ui_browser import add_campaign_with_a_post, post_status, screenshot
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
@@ -60,6 +64,23 @@ def extras(crisis_team: CrisisTeam) -> Extras:
         db.dispose()
     assert crisis_id is not None
     return Extras(campaign, crisis_id)
+
+
+# The pages whose screenshots the README shows (build/screenshots/layout-<name>-<lang>-<width>).
+SCREENSHOTS = {
+    "calendar-month": "calendar",
+    "compose": "compose",
+    "approvals": "approvals",
+    "crisis": "crisis",
+    "review-held-post": "review",
+    "channels": "channels",
+    "people": "people",
+    "audit": "audit",
+}
+
+
+# Pages outside the app's shell: printed or saved as PDF.
+DOCUMENTS = {"report"}
 
 
 def every_page(team: CrisisTeam, extras: Extras) -> dict[str, str]:
@@ -124,13 +145,17 @@ def test_every_page_meets_wcag_21_aa_without_serious_violations(
     found: list[Finding] = []
     audited: list[str] = []
 
-    def audit(name: str) -> None:
+    def audit(name: str, laid_out: bool = True) -> None:
         assert page.locator("html").get_attribute("lang") == language, name
+        if laid_out:
+            assert_laid_out(page, name, language, width, document=name in DOCUMENTS)
+        if name in SCREENSHOTS:
+            screenshot(page, f"layout-{SCREENSHOTS[name]}-{language}-{width}")
         found.extend(findings(page, name, language, width))
         audited.append(name)
 
     page.goto(f"{site.url}/login")
-    audit("login")
+    audit("login", laid_out=False)
     sign_in(page, site, WHO[language])
     for name, path in every_page(crisis_team, extras).items():
         page.goto(f"{site.url}{path}")
@@ -143,7 +168,7 @@ def test_every_page_meets_wcag_21_aa_without_serious_violations(
         # The phone's menu opens on top of the page (the crisis dialog: in the keyboard test).
         if page.locator("#menu-button").is_visible():
             page.locator("#menu-button").click()
-            audit("menu")
+            audit("menu", laid_out=False)
             page.keyboard.press("Escape")
         for view, button in CALENDAR_VIEWS.items():
             if page.locator(button).count():

@@ -1,13 +1,12 @@
-"""The app shell and the look of every main page in a real browser (Debian's headless Chromium).
+"""The app shell's pieces that need a browser (Debian's headless Chromium), for a team in the
+middle of a crisis (tests/support/crisis_team.py): posts in every status on four networks, two
+of them held.
 
-A team in the middle of a crisis (tests/support/crisis_team.py): posts in every status on four
-networks, two of them held.
-Every page is opened in German and in English, on a laptop (1280 px) and on a phone (390 px);
-a screenshot of each goes to build/screenshots/layout-<page>-<language>-<width>.png, and the
-layout is checked: nothing scrolls sideways on the phone, no menu entry wraps on the laptop.
-Then the shell's pieces that need a browser: the phone's menu button, the status badges and
-network icons in the calendar, the "are you sure?" step of destructive buttons, and an approved
-post dragged in the calendar, which the server asks about first.
+The phone's menu button, the status badges and network icons in the calendar, the "are you
+sure?" step of destructive buttons, and an approved post dragged in the calendar, which the
+server asks about first. Every page's layout (nothing scrolls sideways on a phone, no menu entry
+wraps on a laptop, the crisis banner on top) is checked, and its screenshot taken, on the walk
+over every page in both languages and at both widths in tests/test_ui_accessibility.py.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import pytest
 
 from tests.support.browser import WIDTHS
 from tests.support.crisis_team import APPROVED, HELD, CrisisTeam
+from tests.support.layout import SIDEWAYS
 from tests.test_ui_browser import (
     PHONE,
     log_in,
@@ -29,75 +29,6 @@ from tests.test_ui_browser import (
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 
 LAPTOP = WIDTHS["1280"]
-
-
-def main_pages(crisis_team: CrisisTeam) -> dict[str, str]:
-    """The pages the screenshots show, by name."""
-    return {
-        "calendar": f"/?date={crisis_team.day:%Y-%m-%d}",
-        "compose": "/compose",
-        "approvals": "/approvals",
-        "crisis": "/crisis",
-        "review": f"/posts/{crisis_team.held_post}",
-        "channels": "/admin/channels",
-        "people": "/admin/people",
-        "audit": "/audit",
-    }
-
-
-# Every other page the menu leads to: checked for the layout too.
-OTHER_PAGES = {
-    "agenda": "/agenda",
-    "campaigns": "/campaigns",
-    "blackouts": "/blackouts",
-    "playbooks": "/playbooks",
-    "outbox": "/outbox",
-    "inbox": "/inbox",
-    "dashboard": "/dashboard",
-    "departments": "/admin/departments",
-    "notifications": "/notifications",
-    "subscription": "/subscription",
-}
-
-SIDEWAYS = "document.documentElement.scrollWidth <= window.innerWidth"
-# Each menu entry's words sit on one line: an inline box that wraps has more than one rectangle.
-WRAPPED_MENU_ENTRIES = """() => [...document.querySelectorAll('header.side nav a')]
-  .filter(a => a.querySelector('.label').getClientRects().length !== 1
-    || a.getBoundingClientRect().height > 2.75 * parseFloat(getComputedStyle(a).fontSize))
-  .map(a => a.textContent.trim())"""
-
-
-@pytest.mark.parametrize("language", ["de", "en"])
-def test_every_page_fits_a_phone_and_the_menu_never_wraps(
-    browser: object, crisis_team: CrisisTeam, language: str
-) -> None:
-    site = crisis_team.site
-    who = "admin" if language == "de" else "admin-en"
-    for width, viewport in WIDTHS.items():
-        page = new_page(browser, viewport)
-        log_in(page, site, who)
-        pages = {**main_pages(crisis_team), **OTHER_PAGES}
-        for name, path in pages.items():
-            page.goto(f"{site.url}{path}")  # type: ignore[attr-defined]
-            page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
-            if name == "calendar":
-                sync_api.expect(page.locator("#calendar .post-event").first).to_be_visible()  # type: ignore[attr-defined]
-            assert page.locator("html").get_attribute("lang") == language  # type: ignore[attr-defined]
-            # The crisis banner is on every page, above the page's own heading.
-            banner = page.locator("#crisis-banner")  # type: ignore[attr-defined]
-            sync_api.expect(banner).to_be_visible()
-            heading = page.locator("main h1").first  # type: ignore[attr-defined]
-            assert banner.bounding_box()["y"] < heading.bounding_box()["y"], name
-            if name in main_pages(crisis_team):
-                screenshot(page, f"layout-{name}-{language}-{width}")
-            if width == "390":
-                assert page.evaluate(SIDEWAYS), (  # type: ignore[attr-defined]
-                    f"{name} scrolls sideways at 390 px in {language}: "
-                    f"{page.evaluate('document.documentElement.scrollWidth')} px wide"  # type: ignore[attr-defined]
-                )
-            else:
-                assert page.evaluate(WRAPPED_MENU_ENTRIES) == [], name  # type: ignore[attr-defined]
-        page.context.close()  # type: ignore[attr-defined]
 
 
 def test_the_menu_folds_behind_a_button_on_a_phone(
