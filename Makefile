@@ -44,23 +44,26 @@ run: install
 # The suite in TEST_WORKERS processes (each with its own PostgreSQL server and test servers), a
 # test module per process: module fixtures (browser, network servers) are started once. Three on
 # two cores: much of the suite waits (for servers, schedulers, a browser's page), and a third
-# process fills those waits (11 min against 14.5 with two, measured on one machine).
+# process fills those waits (11 min against 14.5 with two, measured on one machine). Modules go
+# out in the order tests/conftest.py gives them, the longest first (xdist's own order puts the
+# modules with the fewest tests, which are the longest, last).
 # The app's modules compiled first: the suite starts commands, servers and schedulers in new
 # processes, and where PYTHONDONTWRITEBYTECODE is set each would compile them again.
 TEST_WORKERS ?= 3
 test: install node-deps system-deps
 	$(BIN)/python -m compileall -q calendar_app config.py migrations
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 # Not part of `make test`: about a quarter of an hour; BENCH_ARGS=--quick for a smoke run.
 bench: install node-deps system-deps
 	PYTHONPATH=. $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Not part of `make test`: mutation testing of the core modules (hours for all; name some with
-# MUTATE=claims,holds). Results in build/mutate/; scores and survivors in docs/TESTING.md.
+# MUTATE=claims,holds; MUTATE_ARGS=--resume to go on with an earlier run). Results in
+# build/mutate/; scores and survivors in docs/TESTING.md.
 comma := ,
 mutate: install node-deps system-deps
-	$(BIN)/python scripts/mutate.py $(subst $(comma), ,$(MUTATE))
+	$(BIN)/python scripts/mutate.py $(MUTATE_ARGS) $(subst $(comma), ,$(MUTATE))
 
 lint: install
 	$(BIN)/ruff check .

@@ -364,3 +364,30 @@ def mailbox() -> Iterator[Mailbox]:
     server = Mailbox().start()
     yield server
     server.stop()
+
+
+# --- the order of the modules ------------------------------------------------------------------
+# `make test` hands whole modules to its workers in the order collected. The longest go first,
+# so that no worker is left running one of them alone at the end (each takes one to three
+# minutes; the rest of the suite is many short modules that fill in around them).
+LONGEST_FIRST = (
+    "test_ui_accessibility.py",
+    "test_scale_out.py",
+    "test_delivery_state_machine.py",
+    "test_cli.py",
+    "test_ui_layout.py",
+    "test_early_warning.py",
+    "test_crisis_concurrency.py",
+    "test_bluesky.py",
+    "test_bluesky_listening.py",
+    "test_api_roles.py",
+    "test_security.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each module keeps its own order
