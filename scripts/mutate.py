@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -159,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         parser.error("PostgreSQL is not installed (make system-deps)")
+    # A run stopped with SIGTERM (a time limit) still stops its server: the `finally` below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server = PostgresServer(bin_dir).start()
     env = {**os.environ, SHARED_PORT: str(server.port)}
     try:
