@@ -139,10 +139,10 @@ def run(name: str, max_children: int, env: dict[str, str], resume: bool) -> Coun
         if survivors:
             subprocess.run([*command, *survivors], cwd=where, env=env, check=False)
     subprocess.run(command, cwd=where, env=env, check=False)
-    listed = "\n".join(f"{name}: {status}" for name, status in results(where))
-    (WORK / f"{name}.txt").write_text(listed + "\n")
+    found = results(where)
+    (WORK / f"{name}.txt").write_text("".join(f"{m}: {status}\n" for m, status in found))
     # The copy stays until the module's next run: `mutmut show` reads it.
-    return Counter(status for _name, status in results(where))
+    return Counter(status for _m, status in found)
 
 
 def main(argv: list[str] | None = None) -> int:

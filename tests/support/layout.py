@@ -8,8 +8,7 @@ SIDEWAYS = "document.documentElement.scrollWidth <= window.innerWidth"
 # The outermost elements that reach past the window's right edge, to name in a failure.
 TOO_WIDE = """() => [...document.body.querySelectorAll('*')]
   .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
-  .filter(el => !el.parentElement.closest('*') ||
-    el.parentElement.getBoundingClientRect().right <= window.innerWidth + 1)
+  .filter(el => el.parentElement.getBoundingClientRect().right <= window.innerWidth + 1)
   .slice(0, 5)
   .map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')
     + ' ' + Math.round(el.getBoundingClientRect().width) + 'px')"""
