@@ -76,6 +76,8 @@ SCREENSHOTS = {
     "channels": "channels",
     "people": "people",
     "audit": "audit",
+    "report": "report",
+    "team": "team",
 }
 
 
