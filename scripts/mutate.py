@@ -9,7 +9,8 @@ build/mutate/<name>.txt. At the end: a table of scores (killed of the mutants so
 One PostgreSQL server serves every mutant's tests (tests/support/postgres.py,
 PostgresServer.shared): starting one per mutant took a third of a mutant's time.
 
-    python scripts/mutate.py [--max-children N] [--resume] [module ...]   (modules: see MODULES)
+    python scripts/mutate.py [--max-children N] [--resume] [--functions f,g] [module ...]
+    (modules: see MODULES; --functions runs only the mutants of those functions)
 """
 
 from __future__ import annotations
@@ -78,7 +79,13 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     ),
     "dispatch": (
         "calendar_app/dispatch.py",
-        ["tests/test_webhook_delivery.py", "tests/test_crisis_halt.py"],
+        [
+            "tests/test_webhook_delivery.py",
+            "tests/test_crisis_halt.py",
+            "tests/test_missed.py",
+            "tests/test_mastodon.py",
+            "tests/test_media.py",
+        ],
     ),
     "mastodon": ("calendar_app/networks/mastodon.py", ["tests/test_mastodon.py"]),
 }
@@ -128,7 +135,15 @@ def updated_copy(name: str) -> Path:
     return where
 
 
-def run(name: str, max_children: int, env: dict[str, str], resume: bool) -> Counter[str]:
+def mutant_patterns(module: str, functions: list[str]) -> list[str]:
+    """mutmut's names of a module's mutants in the functions named (all of them if none)."""
+    dotted = module.removesuffix(".py").replace("/", ".")
+    return [f"{dotted}.x_{function}__mutmut_*" for function in functions]
+
+
+def run(
+    name: str, max_children: int, env: dict[str, str], resume: bool, functions: list[str]
+) -> Counter[str]:
     module, tests = MODULES[name]
     where = updated_copy(name) if resume and (WORK / name).exists() else scratch_copy(name)
     with (where / "pyproject.toml").open("a") as pyproject:
@@ -138,7 +153,7 @@ def run(name: str, max_children: int, env: dict[str, str], resume: bool) -> Coun
         survivors = [name for name, status in results(where) if status == "survived"]
         if survivors:
             subprocess.run([*command, *survivors], cwd=where, env=env, check=False)
-    subprocess.run(command, cwd=where, env=env, check=False)
+    subprocess.run([*command, *mutant_patterns(module, functions)], cwd=where, env=env, check=False)
     found = results(where)
     (WORK / f"{name}.txt").write_text("".join(f"{m}: {status}\n" for m, status in found))
     # The copy stays until the module's next run: `mutmut show` reads it.
@@ -155,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         help="keep a module's earlier copy and results, moved to the committed tree: run its "
         "mutants not run yet, and its survivors again",
     )
+    parser.add_argument(
+        "--functions",
+        type=lambda listed: [f for f in listed.split(",") if f],
+        default=[],
+        help="run only the mutants of these functions (comma-separated), e.g. the ones a stopped "
+        "run did not reach",
+    )
     args = parser.parse_args(argv)
     rows = []
     bin_dir = find_bin_dir()
@@ -165,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     server = PostgresServer(bin_dir).start()
     env = {**os.environ, SHARED_PORT: str(server.port)}
     try:
-        counted = {name: run(name, args.max_children, env, args.resume) for name in args.modules}
+        counted = {
+            name: run(name, args.max_children, env, args.resume, args.functions)
+            for name in args.modules
+        }
     finally:
         server.stop()
     for name, counts in counted.items():
