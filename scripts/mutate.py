@@ -88,6 +88,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "mastodon": ("calendar_app/networks/mastodon.py", ["tests/test_mastodon.py"]),
+    "bluesky": ("calendar_app/networks/bluesky.py", ["tests/test_bluesky.py"]),
 }
 
 SETTINGS = """
