@@ -75,6 +75,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/test_post_workflow.py",
             "tests/test_ownership.py",
             "tests/test_pinned_guarantees.py",
+            "tests/test_duplicate.py",
+            "tests/test_channel_overrides.py",
+            "tests/test_puppet_museum.py",
         ],
     ),
     "dispatch": (
