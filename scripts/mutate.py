@@ -55,6 +55,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/test_crisis_halt.py",
             "tests/test_impact_preview.py",
             "tests/test_missed.py",
+            "tests/test_timeline.py",
         ],
     ),
     "blackouts": ("calendar_app/blackouts.py", ["tests/test_blackouts.py"]),
