@@ -21,6 +21,7 @@ connection pooling and keep-alive work as before.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import ssl
 import time
@@ -231,7 +232,22 @@ def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
 
 # Resolving a name cannot be given a timeout in the standard library; it runs here, and the
 # caller waits at most until its deadline.
-_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+def _new_resolver() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+
+
+_resolver = _new_resolver()
+
+
+def _resolver_after_fork() -> None:
+    """A forked process (a forking server with the app loaded first, a test runner) inherits
+    the pool but not its threads: the pool would think its idle threads still there, queue
+    every name and resolve none, and each send would time out. The child gets its own."""
+    global _resolver
+    _resolver = _new_resolver()
+
+
+os.register_at_fork(after_in_child=_resolver_after_fork)
 
 
 def _resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:

@@ -4,6 +4,7 @@ real HTTP server on loopback."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -212,6 +213,21 @@ def test_connections_are_kept_alive_between_sends(receiver: Receiver) -> None:
     finally:
         publisher.close()
     assert len({r.client_port for r in receiver.snapshot()}) == 1
+
+
+def test_a_forked_process_still_resolves_names(receiver: Receiver) -> None:
+    """A process forked after a send (a forking server with the app loaded first) must resolve
+    names on its own: the pool it inherits has no threads left."""
+    assert send(receiver.url, DEVELOPMENT).status == "published"  # the resolver's threads run
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit code only
+        try:
+            os._exit(0 if send(receiver.url, DEVELOPMENT).status == "published" else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(receiver.snapshot()) == 2
 
 
 def test_the_allowed_hosts_setting_is_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
