@@ -146,11 +146,38 @@ def mutant_patterns(module: str, functions: list[str]) -> list[str]:
     return [f"{dotted}.x_{function}__mutmut_*" for function in functions]
 
 
+# mutmut runs each mutant's tests in a process forked from one that has run the tests before.
+# Anything the tests leave behind that a fork breaks (a thread pool whose threads the child does
+# not have) fails tests in every mutant, and every mutant would count as killed. So the selection
+# must first pass in exactly that way, with no mutant.
+FORKED_RUN = """
+import os, sys, pytest
+args = ["-p", "no:randomly", "-x", "-q", "-p", "no:cacheprovider", *sys.argv[1:]]
+if pytest.main(args) != 0:
+    sys.exit("the tests fail before any fork")
+child = os.fork()
+if child == 0:
+    os._exit(int(pytest.main(args)))
+_, status = os.waitpid(child, 0)
+sys.exit(0 if os.waitstatus_to_exitcode(status) == 0 else "the tests fail in a forked process")
+"""
+
+
+def passes_when_forked(where: Path, tests: list[str], env: dict[str, str]) -> bool:
+    return (
+        subprocess.run([sys.executable, "-c", FORKED_RUN, *tests], cwd=where, env=env).returncode
+        == 0
+    )
+
+
 def run(
     name: str, max_children: int, env: dict[str, str], resume: bool, functions: list[str]
 ) -> Counter[str]:
     module, tests = MODULES[name]
     where = updated_copy(name) if resume and (WORK / name).exists() else scratch_copy(name)
+    if not passes_when_forked(where, tests, env):
+        print(f"{name}: not run; its tests must pass in a forked process first", file=sys.stderr)
+        return Counter()
     with (where / "pyproject.toml").open("a") as pyproject:
         pyproject.write(SETTINGS.format(module=module, tests=str(tests).replace("'", '"')))
     command = [MUTMUT, "run", "--max-children", str(max_children)]
