@@ -128,6 +128,110 @@ def test_an_old_claim_holder_cannot_record_over_the_claim_that_replaced_it(
         assert claims.record_published_together(session, [new], later) == {new.delivery_id}
 
 
+# --- an outcome recorded once: `_fenced` without `status == publishing` or the lease cleared,
+# `_recorded_before` without the delivery or the token, `give_back`'s attempts ----------------
+
+
+def test_an_outcome_written_again_is_recorded_once(any_team: Team) -> None:
+    """A pass writes its outcomes again when the database dropped the answer to a commit that
+    went through. The second write finds the row off the wire and changes nothing: a give-back
+    does not take a second attempt away, a retry keeps the time it got first, a failure does
+    not overwrite the retry. Each says it was recorded (it was, the first time), and no
+    outcome leaves a lease behind."""
+    channel = any_team.channel()
+    returned = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=2))
+    retried = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    now = now_utc()
+    back, retry = claim(any_team, now)
+    assert (back.post_id, retry.post_id) == (returned["id"], retried["id"])
+    assert len(start(any_team, [back, retry], now).started) == 2
+
+    db = get_db(any_team.app)
+    for retry_in in (1, 7):  # the second write has drawn another backoff
+        with db.transaction() as session:
+            assert claims.give_back(session, back) is True
+        with db.transaction() as session:
+            assert claims.record_retry(session, retry, "503", now + timedelta(minutes=retry_in))
+    with db.transaction() as session:
+        assert claims.record_failed(session, retry, "gave up") is True
+
+    given_back = delivery(any_team, back.delivery_id)
+    assert (given_back.status, given_back.attempts) == (DeliveryStatus.SCHEDULED, 0)
+    assert given_back.error is None
+    retried_row = delivery(any_team, retry.delivery_id)
+    assert (retried_row.status, retried_row.attempts) == (DeliveryStatus.SCHEDULED, 1)
+    assert (retried_row.due_at, retried_row.error) == (now + timedelta(minutes=1), "503")
+    assert given_back.lease_until is None
+    assert retried_row.lease_until is None
+
+
+def test_a_claim_lost_to_its_lease_is_refused_though_its_batch_recorded_other_outcomes(
+    any_team: Team, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two deliveries of one batch share its token. The first is recorded as failed; the
+    second's lease runs out and it becomes `unknown`. The holder's late outcomes for the
+    second are refused and logged: neither its token on the failed row nor the unknown row
+    (which no claim holds) make them look recorded."""
+    channel = any_team.channel()
+    for seconds in (2, 1):
+        any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=seconds))
+    now = now_utc()
+    failed, lost = claim(any_team, now)
+    assert failed.token == lost.token
+    assert len(start(any_team, [failed, lost], now, send_seconds=0.01).started) == 2
+    db = get_db(any_team.app)
+    with db.transaction() as session:
+        assert claims.record_failed(session, failed, "HTTP 400") is True
+    with db.transaction() as session:
+        assert claims.expire_leases(session, now + timedelta(seconds=5)) == [lost.delivery_id]
+
+    with db.transaction() as session:
+        assert claims.record_failed(session, lost, "late answer") is False
+    with db.transaction() as session:
+        assert claims.record_retry(session, lost, "late", now + timedelta(minutes=1)) is False
+    with db.transaction() as session:
+        assert claims.give_back(session, lost) is False
+    lost_rows = [r.getMessage() for r in caplog.records if r.getMessage().startswith("claim lost")]
+    assert lost_rows == [
+        f"claim lost, outcome not recorded: delivery={lost.delivery_id} token={lost.token} "
+        f"outcome={outcome}"
+        for outcome in ("failed", "retry", "given back")
+    ]
+    row = delivery(any_team, lost.delivery_id)
+    assert (row.status, row.attempts) == (DeliveryStatus.UNKNOWN, 1)
+    assert row.error == str(claims.LEASE_EXPIRED)
+    assert delivery(any_team, failed.delivery_id).status == DeliveryStatus.FAILED
+
+
+def test_a_scheduler_shutting_down_gives_back_only_what_it_still_holds_unstarted(
+    any_team: Team,
+) -> None:
+    """`release_claims`: of a batch claimed and then given up, a claimed delivery goes back to
+    the queue as it was before the claim (attempts, token, lease); one already on the wire and
+    one a person discarded meanwhile stay as they are."""
+    channel = any_team.channel()
+    posts = [
+        any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=s)) for s in (3, 2, 1)
+    ]
+    now = now_utc()
+    waiting, on_wire, discarded = claim(any_team, now)
+    assert len(start(any_team, [on_wire], now).started) == 1
+    taken = any_team.head.post(f"/posts/{posts[2]['id']}/discard", json={"reason": "überholt"})
+    assert taken.status_code == 200, taken.get_json()
+
+    with get_db(any_team.app).transaction() as session:
+        released = claims.release_claims(session, [waiting, on_wire, discarded])
+    assert released == [waiting.delivery_id]
+    back = delivery(any_team, waiting.delivery_id)
+    assert (back.status, back.attempts) == (DeliveryStatus.SCHEDULED, 0)
+    assert (back.claim_token, back.lease_until) == (None, None)
+    sending = delivery(any_team, on_wire.delivery_id)
+    assert (sending.status, sending.claim_token) == (DeliveryStatus.PUBLISHING, on_wire.token)
+    assert delivery(any_team, discarded.delivery_id).status == DeliveryStatus.DISCARDED
+    [again] = claim(any_team, now_utc(), "scheduler-2")
+    assert (again.delivery_id, again.attempts) == (waiting.delivery_id, waiting.attempts)
+
+
 # --- the missed window: `<` and `>=` at exactly MISSED_AFTER_MINUTES --------------------------
 
 

@@ -119,6 +119,10 @@ def test_a_5xx_is_retried_with_the_same_idempotency_key_and_then_published(
     dispatcher.run_pass()
     assert len(receiver.snapshot()) == 1
     assert delivery(team, post)["status"] not in ("published", "failed")
+    said = delivery(team, post)["error"]
+    assert said.startswith("attempt 1 failed: "), said
+    assert said.endswith("; retrying"), said
+    assert str(first) in said
     assert team.post(post["id"])["status"] not in ("published", "failed")
 
     clock.advance(minutes=1)
@@ -130,6 +134,7 @@ def test_a_5xx_is_retried_with_the_same_idempotency_key_and_then_published(
     assert [r.idempotency_key for r in receiver.snapshot()] == [key, key]
     assert len({r.raw for r in receiver.snapshot()}) == 1, "a retry sends the same request"
     assert delivery(team, post)["status"] == "published"
+    assert delivery(team, post)["error"] is None
     assert team.post(post["id"])["status"] == "published"
 
 
