@@ -6,6 +6,7 @@ interleaving forced (calendar_app/interleave.py), on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,9 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from calendar_app import claims, interleave
+from calendar_app import claims, crisis, interleave
 from calendar_app.extensions import get_db
-from calendar_app.models import Delivery, DeliveryStatus, Post, PostStatus
+from calendar_app.models import Delivery, DeliveryStatus, Post, PostStatus, User
 from calendar_app.timeutil import now_utc
 from tests.conftest import Team
 from tests.test_crisis_halt import Paused, person
@@ -304,3 +305,45 @@ def test_the_claim_takes_nothing_in_a_crisis_even_when_the_hold_step_missed_a_ro
     assert claim(any_team, now_utc() + timedelta(hours=1, minutes=1)) == []
 
     assert delivery(any_team, post["deliveries"][0]["id"]).status == DeliveryStatus.SCHEDULED
+
+
+# --- the start's own crisis check: `lock_in_order` without the crisis, or without its lock ----
+
+
+def test_a_claim_made_before_a_declaration_does_not_start_after_it(
+    any_team: Team, monkeypatch: pytest.MonkeyPatch, background: Any
+) -> None:
+    """A scheduler claimed a delivery; then a head declares, and the declaration's hold misses
+    the row (it skips rows a person has locked). The scheduler's start step comes while the
+    declaration is under way: it must wait for it (PostgreSQL: the queue lock; SQLite: the
+    database's write lock), then see the crisis, hold the delivery and start nothing."""
+    channel = any_team.channel()
+    post = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    now = now_utc()
+    [claimed] = claim(any_team, now)
+    monkeypatch.setattr(crisis, "hold_due_deliveries", lambda *_a, **_k: [])
+    db = get_db(any_team.app)
+    under_way, go_on = threading.Event(), threading.Event()
+
+    def declaration() -> int:
+        with db.transaction() as session:
+            head = session.get_one(User, any_team.ids["head"])
+            declared = crisis.declare_crisis(session, head, reason="Shitstorm")
+            under_way.set()
+            assert go_on.wait(20)
+            return declared.crisis.id
+
+    declaring = background(declaration)
+    assert under_way.wait(20)
+    starting = background(start, any_team, [claimed], now_utc())
+    try:
+        blocked_or_done(any_team, starting)
+        assert not starting.done(), "the start did not wait for the declaration"
+    finally:
+        go_on.set()
+    crisis_id = declaring.result(timeout=20)
+
+    assert starting.result(timeout=20).started == []
+    row = delivery(any_team, claimed.delivery_id)
+    assert (row.status, row.held_by_crisis_id) == (DeliveryStatus.HELD, crisis_id)
+    assert post_status(any_team, post["id"]) == PostStatus.HELD
