@@ -133,6 +133,40 @@ def test_an_old_claim_holder_cannot_record_over_the_claim_that_replaced_it(
 # `_recorded_before` without the delivery or the token, `give_back`'s attempts ----------------
 
 
+def test_a_started_delivery_carries_its_start_and_its_requests_deadline(any_team: Team) -> None:
+    """What a declaration waits for (until `send_deadline`) and what the check of an unknown
+    post looks for (posted since `started_at`) is written by the start step."""
+    channel = any_team.channel()
+    any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    now = now_utc()
+    [claimed] = claim(any_team, now)
+    with get_db(any_team.app).transaction() as session:
+        [started] = claims.start_sending(
+            session, [claimed], crisis=None, now=now, send_seconds=10, record_seconds=5
+        ).started
+    row = delivery(any_team, claimed.delivery_id)
+    assert started.send_deadline == now + timedelta(seconds=10)
+    assert (row.status, row.started_at) == (DeliveryStatus.PUBLISHING, now)
+    assert row.send_deadline == now + timedelta(seconds=10)
+    assert row.lease_until == now + timedelta(seconds=15)
+
+
+def test_a_post_on_two_channels_starts_and_is_recorded_in_one_step(any_team: Team) -> None:
+    """A step with two deliveries of one post locks them by id first (`lock_in_order`), as a
+    person's action does, then starts both and records both."""
+    channels = [any_team.channel("Konzern-X")["id"], any_team.channel("Konzern-Mastodon")["id"]]
+    post = any_team.scheduled(channels, at=now_utc() - timedelta(seconds=1))
+    now = now_utc()
+    both = claim(any_team, now)
+    assert {c.post_id for c in both} == {post["id"]}
+    assert len(start(any_team, both, now).started) == 2
+    with get_db(any_team.app).transaction() as session:
+        claims.lock_in_order(session, both, queue=False)
+        recorded = claims.record_published_together(session, both, now)
+    assert recorded == {c.delivery_id for c in both}
+    assert post_status(any_team, post["id"]) == PostStatus.PUBLISHED
+
+
 def test_an_outcome_written_again_is_recorded_once(any_team: Team) -> None:
     """A pass writes its outcomes again when the database dropped the answer to a commit that
     went through. The second write finds the row off the wire and changes nothing: a give-back
