@@ -6,6 +6,7 @@ interleaving forced (calendar_app/interleave.py), on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from calendar_app import claims, crisis, interleave
 from calendar_app.extensions import get_db
@@ -381,3 +382,77 @@ def test_a_claim_made_before_a_declaration_does_not_start_after_it(
     row = delivery(any_team, claimed.delivery_id)
     assert (row.status, row.held_by_crisis_id) == (DeliveryStatus.HELD, crisis_id)
     assert post_status(any_team, post["id"]) == PostStatus.HELD
+
+
+# --- the start's fences: `start_sending` without the token, `claimed`, the lease (or `>=`), the
+# sendable post or the crisis' bar; its second look without the token or `publishing` ----------
+
+
+def test_a_start_goes_ahead_only_where_its_claim_still_holds(
+    any_team: Team, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A claim whose lease ended (exactly at its end, too) starts nothing; once the delivery
+    was claimed again, the old claim's start neither takes the new claim's delivery nor counts
+    it as started by itself; a start written again (its commit's answer lost) keeps the
+    request's first deadline."""
+    caplog.set_level(logging.INFO, logger="calendar_app.claims")
+    channel = any_team.channel()
+    any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    now = now_utc()
+    [old] = claim(any_team, now, "scheduler-old")
+    assert start(any_team, [old], now + timedelta(seconds=LEASE)).started == []
+    row = delivery(any_team, old.delivery_id)
+    assert (row.status, row.claim_token) == (DeliveryStatus.CLAIMED, old.token)
+
+    later = now + timedelta(seconds=LEASE + 1)
+    with get_db(any_team.app).transaction() as session:
+        claims.expire_leases(session, later)
+    [new] = claim(any_team, later, "scheduler-new")
+    assert start(any_team, [old], later).started == []
+    assert len(start(any_team, [new], later).started) == 1
+    assert start(any_team, [old], later).started == []
+    [again] = start(any_team, [new], later + timedelta(seconds=5)).started
+    assert again.claim == new
+
+    row = delivery(any_team, new.delivery_id)
+    assert (row.status, row.claim_token) == (DeliveryStatus.PUBLISHING, new.token)
+    assert row.send_deadline == later + timedelta(seconds=10)
+    not_started = [r.getMessage() for r in caplog.records if "not started" in r.getMessage()]
+    assert (
+        not_started
+        == [
+            f"claimed deliveries not started (held or taken back meanwhile): ids=[{old.delivery_id}]"
+        ]
+        * 3
+    )
+
+
+def test_the_start_itself_bars_what_a_crisis_covers_and_a_post_no_longer_approved(
+    any_team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start's own conditions, behind the hold steps and behind every person's action
+    forgetting the claim: with the holds made to miss the rows, a delivery the crisis covers
+    does not start, and neither does one whose post is back in draft. A delivery on another
+    channel starts."""
+    covered, drafted, calm = (
+        any_team.channel(name)["id"] for name in ("Konzern-X", "Konzern-Blog", "Karriere")
+    )
+    in_crisis = any_team.scheduled([covered], at=now_utc() - timedelta(seconds=3))
+    back_in_draft = any_team.scheduled([drafted], at=now_utc() - timedelta(seconds=2))
+    any_team.scheduled([calm], at=now_utc() - timedelta(seconds=1))
+    now = now_utc()
+    crisis_claim, draft_claim, calm_claim = claim(any_team, now)
+    for module in (crisis, claims):
+        monkeypatch.setattr(module, "hold_due_deliveries", lambda *_a, **_k: [])
+    declared = any_team.head.post("/crisis", json={"reason": "Shitstorm", "channels": [covered]})
+    assert declared.status_code == 201, declared.get_json()
+    with get_db(any_team.app).transaction() as session:
+        session.execute(
+            update(Post).where(Post.id == back_in_draft["id"]).values(status=PostStatus.DRAFT)
+        )
+
+    started = start(any_team, [crisis_claim, draft_claim, calm_claim], now_utc()).started
+    assert [s.claim for s in started] == [calm_claim]
+    for claimed, post in ((crisis_claim, in_crisis), (draft_claim, back_in_draft)):
+        row = delivery(any_team, claimed.delivery_id)
+        assert (row.status, row.post_id) == (DeliveryStatus.CLAIMED, post["id"])
