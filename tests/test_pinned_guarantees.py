@@ -418,13 +418,8 @@ def test_a_start_goes_ahead_only_where_its_claim_still_holds(
     assert (row.status, row.claim_token) == (DeliveryStatus.PUBLISHING, new.token)
     assert row.send_deadline == later + timedelta(seconds=10)
     not_started = [r.getMessage() for r in caplog.records if "not started" in r.getMessage()]
-    assert (
-        not_started
-        == [
-            f"claimed deliveries not started (held or taken back meanwhile): ids=[{old.delivery_id}]"
-        ]
-        * 3
-    )
+    said = "claimed deliveries not started (held or taken back meanwhile)"
+    assert not_started == [f"{said}: ids=[{old.delivery_id}]"] * 3
 
 
 def test_the_start_itself_bars_what_a_crisis_covers_and_a_post_no_longer_approved(
@@ -456,3 +451,50 @@ def test_the_start_itself_bars_what_a_crisis_covers_and_a_post_no_longer_approve
     for claimed, post in ((crisis_claim, in_crisis), (draft_claim, back_in_draft)):
         row = delivery(any_team, claimed.delivery_id)
         assert (row.status, row.post_id) == (DeliveryStatus.CLAIMED, post["id"])
+
+
+# --- recording a batch as published: `record_published_together` ----------------------------
+
+
+def test_a_batch_recorded_as_published_writes_each_its_own_and_nothing_else(
+    any_team: Team, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Of one batch: a delivery gets its own id and address on the network and loses its lease;
+    one its holder already recorded as failed stays failed; one whose claim was lost is logged
+    and left alone, though it comes after one that was recorded; a post discarded while its
+    send was on the wire shows that it went out after all."""
+    channel = any_team.channel()
+    posts = [
+        any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=s)) for s in (4, 3, 2)
+    ]
+    now = now_utc()
+    sent, failed, lost = claim(any_team, now)
+    assert len(start(any_team, [sent], now).started) == 1
+    assert len(start(any_team, [failed, lost], now, send_seconds=0.01).started) == 2
+    db = get_db(any_team.app)
+    with db.transaction() as session:
+        assert claims.record_failed(session, failed, "HTTP 400") is True
+    with db.transaction() as session:
+        claims.expire_leases(session, now + timedelta(seconds=5))
+    discarded = any_team.head.post(f"/posts/{posts[0]['id']}/discard", json={"reason": "zu spät"})
+    assert discarded.status_code == 200, discarded.get_json()
+
+    remote = {c.delivery_id: (f"remote-{c.delivery_id}", f"https://example.org/{c.delivery_id}")
+              for c in (sent, failed, lost)}  # fmt: skip
+    with db.transaction() as session:
+        recorded = claims.record_published_together(session, [sent, failed, lost], now, remote)
+
+    assert recorded == {sent.delivery_id, failed.delivery_id}
+    row = delivery(any_team, sent.delivery_id)
+    assert (row.status, row.remote_id, row.url) == (
+        DeliveryStatus.PUBLISHED, f"remote-{sent.delivery_id}", f"https://example.org/{sent.delivery_id}"
+    )  # fmt: skip
+    assert (row.lease_until, row.error) == (None, None)
+    assert post_status(any_team, posts[0]["id"]) == PostStatus.PUBLISHED
+    for claimed, status in ((failed, DeliveryStatus.FAILED), (lost, DeliveryStatus.UNKNOWN)):
+        row = delivery(any_team, claimed.delivery_id)
+        assert (row.status, row.remote_id, row.url) == (status, None, None)
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("claim lost")] == [
+        f"claim lost, outcome not recorded: delivery={lost.delivery_id} token={lost.token} "
+        "outcome=published"
+    ]
