@@ -401,12 +401,21 @@ def test_a_start_goes_ahead_only_where_its_claim_still_holds(
     now = now_utc()
     [old] = claim(any_team, now, "scheduler-old")
     assert start(any_team, [old], now + timedelta(seconds=LEASE)).started == []
+    with get_db(any_team.app).transaction() as session:  # at its end, not back yet
+        assert claims.expire_leases(session, now + timedelta(seconds=LEASE)) == []
     row = delivery(any_team, old.delivery_id)
     assert (row.status, row.claim_token) == (DeliveryStatus.CLAIMED, old.token)
 
     later = now + timedelta(seconds=LEASE + 1)
     with get_db(any_team.app).transaction() as session:
-        claims.expire_leases(session, later)
+        assert claims.expire_leases(session, later) == []  # back in the queue, not unknown
+    row = delivery(any_team, old.delivery_id)
+    assert (row.status, row.attempts) == (DeliveryStatus.SCHEDULED, 0)
+    assert (row.claim_token, row.lease_until) == (None, None)
+    back = "claims ran out before their send started, back in the queue"
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith(back)] == [
+        f"{back}: ids=[{old.delivery_id}]"
+    ]
     [new] = claim(any_team, later, "scheduler-new")
     assert start(any_team, [old], later).started == []
     assert len(start(any_team, [new], later).started) == 1
