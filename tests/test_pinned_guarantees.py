@@ -239,6 +239,42 @@ def test_a_claim_lost_to_its_lease_is_refused_though_its_batch_recorded_other_ou
     assert delivery(any_team, failed.delivery_id).status == DeliveryStatus.FAILED
 
 
+def test_the_end_of_a_lease_skips_a_delivery_a_person_is_changing(
+    any_team: Team, background: Any
+) -> None:
+    """`expire_leases` skips rows a person has locked (a head discarding the post, paused with
+    its locks held): it returns at once instead of waiting, and the person's discard stands.
+    SQLite serialises whole transactions, so there only the outcome is checked."""
+    channel = any_team.channel()
+    post = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    now = now_utc()
+    [claimed] = claim(any_team, now)
+    db = get_db(any_team.app)
+
+    def expire() -> str:
+        """The delivery's status right after the expiry committed."""
+        with db.transaction() as session:
+            claims.expire_leases(session, now + timedelta(seconds=LEASE + 1))
+        return delivery(any_team, claimed.delivery_id).status
+
+    person_locked = Paused()
+    with interleave.at("person.locked", person_locked):
+        discarding = background(
+            person(any_team, "head").post, f"/posts/{post['id']}/discard", json={}
+        )
+        person_locked.wait()
+        expiring = background(expire)
+        try:
+            if not db.is_sqlite:
+                status = expiring.result(timeout=10)  # raises if the expiry waited
+                assert status == DeliveryStatus.CLAIMED, "the expiry took the row"
+        finally:
+            person_locked.go.set()
+        assert discarding.result(timeout=30).status_code == 200
+        expiring.result(timeout=30)
+    assert delivery(any_team, claimed.delivery_id).status == DeliveryStatus.DISCARDED
+
+
 def test_a_scheduler_shutting_down_gives_back_only_what_it_still_holds_unstarted(
     any_team: Team,
 ) -> None:
