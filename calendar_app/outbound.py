@@ -247,7 +247,8 @@ def _resolver_after_fork() -> None:
     _resolver = _new_resolver()
 
 
-os.register_at_fork(after_in_child=_resolver_after_fork)
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere no process forks
+    os.register_at_fork(after_in_child=_resolver_after_fork)
 
 
 def _resolve(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:
