@@ -283,25 +283,47 @@ def test_a_scheduler_shutting_down_gives_back_only_what_it_still_holds_unstarted
     one a person discarded meanwhile stay as they are."""
     channel = any_team.channel()
     posts = [
-        any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=s)) for s in (3, 2, 1)
+        any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=s))
+        for s in (4, 3, 2, 1)
     ]
     now = now_utc()
-    waiting, on_wire, discarded = claim(any_team, now)
+    waiting, also_waiting, on_wire, discarded = claim(any_team, now)
     assert len(start(any_team, [on_wire], now).started) == 1
-    taken = any_team.head.post(f"/posts/{posts[2]['id']}/discard", json={"reason": "überholt"})
+    taken = any_team.head.post(f"/posts/{posts[3]['id']}/discard", json={"reason": "überholt"})
     assert taken.status_code == 200, taken.get_json()
 
     with get_db(any_team.app).transaction() as session:
-        released = claims.release_claims(session, [waiting, on_wire, discarded])
-    assert released == [waiting.delivery_id]
+        released = claims.release_claims(session, [waiting, also_waiting, on_wire, discarded])
+    assert released == [waiting.delivery_id, also_waiting.delivery_id]
     back = delivery(any_team, waiting.delivery_id)
     assert (back.status, back.attempts) == (DeliveryStatus.SCHEDULED, 0)
     assert (back.claim_token, back.lease_until) == (None, None)
     sending = delivery(any_team, on_wire.delivery_id)
     assert (sending.status, sending.claim_token) == (DeliveryStatus.PUBLISHING, on_wire.token)
     assert delivery(any_team, discarded.delivery_id).status == DeliveryStatus.DISCARDED
-    [again] = claim(any_team, now_utc(), "scheduler-2")
-    assert (again.delivery_id, again.attempts) == (waiting.delivery_id, waiting.attempts)
+    again = claim(any_team, now_utc(), "scheduler-2")
+    assert [(c.delivery_id, c.attempts) for c in again] == [
+        (c.delivery_id, c.attempts) for c in (waiting, also_waiting)
+    ]
+
+
+def test_a_scheduler_shutting_down_leaves_a_claim_another_scheduler_took_over(
+    any_team: Team,
+) -> None:
+    """Its claim ran out and another scheduler claimed the delivery: giving back the old claim
+    leaves the new one alone."""
+    channel = any_team.channel()
+    any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    now = now_utc()
+    [old] = claim(any_team, now, "scheduler-old")
+    later = now + timedelta(seconds=LEASE + 1)
+    with get_db(any_team.app).transaction() as session:
+        claims.expire_leases(session, later)
+    [new] = claim(any_team, later, "scheduler-new")
+    with get_db(any_team.app).transaction() as session:
+        assert claims.release_claims(session, [old]) == []
+    row = delivery(any_team, new.delivery_id)
+    assert (row.status, row.claim_token, row.attempts) == (DeliveryStatus.CLAIMED, new.token, 1)
 
 
 # --- the missed window: `<` and `>=` at exactly MISSED_AFTER_MINUTES --------------------------
