@@ -63,6 +63,18 @@ def post_status(team: Team, post_id: int) -> str:
         return session.get_one(Post, post_id).status
 
 
+def lost_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The warnings an operator reads when a late outcome is refused."""
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("claim lost")]
+
+
+def lost_warning(claim: claims.Claim, outcome: str) -> str:
+    return (
+        f"claim lost, outcome not recorded: delivery={claim.delivery_id} token={claim.token} "
+        f"outcome={outcome}"
+    )
+
+
 def blocked_or_done(team: Team, future: Future) -> None:
     """Until `future` waits for a lock (PostgreSQL) or has finished. SQLite serialises whole
     transactions: whoever came second runs after the first commits, nothing to wait for."""
@@ -117,11 +129,8 @@ def test_an_old_claim_holder_cannot_record_over_the_claim_that_replaced_it(
         assert not claims.record_retry(session, old, "late", later + timedelta(minutes=1))
     with db.transaction() as session:
         assert claims.record_published_together(session, [old], later) == set()
-    lost = [r.getMessage() for r in caplog.records if r.getMessage().startswith("claim lost")]
-    assert lost == [
-        f"claim lost, outcome not recorded: delivery={old.delivery_id} token={old.token} "
-        f"outcome={outcome}"
-        for outcome in ("failed", "retry", "published")
+    assert lost_warnings(caplog) == [
+        lost_warning(old, outcome) for outcome in ("failed", "retry", "published")
     ]
 
     row = delivery(any_team, new.delivery_id)
@@ -227,11 +236,8 @@ def test_a_claim_lost_to_its_lease_is_refused_though_its_batch_recorded_other_ou
         assert claims.record_retry(session, lost, "late", now + timedelta(minutes=1)) is False
     with db.transaction() as session:
         assert claims.give_back(session, lost) is False
-    lost_rows = [r.getMessage() for r in caplog.records if r.getMessage().startswith("claim lost")]
-    assert lost_rows == [
-        f"claim lost, outcome not recorded: delivery={lost.delivery_id} token={lost.token} "
-        f"outcome={outcome}"
-        for outcome in ("failed", "retry", "given back")
+    assert lost_warnings(caplog) == [
+        lost_warning(lost, outcome) for outcome in ("failed", "retry", "given back")
     ]
     row = delivery(any_team, lost.delivery_id)
     assert (row.status, row.attempts) == (DeliveryStatus.UNKNOWN, 1)
@@ -561,7 +567,4 @@ def test_a_batch_recorded_as_published_writes_each_its_own_and_nothing_else(
     for claimed, status in ((failed, DeliveryStatus.FAILED), (lost, DeliveryStatus.UNKNOWN)):
         row = delivery(any_team, claimed.delivery_id)
         assert (row.status, row.remote_id, row.url) == (status, None, None)
-    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("claim lost")] == [
-        f"claim lost, outcome not recorded: delivery={lost.delivery_id} token={lost.token} "
-        "outcome=published"
-    ]
+    assert lost_warnings(caplog) == [lost_warning(lost, "published")]
