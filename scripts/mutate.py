@@ -16,6 +16,7 @@ PostgresServer.shared): starting one per mutant took a third of a mutant's time.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -95,12 +96,15 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "bluesky": ("calendar_app/networks/bluesky.py", ["tests/test_bluesky.py"]),
 }
 
+# How mutmut runs the tests, and how the forked check below runs them.
+PYTEST_ARGS = ["-p", "no:randomly", "-x", "-q"]
+
 SETTINGS = """
 [tool.mutmut]
 source_paths = ["calendar_app/"]
 only_mutate = ["{module}"]
 pytest_add_cli_args_test_selection = {tests}
-pytest_add_cli_args = ["-p", "no:randomly", "-x", "-q"]
+pytest_add_cli_args = {pytest_args}
 also_copy = ["config.py", "migrations/", "alembic.ini", "templates/", "static/", "bench/"]
 """
 
@@ -151,8 +155,8 @@ def mutant_patterns(module: str, functions: list[str]) -> list[str]:
 # not have) fails tests in every mutant, and every mutant would count as killed. So the selection
 # must first pass in exactly that way, with no mutant.
 FORKED_RUN = """
-import os, sys, pytest
-args = ["-p", "no:randomly", "-x", "-q", "-p", "no:cacheprovider", *sys.argv[1:]]
+import json, os, sys, pytest
+args = [*json.loads(sys.argv[1]), "-p", "no:cacheprovider", *sys.argv[2:]]
 if pytest.main(args) != 0:
     sys.exit("the tests fail before any fork")
 child = os.fork()
@@ -165,7 +169,9 @@ sys.exit(0 if os.waitstatus_to_exitcode(status) == 0 else "the tests fail in a f
 
 def passes_when_forked(where: Path, tests: list[str], env: dict[str, str]) -> bool:
     return (
-        subprocess.run([sys.executable, "-c", FORKED_RUN, *tests], cwd=where, env=env).returncode
+        subprocess.run(
+            [sys.executable, "-c", FORKED_RUN, json.dumps(PYTEST_ARGS), *tests], cwd=where, env=env
+        ).returncode
         == 0
     )
 
@@ -179,7 +185,11 @@ def run(
         print(f"{name}: not run; its tests must pass in a forked process first", file=sys.stderr)
         return Counter()
     with (where / "pyproject.toml").open("a") as pyproject:
-        pyproject.write(SETTINGS.format(module=module, tests=str(tests).replace("'", '"')))
+        pyproject.write(
+            SETTINGS.format(
+                module=module, tests=json.dumps(tests), pytest_args=json.dumps(PYTEST_ARGS)
+            )
+        )
     command = [MUTMUT, "run", "--max-children", str(max_children)]
     if resume:  # the survivors again, against the tests written since
         survivors = [name for name, status in results(where) if status == "survived"]

@@ -22,7 +22,7 @@ from calendar_app.extensions import get_db
 from calendar_app.models import Delivery, DeliveryStatus, Post, PostStatus, User
 from calendar_app.timeutil import now_utc
 from tests.conftest import Team
-from tests.test_crisis_halt import Paused, person
+from tests.test_crisis_halt import Paused, due_posts, person
 
 LEASE = 30.0
 
@@ -147,7 +147,7 @@ def test_a_started_delivery_carries_its_start_and_its_requests_deadline(any_team
     """What a declaration waits for (until `send_deadline`) and what the check of an unknown
     post looks for (posted since `started_at`) is written by the start step."""
     channel = any_team.channel()
-    any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    due_posts(any_team, channel, 1)
     now = now_utc()
     [claimed] = claim(any_team, now)
     with get_db(any_team.app).transaction() as session:
@@ -184,8 +184,7 @@ def test_an_outcome_written_again_is_recorded_once(any_team: Team) -> None:
     not overwrite the retry. Each says it was recorded (it was, the first time), and no
     outcome leaves a lease behind."""
     channel = any_team.channel()
-    returned = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=2))
-    retried = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    returned, retried = due_posts(any_team, channel, 2)
     now = now_utc()
     back, retry = claim(any_team, now)
     assert (back.post_id, retry.post_id) == (returned["id"], retried["id"])
@@ -218,8 +217,7 @@ def test_a_claim_lost_to_its_lease_is_refused_though_its_batch_recorded_other_ou
     second are refused and logged: neither its token on the failed row nor the unknown row
     (which no claim holds) make them look recorded."""
     channel = any_team.channel()
-    for seconds in (2, 1):
-        any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=seconds))
+    due_posts(any_team, channel, 2)
     now = now_utc()
     failed, lost = claim(any_team, now)
     assert failed.token == lost.token
@@ -252,7 +250,7 @@ def test_the_end_of_a_lease_skips_a_delivery_a_person_is_changing(
     its locks held): it returns at once instead of waiting, and the person's discard stands.
     SQLite serialises whole transactions, so there only the outcome is checked."""
     channel = any_team.channel()
-    post = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    [post] = due_posts(any_team, channel, 1)
     now = now_utc()
     [claimed] = claim(any_team, now)
     db = get_db(any_team.app)
@@ -288,10 +286,7 @@ def test_a_scheduler_shutting_down_gives_back_only_what_it_still_holds_unstarted
     the queue as it was before the claim (attempts, token, lease); one already on the wire and
     one a person discarded meanwhile stay as they are."""
     channel = any_team.channel()
-    posts = [
-        any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=s))
-        for s in (4, 3, 2, 1)
-    ]
+    posts = due_posts(any_team, channel, 4)
     now = now_utc()
     waiting, also_waiting, on_wire, discarded = claim(any_team, now)
     assert len(start(any_team, [on_wire], now).started) == 1
@@ -319,7 +314,7 @@ def test_a_scheduler_shutting_down_leaves_a_claim_another_scheduler_took_over(
     """Its claim ran out and another scheduler claimed the delivery: giving back the old claim
     leaves the new one alone."""
     channel = any_team.channel()
-    any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    due_posts(any_team, channel, 1)
     now = now_utc()
     [old] = claim(any_team, now, "scheduler-old")
     later = now + timedelta(seconds=LEASE + 1)
@@ -417,7 +412,7 @@ def test_a_claim_made_before_a_declaration_does_not_start_after_it(
     declaration is under way: it must wait for it (PostgreSQL: the queue lock; SQLite: the
     database's write lock), then see the crisis, hold the delivery and start nothing."""
     channel = any_team.channel()
-    post = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    [post] = due_posts(any_team, channel, 1)
     now = now_utc()
     [claimed] = claim(any_team, now)
     monkeypatch.setattr(crisis, "hold_due_deliveries", lambda *_a, **_k: [])
@@ -461,7 +456,7 @@ def test_a_start_goes_ahead_only_where_its_claim_still_holds(
     request's first deadline."""
     caplog.set_level(logging.INFO, logger="calendar_app.claims")
     channel = any_team.channel()
-    any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    due_posts(any_team, channel, 1)
     now = now_utc()
     [old] = claim(any_team, now, "scheduler-old")
     assert start(any_team, [old], now + timedelta(seconds=LEASE)).started == []
@@ -537,9 +532,7 @@ def test_a_batch_recorded_as_published_writes_each_its_own_and_nothing_else(
     and left alone, though it comes after one that was recorded; a post discarded while its
     send was on the wire shows that it went out after all."""
     channel = any_team.channel()
-    posts = [
-        any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=s)) for s in (4, 3, 2)
-    ]
+    posts = due_posts(any_team, channel, 3)
     now = now_utc()
     sent, failed, lost = claim(any_team, now)
     assert len(start(any_team, [sent], now).started) == 1
