@@ -406,20 +406,13 @@ def record_published_together(
     """Record several sends as published with one fenced UPDATE per claim token (a pass's
     claims share one) and one status update of their posts; returns the delivery ids recorded.
     A delivery whose claim was lost meanwhile is left as the other party recorded it.
-    `remote`: delivery id -> (id on the network, URL), stored with the deliveries recorded."""
+    `remote`: delivery id -> (id on the network, URL), stored with the deliveries recorded.
+    The caller has taken the step's locks in order first (lock_in_order)."""
     by_token: dict[str, list[int]] = defaultdict(list)
     for claim in claims:
         by_token[claim.token].append(claim.delivery_id)
     recorded: set[int] = set()
     for token, delivery_ids in by_token.items():
-        # Lock in id order first: a person's action locks a post's deliveries in that order.
-        if locks_rows(session):
-            session.execute(
-                select(Delivery.id)
-                .where(Delivery.id.in_(delivery_ids))
-                .order_by(Delivery.id)
-                .with_for_update()
-            )
         recorded.update(
             session.scalars(
                 update(Delivery)

@@ -561,3 +561,75 @@ def test_a_batch_recorded_as_published_writes_each_its_own_and_nothing_else(
         row = delivery(any_team, claimed.delivery_id)
         assert (row.status, row.remote_id, row.url) == (status, None, None)
     assert lost_warnings(caplog) == [lost_warning(lost, "published")]
+
+
+# --- the lock order of one post's deliveries: `lock_in_order` without `ORDER BY id`, or -------
+# --- without its rows (`where(None)`) -------------------------------------------------------
+
+
+def _start_step(session: Any, both: list[claims.Claim], now: datetime) -> set[int]:
+    crisis = claims.lock_in_order(session, both, queue=True)
+    started = claims.start_sending(
+        session, both, crisis=crisis, now=now, send_seconds=10, record_seconds=0
+    )
+    return {s.claim.delivery_id for s in started.started}
+
+
+def _record_step(session: Any, both: list[claims.Claim], now: datetime) -> set[int]:
+    claims.lock_in_order(session, both, queue=False)
+    return claims.record_published_together(session, both, now)
+
+
+@pytest.mark.parametrize("step", [_start_step, _record_step], ids=["start", "record"])
+def test_a_step_waiting_for_a_posts_first_delivery_holds_none_of_the_others(
+    any_team: Team, background: Any, step: Any
+) -> None:
+    """A person's action locks a post's deliveries by id. A scheduler's step on two deliveries
+    of one post must lock them in that order too, up front: its UPDATE alone takes rows in the
+    order they lie on disk, and holding the second while it waits for the first closes a cycle
+    with the person (PostgreSQL then ends one of them as a deadlock).
+
+    Forced here: the first delivery's row written again last, with a new version that lies
+    behind the second's on disk (an indexed column changed and back, so not in place); no
+    index scan, which would read the rows by id whatever the statement asks; and the person
+    holding the first. While the step waits for it, the person must get the second at once
+    (NOWAIT). On SQLite, which locks whole databases, only the step's result is checked."""
+    channels = [any_team.channel("Konzern-X")["id"], any_team.channel("Konzern-Mastodon")["id"]]
+    any_team.scheduled(channels, at=now_utc() - timedelta(seconds=1))
+    now = now_utc()
+    both = sorted(claim(any_team, now), key=lambda c: c.delivery_id)
+    if step is _record_step:
+        assert len(start(any_team, both, now).started) == 2
+    first, second = (c.delivery_id for c in both)
+    db = get_db(any_team.app)
+
+    def run_step() -> set[int]:
+        with db.transaction() as session:
+            if not db.is_sqlite:
+                session.execute(text("SET LOCAL enable_indexscan = off"))
+            return step(session, both, now)
+
+    if db.is_sqlite:
+        assert run_step() == {first, second}
+        return
+    with db.engine.connect() as person_connection:
+        for change in ("+", "-"):
+            person_connection.execute(
+                text(f"UPDATE deliveries SET due_at = due_at {change} interval '1 second' "
+                     "WHERE id = :id"),
+                {"id": first},
+            )  # fmt: skip
+        person_connection.commit()
+        person_connection.execute(
+            text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE"), {"id": first}
+        )
+        stepping = background(run_step)
+        try:
+            blocked_or_done(any_team, stepping)
+            assert not stepping.done(), "the step did not wait for the post's first delivery"
+            person_connection.execute(
+                text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE NOWAIT"), {"id": second}
+            )  # raises if the waiting step holds it
+        finally:
+            person_connection.rollback()
+    assert stepping.result(timeout=30) == {first, second}
