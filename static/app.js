@@ -129,11 +129,25 @@
     });
   }
 
+  // Which edges of a sideways-scrolling box have more columns beyond them (app.css fades
+  // those edges out).
+  function markHiddenColumns(box) {
+    var beyond = box.scrollWidth - box.clientWidth;
+    var left = Math.abs(box.scrollLeft);
+    box.toggleAttribute("data-more-left", beyond > 1 && left > 1);
+    box.toggleAttribute("data-more-right", beyond > 1 && left < beyond - 1);
+  }
+
   // A table wider than its box scrolls sideways in it; a keyboard reaches the box to scroll it
   // (Tab, then the arrow keys), and a screen reader names it after its table.
   function setUpScrollingTables() {
     document.querySelectorAll(".table-scroll").forEach(function (box) {
       var table = box.querySelector("table");
+      markHiddenColumns(box);
+      if (!box.dataset.watched) {
+        box.dataset.watched = "1";
+        box.addEventListener("scroll", function () { markHiddenColumns(box); }, { passive: true });
+      }
       if (box.scrollWidth <= box.clientWidth) {
         if (box.dataset.scrolls) {
           ["tabindex", "role", "aria-labelledby", "aria-label", "data-scrolls"].forEach(function (name) {

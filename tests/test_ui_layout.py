@@ -216,3 +216,38 @@ def test_an_approved_post_dragged_in_the_calendar_is_moved_only_after_a_yes(
     assert sent[2] == {**sent[1], "confirm": True}
     assert sent[1]["publish_at"] == f"{day + timedelta(days=1):%Y-%m-%d}T{day:%H:%M}"
     page.context.close()  # type: ignore[attr-defined]
+
+
+def test_a_table_wider_than_a_phone_fades_out_where_more_columns_are(
+    browser: object, crisis_team: CrisisTeam
+) -> None:
+    """The team view's table scrolls sideways in its box at 390 px. The edge with columns
+    beyond it fades out: the right one at first, both halfway, the left one at the end. A
+    table that fits its box does not fade."""
+    expect = sync_api.expect
+    page = new_page(browser, PHONE)
+    log_in(page, crisis_team.site, "admin")
+    page.goto(f"{crisis_team.site.url}/team")  # type: ignore[attr-defined]
+    box = page.locator(".table-scroll", has=page.locator("table.team"))  # type: ignore[attr-defined]
+    expect(box).to_have_attribute("data-more-right", "")
+    expect(box).not_to_have_attribute("data-more-left", "")
+    assert box.evaluate("el => getComputedStyle(el).maskImage") != "none"
+    box.evaluate("el => { el.scrollLeft = (el.scrollWidth - el.clientWidth) / 2; }")
+    expect(box).to_have_attribute("data-more-left", "")
+    expect(box).to_have_attribute("data-more-right", "")
+    box.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+    expect(box).to_have_attribute("data-more-left", "")
+    expect(box).not_to_have_attribute("data-more-right", "")
+    screenshot(page, "layout-team-scrolled-de-390")
+    box.evaluate("el => { el.scrollLeft = 0; }")
+    expect(box).not_to_have_attribute("data-more-left", "")
+    expect(box).to_have_attribute("data-more-right", "")
+    page.set_viewport_size(LAPTOP)  # type: ignore[attr-defined]
+    page.goto(f"{crisis_team.site.url}/admin/departments")  # type: ignore[attr-defined]
+    fits = page.locator(".table-scroll").first  # type: ignore[attr-defined]
+    expect(fits.locator("table")).to_be_visible()
+    assert fits.evaluate("el => el.scrollWidth <= el.clientWidth")
+    for edge in ("data-more-left", "data-more-right"):
+        expect(fits).not_to_have_attribute(edge, "")
+    assert fits.evaluate("el => getComputedStyle(el).maskImage") == "none"
+    page.context.close()  # type: ignore[attr-defined]
