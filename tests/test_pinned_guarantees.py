@@ -499,6 +499,38 @@ def test_a_start_goes_ahead_only_where_its_claim_still_holds(
     assert not_started == [f"{said}: ids=[{old.delivery_id}]"] * 3
 
 
+def test_a_send_on_the_wire_is_unknown_only_once_its_lease_has_ended(
+    any_team: Team, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A send's lease covers its request's deadline: exactly at its end the send is still on the
+    wire; a moment later its sender counts as gone mid-send. The delivery is `unknown` with the
+    reason, its claim cleared, the post shows it, and the operator reads which deliveries."""
+    channel = any_team.channel()
+    [post] = due_posts(any_team, channel, 1)
+    now = now_utc()
+    [claimed] = claim(any_team, now)
+    assert len(start(any_team, [claimed], now, send_seconds=10).started) == 1
+    end = now + timedelta(seconds=10)
+    db = get_db(any_team.app)
+    with db.transaction() as session:
+        assert claims.expire_leases(session, end) == []
+    row = delivery(any_team, claimed.delivery_id)
+    assert (row.status, row.claim_token) == (DeliveryStatus.PUBLISHING, claimed.token)
+
+    with db.transaction() as session:
+        assert claims.expire_leases(session, end + timedelta(milliseconds=1)) == [
+            claimed.delivery_id
+        ]
+    row = delivery(any_team, claimed.delivery_id)
+    assert (row.status, row.claim_token) == (DeliveryStatus.UNKNOWN, None)
+    assert row.error == str(claims.LEASE_EXPIRED)
+    assert post_status(any_team, post["id"]) == PostStatus.UNKNOWN
+    said = "lease expired, deliveries now unknown"
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith(said)] == [
+        f"{said}: ids=[{claimed.delivery_id}]"
+    ]
+
+
 def test_the_start_itself_bars_what_a_crisis_covers_and_a_post_no_longer_approved(
     any_team: Team, monkeypatch: pytest.MonkeyPatch
 ) -> None:
