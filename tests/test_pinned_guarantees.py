@@ -654,11 +654,11 @@ def test_a_step_waiting_for_a_posts_first_delivery_holds_none_of_the_others(
         assert run_step() == {first, second}
         return
     with db.engine.connect() as person_connection:
-        for change in ("+", "-"):
+        for seconds in (1, -1):
             person_connection.execute(
-                text(f"UPDATE deliveries SET due_at = due_at {change} interval '1 second' "
+                text("UPDATE deliveries SET due_at = due_at + make_interval(secs => :s) "
                      "WHERE id = :id"),
-                {"id": first},
+                {"s": seconds, "id": first},
             )  # fmt: skip
         person_connection.commit()
         person_connection.execute(
