@@ -42,6 +42,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/test_crisis_halt.py",
             "tests/test_missed.py",
             "tests/test_webhook_delivery.py",
+            "tests/test_blackouts.py",
+            "tests/test_early_warning.py",
         ],
     ),
     "holds": (

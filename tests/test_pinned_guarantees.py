@@ -18,10 +18,12 @@ import pytest
 from sqlalchemy import text, update
 
 from calendar_app import claims, crisis, interleave
+from calendar_app.listening import alerts
 from calendar_app.extensions import get_db
 from calendar_app.models import Delivery, DeliveryStatus, Post, PostStatus, User
 from calendar_app.timeutil import now_utc
 from tests.conftest import Team
+from tests.test_blackouts import plan_blackout
 from tests.test_crisis_halt import Paused, due_posts, person
 
 LEASE = 30.0
@@ -674,3 +676,36 @@ def test_a_step_waiting_for_a_posts_first_delivery_holds_none_of_the_others(
         finally:
             person_connection.rollback()
     assert stepping.result(timeout=30) == {first, second}
+
+
+# --- a crisis response through a blackout or an alert's hold: `_hold_what_must_wait` without
+# --- the crisis in force (`crisis_id = None`), or without the alerts -------------------------
+
+
+@pytest.mark.parametrize("quiet", ["blackout", "alert"])
+def test_a_crisis_response_goes_out_through_a_blackout_and_an_alerts_hold(
+    any_team: Team, quiet: str
+) -> None:
+    """In a crisis, a blackout date or an undecided early-warning alert on a channel holds what
+    falls due there, at the claim and again at the start, but an approved response to the
+    crisis in force still goes out; the ordinary post beside it is held."""
+    channel = any_team.channel()
+    assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
+    now = now_utc()
+    if quiet == "blackout":
+        plan_blackout(any_team, now - timedelta(hours=1), now + timedelta(hours=1),
+                      channels=[channel["id"]])  # fmt: skip
+    else:
+        with get_db(any_team.app).transaction() as session:
+            spike = alerts.Spike(channel["id"], 84, 6.0, 52.0, 15, now - timedelta(minutes=15))
+            assert alerts.open_alert(session, spike, now=now, hold_minutes=30) is not None
+    due = now_utc() - timedelta(seconds=1)
+    ordinary = any_team.scheduled([channel["id"]], at=due)
+    response = any_team.scheduled(
+        [channel["id"]], at=due, author="head", approver="head", crisis_response=True
+    )
+    now = now_utc()
+    claimed = claim(any_team, now)
+    assert [c.post_id for c in claimed] == [response["id"]]
+    assert [s.claim for s in start(any_team, claimed, now).started] == claimed
+    assert post_status(any_team, ordinary["id"]) == PostStatus.HELD
