@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import text, update
 
 from calendar_app import claims, crisis, interleave
-from calendar_app.listening import alerts
 from calendar_app.extensions import get_db
+from calendar_app.listening import alerts
 from calendar_app.models import Delivery, DeliveryStatus, Post, PostStatus, User
 from calendar_app.timeutil import now_utc
 from tests.conftest import Team
