@@ -396,20 +396,66 @@ def test_a_hold_and_a_publish_on_two_deliveries_of_one_post_at_once_leave_the_po
 # --- the claim's own crisis condition (behind the hold step) ---------------------------------
 
 
+@pytest.mark.parametrize("quiet", ["crisis", "blackout", "alert"])
 def test_the_claim_takes_nothing_in_a_crisis_even_when_the_hold_step_missed_a_row(
-    any_team: Team, monkeypatch: pytest.MonkeyPatch
+    any_team: Team, monkeypatch: pytest.MonkeyPatch, quiet: str
 ) -> None:
-    """The hold step skips rows a person has locked; whatever it missed, the claim itself must
-    not take a delivery the crisis covers."""
+    """The hold steps skip rows a person has locked; whatever they missed, the claim itself must
+    not take a delivery the crisis, a blackout or an undecided alert covers."""
     channel = any_team.channel()
     post = any_team.scheduled([channel["id"]], at=now_utc() + timedelta(hours=1))
-    declared = any_team.head.post("/crisis", json={"reason": "Shitstorm"})
-    assert declared.status_code == 201
-    monkeypatch.setattr(claims, "hold_due_deliveries", lambda *_a, **_k: [])
+    now = now_utc()
+    if quiet == "crisis":
+        declared = any_team.head.post("/crisis", json={"reason": "Shitstorm"})
+        assert declared.status_code == 201
+    elif quiet == "blackout":
+        plan_blackout(any_team, now, now + timedelta(hours=2), channels=[channel["id"]])
+    else:
+        with get_db(any_team.app).transaction() as session:
+            spike = alerts.Spike(channel["id"], 84, 6.0, 52.0, 15, now - timedelta(minutes=15))
+            assert alerts.open_alert(session, spike, now=now, hold_minutes=120) is not None
+    for step in ("hold_due_deliveries", "hold_for_blackouts", "hold_for_alerts"):
+        monkeypatch.setattr(claims, step, lambda *_a, **_k: [])
 
     assert claim(any_team, now_utc() + timedelta(hours=1, minutes=1)) == []
 
     assert delivery(any_team, post["deliveries"][0]["id"]).status == DeliveryStatus.SCHEDULED
+
+
+def test_a_claim_under_way_waits_for_a_declaration_under_way(
+    any_team: Team, monkeypatch: pytest.MonkeyPatch, background: Any
+) -> None:
+    """A head declares, and the declaration's hold misses a due row (it skips rows a person has
+    locked). A scheduler's claim comes while the declaration is under way: it must wait for it
+    (PostgreSQL: the queue lock it reads the crisis with; SQLite: the database's write lock),
+    then see the crisis, hold the delivery and claim nothing."""
+    channel = any_team.channel()
+    [post] = due_posts(any_team, channel, 1)
+    monkeypatch.setattr(crisis, "hold_due_deliveries", lambda *_a, **_k: [])
+    db = get_db(any_team.app)
+    under_way, go_on = threading.Event(), threading.Event()
+
+    def declaration() -> int:
+        with db.transaction() as session:
+            head = session.get_one(User, any_team.ids["head"])
+            declared = crisis.declare_crisis(session, head, reason="Shitstorm")
+            under_way.set()
+            assert go_on.wait(20)
+            return declared.crisis.id
+
+    declaring = background(declaration)
+    assert under_way.wait(20)
+    claiming = background(claim, any_team, now_utc())
+    try:
+        blocked_or_done(any_team, claiming)
+        assert not claiming.done(), "the claim did not wait for the declaration"
+    finally:
+        go_on.set()
+    crisis_id = declaring.result(timeout=20)
+
+    assert claiming.result(timeout=20) == []
+    row = delivery(any_team, post["deliveries"][0]["id"])
+    assert (row.status, row.held_by_crisis_id) == (DeliveryStatus.HELD, crisis_id)
 
 
 # --- the start's own crisis check: `lock_in_order` without the crisis, or without its lock ----
