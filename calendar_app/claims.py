@@ -156,24 +156,27 @@ def claim_due(
     limit: int,
     worker: str,
     lease_seconds: float,
-    missed_after: timedelta | None = None,
+    missed_after: timedelta,
 ) -> ClaimResult:
     """Hold what a crisis or a blackout date covers, set aside what is too late, and claim the
     rest that is due (not on the wire yet: see `start_sending`).
 
-    `missed_after`: a delivery due longer ago than this is `missed`, not sent (None: never).
+    `missed_after`: a delivery due longer ago than this is `missed`, not sent.
     `lease_seconds`: how long a claimed delivery may wait for a free sender.
     """
     crisis = current_crisis(session, lock="share")
     held, barred = _hold_what_must_wait(session, now, crisis, None)
-    missed = set_aside_missed(session, now, missed_after) if missed_after is not None else []
-
-    conditions = [Delivery.status == DeliveryStatus.SCHEDULED, Delivery.due_at <= now, *barred]
-    if missed_after is not None:
-        conditions.append(Delivery.due_at >= now - missed_after)  # belt and braces
+    missed = set_aside_missed(session, now, missed_after)
+    interleave.reached("claim.set_aside")
     due = (
         select(Delivery.id)
-        .where(*conditions)
+        .where(
+            Delivery.status == DeliveryStatus.SCHEDULED,
+            Delivery.due_at <= now,
+            # Too late, though the set-aside skipped it (a person held its row until now).
+            Delivery.due_at >= now - missed_after,
+            *barred,
+        )
         .order_by(Delivery.due_at, Delivery.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

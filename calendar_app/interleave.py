@@ -6,6 +6,7 @@ A test registers a hook (`at(name, hook)`) that waits on a barrier or runs a com
 so the race it proves closed is the exact one, not a lucky one.
 
 Points:
+- `claim.set_aside`: a claim has set aside what is too late (not committed), before it takes rows.
 - `claim.locked`: a claim has taken its rows (locked, not committed).
 - `start.before`: a sender is about to put claimed deliveries on the wire (nothing locked yet).
 - `start.locked`: the start step has its rows `publishing` (not committed).

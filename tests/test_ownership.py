@@ -106,7 +106,12 @@ def _held(office: Office) -> dict[str, Any]:
         from calendar_app.claims import claim_due
 
         claim_due(
-            session, now=now_utc() + timedelta(days=3), limit=10, worker="t", lease_seconds=30
+            session,
+            now=now_utc() + timedelta(days=3),
+            limit=10,
+            worker="t",
+            lease_seconds=30,
+            missed_after=timedelta(minutes=30),
         )
     return post
 

@@ -358,6 +358,67 @@ def test_a_delivery_exactly_thirty_minutes_late_is_still_sent_and_a_moment_later
 # --- the post lock in settle_post_status ----------------------------------------------------
 
 
+def test_a_late_delivery_the_set_aside_skipped_is_not_claimed_either(
+    any_team: Team, background: Any
+) -> None:
+    """The set-aside of what is too late skips rows a person holds. If the person lets go
+    before the claim takes its rows (paused in between), the claim must not take the late
+    delivery either; the next pass sets it aside. SQLite has no row locks: there the set-aside
+    takes it at once."""
+    channel = any_team.channel()
+    [post] = due_posts(any_team, channel, 1)
+    delivery_id = post["deliveries"][0]["id"]
+    late = now_utc() + timedelta(minutes=31)
+    db = get_db(any_team.app)
+    set_aside = Paused()
+    with db.engine.connect() as person_connection, interleave.at("claim.set_aside", set_aside):
+        if not db.is_sqlite:
+            person_connection.execute(
+                text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE"), {"id": delivery_id}
+            )
+        claiming = background(claim, any_team, late)
+        set_aside.wait()
+        person_connection.rollback()
+        set_aside.go.set()
+        assert claiming.result(timeout=20) == []
+    if not db.is_sqlite:
+        assert delivery(any_team, delivery_id).status == DeliveryStatus.SCHEDULED
+        assert claim(any_team, late) == []
+    assert delivery(any_team, delivery_id).status == DeliveryStatus.MISSED
+
+
+def test_a_claim_takes_the_earliest_due_first_and_no_more_than_asked(any_team: Team) -> None:
+    """Of what is due, a claim takes at most `limit` deliveries, the earliest due first, and
+    of two due at the same moment the one planned first (the lower id), whatever order the
+    rows lie in on disk. Each claimed row names the scheduler and the time it was claimed."""
+    channel = any_team.channel()
+    at = now_utc() - timedelta(minutes=5)
+    first, second, third = (
+        any_team.scheduled([channel["id"]], at=at)["deliveries"][0]["id"] for _ in range(3)
+    )
+    earlier = any_team.scheduled([channel["id"]], at=at - timedelta(minutes=1))
+    db = get_db(any_team.app)
+    with db.transaction() as session:  # the first row written last: behind the others on disk
+        due = session.get_one(Delivery, first).due_at
+        for moved in (due + timedelta(seconds=1), due):
+            session.execute(update(Delivery).where(Delivery.id == first).values(due_at=moved))
+
+    def claim_at_most(limit: int, now: datetime) -> list[int]:
+        with db.transaction() as session:
+            result = claims.claim_due(
+                session, now=now, limit=limit, worker="scheduler-7", lease_seconds=LEASE,
+                missed_after=timedelta(minutes=30),
+            )  # fmt: skip
+            return [c.delivery_id for c in result.claims]
+
+    now = now_utc()
+    assert claim_at_most(1, now) == [earlier["deliveries"][0]["id"]]
+    assert claim_at_most(1, now) == [first]
+    assert claim_at_most(2, now) == [second, third]
+    row = delivery(any_team, first)
+    assert (row.claimed_by, row.claimed_at) == ("scheduler-7", now)
+
+
 @pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 1.0}])
 def test_a_hold_and_a_publish_on_two_deliveries_of_one_post_at_once_leave_the_post_held(
     any_team: Team, background: Any
