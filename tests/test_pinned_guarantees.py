@@ -419,6 +419,28 @@ def test_a_claim_takes_the_earliest_due_first_and_no_more_than_asked(any_team: T
     assert (row.claimed_by, row.claimed_at) == ("scheduler-7", now)
 
 
+def test_a_delivery_claimed_again_after_a_retry_carries_nothing_of_its_earlier_send(
+    any_team: Team,
+) -> None:
+    """A send answered with a retry goes back to the queue with its start and deadline still
+    on the row (they say when the last try left). Claimed again, it waits for a sender with
+    neither: until it starts, nothing may take it for a send on the wire."""
+    channel = any_team.channel()
+    due_posts(any_team, channel, 1)
+    now = now_utc()
+    [first] = claim(any_team, now)
+    assert len(start(any_team, [first], now).started) == 1
+    with get_db(any_team.app).transaction() as session:
+        assert claims.record_retry(session, first, "HTTP 503", now + timedelta(seconds=1))
+    row = delivery(any_team, first.delivery_id)
+    assert (row.status, row.started_at) == (DeliveryStatus.SCHEDULED, now)
+
+    [again] = claim(any_team, now + timedelta(seconds=2))
+    row = delivery(any_team, again.delivery_id)
+    assert (row.status, row.attempts) == (DeliveryStatus.CLAIMED, 2)
+    assert (row.started_at, row.send_deadline, row.withdrawn_at) == (None, None, None)
+
+
 @pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 1.0}])
 def test_a_hold_and_a_publish_on_two_deliveries_of_one_post_at_once_leave_the_post_held(
     any_team: Team, background: Any
