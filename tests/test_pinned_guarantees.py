@@ -84,19 +84,24 @@ def blocked_or_done(team: Team, future: Future) -> None:
     if db.is_sqlite:
         return
     deadline = time.monotonic() + 20
-    with db.engine.connect() as connection:
-        while not future.done():
-            waiting = connection.execute(
+    while not future.done():
+        if someone_waits_for_a_lock(team):
+            return
+        assert time.monotonic() < deadline, "neither blocked nor done"
+        time.sleep(0.01)
+
+
+def someone_waits_for_a_lock(team: Team) -> bool:
+    """Whether a transaction on the team's PostgreSQL database waits for a lock."""
+    with get_db(team.app).engine.connect() as connection:
+        return bool(
+            connection.execute(
                 text(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                     "AND datname = current_database()"
                 )
             ).scalar_one()
-            connection.rollback()
-            if waiting:
-                return
-            assert time.monotonic() < deadline, "neither blocked nor done"
-            time.sleep(0.01)
+        )
 
 
 # --- the fencing token: `_fenced` without `claim_token == claim.token` -----------------------
@@ -361,8 +366,8 @@ def test_a_delivery_exactly_thirty_minutes_late_is_still_sent_and_a_moment_later
 def test_a_late_delivery_the_set_aside_skipped_is_not_claimed_either(
     any_team: Team, background: Any
 ) -> None:
-    """The set-aside of what is too late skips rows a person holds. If the person lets go
-    before the claim takes its rows (paused in between), the claim must not take the late
+    """The set-aside of what is too late skips rows a person holds, at once. If the person lets
+    go before the claim takes its rows (paused in between), the claim must not take the late
     delivery either; the next pass sets it aside. SQLite has no row locks: there the set-aside
     takes it at once."""
     channel = any_team.channel()
@@ -377,7 +382,11 @@ def test_a_late_delivery_the_set_aside_skipped_is_not_claimed_either(
                 text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE"), {"id": delivery_id}
             )
         claiming = background(claim, any_team, late)
-        set_aside.wait()
+        deadline = time.monotonic() + 20
+        while not set_aside.reached.wait(0.01):
+            if not db.is_sqlite:
+                assert not someone_waits_for_a_lock(any_team), "the set-aside waited for the row"
+            assert time.monotonic() < deadline, "the set-aside never ended"
         person_connection.rollback()
         set_aside.go.set()
         assert claiming.result(timeout=20) == []
