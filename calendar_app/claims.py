@@ -301,7 +301,10 @@ def set_aside_missed(session: Session, now: datetime, missed_after: timedelta) -
         .values(
             status=DeliveryStatus.MISSED,
             held_at=now,
+            # Missed for its lateness alone, whatever held it before its release.
             held_by_crisis_id=None,
+            held_by_blackout_id=None,
+            held_by_alert_id=None,
             claim_token=None,
             **Delivery.error_values(
                 _l(

@@ -21,7 +21,7 @@ from calendar_app import claims, crisis, interleave
 from calendar_app.extensions import get_db
 from calendar_app.listening import alerts
 from calendar_app.models import Delivery, DeliveryStatus, Post, PostStatus, User
-from calendar_app.timeutil import now_utc
+from calendar_app.timeutil import iso_utc, now_utc
 from tests.conftest import Team
 from tests.test_blackouts import plan_blackout
 from tests.test_crisis_halt import Paused, due_posts, person
@@ -448,6 +448,53 @@ def test_a_delivery_claimed_again_after_a_retry_carries_nothing_of_its_earlier_s
     row = delivery(any_team, again.delivery_id)
     assert (row.status, row.attempts) == (DeliveryStatus.CLAIMED, 2)
     assert (row.started_at, row.send_deadline, row.withdrawn_at) == (None, None, None)
+
+
+@pytest.mark.parametrize("before", ["crisis", "blackout", "alert", "retry"])
+def test_a_delivery_found_too_late_carries_only_its_lateness(any_team: Team, before: str) -> None:
+    """A delivery back in the queue after a crisis', a blackout's or an alert's hold (released
+    by a head)
+    or after a retry (its sender's token still on the row) that is found too late becomes
+    `missed` for that reason alone: no crisis, blackout or alert named as holding it, no
+    claim token, set aside at the moment the scheduler found it."""
+    channel = any_team.channel()
+    now = now_utc()
+    if before == "blackout":
+        plan_blackout(any_team, now - timedelta(minutes=10), now + timedelta(minutes=1),
+                      channels=[channel["id"]])  # fmt: skip
+    elif before == "crisis":
+        assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
+    elif before == "alert":
+        with get_db(any_team.app).transaction() as session:
+            spike = alerts.Spike(channel["id"], 84, 6.0, 52.0, 15, now - timedelta(minutes=15))
+            assert alerts.open_alert(session, spike, now=now, hold_minutes=1) is not None
+    [post] = due_posts(any_team, channel, 1)
+    delivery_id = post["deliveries"][0]["id"]
+    if before == "retry":
+        [claimed] = claim(any_team, now)
+        assert len(start(any_team, [claimed], now).started) == 1
+        with get_db(any_team.app).transaction() as session:
+            assert claims.record_retry(session, claimed, "HTTP 503", now + timedelta(seconds=1))
+        assert delivery(any_team, delivery_id).claim_token == claimed.token
+        again_at = now + timedelta(seconds=1)
+    else:
+        assert claim(any_team, now_utc()) == []
+        assert delivery(any_team, delivery_id).status == DeliveryStatus.HELD
+        if before == "crisis":
+            assert any_team.head.post("/crisis/lift", json={"note": "ruhig"}).status_code == 202
+            assert any_team.head2.post("/crisis/lift/confirm").status_code == 200
+        again_at = now + timedelta(minutes=2)
+        released = any_team.head.post(
+            f"/posts/{post['id']}/release", json={"publish_at": iso_utc(again_at)}
+        )
+        assert released.status_code == 200, released.get_json()
+
+    late = again_at + timedelta(minutes=31)
+    assert claim(any_team, late) == []
+    row = delivery(any_team, delivery_id)
+    assert (row.status, row.held_at, row.claim_token) == (DeliveryStatus.MISSED, late, None)
+    assert (row.held_by_crisis_id, row.held_by_blackout_id, row.held_by_alert_id) == (None,) * 3
+    assert (row.error or "").startswith("not sent: its time had passed")
 
 
 @pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 1.0}])
