@@ -176,6 +176,7 @@ def test_a_post_on_two_channels_starts_and_is_recorded_in_one_step(any_team: Tea
     now = now_utc()
     both = claim(any_team, now)
     assert {c.post_id for c in both} == {post["id"]}
+    assert sorted(c.channel_id for c in both) == sorted(channels)
     assert len(start(any_team, both, now).started) == 2
     with get_db(any_team.app).transaction() as session:
         claims.lock_in_order(session, both, queue=False)
@@ -451,7 +452,9 @@ def test_a_delivery_claimed_again_after_a_retry_carries_nothing_of_its_earlier_s
 
 
 @pytest.mark.parametrize("before", ["crisis", "blackout", "alert", "retry"])
-def test_a_delivery_found_too_late_carries_only_its_lateness(any_team: Team, before: str) -> None:
+def test_a_delivery_found_too_late_carries_only_its_lateness(
+    any_team: Team, caplog: pytest.LogCaptureFixture, before: str
+) -> None:
     """A delivery back in the queue after a crisis', a blackout's or an alert's hold (released
     by a head)
     or after a retry (its sender's token still on the row) that is found too late becomes
@@ -494,7 +497,14 @@ def test_a_delivery_found_too_late_carries_only_its_lateness(any_team: Team, bef
     row = delivery(any_team, delivery_id)
     assert (row.status, row.held_at, row.claim_token) == (DeliveryStatus.MISSED, late, None)
     assert (row.held_by_crisis_id, row.held_by_blackout_id, row.held_by_alert_id) == (None,) * 3
-    assert (row.error or "").startswith("not sent: its time had passed")
+    assert row.error == (
+        "not sent: its time had passed by more than 30 minutes when the scheduler found it. "
+        "Release it (now or at a new time) or discard it."
+    )
+    said = "deliveries too late to send, now missed"
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith(said)] == [
+        f"{said}: ids=[{delivery_id}]"
+    ]
 
 
 @pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 1.0}])
