@@ -91,6 +91,36 @@ def blocked_or_done(team: Team, future: Future) -> None:
         time.sleep(0.01)
 
 
+def waits_for_a_declaration_under_way(
+    team: Team, monkeypatch: pytest.MonkeyPatch, background: Any, step: Any, name: str
+) -> tuple[Any, int]:
+    """A head's declaration, its hold made to miss every row (as when people hold them), paused
+    before its commit; `step` runs meanwhile and must wait for it. Returns what the step
+    returned, and the crisis."""
+    monkeypatch.setattr(crisis, "hold_due_deliveries", lambda *_a, **_k: [])
+    db = get_db(team.app)
+    under_way, go_on = threading.Event(), threading.Event()
+
+    def declaration() -> int:
+        with db.transaction() as session:
+            head = session.get_one(User, team.ids["head"])
+            declared = crisis.declare_crisis(session, head, reason="Shitstorm")
+            under_way.set()
+            assert go_on.wait(20)
+            return declared.crisis.id
+
+    declaring = background(declaration)
+    assert under_way.wait(20)
+    stepping = background(step)
+    try:
+        blocked_or_done(team, stepping)
+        assert not stepping.done(), f"the {name} did not wait for the declaration"
+    finally:
+        go_on.set()
+    crisis_id = declaring.result(timeout=20)
+    return stepping.result(timeout=20), crisis_id
+
+
 def someone_waits_for_a_lock(team: Team) -> bool:
     """Whether a transaction on the team's PostgreSQL database waits for a lock."""
     with get_db(team.app).engine.connect() as connection:
@@ -580,29 +610,11 @@ def test_a_claim_under_way_waits_for_a_declaration_under_way(
     then see the crisis, hold the delivery and claim nothing."""
     channel = any_team.channel()
     [post] = due_posts(any_team, channel, 1)
-    monkeypatch.setattr(crisis, "hold_due_deliveries", lambda *_a, **_k: [])
-    db = get_db(any_team.app)
-    under_way, go_on = threading.Event(), threading.Event()
+    claimed, crisis_id = waits_for_a_declaration_under_way(
+        any_team, monkeypatch, background, lambda: claim(any_team, now_utc()), "claim"
+    )
 
-    def declaration() -> int:
-        with db.transaction() as session:
-            head = session.get_one(User, any_team.ids["head"])
-            declared = crisis.declare_crisis(session, head, reason="Shitstorm")
-            under_way.set()
-            assert go_on.wait(20)
-            return declared.crisis.id
-
-    declaring = background(declaration)
-    assert under_way.wait(20)
-    claiming = background(claim, any_team, now_utc())
-    try:
-        blocked_or_done(any_team, claiming)
-        assert not claiming.done(), "the claim did not wait for the declaration"
-    finally:
-        go_on.set()
-    crisis_id = declaring.result(timeout=20)
-
-    assert claiming.result(timeout=20) == []
+    assert claimed == []
     row = delivery(any_team, post["deliveries"][0]["id"])
     assert (row.status, row.held_by_crisis_id) == (DeliveryStatus.HELD, crisis_id)
 
@@ -621,29 +633,11 @@ def test_a_claim_made_before_a_declaration_does_not_start_after_it(
     [post] = due_posts(any_team, channel, 1)
     now = now_utc()
     [claimed] = claim(any_team, now)
-    monkeypatch.setattr(crisis, "hold_due_deliveries", lambda *_a, **_k: [])
-    db = get_db(any_team.app)
-    under_way, go_on = threading.Event(), threading.Event()
+    started, crisis_id = waits_for_a_declaration_under_way(
+        any_team, monkeypatch, background, lambda: start(any_team, [claimed], now_utc()), "start"
+    )
 
-    def declaration() -> int:
-        with db.transaction() as session:
-            head = session.get_one(User, any_team.ids["head"])
-            declared = crisis.declare_crisis(session, head, reason="Shitstorm")
-            under_way.set()
-            assert go_on.wait(20)
-            return declared.crisis.id
-
-    declaring = background(declaration)
-    assert under_way.wait(20)
-    starting = background(start, any_team, [claimed], now_utc())
-    try:
-        blocked_or_done(any_team, starting)
-        assert not starting.done(), "the start did not wait for the declaration"
-    finally:
-        go_on.set()
-    crisis_id = declaring.result(timeout=20)
-
-    assert starting.result(timeout=20).started == []
+    assert started.started == []
     row = delivery(any_team, claimed.delivery_id)
     assert (row.status, row.held_by_crisis_id) == (DeliveryStatus.HELD, crisis_id)
     assert post_status(any_team, post["id"]) == PostStatus.HELD
