@@ -537,6 +537,23 @@ def test_a_delivery_found_too_late_carries_only_its_lateness(
     ]
 
 
+@pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 60.0}])
+def test_a_declaration_does_not_wait_for_a_request_long_past_its_deadline(
+    any_team: Team, background: Any
+) -> None:
+    """A declaration waits for the requests on the wire, each until its own deadline (and a
+    moment to record it), not for its whole allowance: one whose deadline passed seconds ago
+    (its sender gone) ends the wait at once."""
+    channel = any_team.channel()
+    due_posts(any_team, channel, 1)
+    [claimed] = claim(any_team, now_utc())
+    long_ago = now_utc() - timedelta(seconds=10)
+    assert len(start(any_team, [claimed], long_ago, send_seconds=1).started) == 1
+    declaring = background(any_team.head.post, "/crisis", json={"reason": "Sturm"})
+    assert declaring.result(timeout=20).status_code == 201  # not after 60 s
+    assert delivery(any_team, claimed.delivery_id).status == DeliveryStatus.PUBLISHING
+
+
 @pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 1.0}])
 def test_a_hold_and_a_publish_on_two_deliveries_of_one_post_at_once_leave_the_post_held(
     any_team: Team, background: Any
