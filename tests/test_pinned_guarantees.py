@@ -554,6 +554,22 @@ def test_a_declaration_does_not_wait_for_a_request_long_past_its_deadline(
     assert delivery(any_team, claimed.delivery_id).status == DeliveryStatus.PUBLISHING
 
 
+@pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 60.0}])
+def test_a_declaration_waits_for_a_silent_request_until_its_deadline_has_passed(
+    any_team: Team,
+) -> None:
+    """A request on the wire whose sender stays silent is waited for until its deadline and the
+    moment to record it have passed, not less: the declaration answers after that, and the
+    delivery is still on the wire (its sender may yet record it)."""
+    channel = any_team.channel()
+    due_posts(any_team, channel, 1)
+    [claimed] = claim(any_team, now_utc())
+    [started] = start(any_team, [claimed], now_utc(), send_seconds=2).started
+    assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
+    assert now_utc() >= started.send_deadline + timedelta(seconds=1)
+    assert delivery(any_team, claimed.delivery_id).status == DeliveryStatus.PUBLISHING
+
+
 @pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 1.0}])
 def test_a_hold_and_a_publish_on_two_deliveries_of_one_post_at_once_leave_the_post_held(
     any_team: Team, background: Any
