@@ -77,6 +77,13 @@ def lost_warning(claim: claims.Claim, outcome: str) -> str:
     )
 
 
+def open_storm_alert(team: Team, channel_id: int, now: datetime, hold_minutes: int) -> None:
+    """An early-warning alert on the channel, undecided, holding it for `hold_minutes`."""
+    with get_db(team.app).transaction() as session:
+        spike = alerts.Spike(channel_id, 84, 6.0, 52.0, 15, now - timedelta(minutes=15))
+        assert alerts.open_alert(session, spike, now=now, hold_minutes=hold_minutes) is not None
+
+
 def blocked_or_done(team: Team, future: Future) -> None:
     """Until `future` waits for a lock (PostgreSQL) or has finished. SQLite serialises whole
     transactions: whoever came second runs after the first commits, nothing to wait for."""
@@ -498,9 +505,7 @@ def test_a_delivery_found_too_late_carries_only_its_lateness(
     elif before == "crisis":
         assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
     elif before == "alert":
-        with get_db(any_team.app).transaction() as session:
-            spike = alerts.Spike(channel["id"], 84, 6.0, 52.0, 15, now - timedelta(minutes=15))
-            assert alerts.open_alert(session, spike, now=now, hold_minutes=1) is not None
+        open_storm_alert(any_team, channel["id"], now, hold_minutes=1)
     [post] = due_posts(any_team, channel, 1)
     delivery_id = post["deliveries"][0]["id"]
     if before == "retry":
@@ -623,9 +628,7 @@ def test_the_claim_takes_nothing_in_a_crisis_even_when_the_hold_step_missed_a_ro
     elif quiet == "blackout":
         plan_blackout(any_team, now, now + timedelta(hours=2), channels=[channel["id"]])
     else:
-        with get_db(any_team.app).transaction() as session:
-            spike = alerts.Spike(channel["id"], 84, 6.0, 52.0, 15, now - timedelta(minutes=15))
-            assert alerts.open_alert(session, spike, now=now, hold_minutes=120) is not None
+        open_storm_alert(any_team, channel["id"], now, hold_minutes=120)
     for step in ("hold_due_deliveries", "hold_for_blackouts", "hold_for_alerts"):
         monkeypatch.setattr(claims, step, lambda *_a, **_k: [])
 
@@ -918,9 +921,7 @@ def test_a_crisis_response_goes_out_through_a_blackout_and_an_alerts_hold(
         plan_blackout(any_team, now - timedelta(hours=1), now + timedelta(hours=1),
                       channels=[channel["id"]])  # fmt: skip
     else:
-        with get_db(any_team.app).transaction() as session:
-            spike = alerts.Spike(channel["id"], 84, 6.0, 52.0, 15, now - timedelta(minutes=15))
-            assert alerts.open_alert(session, spike, now=now, hold_minutes=30) is not None
+        open_storm_alert(any_team, channel["id"], now, hold_minutes=30)
     due = now_utc() - timedelta(seconds=1)
     ordinary = any_team.scheduled([channel["id"]], at=due)
     response = any_team.scheduled(
