@@ -7,10 +7,15 @@ build/mutate/<name>), writes mutmut's settings for that module into the copy's p
 runs mutmut there with this interpreter, and writes every mutant's result to
 build/mutate/<name>.txt. At the end: a table of scores (killed of the mutants some test ran).
 One PostgreSQL server serves every mutant's tests (tests/support/postgres.py,
-PostgresServer.shared): starting one per mutant took a third of a mutant's time.
+PostgresServer.shared): starting one per mutant took a third of a mutant's time. The template
+databases are made once per run too (tests/support/templates.py).
 
     python scripts/mutate.py [--max-children N] [--resume] [--functions f,g] [module ...]
     (modules: see MODULES; --functions runs only the mutants of those functions)
+
+    python scripts/mutate.py --recheck module ... [--tests t ...]
+    (each survivor of the module's last run applied to today's source, and the tests run against
+    it: to see which survivors the tests written since kill, without a new run)
 """
 
 from __future__ import annotations
@@ -22,13 +27,16 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.postgres import SHARED_PORT, PostgresServer, find_bin_dir  # noqa: E402
+from tests.support.templates import KEPT  # noqa: E402
 
 WORK = ROOT / "build" / "mutate"
 MUTMUT = str(Path(sys.executable).with_name("mutmut"))
@@ -204,6 +212,89 @@ def run(
     return Counter(status for _m, status in found)
 
 
+# --- the survivors again, on today's source ------------------------------------------------------
+
+
+def mutant_diff(where: Path, name: str) -> str:
+    return subprocess.run(
+        [MUTMUT, "show", name], cwd=where, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def apply_mutant(source: str, diff: str) -> str | None:
+    """The source with the mutant's change made, or None where the code it changed is gone.
+    mutmut's diff numbers lines within the function, so each hunk is found by its text: the
+    lines it keeps and removes must occur exactly once."""
+    hunks: list[tuple[list[str], list[str]]] = []
+    for line in diff.splitlines():
+        if line.startswith("@@"):
+            hunks.append(([], []))
+        elif hunks and line[:1] in (" ", "-", "+"):
+            before, after = hunks[-1]
+            if line[0] in " -":
+                before.append(line[1:])
+            if line[0] in " +":
+                after.append(line[1:])
+    for before, after in hunks:
+        old, new = "\n".join(before) + "\n", "\n".join(after) + "\n"
+        if not before or source.count(old) != 1:
+            return None
+        source = source.replace(old, new)
+    return source
+
+
+def recheck_one(slot: Path, module: str, diff: str, tests: list[str], env: dict[str, str]) -> str:
+    target = slot / module
+    original = target.read_text()
+    mutated = apply_mutant(original, diff)
+    if mutated is None:
+        return "does not apply (the code it changed is gone)"
+    target.write_text(mutated)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", *PYTEST_ARGS, "-p", "no:cacheprovider", "-rf",
+             *tests],
+            cwd=slot, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    finally:
+        target.write_text(original)
+    if done.returncode == 0:
+        return "survived"
+    failed = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("FAILED ")]
+    return f"killed by {failed[0]}" if failed else f"killed (pytest exit {done.returncode})"
+
+
+def recheck(name: str, max_children: int, env: dict[str, str], tests: list[str]) -> Counter[str]:
+    """Each survivor of the module's last run, its change made to today's source in a scratch
+    copy of the committed tree, against the tests (the module's selection unless named)."""
+    module, selection = MODULES[name]
+    tests = tests or selection
+    run_copy = WORK / name
+    if not run_copy.exists():
+        print(f"{name}: no run to recheck (run `make mutate` for it first)", file=sys.stderr)
+        return Counter()
+    survivors = [m for m, status in results(run_copy) if status == "survived"]
+    slots = [scratch_copy(f"{name}-recheck-{i}") for i in range(max(1, max_children))]
+    free = list(slots)
+
+    def one(mutant: str) -> tuple[str, str]:
+        slot = free.pop()
+        try:
+            return mutant, recheck_one(slot, module, mutant_diff(run_copy, mutant), tests, env)
+        finally:
+            free.append(slot)
+
+    with ThreadPoolExecutor(len(slots)) as pool:
+        verdicts = []
+        for mutant, verdict in pool.map(one, survivors):
+            print(f"{mutant}: {verdict}", flush=True)
+            verdicts.append((mutant, verdict))
+    for slot in slots:
+        subprocess.run(["git", "worktree", "remove", "--force", str(slot)], cwd=ROOT, check=True)
+    (WORK / f"{name}-recheck.txt").write_text("".join(f"{m}: {v}\n" for m, v in verdicts))
+    return Counter(verdict.split(" (")[0].split(" by ")[0] for _m, verdict in verdicts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", default=list(MODULES), choices=[[], *MODULES])
@@ -221,6 +312,15 @@ def main(argv: list[str] | None = None) -> int:
         help="run only the mutants of these functions (comma-separated), e.g. the ones a stopped "
         "run did not reach",
     )
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="make each survivor of the module's last run in today's source and run the tests "
+        "against it; writes build/mutate/<module>-recheck.txt",
+    )
+    parser.add_argument(
+        "--tests", nargs="+", default=[], help="with --recheck: these tests, not the selection"
+    )
     args = parser.parse_args(argv)
     rows = []
     bin_dir = find_bin_dir()
@@ -229,14 +329,21 @@ def main(argv: list[str] | None = None) -> int:
     # A run stopped with SIGTERM (a time limit) still stops its server: the `finally` below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server = PostgresServer(bin_dir).start()
-    env = {**os.environ, SHARED_PORT: str(server.port)}
+    templates = tempfile.mkdtemp(prefix="calendar-templates-")  # made by the run's first session
+    env = {**os.environ, SHARED_PORT: str(server.port), KEPT: templates}
     try:
+        if args.recheck:
+            for name in args.modules:
+                counts = recheck(name, args.max_children, env, args.tests)
+                print(f"{name}: " + ", ".join(f"{n} {v}" for v, n in counts.most_common()))
+            return 0
         counted = {
             name: run(name, args.max_children, env, args.resume, args.functions)
             for name in args.modules
         }
     finally:
         server.stop()
+        shutil.rmtree(templates, ignore_errors=True)
     for name, counts in counted.items():
         tried = counts["killed"] + counts["survived"] + counts["timeout"]
         score = (counts["killed"] + counts["timeout"]) / tried if tried else 0.0

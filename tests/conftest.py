@@ -7,7 +7,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,10 @@ from config import Config
 from tests.support.browser import browser, live_site  # noqa: F401
 from tests.support.crisis_team import crisis_team  # noqa: F401
 from tests.support.mailbox import Mailbox
-from tests.support.postgres import PostgresServer, find_bin_dir
+from tests.support.postgres import DatabasePool, PostgresServer, find_bin_dir
 from tests.support.receiver import Receiver
+from tests.support.routes import compile_url_builders_when_used
+from tests.support.templates import kept_folder, made_once
 
 PASSWORD = "correct horse battery"
 ROLES = {
@@ -46,11 +48,12 @@ _db_numbers = itertools.count()
 # it. Hashes keep their parameters, so what the tests store is verified as cheaply, also by a
 # served app in another process; test_cli checks that the app itself hashes at the full cost.
 accounts.hash_cheaply_for_tests()
+compile_url_builders_when_used()
 
 
 # --- databases ---------------------------------------------------------------------------------
 # Each engine gets one template database per session: migrated, with the cast of users and their
-# tokens already in it. Every test gets a fresh copy of it.
+# tokens already in it. Every test gets a fresh copy of it (on PostgreSQL, from DatabasePool).
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,16 @@ class SeededDatabase:
     cast: Cast
 
 
+def migrated_and_seeded(url: str) -> dict[str, Any]:
+    upgrade(url)
+    return asdict(seed_cast(url))
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Cast]:
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    upgrade(f"sqlite:///{path}")
-    return path, seed_cast(f"sqlite:///{path}")
+    folder = kept_folder() or tmp_path_factory.mktemp("template")
+    path = folder / "template.db"
+    return path, Cast(**made_once("sqlite", lambda: migrated_and_seeded(f"sqlite:///{path}")))
 
 
 @pytest.fixture(scope="session")
@@ -96,13 +104,18 @@ def pg_server() -> Iterator[tuple[PostgresServer, Cast]]:
             pytest.fail("PostgreSQL is not installed; .ci/run installs it (make system-deps)")
         pytest.skip("PostgreSQL binaries not found (run `make system-deps`)")
     server = PostgresServer.shared(bin_dir) or PostgresServer(bin_dir).start()
-    template = f"calendar_template_{os.getpid()}"  # one per session: a shared server has many
-    server.create_database(template)
-    upgrade(server.url(template))
-    cast = seed_cast(server.url(template))
-    server.template = template
+    kept = kept_folder() is not None and not server.owned
+    # one per session, unless the run keeps it: a shared server serves many sessions
+    server.template = "calendar_template_kept" if kept else f"calendar_template_{os.getpid()}"
+
+    def make() -> dict[str, Any]:
+        server.create_database(server.template)
+        return migrated_and_seeded(server.url(server.template))
+
+    cast = Cast(**made_once("postgres", make)) if kept else Cast(**make())
     yield server, cast
-    server.drop_database(template)
+    if not kept:
+        server.drop_database(server.template)
     server.stop()
 
 
@@ -114,13 +127,23 @@ def sqlite_db(sqlite_template: tuple[Path, Cast], tmp_path: Path) -> SeededDatab
     return SeededDatabase(f"sqlite:///{path}", cast)
 
 
+@pytest.fixture(scope="session")
+def pg_pool(pg_server: tuple[PostgresServer, Cast]) -> Iterator[DatabasePool]:
+    server, _cast = pg_server
+    pool = DatabasePool(server, server.template)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def postgres_db(pg_server: tuple[PostgresServer, Cast]) -> Iterator[SeededDatabase]:
-    server, cast = pg_server
+def postgres_db(
+    pg_server: tuple[PostgresServer, Cast], pg_pool: DatabasePool
+) -> Iterator[SeededDatabase]:
+    _server, cast = pg_server
     name = f"calendar_test_{os.getpid()}_{next(_db_numbers)}"
-    url = server.create_database(name, template=server.template)
+    url = pg_pool.take(name)
     yield SeededDatabase(url, cast)
-    server.drop_database(name)
+    pg_pool.give_back(name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
