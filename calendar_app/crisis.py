@@ -20,7 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Row, select, true, update
 from sqlalchemy.orm import Session
 
-from calendar_app import audit, holds, post_news
+from calendar_app import audit, holds, interleave, post_news
 from calendar_app.blackouts import blackout_blocking_release
 from calendar_app.channels import channels_by_ids
 from calendar_app.db import READ_ONLY
@@ -244,6 +244,7 @@ def wait_for_in_flight(
                 for status, deadline in reader.execute(look)
                 if status == DeliveryStatus.PUBLISHING
             ]
+            interleave.reached("declare.polled")
             reader.rollback()
             now = now_utc()
             if all(d is not None and d + timedelta(seconds=grace) <= now for d in still_open):

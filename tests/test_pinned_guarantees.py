@@ -575,6 +575,34 @@ def test_a_declaration_waits_for_a_silent_request_until_its_deadline_has_passed(
     assert delivery(any_team, claimed.delivery_id).status == DeliveryStatus.PUBLISHING
 
 
+@pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 60.0}])
+def test_a_sender_records_what_it_sent_while_the_declaration_is_reading(
+    any_team: Team, background: Any
+) -> None:
+    """The declaration's wait reads again and again what is still on the wire. A sender that
+    records its outcome while the wait is in the middle of a read must get in at once (on
+    SQLite: the read does not take the write lock), or the wait would hold up the very record it
+    waits for."""
+    channel = any_team.channel()
+    due_posts(any_team, channel, 1)
+    [claimed] = claim(any_team, now_utc())
+    [started] = start(any_team, [claimed], now_utc(), send_seconds=30).started
+    recorded: list[set[int]] = []
+
+    def record() -> set[int]:
+        with get_db(any_team.app).transaction() as session:
+            return claims.record_published_together(session, [started.claim], now_utc())
+
+    def sender_records_during_the_read() -> None:
+        if not recorded:
+            recorded.append(background(record).result(timeout=5))
+
+    with interleave.at("declare.polled", sender_records_during_the_read):
+        assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
+    assert recorded == [{claimed.delivery_id}]
+    assert delivery(any_team, claimed.delivery_id).status == DeliveryStatus.PUBLISHED
+
+
 @pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 1.0}])
 def test_a_hold_and_a_publish_on_two_deliveries_of_one_post_at_once_leave_the_post_held(
     any_team: Team, background: Any
