@@ -13,7 +13,7 @@ databases are made once per run too (tests/support/templates.py).
     python scripts/mutate.py [--max-children N] [--resume] [--functions f,g] [module ...]
     (modules: see MODULES; --functions runs only the mutants of those functions)
 
-    python scripts/mutate.py --recheck module ... [--tests t ...]
+    python scripts/mutate.py --recheck [--tests t,u] module ...
     (each survivor of the module's last run applied to today's source, and the tests run against
     it: to see which survivors the tests written since kill, without a new run)
 """
@@ -319,7 +319,10 @@ def main(argv: list[str] | None = None) -> int:
         "against it; writes build/mutate/<module>-recheck.txt",
     )
     parser.add_argument(
-        "--tests", nargs="+", default=[], help="with --recheck: these tests, not the selection"
+        "--tests",
+        type=lambda listed: [t for t in listed.split(",") if t],
+        default=[],
+        help="with --recheck: these tests (comma-separated), not the module's selection",
     )
     args = parser.parse_args(argv)
     rows = []
