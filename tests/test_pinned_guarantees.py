@@ -603,6 +603,56 @@ def test_a_sender_records_what_it_sent_while_the_declaration_is_reading(
     assert delivery(any_team, claimed.delivery_id).status == DeliveryStatus.PUBLISHED
 
 
+# --- the crisis' hold step: what is due, and rows a person is changing -------------------------
+
+
+def test_a_crisis_holds_what_falls_due_at_the_very_moment_and_nothing_after_it(
+    any_team: Team,
+) -> None:
+    """`hold_due_deliveries`: a delivery due exactly at the moment of the step is due (as the
+    claim counts it) and is held; one due a millisecond later waits in the queue."""
+    channel = any_team.channel()
+    assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
+    due = now_utc().replace(microsecond=0) + timedelta(hours=1)
+    on_the_moment = any_team.scheduled([channel["id"]], at=due)
+    just_after = any_team.scheduled([channel["id"]], at=due + timedelta(milliseconds=1))
+
+    assert claim(any_team, due) == []
+
+    assert post_status(any_team, on_the_moment["id"]) == PostStatus.HELD
+    assert post_status(any_team, just_after["id"]) == PostStatus.SCHEDULED
+
+
+def test_a_declaration_holds_the_rest_at_once_while_a_person_is_changing_a_post(
+    any_team: Team, background: Any
+) -> None:
+    """A head's discard of one due post is paused with its rows locked when another head
+    declares a crisis. The declaration does not wait for the person (its hold skips rows that
+    are locked): it holds every other due post and answers while the person still holds theirs.
+    The discard then stands. SQLite serialises whole transactions, so there only the outcome is
+    checked."""
+    channel = any_team.channel()
+    changing, other = due_posts(any_team, channel, 2)
+    db = get_db(any_team.app)
+    person_locked = Paused()
+    with interleave.at("person.locked", person_locked):
+        discarding = background(
+            person(any_team, "head").post, f"/posts/{changing['id']}/discard", json={}
+        )
+        person_locked.wait()
+        declaring = background(person(any_team, "head2").post, "/crisis", json={"reason": "Sturm"})
+        try:
+            if not db.is_sqlite:
+                assert declaring.result(timeout=10).status_code == 201  # raises if it waited
+                assert post_status(any_team, other["id"]) == PostStatus.HELD
+        finally:
+            person_locked.go.set()
+        assert discarding.result(timeout=30).status_code == 200
+        assert declaring.result(timeout=30).status_code == 201
+    assert post_status(any_team, other["id"]) == PostStatus.HELD
+    assert post_status(any_team, changing["id"]) == PostStatus.DISCARDED
+
+
 @pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 1.0}])
 def test_a_hold_and_a_publish_on_two_deliveries_of_one_post_at_once_leave_the_post_held(
     any_team: Team, background: Any
