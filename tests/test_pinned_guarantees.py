@@ -575,6 +575,40 @@ def test_a_declaration_waits_for_a_silent_request_until_its_deadline_has_passed(
     assert delivery(any_team, claimed.delivery_id).status == DeliveryStatus.PUBLISHING
 
 
+def test_a_declaration_lists_the_requests_on_the_wire_in_delivery_order(any_team: Team) -> None:
+    """The declaration's answer lists what was on the wire by delivery id, whatever order the
+    rows lie in on disk. On PostgreSQL the first row is written again, so it lies behind the
+    second, and index scans are off: a read without an order returns them the other way round.
+    SQLite keeps a table in id order, so there the order is only checked."""
+    channel = any_team.channel()
+    due_posts(any_team, channel, 2)
+    claimed = claim(any_team, now_utc())
+    long_ago = now_utc() - timedelta(seconds=10)  # deadlines long past: no wait
+    assert len(start(any_team, claimed, long_ago, send_seconds=1).started) == 2
+    ids = sorted(c.delivery_id for c in claimed)
+    db = get_db(any_team.app)
+    if not db.is_sqlite:
+        with db.engine.begin() as connection:
+            for seconds in (1, -1):  # an indexed column: a new version of the row
+                connection.execute(
+                    text(
+                        "UPDATE deliveries SET due_at = due_at + make_interval(secs => :s) "
+                        "WHERE id = :id"
+                    ),
+                    {"s": seconds, "id": ids[0]},
+                )
+            name = connection.execute(text("SELECT current_database()")).scalar_one()
+            connection.execute(text(f"ALTER DATABASE {name} SET enable_indexscan = off"))
+        db.engine.dispose()  # new connections read the setting
+        with db.engine.connect() as connection:
+            on_disk = connection.execute(text("SELECT id FROM deliveries")).scalars().all()
+        assert on_disk == ids[::-1]
+
+    declared = any_team.head.post("/crisis", json={"reason": "Sturm"})
+
+    assert [d["id"] for d in declared.get_json()["in_flight"]] == ids
+
+
 @pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 60.0}])
 def test_a_sender_records_what_it_sent_while_the_declaration_is_reading(
     any_team: Team, background: Any
