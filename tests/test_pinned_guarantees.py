@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from sqlalchemy import text, update
 
 from calendar_app import claims, crisis, interleave
@@ -22,9 +23,10 @@ from calendar_app.extensions import get_db
 from calendar_app.listening import alerts
 from calendar_app.models import Delivery, DeliveryStatus, Post, PostStatus, User
 from calendar_app.timeutil import iso_utc, now_utc
-from tests.conftest import Team
+from tests.conftest import Clock, Team
+from tests.support.receiver import Receiver
 from tests.test_blackouts import plan_blackout
-from tests.test_crisis_halt import Paused, due_posts, person
+from tests.test_crisis_halt import Paused, due_posts, person, webhook
 
 LEASE = 30.0
 
@@ -685,6 +687,41 @@ def test_a_declaration_holds_the_rest_at_once_while_a_person_is_changing_a_post(
         assert declaring.result(timeout=30).status_code == 201
     assert post_status(any_team, other["id"]) == PostStatus.HELD
     assert post_status(any_team, changing["id"]) == PostStatus.DISCARDED
+
+
+def test_the_lift_waits_for_a_person_changing_a_post_that_fell_due_and_then_holds_it(
+    any_team: Team, background: Any, receiver: Receiver, clock: Clock, make_dispatcher: Any
+) -> None:
+    """A post fell due during the crisis and no pass ran. A planner's edit of it is under way
+    (its rows locked) when the lift is confirmed; the edit then fails (the text is too long for
+    the channel), so the post is still approved and due. The lift's own hold must wait for the
+    planner and hold the post: skipping it, as the other hold steps do, would let it go out after
+    the lift without a review."""
+    channel = webhook(any_team, receiver)
+    post = any_team.scheduled([channel["id"]], at=clock.now + timedelta(minutes=5))
+    assert any_team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
+    person_locked = Paused()
+    with (
+        time_machine.travel(clock.now + timedelta(minutes=10), tick=True),
+        interleave.at("person.locked", person_locked),
+    ):
+        assert any_team.head.post("/crisis/lift", json={"note": "ruhig"}).status_code == 202
+        editing = background(
+            person(any_team, "planner").patch, f"/posts/{post['id']}", json={"body": "y" * 281}
+        )
+        person_locked.wait()
+        confirming = background(person(any_team, "head2").post, "/crisis/lift/confirm")
+        try:
+            blocked_or_done(any_team, confirming)
+        finally:
+            person_locked.go.set()
+        assert editing.result(timeout=30).status_code == 422
+        assert confirming.result(timeout=30).status_code == 200
+    clock.advance(minutes=11)
+    make_dispatcher(any_team.app, clock=clock).run_pass()
+
+    assert receiver.snapshot() == []
+    assert post_status(any_team, post["id"]) == PostStatus.HELD
 
 
 @pytest.mark.parametrize("config_overrides", [{"DECLARE_WAIT_SECONDS": 1.0}])
