@@ -86,6 +86,30 @@ def test_a_second_declaration_while_one_is_active_is_a_conflict(
     assert current["active"] is True
     assert current["id"] == first["id"]
     assert current["reason"] == "Shitstorm: Sicherheitsdienst"
+    since = datetime.fromisoformat(current["declared_at"]).isoformat()
+    assert response.get_json() == {
+        "error": f"a crisis is already in force since {since} (declared by "
+        "head@example.org: Shitstorm: Sicherheitsdienst); lift it first",
+        "fields": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("language", "error", "problem"),
+    [
+        ("en", "a crisis needs a reason", "must not be empty"),
+        ("de", "eine Krise braucht einen Grund", "darf nicht leer sein"),
+    ],
+)
+def test_a_declaration_with_a_blank_reason_says_so_in_the_askers_language(
+    team: Team, language: str, error: str, problem: str
+) -> None:
+    response = team.head.post(
+        "/crisis", json={"reason": "   "}, headers={"Accept-Language": language}
+    )
+    assert response.status_code == 422
+    assert response.get_json() == {"error": error, "fields": {"reason": problem}}
+    assert team.head.get("/crisis").get_json()["active"] is False
 
 
 def test_a_second_scoped_declaration_while_one_is_active_is_a_conflict(any_team: Team) -> None:
