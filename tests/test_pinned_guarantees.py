@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
 from calendar_app import claims, crisis, interleave
 from calendar_app.extensions import get_db
 from calendar_app.listening import alerts
-from calendar_app.models import Delivery, DeliveryStatus, Post, PostStatus, User
+from calendar_app.models import AuditEntry, Delivery, DeliveryStatus, Post, PostStatus, User
 from calendar_app.timeutil import iso_utc, now_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver
@@ -575,6 +575,47 @@ def test_a_declaration_waits_for_a_silent_request_until_its_deadline_has_passed(
     assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
     assert now_utc() >= started.send_deadline + timedelta(seconds=1)
     assert delivery(any_team, claimed.delivery_id).status == DeliveryStatus.PUBLISHING
+
+
+@pytest.mark.parametrize("scoped", [True, False], ids=["one-channel", "all-channels"])
+def test_a_declaration_records_in_the_audit_log_what_it_held_and_what_was_on_the_wire(
+    any_team: Team, scoped: bool
+) -> None:
+    """The audit entry of a declaration is the crisis timeline's first line and the record a
+    review goes back to: who, why, its scope (channels, topics, keywords), which requests were
+    already on the wire and which posts it held; nothing from outside its scope."""
+    x, blog = any_team.channel("Konzern-X"), any_team.channel("Blog")
+    due_posts(any_team, x, 1)
+    [claimed] = claim(any_team, now_utc())
+    long_ago = now_utc() - timedelta(seconds=10)  # its deadline long past: no wait
+    assert len(start(any_team, [claimed], long_ago, send_seconds=1).started) == 1
+    [held] = due_posts(any_team, x, 1)
+    [elsewhere] = due_posts(any_team, blog, 1)
+    scope = {"channels": [x["id"]]} if scoped else {}
+    declared = any_team.head.post(
+        "/crisis",
+        json={"reason": "  Datenleck ", "topics": ["Sponsoring"], "keywords": ["Puppenmuseum"]}
+        | scope,
+    )
+    assert declared.status_code == 201
+    with get_db(any_team.app).transaction() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "declare_crisis")
+        ).one()
+        recorded = (entry.actor_id, entry.subject_id, entry.reason, entry.detail)
+    assert recorded == (
+        any_team.ids["head"],
+        declared.get_json()["id"],
+        "Datenleck",
+        {
+            "channels": [x["id"]] if scoped else "all",
+            "topics": ["sponsoring"],
+            "keywords": ["puppenmuseum"],
+            "in_flight": [claimed.delivery_id],
+            "held_posts": [held["id"]] if scoped else sorted([held["id"], elsewhere["id"]]),
+            "alert": None,
+        },
+    )
 
 
 def test_a_declaration_lists_the_requests_on_the_wire_in_delivery_order(any_team: Team) -> None:
