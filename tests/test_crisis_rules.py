@@ -647,3 +647,60 @@ def test_a_draft_has_nothing_to_release(any_team: Team) -> None:
         f"post {draft['id']} has nothing to release: only held, missed, failed or unknown "
         "deliveries can be released (post status: a draft)"
     )
+
+
+def test_every_refused_lift_says_exactly_why_and_the_lift_records_who_asked(team: Team) -> None:
+    """The lift's refusals, in order of a crisis' life, each with its own reason; then the lift
+    itself in the audit log: who asked, the note, and that held posts still wait for a review."""
+
+    def answer(who: str, path: str, **payload: Any) -> tuple[int, dict[str, Any]]:
+        response = getattr(team, who).post(path, json=payload or None)
+        return response.status_code, response.get_json()
+
+    none_in_force = (409, {"error": "no crisis is in force", "fields": {}})
+    assert answer("head", "/crisis/lift", note="ruhig") == none_in_force
+    assert answer("head", "/crisis/lift/confirm") == none_in_force
+    held = team.scheduled([team.channel()["id"]], at=now_utc() - timedelta(seconds=1))
+    crisis = declare(team, reason="Sturm")
+    assert answer("head", "/crisis/lift/confirm") == (
+        409,
+        {"error": "nobody has asked to lift this crisis yet", "fields": {}},
+    )
+    assert answer("head", "/crisis/lift", note="  ") == (
+        422,
+        {"error": "lifting a crisis needs a note", "fields": {"note": "must not be empty"}},
+    )
+    status, requested = answer("head", "/crisis/lift", note=" ruhig ")
+    assert (status, requested["lift_note"], requested["pending_confirmation"]) == (
+        202,
+        "ruhig",
+        True,
+    )
+    assert answer("head2", "/crisis/lift", note="noch mal") == (
+        409,
+        {
+            "error": "head@example.org already asked to lift this crisis; another head or an "
+            "admin must confirm it",
+            "fields": {},
+        },
+    )
+    assert answer("head", "/crisis/lift/confirm") == (
+        409,
+        {
+            "error": "the lift must be confirmed by someone other than who requested it",
+            "fields": {},
+        },
+    )
+    status, lifted = answer("head2", "/crisis/lift/confirm")
+    assert (status, lifted["active"], lifted["lifted_by"]) == (200, False, "head2@example.org")
+
+    with get_db(team.app).transaction() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "lift_crisis")).one()
+        recorded = (entry.actor_id, entry.subject_id, entry.reason, entry.detail)
+    assert recorded == (
+        team.ids["head2"],
+        crisis["id"],
+        "ruhig",
+        {"requested_by": "head@example.org", "deliveries_still_held": True, "held_at_lift": []},
+    )
+    assert team.post(held["id"])["status"] == "held"
