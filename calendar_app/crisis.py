@@ -250,14 +250,9 @@ def wait_for_in_flight(
             if all(d is not None and d + timedelta(seconds=grace) <= now for d in still_open):
                 break
             time.sleep(poll)
-    session.rollback()
+    session.rollback()  # and so every delivery read before is read again
     return list(
-        session.scalars(
-            select(Delivery)
-            .where(Delivery.id.in_(delivery_ids))
-            .order_by(Delivery.id)
-            .execution_options(populate_existing=True)
-        )
+        session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids)).order_by(Delivery.id))
     )
 
 

@@ -675,8 +675,12 @@ def test_a_sender_records_what_it_sent_while_the_declaration_is_reading(
             recorded.append(background(record).result(timeout=5))
 
     with interleave.at("declare.polled", sender_records_during_the_read):
-        assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
+        declared = any_team.head.post("/crisis", json={"reason": "Sturm"})
+    assert declared.status_code == 201
     assert recorded == [{claimed.delivery_id}]
+    assert [(d["id"], d["status"]) for d in declared.get_json()["in_flight"]] == [
+        (claimed.delivery_id, "published")  # as it ended, not as it was when the wait began
+    ]
     assert delivery(any_team, claimed.delivery_id).status == DeliveryStatus.PUBLISHED
 
 
