@@ -704,3 +704,19 @@ def test_every_refused_lift_says_exactly_why_and_the_lift_records_who_asked(team
         {"requested_by": "head@example.org", "deliveries_still_held": True, "held_at_lift": []},
     )
     assert team.post(held["id"])["status"] == "held"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("topics", "t" * 61, "Text should have at most 60 characters, not 61"),
+        ("keywords", "k" * 101, "Text should have at most 100 characters, not 101"),
+    ],
+)
+def test_a_declaration_with_a_topic_or_keyword_too_long_says_how_long_it_may_be(
+    team: Team, field: str, value: str, problem: str
+) -> None:
+    response = team.head.post("/crisis", json={"reason": "Sturm", field: [value]})
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == {f"{field}.0": problem}
+    assert team.head.get("/crisis").get_json()["active"] is False

@@ -538,6 +538,18 @@ def json_object() -> dict[str, Any]:
     return data
 
 
+def _problem(error: Any) -> str:
+    """pydantic's message, but a text's length in characters: a length limit on a text that is
+    checked after its own validator (Text) would otherwise count "items"."""
+    length = {"too_long": ("at most", "max_length"), "too_short": ("at least", "min_length")}
+    if error["type"] in length and isinstance(error.get("input"), str):
+        bound, key = length[error["type"]]
+        limit, actual = error["ctx"][key], error["ctx"]["actual_length"]
+        unit = "character" if limit == 1 else "characters"
+        return f"Text should have {bound} {limit} {unit}, not {actual}"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def parse(model: type[M], data: dict[str, Any] | None = None) -> M:
     """Validate `data` (default: the request body) against `model`; 422 names every bad field."""
     try:
@@ -545,7 +557,6 @@ def parse(model: type[M], data: dict[str, Any] | None = None) -> M:
     except ValidationError as exc:
         fields: dict[str, str] = {}
         for error in exc.errors(include_url=False):
-            message = error["msg"].removeprefix("Value error, ")
-            fields.setdefault(_field_name(error["loc"]), message)
+            fields.setdefault(_field_name(error["loc"]), _problem(error))
         summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
         raise InvalidInput(_l("invalid input: %(summary)s", summary=summary), fields) from None
