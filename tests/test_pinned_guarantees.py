@@ -586,9 +586,10 @@ def test_a_declaration_records_in_the_audit_log_what_it_held_and_what_was_on_the
     already on the wire and which posts it held; nothing from outside its scope."""
     x, blog = any_team.channel("Konzern-X"), any_team.channel("Blog")
     due_posts(any_team, x, 1)
-    [claimed] = claim(any_team, now_utc())
-    long_ago = now_utc() - timedelta(seconds=10)  # its deadline long past: no wait
-    assert len(start(any_team, [claimed], long_ago, send_seconds=1).started) == 1
+    due_posts(any_team, blog, 1)
+    on_x, on_blog = sorted(claim(any_team, now_utc()), key=lambda c: c.post_id)
+    long_ago = now_utc() - timedelta(seconds=10)  # deadlines long past: no wait
+    assert len(start(any_team, [on_x, on_blog], long_ago, send_seconds=1).started) == 2
     [held] = due_posts(any_team, x, 1)
     [elsewhere] = due_posts(any_team, blog, 1)
     scope = {"channels": [x["id"]]} if scoped else {}
@@ -611,11 +612,31 @@ def test_a_declaration_records_in_the_audit_log_what_it_held_and_what_was_on_the
             "channels": [x["id"]] if scoped else "all",
             "topics": ["sponsoring"],
             "keywords": ["puppenmuseum"],
-            "in_flight": [claimed.delivery_id],
+            "in_flight": [on_x.delivery_id] if scoped else [on_x.delivery_id, on_blog.delivery_id],
             "held_posts": [held["id"]] if scoped else sorted([held["id"], elsewhere["id"]]),
             "alert": None,
         },
     )
+
+
+def test_a_declaration_from_an_early_warning_names_the_alert_and_who_decided_it(
+    any_team: Team,
+) -> None:
+    """Declared from an undecided alert: the alert is decided by the head who declared, points
+    to the crisis, and the declaration's audit entry names the alert."""
+    channel = any_team.channel()
+    open_storm_alert(any_team, channel["id"], now_utc(), hold_minutes=30)
+    [alert] = any_team.head.get("/alerts?status=open").get_json()["items"]
+    declared = any_team.head2.post("/crisis", json={"reason": "Sturm", "alert_id": alert["id"]})
+    assert declared.status_code == 201
+    decided = any_team.head.get(f"/alerts/{alert['id']}").get_json()
+    assert (decided["status"], decided["decided_by"]["id"]) == ("declared", any_team.ids["head2"])
+    with get_db(any_team.app).transaction() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "declare_crisis")
+        ).one()
+        assert entry.detail["alert"] == alert["id"]
+        assert entry.detail["channels"] == [channel["id"]]  # the alert's channel
 
 
 def test_a_declaration_lists_the_requests_on_the_wire_in_delivery_order(any_team: Team) -> None:
