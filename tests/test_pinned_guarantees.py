@@ -639,6 +639,30 @@ def test_a_declaration_from_an_early_warning_names_the_alert_and_who_decided_it(
         assert entry.detail["channels"] == [channel["id"]]  # the alert's channel
 
 
+def test_each_post_a_declaration_holds_has_its_own_audit_entry_naming_its_deliveries(
+    any_team: Team,
+) -> None:
+    """One `hold` entry per post, by the system, naming the crisis and that post's deliveries:
+    the crisis timeline keeps it even after a later crisis holds the post again."""
+    x, blog = any_team.channel("Konzern-X"), any_team.channel("Blog")
+    due = now_utc() - timedelta(seconds=1)
+    both = any_team.scheduled([blog["id"], x["id"]], at=due)
+    one = any_team.scheduled([x["id"]], at=due)
+    declared = any_team.head.post("/crisis", json={"reason": "Sturm"})
+    assert declared.status_code == 201
+    with get_db(any_team.app).transaction() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "hold").order_by(AuditEntry.subject_id)
+        ).all()
+        recorded = [(e.actor_id, e.subject_id, e.detail) for e in entries]
+    crisis_id = declared.get_json()["id"]
+    assert recorded == [
+        (None, both["id"], {"crisis": crisis_id, "deliveries": sorted(
+            d["id"] for d in both["deliveries"])}),
+        (None, one["id"], {"crisis": crisis_id, "deliveries": [one["deliveries"][0]["id"]]}),
+    ]  # fmt: skip
+
+
 def test_a_declaration_lists_the_requests_on_the_wire_in_delivery_order(any_team: Team) -> None:
     """The declaration's answer lists what was on the wire by delivery id, whatever order the
     rows lie in on disk. On PostgreSQL the first row is written again, so it lies behind the
