@@ -38,10 +38,12 @@ def background() -> Iterator[Any]:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def claim(team: Team, now: datetime, worker: str = "scheduler-1") -> list[claims.Claim]:
+def claim(
+    team: Team, now: datetime, worker: str = "scheduler-1", limit: int = 10
+) -> list[claims.Claim]:
     with get_db(team.app).transaction() as session:
         result = claims.claim_due(
-            session, now=now, limit=10, worker=worker, lease_seconds=LEASE,
+            session, now=now, limit=limit, worker=worker, lease_seconds=LEASE,
             missed_after=timedelta(minutes=30),
         )  # fmt: skip
         return result.claims
@@ -434,6 +436,31 @@ def test_a_late_delivery_the_set_aside_skipped_is_not_claimed_either(
         assert delivery(any_team, delivery_id).status == DeliveryStatus.SCHEDULED
         assert claim(any_team, late) == []
     assert delivery(any_team, delivery_id).status == DeliveryStatus.MISSED
+
+
+def test_two_schedulers_claim_at_once_without_waiting_for_each_other(
+    any_team: Team, background: Any
+) -> None:
+    """A claim holds the queue lock (shared) and its rows until it commits. Another scheduler's
+    claim meanwhile takes the other due delivery at once instead of waiting for it: that is how
+    schedulers scale out. Only a declaration or a lift takes the queue lock exclusively. SQLite
+    admits one writer at a time, so there only the outcome is checked."""
+    channel = any_team.channel()
+    posts = due_posts(any_team, channel, 2)
+    now = now_utc()
+    first_locked = Paused()
+    with interleave.at("claim.locked", first_locked):
+        first = background(lambda: claim(any_team, now, "scheduler-1", limit=1))
+        first_locked.wait()
+        second = background(lambda: claim(any_team, now, "scheduler-2", limit=1))
+        try:
+            if not get_db(any_team.app).is_sqlite:
+                [taken] = second.result(timeout=10)  # raises if it waited for the first
+                assert taken.post_id == posts[1]["id"]
+        finally:
+            first_locked.go.set()
+        assert [c.post_id for c in first.result(timeout=30)] == [posts[0]["id"]]
+        assert [c.post_id for c in second.result(timeout=30)] == [posts[1]["id"]]
 
 
 def test_a_claim_takes_the_earliest_due_first_and_no_more_than_asked(any_team: Team) -> None:
