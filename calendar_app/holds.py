@@ -23,6 +23,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Row, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
@@ -57,15 +58,15 @@ def normalise_tag(tag: str) -> str:
 
 def normalise_tags(tags: Iterable[str], field: str = "tags") -> list[str]:
     """Tags as stored: normalised, without empties and duplicates, in the order given."""
-    return _normalised(tags, normalise_tag, "tag", MAX_TAG_LENGTH, field)
+    return _normalised(tags, normalise_tag, _l("topic"), MAX_TAG_LENGTH, field)
 
 
 def normalise_keywords(keywords: Iterable[str], field: str = "keywords") -> list[str]:
-    return _normalised(keywords, fold, "keyword", MAX_KEYWORD_LENGTH, field)
+    return _normalised(keywords, fold, _l("keyword"), MAX_KEYWORD_LENGTH, field)
 
 
 def _normalised(
-    values: Iterable[str], normalise: Callable[[str], str], noun: str, limit: int, field: str
+    values: Iterable[str], normalise: Callable[[str], str], noun: Any, limit: int, field: str
 ) -> list[str]:
     result: list[str] = []
     for raw in values:

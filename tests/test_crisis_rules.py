@@ -720,3 +720,27 @@ def test_a_declaration_with_a_topic_or_keyword_too_long_says_how_long_it_may_be(
     assert response.status_code == 422
     assert response.get_json()["fields"] == {f"{field}.0": problem}
     assert team.head.get("/crisis").get_json()["active"] is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("topics", "t" * 61, "jedes Thema höchstens 60 Zeichen"),
+        ("keywords", "k" * 101, "jedes Stichwort höchstens 100 Zeichen"),
+    ],
+)
+def test_the_declare_form_shows_a_topic_or_keyword_too_long_at_its_field(
+    team: Team, field: str, value: str, problem: str
+) -> None:
+    from tests.test_security import csrf_token, signed_in
+
+    browser = signed_in(team.app, "head")
+    token = csrf_token(browser, "/crisis/declare")
+    refused = browser.post(
+        "/crisis/declare",
+        data={"csrf_token": token, "reason": "Sturm", "scope": "all", field: value},
+    )
+    assert refused.status_code == 422
+    shown = re.findall(r'id="(\w+)-error">([^<]*)<', refused.get_data(as_text=True))
+    assert shown == [(field, problem)]
+    assert team.head.get("/crisis").get_json() == {"active": False}
