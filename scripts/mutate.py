@@ -229,23 +229,38 @@ def mutant_diff(where: Path, name: str) -> str:
 def apply_mutant(source: str, diff: str) -> str | None:
     """The source with the mutant's change made, or None where the code it changed is gone.
     mutmut's diff numbers lines within the function, so each hunk is found by its text: the
-    lines it keeps and removes must occur exactly once."""
-    hunks: list[tuple[list[str], list[str]]] = []
+    lines it keeps and removes must occur exactly once. Context lines that changed since are
+    dropped from the hunk's edges, as long as what is left still occurs exactly once."""
+    hunks: list[list[tuple[str, str]]] = []
     for line in diff.splitlines():
         if line.startswith("@@"):
-            hunks.append(([], []))
+            hunks.append([])
         elif hunks and line[:1] in (" ", "-", "+"):
-            before, after = hunks[-1]
-            if line[0] in " -":
-                before.append(line[1:])
-            if line[0] in " +":
-                after.append(line[1:])
-    for before, after in hunks:
-        old, new = "\n".join(before) + "\n", "\n".join(after) + "\n"
-        if not before or source.count(old) != 1:
+            hunks[-1].append((line[0], line[1:]))
+    for hunk in hunks:
+        replaced = _apply_hunk(source, hunk)
+        if replaced is None:
             return None
-        source = source.replace(old, new)
+        source = replaced
     return source
+
+
+def _apply_hunk(source: str, hunk: list[tuple[str, str]]) -> str | None:
+    first, last = 0, len(hunk)
+    while first < last:
+        lines = hunk[first:last]
+        before = [text for kind, text in lines if kind in " -"]
+        after = [text for kind, text in lines if kind in " +"]
+        old = "\n".join(before) + "\n"
+        if before and source.count(old) == 1:
+            return source.replace(old, "\n".join(after) + "\n" if after else "")
+        if hunk[first][0] == " " and (hunk[last - 1][0] != " " or first <= len(hunk) - last):
+            first += 1
+        elif hunk[last - 1][0] == " ":
+            last -= 1
+        else:
+            return None
+    return None
 
 
 def recheck_one(slot: Path, module: str, diff: str, tests: list[str], env: dict[str, str]) -> str:
@@ -253,7 +268,7 @@ def recheck_one(slot: Path, module: str, diff: str, tests: list[str], env: dict[
     original = target.read_text()
     mutated = apply_mutant(original, diff)
     if mutated is None:
-        return "does not apply (the code it changed is gone)"
+        return "does not apply (the lines it changed are not in today's source)"
     target.write_text(mutated)
     try:
         done = subprocess.run(

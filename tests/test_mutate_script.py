@@ -40,3 +40,10 @@ def test_a_survivors_change_is_made_where_its_lines_are_today() -> None:
 def test_a_survivor_whose_code_is_gone_does_not_apply() -> None:
     assert mutate.apply_mutant(SOURCE.replace("+ timeout", "+ timeout * 2"), DIFF) is None
     assert mutate.apply_mutant(SOURCE + SOURCE, DIFF) is None  # which of the two: unknown
+
+
+def test_context_that_changed_since_is_left_out_of_the_match() -> None:
+    commented = SOURCE.replace("    while now() < deadline:", "    while now() < deadline:  # poll")
+    assert mutate.apply_mutant(commented, DIFF) == commented.replace(
+        "now() + timeout", "now() - timeout"
+    )
