@@ -315,6 +315,10 @@ def recheck(name: str, max_children: int, env: dict[str, str], tests: list[str])
     return Counter(verdict.split(" (")[0].split(" by ")[0] for _m, verdict in verdicts)
 
 
+def comma_list(listed: str) -> list[str]:
+    return [item for item in listed.split(",") if item]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", default=list(MODULES), choices=[[], *MODULES])
@@ -327,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--functions",
-        type=lambda listed: [f for f in listed.split(",") if f],
+        type=comma_list,
         default=[],
         help="run only the mutants of these functions (comma-separated), e.g. the ones a stopped "
         "run did not reach",
@@ -340,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--tests",
-        type=lambda listed: [t for t in listed.split(",") if t],
+        type=comma_list,
         default=[],
         help="with --recheck: these tests (comma-separated), not the module's selection",
     )
