@@ -23,7 +23,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, Row, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
@@ -66,7 +65,7 @@ def normalise_keywords(keywords: Iterable[str], field: str = "keywords") -> list
 
 
 def _normalised(
-    values: Iterable[str], normalise: Callable[[str], str], noun: Any, limit: int, field: str
+    values: Iterable[str], normalise: Callable[[str], str], noun: str, limit: int, field: str
 ) -> list[str]:
     result: list[str] = []
     for raw in values:
