@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -65,6 +66,21 @@ def background() -> Iterator[Callable[..., Future]]:
 def person(team: Team, who: str) -> Api:
     """One person's API calls from a client of their own (safe to use from another thread)."""
     return Api(team.app.test_client(), team.tokens[who])
+
+
+@contextmanager
+def discard_under_way(team: Team, post_id: int, background: Any) -> Iterator[Paused]:
+    """A head's discard of the post, paused with the post's rows locked until the test lets go
+    (`.go.set()`, or leaving the block); then the discard must have gone through."""
+    person_locked = Paused()
+    with interleave.at("person.locked", person_locked):
+        discarding = background(person(team, "head").post, f"/posts/{post_id}/discard", json={})
+        person_locked.wait()
+        try:
+            yield person_locked
+        finally:
+            person_locked.go.set()
+        assert discarding.result(timeout=30).status_code == 200
 
 
 def webhook(team: Team, receiver: Receiver, name: str = "Konzern-X") -> dict[str, Any]:
@@ -290,18 +306,12 @@ def test_a_claim_skips_a_post_a_person_is_discarding(
     returns at once with nothing while the discard is under way."""
     [post] = due_posts(any_team, webhook(any_team, receiver), 1)
     dispatcher = make_dispatcher(any_team.app)
-    person_locked = Paused()
-    with interleave.at("person.locked", person_locked):
-        discarding = background(
-            person(any_team, "head").post, f"/posts/{post['id']}/discard", json={}
-        )
-        person_locked.wait()
+    with discard_under_way(any_team, post["id"], background) as person_locked:
         passing = background(dispatcher.run_pass)
         if not get_db(any_team.app).is_sqlite:
             assert passing.result(timeout=10).claimed == 0, "the claim waited or took the row"
         person_locked.go.set()
-        assert discarding.result(timeout=30).status_code == 200
-        passing.result(timeout=30)
+    passing.result(timeout=30)
     dispatcher.run_pass()
     assert receiver.snapshot() == []
     assert delivery_status(any_team, first_delivery(post)) == "discarded"

@@ -26,7 +26,7 @@ from calendar_app.timeutil import iso_utc, now_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver
 from tests.test_blackouts import plan_blackout
-from tests.test_crisis_halt import Paused, due_posts, person, webhook
+from tests.test_crisis_halt import Paused, discard_under_way, due_posts, person, webhook
 
 LEASE = 30.0
 
@@ -316,21 +316,12 @@ def test_the_end_of_a_lease_skips_a_delivery_a_person_is_changing(
             claims.expire_leases(session, now + timedelta(seconds=LEASE + 1))
         return delivery(any_team, claimed.delivery_id).status
 
-    person_locked = Paused()
-    with interleave.at("person.locked", person_locked):
-        discarding = background(
-            person(any_team, "head").post, f"/posts/{post['id']}/discard", json={}
-        )
-        person_locked.wait()
+    with discard_under_way(any_team, post["id"], background):
         expiring = background(expire)
-        try:
-            if not db.is_sqlite:
-                status = expiring.result(timeout=10)  # raises if the expiry waited
-                assert status == status_before, "the expiry took the row"
-        finally:
-            person_locked.go.set()
-        assert discarding.result(timeout=30).status_code == 200
-        expiring.result(timeout=30)
+        if not db.is_sqlite:
+            status = expiring.result(timeout=10)  # raises if the expiry waited
+            assert status == status_before, "the expiry took the row"
+    expiring.result(timeout=30)
     if on_the_wire:
         assert expire() == DeliveryStatus.UNKNOWN
     else:
@@ -787,21 +778,12 @@ def test_a_declaration_holds_the_rest_at_once_while_a_person_is_changing_a_post(
     channel = any_team.channel()
     changing, other = due_posts(any_team, channel, 2)
     db = get_db(any_team.app)
-    person_locked = Paused()
-    with interleave.at("person.locked", person_locked):
-        discarding = background(
-            person(any_team, "head").post, f"/posts/{changing['id']}/discard", json={}
-        )
-        person_locked.wait()
+    with discard_under_way(any_team, changing["id"], background):
         declaring = background(person(any_team, "head2").post, "/crisis", json={"reason": "Sturm"})
-        try:
-            if not db.is_sqlite:
-                assert declaring.result(timeout=10).status_code == 201  # raises if it waited
-                assert post_status(any_team, other["id"]) == PostStatus.HELD
-        finally:
-            person_locked.go.set()
-        assert discarding.result(timeout=30).status_code == 200
-        assert declaring.result(timeout=30).status_code == 201
+        if not db.is_sqlite:
+            assert declaring.result(timeout=10).status_code == 201  # raises if it waited
+            assert post_status(any_team, other["id"]) == PostStatus.HELD
+    assert declaring.result(timeout=30).status_code == 201
     assert post_status(any_team, other["id"]) == PostStatus.HELD
     assert post_status(any_team, changing["id"]) == PostStatus.DISCARDED
 

@@ -87,10 +87,13 @@ class PostgresServer:
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
+    def connect(self, database: str = "postgres") -> psycopg.Connection:
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname=database, autocommit=True
+        )
+
     def execute(self, sql: str, params: tuple[object, ...] | None = None) -> None:
-        with psycopg.connect(
-            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
-        ) as conn:
+        with self.connect() as conn:
             conn.execute(sql, params)  # type: ignore[arg-type]
 
     def create_database(self, name: str, template: str | None = None) -> str:
@@ -140,7 +143,7 @@ class DatabasePool:
         first = self._spare_name()
         server.create_database(first, template=template)
         self.free: list[str] = [first]
-        with self._connect(first) as conn:
+        with self.server.connect(first) as conn:
             self.schema = conn.execute(SCHEMA).fetchone()[0]  # type: ignore[index]
             self.tables = [
                 row[0]
@@ -162,12 +165,6 @@ class DatabasePool:
     def _spare_name(self) -> str:
         self._spares += 1
         return f"calendar_spare_{os.getpid()}_{self._spares}"
-
-    def _connect(self, database: str) -> psycopg.Connection:
-        return psycopg.connect(
-            host="127.0.0.1", port=self.server.port, user="postgres", dbname=database,
-            autocommit=True,
-        )  # fmt: skip
 
     def take(self, name: str) -> str:
         if self.free:
@@ -195,7 +192,7 @@ class DatabasePool:
         self.free.append(spare)
 
     def _refill(self, database: str) -> None:
-        with self._connect(database) as conn:
+        with self.server.connect(database) as conn:
             if conn.execute(SCHEMA).fetchone()[0] != self.schema:  # type: ignore[index]
                 raise psycopg.DataError(f"{database}: a test changed its schema")
             with conn.transaction():
