@@ -222,12 +222,14 @@ def declare_from_playbook(
     reason: str,
     overrides: Mapping[str, Any],
     timezone: str,
+    alert_id: int | None = None,
 ) -> PlaybookDeclaration:
     """Declare, publish the holding statements, alert the escalation list: one transaction.
 
     `overrides` may hold `channel_ids`, `topics`, `keywords`; what it holds replaces the
-    playbook's default. `timezone`: the team's clock, for the alert's time. The caller commits,
-    then calls `crisis.wait_for_in_flight`.
+    playbook's default. `timezone`: the team's clock, for the alert's time. `alert_id`: declared
+    from an early-warning alert (see `crisis.declare_crisis`). The caller commits, then calls
+    `crisis.wait_for_in_flight`.
     """
     channel_ids = overrides.get(
         "channel_ids", None if playbook.all_channels else [c.id for c in playbook.channels]
@@ -239,6 +241,7 @@ def declare_from_playbook(
         channel_ids=channel_ids,
         topics=overrides.get("topics", playbook.hold_topics or []),
         keywords=overrides.get("keywords", playbook.hold_keywords or []),
+        alert_id=alert_id,
     )
     declared = declaration.crisis
     declared.playbook = playbook

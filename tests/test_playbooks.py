@@ -15,9 +15,11 @@ from sqlalchemy import select
 from calendar_app.extensions import get_db
 from calendar_app.models import AuditEntry
 from calendar_app.notifications import send_outgoing
+from calendar_app.timeutil import now_utc
 from tests.conftest import Clock, Team
 from tests.support.mailbox import Mailbox
 from tests.support.receiver import Receiver
+from tests.test_pinned_guarantees import open_storm_alert
 
 
 def webhook(team: Team, receiver: Receiver, name: str, network: str = "other") -> dict[str, Any]:
@@ -309,3 +311,28 @@ def test_every_escalation_role_has_a_name_for_the_pages() -> None:
     from calendar_app.web.formatting import CONTACT_ROLE_LABELS
 
     assert set(CONTACT_ROLE_LABELS) == set(CONTACT_ROLES)
+
+
+def test_a_playbook_declaration_from_an_early_warning_decides_the_alert_in_its_audit_entry(
+    any_team: Team, channels: dict
+) -> None:
+    """Declared with a playbook from an undecided alert: the same declaration as without one —
+    the alert is decided by the head and the declaration's own audit entry names it. The scope
+    stays the playbook's."""
+    playbook = plant_accident(any_team, channels)
+    now = now_utc()
+    open_storm_alert(any_team, channels["karriere"]["id"], now, hold_minutes=30)
+    [alert] = any_team.head.get("/alerts?status=open").get_json()["items"]
+    declared = any_team.head2.post(
+        "/crisis",
+        json={"reason": "Brand", "playbook_id": playbook["id"], "alert_id": alert["id"]},
+    )
+    assert declared.status_code == 201, declared.get_json()
+    assert declared.get_json()["channels"] == sorted([channels["x"]["id"], channels["blog"]["id"]])
+    decided = any_team.head.get(f"/alerts/{alert['id']}").get_json()
+    assert (decided["status"], decided["decided_by"]["id"]) == ("declared", any_team.ids["head2"])
+    with get_db(any_team.app).transaction() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "declare_crisis")
+        ).one()
+        assert entry.detail["alert"] == alert["id"]

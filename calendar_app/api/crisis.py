@@ -41,11 +41,9 @@ def declare() -> tuple[dict[str, Any], int]:
             reason=data.reason,
             overrides=overrides,
             timezone=current_app.config["CALENDAR"].TIMEZONE,
+            alert_id=data.alert_id,
         )
         declaration = from_playbook.declaration
-        if data.alert_id is not None:
-            alert = alerts.alert_for_declaration(session, data.alert_id)
-            alerts.turn_into_crisis(session, api_user(), alert, declaration.crisis.id)
         statements = [p.id for p in from_playbook.statements]
     else:
         channel_ids = data.channels
