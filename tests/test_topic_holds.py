@@ -103,6 +103,28 @@ def test_keyword_and_topic_holds_on_a_channel_outside_the_scope(
     assert {b["post_id"] for b in receiver.bodies()} == {harmless["id"]}
 
 
+def test_a_keyword_with_a_percent_sign_or_an_underscore_matches_only_itself(
+    any_team: Team, receiver: Receiver, clock: Clock, make_dispatcher: Any
+) -> None:
+    """`%` and `_` in a held keyword are the characters themselves, not SQL wildcards: "100%"
+    does not hold every post that mentions 100, "team_event" does not hold a "Team-Event"."""
+    team = any_team
+    konzern, karriere = webhook(team, receiver, "Konzern-X"), webhook(team, receiver, "Karriere")
+    at = clock.now + timedelta(minutes=5)
+    percent = team.scheduled([karriere["id"]], at=at, body="Zu 100% klimaneutral!")
+    hundred = team.scheduled([karriere["id"]], at=at, body="100 Jahre Werk Nord.")
+    underscore = team.scheduled([karriere["id"]], at=at, body="Fotos vom #team_event.")
+    hyphen = team.scheduled([karriere["id"]], at=at, body="Fotos vom Team-Event.")
+
+    declare(team, channels=[konzern["id"]], keywords=["100%", "team_event"])
+    clock.advance(minutes=10)
+    make_dispatcher(team.app, clock=clock).run_pass()
+    assert status_on(team, percent, karriere) == "held"
+    assert status_on(team, underscore, karriere) == "held"
+    assert status_on(team, hundred, karriere) == "published"
+    assert status_on(team, hyphen, karriere) == "published"
+
+
 def test_releasing_a_keyword_hold_now_is_refused_while_the_crisis_lasts(
     team: Team, receiver: Receiver, clock: Clock, make_dispatcher: Any
 ) -> None:
