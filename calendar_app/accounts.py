@@ -10,7 +10,7 @@ from importlib.resources import files
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from calendar_app.errors import Conflict, InvalidInput, NotFound
@@ -222,20 +222,19 @@ def token_for(session: Session, token: str) -> ApiToken | None:
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    """The user a token signs in, recording its use; None when revoked or the user inactive."""
+    """The user a token signs in; None when revoked or the user inactive."""
     api_token = token_for(session, token)
     if api_token is None:
         return None
-    record_token_use(api_token)
     if api_token.revoked_at is not None or not api_token.user.active:
         return None
     return api_token.user
 
 
-def record_token_use(api_token: ApiToken) -> None:
-    """Last use, also of a revoked token and of a request that then fails: it tells an admin
-    that a token is still out there and being tried."""
-    api_token.last_used_at = now_utc()
+def record_token_use(session: Session, token_id: int) -> None:
+    """Last use, also of a revoked token and of a request that failed: it tells an admin that a
+    token is still out there and being tried."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now_utc()))
 
 
 def count_users(session: Session) -> int:

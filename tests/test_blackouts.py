@@ -18,6 +18,7 @@ from calendar_app.timeutil import iso_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver
 from tests.support.web import csrf_token, signed_in
+from tests.test_crisis_halt import background, discard_under_way  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
@@ -360,3 +361,31 @@ def test_the_listed_window_and_the_reminder_window_meet_their_edges_exactly(
         assert remind_upcoming(session, day, remind) == []
         assert remind_upcoming(session, day + tick, remind) == [late["id"]]
     assert before["id"] not in reminded
+
+
+def test_a_blackout_holds_the_rest_at_once_while_a_person_is_changing_a_post(
+    any_team: Team, receiver: Receiver, clock: Clock, make_dispatcher: Any, background: Any
+) -> None:
+    """Two posts fall due in a blackout; a head's discard of one is paused with its rows locked
+    when the scheduler's pass comes. The blackout's hold skips the locked rows instead of
+    waiting for the person: the pass answers at once with the other post held. SQLite
+    serialises whole transactions, so there only the outcome is checked."""
+    team = any_team
+    x = webhook(team, receiver, "x")
+    start = clock.now.replace(microsecond=0) + timedelta(hours=1)
+    plan_blackout(team, start, start + timedelta(hours=2), channels=[x["id"]])
+    changing, other = (
+        team.scheduled([x["id"]], at=start + timedelta(minutes=30), body=f"Sommerfest, Teil {i}")
+        for i in (1, 2)
+    )
+    clock.advance(hours=1, minutes=31)
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    with discard_under_way(team, changing["id"], background):
+        passing = background(dispatcher.run_pass)
+        if not get_db(team.app).is_sqlite:
+            passing.result(timeout=10)  # raises if the hold waited for the person
+            assert team.post(other["id"])["status"] == "held"
+    passing.result(timeout=30)
+    assert team.post(other["id"])["status"] == "held"
+    assert team.post(changing["id"])["status"] == "discarded"
+    assert receiver.snapshot() == []

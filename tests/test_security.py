@@ -38,6 +38,7 @@ from calendar_app.timeutil import now_utc
 from config import Config
 from tests.conftest import CHANNEL_KEY, PASSWORD, SeededDatabase, Team
 from tests.support.web import csrf_token
+from tests.test_crisis_halt import background, discard_under_way  # noqa: F401 (a fixture)
 
 WEB_ROLES = ("planner", "head", "admin", "anonymous")
 
@@ -447,6 +448,25 @@ def test_a_tokens_last_use_is_recorded_also_when_the_request_fails(team: Team) -
     revoked_at_use = last_used("planner")
     assert team.planner.get("/posts").status_code == 401
     assert last_used("planner") > revoked_at_use, "a revoked token still being tried shows"
+
+
+def test_a_request_does_not_wait_for_another_request_with_the_same_token(
+    any_team: Team, background: Any
+) -> None:
+    """The token's last use is recorded after the request, in a transaction of its own: a
+    head's request that holds its rows locked (a discard paused inside) does not hold up the
+    same head's next request, which would otherwise wait for the token's row. SQLite serialises
+    whole transactions, so there only the outcome is checked."""
+    channel = any_team.channel()
+    post = any_team.scheduled([channel["id"]], at=now_utc() + timedelta(hours=1))
+    with discard_under_way(any_team, post["id"], background):
+        reading = background(any_team.head.get, f"/posts/{post['id']}")
+        if not get_db(any_team.app).is_sqlite:
+            assert reading.result(timeout=10).status_code == 200  # raises if it waited
+    assert reading.result(timeout=30).status_code == 200
+    assert any_team.post(post["id"])["status"] == "discarded"
+    with get_db(any_team.app).transaction() as session:
+        assert find_token(session, any_team.tokens["head"]).last_used_at is not None
 
 
 def test_tokens_are_listed_without_the_token_and_revoked_from_the_command_line(

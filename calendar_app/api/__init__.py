@@ -23,8 +23,7 @@ from calendar_app.api import (
 )
 from calendar_app.api.auth import (
     authenticate_request,
-    note_failed_request,
-    record_use_of_failed_request,
+    record_use_after_request,
 )
 from calendar_app.api.openapi import document
 
@@ -65,8 +64,7 @@ def _authenticate() -> None:
         authenticate_request()
 
 
-api.after_request(note_failed_request)
-api.teardown_request(record_use_of_failed_request)
+api.teardown_request(record_use_after_request)
 
 
 @api.get("/health")
