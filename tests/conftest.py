@@ -6,7 +6,8 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -379,6 +380,15 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture
+def background() -> Iterator[Callable[..., Future]]:
+    """Run a callable in its own thread (one party of a forced interleaving); the test joins it
+    with `.result()`."""
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="party")
+    yield pool.submit
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 @pytest.fixture

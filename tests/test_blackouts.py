@@ -18,7 +18,7 @@ from calendar_app.timeutil import iso_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver
 from tests.support.web import csrf_token, signed_in
-from tests.test_crisis_halt import background, discard_under_way  # noqa: F401 (a fixture)
+from tests.test_crisis_halt import discard_under_way
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -53,14 +53,6 @@ class Paused:
 
     def wait(self) -> None:
         assert self.reached.wait(30), "the point was never reached"
-
-
-@pytest.fixture
-def background() -> Iterator[Callable[..., Future]]:
-    """Run a callable in its own thread; the test joins it with `.result()`."""
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="party")
-    yield pool.submit
-    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def person(team: Team, who: str) -> Api:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -229,13 +229,6 @@ class Paused:
     def __call__(self) -> None:
         self.reached.set()
         assert self.go.wait(30), "the test never let go"
-
-
-@pytest.fixture
-def background() -> Iterator[Callable[..., Future]]:
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="party")
-    yield pool.submit
-    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def test_an_alert_opened_between_the_claim_and_the_start_holds_what_was_claimed(

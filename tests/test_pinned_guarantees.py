@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,13 +28,6 @@ from tests.test_blackouts import plan_blackout
 from tests.test_crisis_halt import Paused, discard_under_way, due_posts, person, webhook
 
 LEASE = 30.0
-
-
-@pytest.fixture
-def background() -> Iterator[Any]:
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="party")
-    yield pool.submit
-    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def claim(

@@ -38,7 +38,7 @@ from calendar_app.timeutil import now_utc
 from config import Config
 from tests.conftest import CHANNEL_KEY, PASSWORD, SeededDatabase, Team
 from tests.support.web import csrf_token
-from tests.test_crisis_halt import background, discard_under_way  # noqa: F401 (a fixture)
+from tests.test_crisis_halt import discard_under_way
 
 WEB_ROLES = ("planner", "head", "admin", "anonymous")
 
