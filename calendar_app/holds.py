@@ -176,9 +176,9 @@ def crisis_topic_or_keyword_hold(crisis: Crisis) -> ColumnElement[bool]:
 
 
 def held_words_in(post: Post, keywords: Sequence[str]) -> list[str]:
-    """The held keywords that appear in the post's title, body or any channel's own text."""
+    """The held keywords that appear in the post's title, body or any channel's own text (each
+    delivery's text holds all three, as in `hold_text`)."""
     texts = [delivery_hold_text(post.title, post.body, d.body_override) for d in post.deliveries]
-    texts.append(delivery_hold_text(post.title, post.body, None))
     return [word for word in keywords if any(word in text for text in texts)]
 
 

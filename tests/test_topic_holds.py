@@ -13,7 +13,14 @@ import pytest
 from sqlalchemy import select
 
 from calendar_app.extensions import get_db
-from calendar_app.holds import fold, normalise_keywords, normalise_tags
+from calendar_app.holds import (
+    MAX_KEYWORD_LENGTH,
+    MAX_TAG_LENGTH,
+    delivery_hold_text,
+    fold,
+    normalise_keywords,
+    normalise_tags,
+)
 from calendar_app.models import Delivery, PostTag
 from calendar_app.timeutil import now_utc
 from tests.conftest import Clock, Team
@@ -49,6 +56,16 @@ def test_matching_folds_case_also_for_umlauts_and_sharp_s() -> None:
         "sommer aktion",
     ]
     assert normalise_keywords(["Rabatt", "rabatt", "  "]) == ["rabatt"]
+
+
+def test_a_deliverys_searched_text_is_its_title_body_and_own_text_folded() -> None:
+    assert delivery_hold_text("Rabatt-Woche", "Alles  NEU", None) == "rabatt-woche alles neu"
+    assert delivery_hold_text("", "Text", "Eigener Text") == "text eigener text"
+
+
+def test_a_topic_or_keyword_at_the_longest_is_held(team: Team) -> None:
+    crisis = declare(team, topics=["t" * MAX_TAG_LENGTH], keywords=["k" * MAX_KEYWORD_LENGTH])
+    assert (crisis["topics"], crisis["keywords"]) == (["t" * 60], ["k" * 100])
 
 
 def test_tags_are_stored_normalised_and_shown_in_the_post(team: Team) -> None:
@@ -167,6 +184,31 @@ def test_a_crisis_response_with_a_held_word_needs_another_heads_approval(
     assert approved.status_code == 200, approved.get_json()
     make_dispatcher(team.app, clock=clock).run_pass()
     assert team.post(post["id"])["status"] == "published"  # a crisis response is not held
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"title": "Rabatt ausgesetzt", "body": "Wir melden uns."},
+        {"title": "Hinweis", "body": "Kein Rabatt mehr."},
+        {"title": "Hinweis", "body": "Wir melden uns.", "override": "Rabatt ausgesetzt."},
+    ],
+    ids=["title", "body", "channel-text"],
+)
+def test_a_held_word_in_the_title_body_or_a_channels_own_text_needs_another_head(
+    team: Team, where: dict[str, Any]
+) -> None:
+    x, blog = team.channel("Konzern-X"), team.channel("Blog")
+    declare(team, channels=[x["id"]], keywords=["Rabatt"])
+    text = {"title": where["title"], "body": where["body"]}
+    if "override" in where:
+        text["overrides"] = {str(blog["id"]): where["override"]}
+    post = team.draft([x["id"], blog["id"]], author="head", crisis_response=True, **text)
+    assert team.head.post(f"/posts/{post['id']}/submit").status_code == 200
+    refused = team.head.post(f"/posts/{post['id']}/approve")
+    assert refused.status_code == 403, refused.get_json()
+    assert "“rabatt”" in refused.get_json()["error"]
+    assert team.head2.post(f"/posts/{post['id']}/approve").status_code == 200
 
 
 @pytest.mark.parametrize("config_overrides", [{"ALLOW_SELF_APPROVAL": True}])
