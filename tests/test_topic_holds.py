@@ -4,6 +4,7 @@ channel hold, so it holds under concurrency too (DESIGN.md guarantee 1)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import timedelta
@@ -25,7 +26,7 @@ from calendar_app.models import Delivery, PostTag
 from calendar_app.timeutil import now_utc
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver, Reply
-from tests.support.web import signed_in
+from tests.support.web import csrf_token, signed_in
 
 
 def webhook(team: Team, receiver: Receiver, name: str) -> dict[str, Any]:
@@ -79,6 +80,25 @@ def test_tags_are_stored_normalised_and_shown_in_the_post(team: Team) -> None:
     too_long = team.planner.patch(f"/posts/{post['id']}", json={"tags": ["x" * 61]})
     assert too_long.status_code == 422
     assert "tags" in str(too_long.get_json()["fields"])
+
+
+def test_the_composer_shows_a_topic_too_long_at_its_field(team: Team) -> None:
+    channel = team.channel()
+    browser = signed_in(team, "planner")
+    refused = browser.post(
+        "/compose",
+        data={
+            "csrf_token": csrf_token(browser, "/compose"),
+            "body": "Sommerfest!",
+            "tags": "sommer, " + "t" * 61,
+            "channels": [str(channel["id"])],
+            "publish_at": "2031-11-20 09:00",
+            "action": "draft",
+        },
+    )
+    assert refused.status_code == 422
+    shown = re.findall(r'id="(\w+)-error">([^<]*)<', refused.get_data(as_text=True))
+    assert shown == [("tags", "jedes Thema höchstens 60 Zeichen")]
 
 
 # --- holds outside the scope -------------------------------------------------------------------
