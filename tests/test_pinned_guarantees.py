@@ -759,6 +759,28 @@ def test_a_crisis_holds_what_falls_due_at_the_very_moment_and_nothing_after_it(
     assert post_status(any_team, just_after["id"]) == PostStatus.SCHEDULED
 
 
+def test_a_held_delivery_says_what_holds_it_and_since_when(any_team: Team) -> None:
+    """An early-warning alert, then a crisis, each hold a due post: the delivery names its
+    holder and the moment of the hold (the review shows how long a post has waited)."""
+    channel = any_team.channel()
+    [stormy] = due_posts(any_team, channel, 1)
+    opened = now_utc().replace(microsecond=0)
+    open_storm_alert(any_team, channel["id"], opened, hold_minutes=30)
+    [alert] = any_team.head.get("/alerts?status=open").get_json()["items"]
+    [by_alert] = any_team.post(stormy["id"])["deliveries"]
+    assert (by_alert["held_by_alert_id"], by_alert["held_at"]) == (alert["id"], iso_utc(opened))
+
+    dismissed = any_team.head.post(f"/alerts/{alert['id']}/dismiss", json={"note": "ruhig"})
+    assert dismissed.status_code == 200
+    later = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(seconds=1))
+    before = now_utc()
+    declared = any_team.head.post("/crisis", json={"reason": "Sturm"}).get_json()
+    [by_crisis] = any_team.post(later["id"])["deliveries"]
+    assert by_crisis["held_by_crisis_id"] == declared["id"]
+    assert before <= datetime.fromisoformat(by_crisis["held_at"]) <= now_utc()
+    assert by_crisis["held_at"] == declared["declared_at"]
+
+
 def test_a_declaration_holds_the_rest_at_once_while_a_person_is_changing_a_post(
     any_team: Team, background: Any
 ) -> None:

@@ -130,6 +130,7 @@ class Delivery(Answer):
     held_by_crisis_id: int | None
     held_by_blackout_id: int | None
     held_by_alert_id: int | None
+    held_at: datetime | None = Field(description="since when it is held; none once released")
     claimed_by: str | None
     claimed_at: datetime | None
 

@@ -85,6 +85,7 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "held_by_crisis_id": delivery.held_by_crisis_id,
         "held_by_blackout_id": delivery.held_by_blackout_id,
         "held_by_alert_id": delivery.held_by_alert_id,
+        "held_at": iso_utc(delivery.held_at),
         # What is known about the last attempt (for an `unknown` delivery: who was sending it).
         "claimed_by": delivery.claimed_by,
         "claimed_at": iso_utc(delivery.claimed_at),
