@@ -4,6 +4,7 @@ channel hold, so it holds under concurrency too (DESIGN.md guarantee 1)."""
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 import time
@@ -97,8 +98,11 @@ def test_the_composer_shows_a_topic_too_long_at_its_field(team: Team) -> None:
         },
     )
     assert refused.status_code == 422
-    shown = re.findall(r'id="(\w+)-error">([^<]*)<', refused.get_data(as_text=True))
+    page = refused.get_data(as_text=True)
+    shown = re.findall(r'id="(\w+)-error">([^<]*)<', page)
     assert shown == [("tags", "jedes Thema höchstens 60 Zeichen")]
+    [problem] = re.findall(r'<p class="form-error" role="alert">([^<]*)</p>', page)
+    assert html.unescape(problem) == f"das Thema '{'t' * 61}' ist länger als 60 Zeichen"
 
 
 # --- holds outside the scope -------------------------------------------------------------------
