@@ -166,9 +166,15 @@ def updated_copy(name: str) -> Path:
 
 
 def mutant_patterns(module: str, functions: list[str]) -> list[str]:
-    """mutmut's names of a module's mutants in the functions named (all of them if none)."""
+    """mutmut's names of a module's mutants in the functions named (all of them if none); a
+    method is named with its class, `ImpactPreview.summary`."""
     dotted = module.removesuffix(".py").replace("/", ".")
-    return [f"{dotted}.x_{function}__mutmut_*" for function in functions]
+    return [
+        f"{dotted}.xǁ{function.replace('.', 'ǁ')}__mutmut_*"
+        if "." in function
+        else f"{dotted}.x_{function}__mutmut_*"
+        for function in functions
+    ]
 
 
 # mutmut runs each mutant's tests in a process forked from one that has run the tests before.

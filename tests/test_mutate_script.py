@@ -47,3 +47,10 @@ def test_context_that_changed_since_is_left_out_of_the_match() -> None:
     assert mutate.apply_mutant(commented, DIFF) == commented.replace(
         "now() + timeout", "now() - timeout"
     )
+
+
+def test_a_run_by_function_names_a_methods_mutants_with_its_class() -> None:
+    assert mutate.mutant_patterns("calendar_app/crisis.py", ["_lift", "ImpactPreview.summary"]) == [
+        "calendar_app.crisis.x__lift__mutmut_*",
+        "calendar_app.crisis.xǁImpactPreviewǁsummary__mutmut_*",
+    ]
