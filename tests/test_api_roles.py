@@ -257,6 +257,47 @@ def test_who_may_do_what(
         assert _state(team) == before, "a refused request must change nothing"
 
 
+HEADS_OR_ADMINS = "only a communications head or an admin may "
+FOUR_EYES = (
+    "another head or an admin must approve it (four-eyes rule; only responses to the crisis in "
+    "force are exempt)"
+)
+
+# What a refusal says (the planner's, or the head's where a head is refused): who may.
+REFUSAL: dict[Callable[[Team], Call], tuple[str, str]] = {
+    create_channel: ("planner", "only an admin may manage channels"),
+    create_department: ("planner", "only an admin may manage departments"),
+    list_users: ("head", "only an admin may manage users"),
+    create_campaign: ("planner", HEADS_OR_ADMINS + "create or change campaigns"),
+    approve_planners_post: ("planner", HEADS_OR_ADMINS + "approve posts"),
+    approve_heads_own_post: ("head", "you wrote this post: " + FOUR_EYES),
+    declare_crisis: ("planner", HEADS_OR_ADMINS + "declare a crisis"),
+    preview_crisis: ("planner", HEADS_OR_ADMINS + "declare a crisis"),
+    create_playbook: ("planner", HEADS_OR_ADMINS + "prepare crisis playbooks"),
+    plan_blackout: ("planner", HEADS_OR_ADMINS + "plan blackout dates"),
+    discard_planners_approved_post: (
+        "planner",
+        HEADS_OR_ADMINS + "discard an approved post or one by someone else",
+    ),
+}
+
+
+@pytest.mark.parametrize("action", REFUSAL, ids=lambda action: action.__name__)
+def test_a_refusal_says_who_may(team: Team, action: Callable[[Team], Call]) -> None:
+    role, because = REFUSAL[action]
+    response = action(team).by(team, role)
+    assert (response.status_code, response.get_json()["error"]) == (403, because)
+
+
+def test_the_crisis_timeline_is_refused_to_planners_saying_who_may_read_it(team: Team) -> None:
+    declared = team.head.post("/crisis", json={"reason": "Shitstorm"}).get_json()
+    refused = team.planner.get(f"/crises/{declared['id']}/timeline")
+    assert (refused.status_code, refused.get_json()["error"]) == (
+        403,
+        HEADS_OR_ADMINS + "read the crisis timeline",
+    )
+
+
 @pytest.mark.parametrize(
     ("role", "expected"),
     [

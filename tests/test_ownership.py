@@ -196,6 +196,38 @@ def test_who_may_change_submit_approve_release_and_discard(
         assert response.get_json()["error"]
 
 
+CHANGE_REFUSED = (
+    "only its author, the people of {department}, communications heads and admins may change "
+    "this post; you may comment on it"
+)
+
+
+@pytest.mark.parametrize(
+    ("action", "who", "because"),
+    [
+        (edit_draft, "stranger", CHANGE_REFUSED.format(department="Marketing")),
+        (
+            submit_draft,
+            "colleague",
+            "only its author, a communications head or an admin may submit this draft for approval",
+        ),
+        (
+            approve_post_a_head_rewrote,
+            "head",
+            "you changed its text: another head or an admin must approve it (four-eyes rule; "
+            "only responses to the crisis in force are exempt)",
+        ),
+    ],
+    ids=["change", "submit", "approve-own-rewrite"],
+)
+def test_a_refusal_says_who_may(
+    office: Office, action: Callable[[Office], Try], who: str, because: str
+) -> None:
+    attempt = action(office)
+    response = getattr(office[who], attempt.method.lower())(attempt.path, json=attempt.json)
+    assert (response.status_code, response.get_json()["error"]) == (403, because)
+
+
 def test_a_change_in_review_goes_back_to_draft_with_the_rewrite_in_the_audit_log(
     office: Office,
 ) -> None:

@@ -450,6 +450,24 @@ def test_a_tokens_last_use_is_recorded_also_when_the_request_fails(team: Team) -
     assert last_used("planner") > revoked_at_use, "a revoked token still being tried shows"
 
 
+@pytest.mark.parametrize(
+    ("path", "because"),
+    [
+        ("/approvals", "nur eine Kommunikationsleitung oder ein Admin darf Beiträge freigeben"),
+        ("/audit", "nur eine Kommunikationsleitung oder ein Admin darf das Audit-Log lesen"),
+        ("/admin/departments", "nur ein Admin darf Abteilungen verwalten"),
+    ],
+)
+def test_a_page_refused_to_a_planner_says_who_may_see_it(
+    team: Team, path: str, because: str
+) -> None:
+    refused = signed_in(team.app, "planner").get(path)
+    assert refused.status_code == 403
+    main = re.search(r"<main[^>]*>(.*?)</main>", refused.get_data(as_text=True), re.S)
+    assert main is not None
+    assert re.findall(r"<p>([^<]*)</p>", main.group(1)) == [because]
+
+
 def test_a_request_does_not_wait_for_another_request_with_the_same_token(
     any_team: Team, background: Any
 ) -> None:
