@@ -17,7 +17,7 @@ import pytest
 import time_machine
 from sqlalchemy import select, text, update
 
-from calendar_app import claims, crisis, interleave
+from calendar_app import claims, crisis, holds, interleave
 from calendar_app.extensions import get_db
 from calendar_app.listening import alerts
 from calendar_app.models import AuditEntry, Delivery, DeliveryStatus, Post, PostStatus, User
@@ -1163,6 +1163,52 @@ def test_a_step_waiting_for_a_posts_first_delivery_holds_none_of_the_others(
         finally:
             person_connection.rollback()
     assert stepping.result(timeout=30) == {first, second}
+
+
+def test_a_hold_that_waits_for_a_posts_first_delivery_holds_none_of_the_others(
+    any_team: Team, background: Any
+) -> None:
+    """The lift's hold waits for rows people have locked (`skip_locked=False`) and must take
+    them in the order people do, by id: the same cycle as above, forced the same way. While the
+    hold waits for a post's first delivery, the person must get the second at once (NOWAIT)."""
+    channels = [any_team.channel("Konzern-X")["id"], any_team.channel("Konzern-Mastodon")["id"]]
+    post = any_team.scheduled(channels, at=now_utc() - timedelta(seconds=1))
+    first, second = sorted(d["id"] for d in post["deliveries"])
+    db = get_db(any_team.app)
+
+    def run_hold() -> set[int]:
+        with db.transaction() as session:
+            if not db.is_sqlite:
+                session.execute(text("SET LOCAL enable_indexscan = off"))
+            held = holds.hold(
+                session, [Delivery.id.in_([first, second])], now_utc(), skip_locked=False
+            )
+            return {row.id for row in held}
+
+    if db.is_sqlite:
+        assert run_hold() == {first, second}
+        return
+    with db.engine.connect() as person_connection:
+        for seconds in (1, -1):
+            person_connection.execute(
+                text("UPDATE deliveries SET due_at = due_at + make_interval(secs => :s) "
+                     "WHERE id = :id"),
+                {"s": seconds, "id": first},
+            )  # fmt: skip
+        person_connection.commit()
+        person_connection.execute(
+            text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE"), {"id": first}
+        )
+        holding = background(run_hold)
+        try:
+            blocked_or_done(any_team, holding)
+            assert not holding.done(), "the hold did not wait for the post's first delivery"
+            person_connection.execute(
+                text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE NOWAIT"), {"id": second}
+            )  # raises if the waiting hold has it
+        finally:
+            person_connection.rollback()
+    assert holding.result(timeout=30) == {first, second}
 
 
 # --- a crisis response through a blackout or an alert's hold: `_hold_what_must_wait` without
