@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, false, or_, select, true, update
 from sqlalchemy.orm import Session, selectinload
 
-from calendar_app import audit, holds, notifications
+from calendar_app import audit, holds, interleave, notifications
 from calendar_app.channels import channels_by_ids
 from calendar_app.db import Database
 from calendar_app.errors import InvalidInput, NotFound, listed
@@ -227,6 +227,7 @@ def remind_upcoming(session: Session, now: datetime, announcing: Announcing) -> 
             Blackout.ends_at > now,
         )
     ).all()
+    interleave.reached("remind.read")
     reminded = []
     for blackout_id in upcoming:
         taken = session.execute(

@@ -15,6 +15,7 @@ Points:
 - `person.locked`: a person's action holds the post's deliveries locked (not committed).
 - `declare.polled`: a declaration's wait has read what is still on the wire (not let go yet).
 - `settle.read`: a post's status is about to be derived from its deliveries as just read.
+- `remind.read`: a reminder pass has read the blackouts to remind of (nothing taken yet).
 """
 
 from __future__ import annotations
