@@ -130,7 +130,7 @@ def may_approve(
     post: Post,
     *,
     allow_self_approval: bool,
-    answers_crisis: bool = False,
+    answers_crisis: bool,
     written_by: Collection[int] = (),
 ) -> bool:
     """Four-eyes rule: nobody approves a text they wrote or changed (`written_by`: the author
@@ -147,7 +147,7 @@ def require_may_approve(
     post: Post,
     *,
     allow_self_approval: bool,
-    answers_crisis: bool = False,
+    answers_crisis: bool,
     written_by: Collection[int] = (),
 ) -> None:
     require_reviewer(user, _l("approve posts"))
