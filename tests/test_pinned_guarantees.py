@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any
@@ -1110,6 +1111,37 @@ def _record_step(session: Any, both: list[claims.Claim], now: datetime) -> set[i
     return claims.record_published_together(session, both, now)
 
 
+def waits_for_the_first_holding_none_of_the_others(
+    team: Team, background: Any, first: int, second: int, step: Callable[[], Any]
+) -> Future:
+    """Run `step` (PostgreSQL) while a person holds delivery `first`, whose row was written
+    again so that its new version lies behind `second`'s on disk (an indexed column changed and
+    back, so not in place). The step must wait for `first`, and while it waits the person must
+    get `second` at once (NOWAIT): a step that took `second` first would close a cycle with a
+    person, who locks by id. Returns the step, let go."""
+    with get_db(team.app).engine.connect() as person_connection:
+        for seconds in (1, -1):
+            person_connection.execute(
+                text("UPDATE deliveries SET due_at = due_at + make_interval(secs => :s) "
+                     "WHERE id = :id"),
+                {"s": seconds, "id": first},
+            )  # fmt: skip
+        person_connection.commit()
+        person_connection.execute(
+            text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE"), {"id": first}
+        )
+        stepping = background(step)
+        try:
+            blocked_or_done(team, stepping)
+            assert not stepping.done(), "the step did not wait for the post's first delivery"
+            person_connection.execute(
+                text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE NOWAIT"), {"id": second}
+            )  # raises if the waiting step holds it
+        finally:
+            person_connection.rollback()
+    return stepping
+
+
 @pytest.mark.parametrize("step", [_start_step, _record_step], ids=["start", "record"])
 def test_a_step_waiting_for_a_posts_first_delivery_holds_none_of_the_others(
     any_team: Team, background: Any, step: Any
@@ -1142,26 +1174,9 @@ def test_a_step_waiting_for_a_posts_first_delivery_holds_none_of_the_others(
     if db.is_sqlite:
         assert run_step() == {first, second}
         return
-    with db.engine.connect() as person_connection:
-        for seconds in (1, -1):
-            person_connection.execute(
-                text("UPDATE deliveries SET due_at = due_at + make_interval(secs => :s) "
-                     "WHERE id = :id"),
-                {"s": seconds, "id": first},
-            )  # fmt: skip
-        person_connection.commit()
-        person_connection.execute(
-            text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE"), {"id": first}
-        )
-        stepping = background(run_step)
-        try:
-            blocked_or_done(any_team, stepping)
-            assert not stepping.done(), "the step did not wait for the post's first delivery"
-            person_connection.execute(
-                text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE NOWAIT"), {"id": second}
-            )  # raises if the waiting step holds it
-        finally:
-            person_connection.rollback()
+    stepping = waits_for_the_first_holding_none_of_the_others(
+        any_team, background, first, second, run_step
+    )
     assert stepping.result(timeout=30) == {first, second}
 
 
@@ -1188,26 +1203,9 @@ def test_a_hold_that_waits_for_a_posts_first_delivery_holds_none_of_the_others(
     if db.is_sqlite:
         assert run_hold() == {first, second}
         return
-    with db.engine.connect() as person_connection:
-        for seconds in (1, -1):
-            person_connection.execute(
-                text("UPDATE deliveries SET due_at = due_at + make_interval(secs => :s) "
-                     "WHERE id = :id"),
-                {"s": seconds, "id": first},
-            )  # fmt: skip
-        person_connection.commit()
-        person_connection.execute(
-            text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE"), {"id": first}
-        )
-        holding = background(run_hold)
-        try:
-            blocked_or_done(any_team, holding)
-            assert not holding.done(), "the hold did not wait for the post's first delivery"
-            person_connection.execute(
-                text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE NOWAIT"), {"id": second}
-            )  # raises if the waiting hold has it
-        finally:
-            person_connection.rollback()
+    holding = waits_for_the_first_holding_none_of_the_others(
+        any_team, background, first, second, run_hold
+    )
     assert holding.result(timeout=30) == {first, second}
 
 
