@@ -630,6 +630,22 @@ def test_a_declaration_records_in_the_audit_log_what_it_held_and_what_was_on_the
     )
 
 
+def decided_by_the_declaration(
+    team: Team, alert_id: int, crisis: dict[str, Any], who: str
+) -> dict[str, Any]:
+    """The alert is decided by `who`, points to the crisis, and the declaration's audit entry
+    names it; returns that entry's details."""
+    decided = team.head.get(f"/alerts/{alert_id}").get_json()
+    assert (decided["status"], decided["decided_by"]["id"]) == ("declared", team.ids[who])
+    assert decided["crisis_id"] == crisis["id"]
+    with get_db(team.app).transaction() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "declare_crisis")
+        ).one()
+        assert entry.detail["alert"] == alert_id
+        return dict(entry.detail)
+
+
 def test_a_declaration_from_an_early_warning_names_the_alert_and_who_decided_it(
     any_team: Team,
 ) -> None:
@@ -640,14 +656,8 @@ def test_a_declaration_from_an_early_warning_names_the_alert_and_who_decided_it(
     [alert] = any_team.head.get("/alerts?status=open").get_json()["items"]
     declared = any_team.head2.post("/crisis", json={"reason": "Sturm", "alert_id": alert["id"]})
     assert declared.status_code == 201
-    decided = any_team.head.get(f"/alerts/{alert['id']}").get_json()
-    assert (decided["status"], decided["decided_by"]["id"]) == ("declared", any_team.ids["head2"])
-    with get_db(any_team.app).transaction() as session:
-        entry = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "declare_crisis")
-        ).one()
-        assert entry.detail["alert"] == alert["id"]
-        assert entry.detail["channels"] == [channel["id"]]  # the alert's channel
+    declaration = decided_by_the_declaration(any_team, alert["id"], declared.get_json(), "head2")
+    assert declaration["channels"] == [channel["id"]]  # the alert's channel
 
 
 def test_each_post_a_declaration_holds_has_its_own_audit_entry_naming_its_deliveries(

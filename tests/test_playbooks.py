@@ -19,7 +19,7 @@ from calendar_app.timeutil import now_utc
 from tests.conftest import Clock, Team
 from tests.support.mailbox import Mailbox
 from tests.support.receiver import Receiver
-from tests.test_pinned_guarantees import open_storm_alert
+from tests.test_pinned_guarantees import decided_by_the_declaration, open_storm_alert
 
 
 def webhook(team: Team, receiver: Receiver, name: str, network: str = "other") -> dict[str, Any]:
@@ -329,10 +329,4 @@ def test_a_playbook_declaration_from_an_early_warning_decides_the_alert_in_its_a
     )
     assert declared.status_code == 201, declared.get_json()
     assert declared.get_json()["channels"] == sorted([channels["x"]["id"], channels["blog"]["id"]])
-    decided = any_team.head.get(f"/alerts/{alert['id']}").get_json()
-    assert (decided["status"], decided["decided_by"]["id"]) == ("declared", any_team.ids["head2"])
-    with get_db(any_team.app).transaction() as session:
-        entry = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "declare_crisis")
-        ).one()
-        assert entry.detail["alert"] == alert["id"]
+    decided_by_the_declaration(any_team, alert["id"], declared.get_json(), "head2")
