@@ -109,7 +109,9 @@ def delivery_status(team: Team, delivery_id: int) -> str:
 
 
 def due_posts(team: Team, channel: dict[str, Any], count: int) -> list[dict[str, Any]]:
-    due = now_utc() - timedelta(seconds=1)
+    """Posts due a little while ago: also for a `clock` the test made before them (making the
+    team and the channel can take seconds on a busy machine)."""
+    due = now_utc() - timedelta(seconds=30)
     return [
         team.scheduled([channel["id"]], at=due, body=f"Sommerfest am Hafen, Teil {i}")
         for i in range(count)
