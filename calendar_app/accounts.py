@@ -221,12 +221,10 @@ def token_for(session: Session, token: str) -> ApiToken | None:
     return session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """The user a token signs in; None when revoked or the user inactive."""
-    api_token = token_for(session, token)
-    if api_token is None:
-        return None
-    if api_token.revoked_at is not None or not api_token.user.active:
+def user_for_token(api_token: ApiToken | None) -> User | None:
+    """The user a stored token (`token_for`) signs in; None when there is no such token, it
+    was revoked, or the user is inactive."""
+    if api_token is None or api_token.revoked_at is not None or not api_token.user.active:
         return None
     return api_token.user
 

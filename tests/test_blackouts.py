@@ -58,6 +58,26 @@ def sent_post_ids(receiver: Receiver) -> list[int]:
     return sorted(body["post_id"] for body in receiver.bodies())
 
 
+def subjects(team: Team, who: str = "planner") -> list[str]:
+    """The subjects of what `who` was told in the app, newest first."""
+    return [n["subject"] for n in getattr(team, who).get("/notifications").get_json()["items"]]
+
+
+def reminder_subjects(team: Team, who: str = "planner") -> list[str]:
+    return [subject for subject in subjects(team, who) if subject.startswith("Erinnerung")]
+
+
+def audited(team: Team, action: str, blackout_id: int) -> list[AuditEntry]:
+    with get_db(team.app).transaction() as session:
+        return list(
+            session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == action, AuditEntry.subject_id == blackout_id)
+                .order_by(AuditEntry.id)
+            ).all()
+        )
+
+
 def test_a_blackout_date_holds_what_falls_in_it_and_nothing_else(
     any_team: Team, receiver: Receiver, clock: Clock, dispatch: Any
 ) -> None:
@@ -149,17 +169,13 @@ def test_everyone_is_told_when_a_blackout_is_planned_and_reminded_once(any_team:
     blackout = plan_blackout(team, start, start + timedelta(days=1), name="Jahrestag")
     assert blackout["reminded_at"] is None
     for who in ("planner", "planner2", "head2", "admin"):
-        subjects = [
-            n["subject"] for n in getattr(team, who).get("/notifications").get_json()["items"]
-        ]
-        assert subjects == ["Sperrzeit geplant: Jahrestag"], who
+        assert subjects(team, who) == ["Sperrzeit geplant: Jahrestag"], who
 
     db, config = get_db(team.app), team.app.config["CALENDAR"]
     assert send_reminders(db, config, now=start - timedelta(hours=25)) == []
     assert send_reminders(db, config, now=start - timedelta(hours=23)) == [blackout["id"]]
     assert send_reminders(db, config, now=start - timedelta(hours=1)) == []
-    subjects = [n["subject"] for n in team.planner.get("/notifications").get_json()["items"]]
-    assert subjects == [
+    assert subjects(team) == [
         "Erinnerung: Sperrzeit Jahrestag beginnt bald",
         "Sperrzeit geplant: Jahrestag",
     ]
@@ -216,12 +232,7 @@ def test_editing_a_blackout_changes_only_what_is_asked_and_its_channels_decide_w
 
     widened = team.head2.patch(path, json={"channels": None})
     assert widened.get_json()["channels"] == "all"
-    with get_db(team.app).transaction() as session:
-        edits = session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.action == "edit_blackout", AuditEntry.subject_id == blackout["id"])
-            .order_by(AuditEntry.id)
-        ).all()
+    edits = audited(team, "edit_blackout", blackout["id"])
     assert [e.detail["channels"] for e in edits] == [[x["id"]], [x["id"]], "all"]
     assert all(e.reason == blackout["reason"] for e in edits)
     assert team.head.delete(path).status_code == 204
@@ -432,22 +443,6 @@ def test_an_incomplete_blackout_date_is_refused_field_by_field(any_team: Team) -
     longest = "T" * 200
     planned = plan_blackout(team, start, start + timedelta(hours=1), name=longest)
     assert planned["name"] == longest
-
-
-def audited(team: Team, action: str, blackout_id: int) -> list[AuditEntry]:
-    with get_db(team.app).transaction() as session:
-        return list(
-            session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.action == action, AuditEntry.subject_id == blackout_id)
-                .order_by(AuditEntry.id)
-            ).all()
-        )
-
-
-def reminder_subjects(team: Team, who: str = "planner") -> list[str]:
-    items = getattr(team, who).get("/notifications").get_json()["items"]
-    return [n["subject"] for n in items if n["subject"].startswith("Erinnerung")]
 
 
 def test_moving_a_blackout_changes_its_times_and_reason_rearms_the_reminder_and_is_audited(

@@ -24,7 +24,7 @@ def authenticate_request() -> None:
     api_token = token_for(session, token.strip())
     if api_token is not None:
         g.record_token_use_after = api_token.id
-    user = user_for_token(session, token.strip())
+    user = user_for_token(api_token)
     if user is None:
         raise Unauthorized(_l("invalid or revoked API token"))
     g.api_user = user
