@@ -108,6 +108,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "dispatch": (
         "calendar_app/dispatch.py",
         [
+            "tests/test_dispatch.py",
             "tests/test_webhook_delivery.py",
             "tests/test_crisis_halt.py",
             "tests/test_missed.py",

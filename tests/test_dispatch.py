@@ -1,0 +1,229 @@
+"""The dispatcher's own rules, beside the guarantees the crisis and webhook tests pin: how long a
+retry waits, how many started deliveries may wait behind the senders, what a pass tells the
+operators in its log, and what it does when the database goes away while it records."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+
+from calendar_app import dispatch, interleave
+from calendar_app.dispatch import MAX_BACKOFF_SECONDS, READY_PER_SENDER, Dispatcher, retry_delay
+from calendar_app.extensions import get_db
+from tests.conftest import Team
+from tests.support.receiver import Receiver, Reply
+from tests.test_crisis_halt import delivery_status, due_posts, first_delivery, webhook
+
+# --- how long a retry waits ----------------------------------------------------------------
+
+
+@pytest.fixture
+def jitter(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Which end of the jitter's range `random.uniform` gives: "low" or "high"."""
+    end = {"at": "high"}
+    monkeypatch.setattr(
+        dispatch.random, "uniform", lambda low, high: low if end["at"] == "low" else high
+    )
+    return end
+
+
+@pytest.mark.parametrize(
+    ("attempt", "longest"),
+    [(1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (8, 256.0), (9, MAX_BACKOFF_SECONDS), (30, 300.0)],
+)
+def test_a_retry_waits_between_half_and_all_of_a_doubling_backoff_of_at_most_five_minutes(
+    jitter: dict[str, str], attempt: int, longest: float
+) -> None:
+    assert retry_delay(attempt, base=2.0) == longest
+    jitter["at"] = "low"
+    assert retry_delay(attempt, base=2.0) == longest / 2
+
+
+def test_the_jitter_spreads_retries_over_the_upper_half_of_the_backoff() -> None:
+    delays = [retry_delay(3, base=2.0) for _ in range(400)]
+    assert all(4.0 <= d <= 8.0 for d in delays)
+    assert min(delays) < 4.5, "spread, not one fixed wait"
+    assert max(delays) > 7.5, "spread, not one fixed wait"
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "waits"),
+    [(None, 8.0), (0.0, 8.0), (7.9, 8.0), (8.5, 8.5), (3600.0, 3600.0)],
+)
+def test_a_retry_never_comes_sooner_than_the_receiver_asked_however_long_that_is(
+    jitter: dict[str, str], retry_after: float | None, waits: float
+) -> None:
+    assert retry_delay(3, base=2.0, retry_after=retry_after) == waits
+
+
+# --- how many started deliveries wait behind the senders -----------------------------------
+
+
+@pytest.mark.parametrize("config_overrides", [{"DISPATCH_CONCURRENCY": 3}])
+@pytest.mark.parametrize(
+    ("recent_send", "behind"),
+    [
+        (None, 0),  # nothing sent yet: no idea how fast the channels are
+        (0.2, 0),  # slow channels: a start waits for a free sender
+        (0.125, 0),  # a send takes half of `leave_within`: still too slow
+        (0.1, 3),  # one fits in half of `leave_within`: one each
+        (0.05, 6),  # two sends fit in half of `leave_within`
+        (0.001, 3 * READY_PER_SENDER),  # fast: as many as allowed, no more
+        (0.0, 3 * READY_PER_SENDER),
+    ],
+)
+def test_while_channels_answer_fast_a_few_started_deliveries_wait_behind_each_sender(
+    any_team: Team, make_dispatcher: Any, recent_send: float | None, behind: int
+) -> None:
+    dispatcher = make_dispatcher(any_team.app)
+    assert dispatcher.leave_within == 0.2  # a tenth of the 2 s request deadline, under 0.25
+    dispatcher.leave_within = 0.25
+    dispatcher._recent_send = recent_send
+    assert dispatcher._ready_behind() == behind
+
+
+@pytest.mark.parametrize(
+    ("request_seconds", "leave_within", "record_seconds"),
+    [(1.0, 0.1, 5.0), (2.0, 0.2, 5.0), (10.0, 0.25, 10.0)],
+)
+def test_a_started_delivery_leaves_within_a_tenth_of_its_deadline_and_at_most_a_quarter_second(
+    any_team: Team, request_seconds: float, leave_within: float, record_seconds: float
+) -> None:
+    """And its outcome has the request's deadline to be recorded, at least 5 s."""
+    config = replace(any_team.app.config["CALENDAR"], WEBHOOK_TIMEOUT_SECONDS=request_seconds)
+    dispatcher = Dispatcher(get_db(any_team.app), config)
+    try:
+        assert dispatcher.send_seconds == request_seconds
+        assert dispatcher.leave_within == leave_within
+        assert dispatcher.record_seconds == record_seconds
+    finally:
+        dispatcher.close()
+
+
+def test_how_fast_sends_are_lately_is_a_moving_average_of_the_sends(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any
+) -> None:
+    """A fifth of each new send's time: one slow answer does not make the channels slow."""
+    receiver.reply = lambda _r: Reply(delay=0.5)
+    channel = webhook(any_team, receiver)
+    due_posts(any_team, channel, 1)
+    dispatcher = make_dispatcher(any_team.app)
+    dispatcher.run_pass()
+    first = dispatcher._recent_send
+    assert 0.5 <= first < 1.5, "the first send is the average"
+
+    due_posts(any_team, channel, 1)
+    dispatcher._recent_send = 10.0
+    dispatcher.run_pass()
+    assert 8.1 <= dispatcher._recent_send < 8.1 + 0.2 * 1.0
+
+
+# --- what a pass tells the operators -------------------------------------------------------
+
+
+def pass_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("dispatch pass")]
+
+
+def test_a_pass_that_sent_something_says_what_it_did_in_one_log_line(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="calendar_app.dispatch")
+    due_posts(any_team, webhook(any_team, receiver), 2)
+    make_dispatcher(any_team.app, worker="planer-1").run_pass()
+    assert pass_lines(caplog) == [
+        "dispatch pass worker=planer-1 published=2 retried=0 failed=0 lost=0 not_started=0 "
+        "held_posts=0 missed_posts=0 expired=0"
+    ]
+
+
+def test_a_pass_with_nothing_due_says_nothing(
+    any_team: Team, make_dispatcher: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="calendar_app.dispatch")
+    report = make_dispatcher(any_team.app).run_pass()
+    assert report.claimed == 0
+    assert pass_lines(caplog) == []
+
+
+# --- the database away while a pass records ------------------------------------------------
+
+
+def test_an_outcome_the_database_cannot_take_is_retried_with_growing_pauses_then_reported_lost(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The request went out and was answered; every commit of its outcome fails. The pass tries
+    again after 0.2, 0.4 and 0.8 s, gives up when the next pause would end past the time it has
+    to record (`record_seconds`), and reports the delivery lost, saying so in the log. The
+    delivery stays `publishing` until its lease ends: then a pass marks it `unknown` for a person
+    to check. It is never sent a second time."""
+    caplog.set_level(logging.INFO, logger="calendar_app.dispatch")
+    [post] = due_posts(any_team, webhook(any_team, receiver), 1)
+    delivery_id = first_delivery(post)
+    dispatcher = make_dispatcher(any_team.app)
+    dispatcher.record_seconds = 2.5
+    engine = get_db(any_team.app).engine
+    away = {"since": False}
+
+    def database_away(_connection: Any) -> None:
+        if away["since"]:
+            raise OperationalError("COMMIT", {}, ConnectionResetError("server closed"))
+
+    def went_away() -> None:
+        away["since"] = True
+
+    event.listen(engine, "commit", database_away)
+    try:
+        with interleave.at("send.before", went_away):
+            report = dispatcher.run_pass()
+    finally:
+        event.remove(engine, "commit", database_away)
+
+    assert report.lost == [delivery_id]
+    assert report.published == []
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert [m for m in messages if "database unavailable" in m[1]] == [
+        ("WARNING", f"database unavailable while recording: deliveries=[{delivery_id}] "
+                    f"retry_in={pause}s")
+        for pause in ("0.2", "0.4", "0.8")
+    ] + [
+        ("ERROR", f"outcome not recorded, database unavailable: delivery={delivery_id} "
+                  "outcome=published error=server closed")
+    ]  # fmt: skip
+    assert len(receiver.snapshot()) == 1
+    assert delivery_status(any_team, delivery_id) == "publishing"
+
+
+def test_a_database_back_within_the_time_to_record_loses_nothing(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any
+) -> None:
+    [post] = due_posts(any_team, webhook(any_team, receiver), 1)
+    engine = get_db(any_team.app).engine
+    failures = {"left": 0}
+
+    def database_away(_connection: Any) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("COMMIT", {}, ConnectionResetError("server closed"))
+
+    def goes_away_twice() -> None:
+        failures["left"] = 2
+
+    event.listen(engine, "commit", database_away)
+    started = time.monotonic()
+    try:
+        with interleave.at("send.before", goes_away_twice):
+            report = make_dispatcher(any_team.app).run_pass()
+    finally:
+        event.remove(engine, "commit", database_away)
+
+    assert time.monotonic() - started >= 0.6, "waited 0.2 and 0.4 s between the tries"
+    assert report.published == [first_delivery(post)]
+    assert report.lost == []
+    assert any_team.post(post["id"])["status"] == "published"
