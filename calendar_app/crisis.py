@@ -41,7 +41,7 @@ from calendar_app.permissions import (
     require_reviewer,
 )
 from calendar_app.planning import derived_status, lock_post, settle_post_status, status_word
-from calendar_app.timeutil import check_aware, now_utc
+from calendar_app.timeutil import check_aware, iso_utc, now_utc
 from calendar_app.words import Text, _l
 
 QUEUE_STATE_ID = 1
@@ -435,7 +435,7 @@ def _refuse_release_into_blackout(
                 "the blackout “%(name)s” lasts until %(until)s: releasing into it would only "
                 "hold the post again. Release it for a time after it.",
                 name=blackout.name,
-                until=blackout.ends_at.isoformat(),
+                until=iso_utc(blackout.ends_at),
             ),
             {"publish_at": _l("must be outside the blackout")},
         )
@@ -457,7 +457,7 @@ def _refuse_release_into_storm(
                     "an early warning holds %(channels)s until %(until)s: dismiss it or declare "
                     "a crisis first, or release the post for a later time.",
                     channels=alert.channel.name if alert.channel else _l("all channels"),
-                    until=alert.hold_until.isoformat(),
+                    until=iso_utc(alert.hold_until),
                 ),
                 {"publish_at": _l("must be after the early warning's hold")},
             )

@@ -675,7 +675,7 @@ def test_a_held_post_is_not_released_into_a_blackout_on_its_channel(
         refused = team.head.post(release, json={"publish_at": iso_utc(when)})
         assert refused.status_code == 409, refused.get_json()
         assert refused.get_json() == {
-            "error": "the blackout “Gedenkfeier” lasts until 2031-06-10T12:00:00+00:00: "
+            "error": "the blackout “Gedenkfeier” lasts until 2031-06-10T12:00:00Z: "
             "releasing into it would only hold the post again. Release it for a time after it.",
             "fields": {"publish_at": "must be outside the blackout"},
         }

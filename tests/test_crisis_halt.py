@@ -242,6 +242,51 @@ def test_a_post_discarded_while_its_request_is_on_the_wire_is_never_retried(
     assert any_team.post(post["id"])["status"] == "discarded"
 
 
+@pytest.mark.parametrize("config_overrides", [{"DISPATCH_CONCURRENCY": 1}])
+def test_a_discard_during_a_send_records_what_it_withdrew_and_what_was_already_on_the_wire(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, background: Any
+) -> None:
+    """Case 2, for the debrief: one channel's request is on the wire, the other's delivery waits
+    for the sender. The discard takes the waiting one back at once and names the one it could
+    not call back; that one went out after all, and the post shows it. Discarding it again
+    changes nothing: a post that is out never shows `discarded`."""
+    let_go = threading.Event()
+    receiver.reply = lambda _r: Reply() if let_go.wait(30) else Reply(500)
+    channels = [webhook(any_team, receiver, "x")["id"], webhook(any_team, receiver, "jobs")["id"]]
+    post = any_team.scheduled(channels, at=now_utc() - timedelta(seconds=30))
+    on_the_wire, waiting = sorted(d["id"] for d in post["deliveries"])
+    passing = background(make_dispatcher(any_team.app).run_pass)
+    wait_for_requests(receiver, 1, passing)
+
+    discarded = any_team.head.post(f"/posts/{post['id']}/discard", json={"reason": "Falscher Ton"})
+    let_go.set()
+    report = passing.result(timeout=30)
+
+    assert discarded.get_json()["status"] == "discarded"
+    with get_db(any_team.app).transaction() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "discard")).one()
+        assert (entry.actor_id, entry.subject_id, entry.reason) == (
+            any_team.ids["head"],
+            post["id"],
+            "Falscher Ton",
+        )
+        assert entry.detail == {
+            "previous_status": "scheduled",
+            "deliveries": [waiting],
+            "still_sending": [on_the_wire],
+        }
+    assert (report.published, report.not_started) == ([on_the_wire], [waiting])
+    assert any_team.post(post["id"])["status"] == "published", "it went out on one channel"
+    again = any_team.head.post(f"/posts/{post['id']}/discard", json={})
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["status"] == "published"
+    assert [d["status"] for d in sorted(again.get_json()["deliveries"], key=lambda d: d["id"])] == [
+        "published",
+        "discarded",
+    ]
+    assert len(receiver.snapshot()) == 1
+
+
 def test_a_send_given_back_at_shutdown_after_a_discard_ends_discarded(
     any_team: Team, receiver: Receiver, clock: Clock, make_dispatcher: Any, background: Any
 ) -> None:

@@ -27,10 +27,10 @@ from calendar_app.listening.detector import Settings, assess, detect_once, evalu
 from calendar_app.listening.listener import listen_once
 from calendar_app.listening.mastodon import Heard
 from calendar_app.models import AuditEntry, Delivery, Notification, OutgoingMessage
-from calendar_app.timeutil import now_utc
+from calendar_app.timeutil import iso_utc, now_utc
 from tests.conftest import Clock, Team
 from tests.support.mastodon import MastodonAccount, MastodonServer
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, Reply
 from tests.support.web import csrf_token, signed_in
 from tests.test_crisis_halt import wait_until_blocked
 
@@ -567,3 +567,85 @@ def test_the_alert_is_on_every_page_and_is_decided_on_the_inbox_page(team: Team)
     assert crisis["channels"] == [channel["id"]]
     assert team.head.get(f"/alerts/{first_id}").get_json()["status"] == "declared"
     assert "84 Erwähnungen" not in head.get("/").get_data(as_text=True)
+
+
+# --- releasing a held post while an alert holds --------------------------------------------------
+
+
+def alert_holding(team: Team, channel_id: int, minutes: int = 30) -> dict[str, Any]:
+    """An undecided alert on the channel that holds it for `minutes` from now."""
+    with get_db(team.app).transaction() as session:
+        opened = alerts.open_alert(
+            session,
+            alerts.Spike(channel_id, 84, 6.0, 52.0, 15, now_utc() - WINDOW),
+            now=now_utc(),
+            hold_minutes=minutes,
+        )
+        assert opened is not None
+        alert_id = opened.id
+    return team.head.get(f"/alerts/{alert_id}").get_json()
+
+
+def test_a_release_into_an_early_warnings_hold_is_refused_with_the_reason_but_after_it_is_not(
+    team: Team, receiver: Receiver, make_dispatcher: Any
+) -> None:
+    stormy = team.channel(
+        "Mastodon Konzern", kind="webhook", config={"url": receiver.url + "/m", "secret": "k"}
+    )
+    post = team.scheduled([stormy["id"]], at=now_utc() - timedelta(seconds=30))
+    alert = alert_holding(team, stormy["id"])
+    make_dispatcher(team.app).run_pass()
+    assert team.post(post["id"])["status"] == "held"
+
+    refused = team.head.post(f"/posts/{post['id']}/release", json={})
+    assert refused.status_code == 409
+    assert refused.get_json()["error"] == (
+        f"an early warning holds Mastodon Konzern until {alert['hold_until']}: dismiss it or "
+        "declare a crisis first, or release the post for a later time."
+    )
+    assert refused.get_json()["fields"] == {"publish_at": "must be after the early warning's hold"}
+    assert team.post(post["id"])["status"] == "held"
+
+    at_its_end = team.head.post(
+        f"/posts/{post['id']}/release", json={"publish_at": alert["hold_until"]}
+    )
+    assert at_its_end.status_code == 200, at_its_end.get_json()
+    assert at_its_end.get_json()["status"] == "scheduled"
+    assert receiver.snapshot() == []
+
+
+def test_a_response_to_the_crisis_in_force_may_be_released_into_an_alerts_hold_and_a_blackout(
+    team: Team, receiver: Receiver, make_dispatcher: Any
+) -> None:
+    """Neither would hold it (a crisis response goes out), so neither refuses its release."""
+    receiver.reply = lambda _r: Reply(400)
+    channel = team.channel(
+        "Mastodon Konzern", kind="webhook", config={"url": receiver.url + "/m", "secret": "k"}
+    )
+    assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
+    response = team.scheduled(
+        [channel["id"]],
+        at=now_utc() - timedelta(seconds=30),
+        author="head",
+        approver="head",
+        crisis_response=True,
+    )
+    make_dispatcher(team.app).run_pass()
+    assert team.post(response["id"])["status"] == "failed"
+    alert_holding(team, channel["id"])
+    blackout = team.head.post(
+        "/blackouts",
+        json={
+            "name": "Trauertag",
+            "reason": "Gedenken",
+            "starts_at": iso_utc(now_utc() - timedelta(hours=1)),
+            "ends_at": iso_utc(now_utc() + timedelta(hours=5)),
+        },
+    )
+    assert blackout.status_code == 201, blackout.get_json()
+
+    receiver.reply = lambda _r: Reply()
+    released = team.head.post(f"/posts/{response['id']}/release", json={})
+    assert released.status_code == 200, released.get_json()
+    make_dispatcher(team.app).run_pass()
+    assert team.post(response["id"])["status"] == "published"

@@ -136,7 +136,8 @@ def test_a_discard_by_a_head_tells_the_author_with_the_reason(team: Team) -> Non
     note, approved = news(team, "planner")
     assert approved["kind"] == "approved"
     assert note["kind"] == "discarded"
-    assert "Falscher Ton" in note["text"]
+    assert note["subject"] == "Ihr Beitrag „Gewinnspiel“ wurde verworfen"
+    assert note["text"] == "Head (head@example.org) hat „Gewinnspiel“ verworfen. Falscher Ton"
 
 
 def test_a_requested_lift_tells_every_other_head_and_admin_at_once_by_email(
