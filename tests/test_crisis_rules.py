@@ -319,6 +319,33 @@ def test_releasing_now_while_the_crisis_is_in_force_is_refused_but_a_later_time_
     assert sent_post_ids(receiver) == [held["id"]]
 
 
+def test_a_refused_release_names_the_channels_the_crisis_still_holds_and_who_may_release(
+    any_team: Team, receiver: Receiver, clock: Clock, dispatch: Any
+) -> None:
+    x, jobs = webhook(any_team, receiver, "Konzern-X"), webhook(any_team, receiver, "Karriere")
+    post = any_team.scheduled([x["id"], jobs["id"]], at=clock.now + timedelta(minutes=5))
+    declare(any_team, channels=[x["id"], jobs["id"]])
+    clock.advance(minutes=10)
+    dispatch()
+    release = f"/posts/{post['id']}/release"
+
+    refused = any_team.head.post(release, json={})
+    assert refused.status_code == 409
+    assert refused.get_json()["error"] == (
+        "a crisis is still in force on Konzern-X, Karriere: releasing now would only hold the "
+        "post again. Lift the crisis first, or release it at a later time."
+    )
+    assert refused.get_json()["fields"] == {
+        "publish_at": "must be later while the crisis is in force"
+    }
+    by_a_planner = any_team.planner.post(release, json={})
+    assert by_a_planner.status_code == 403
+    assert by_a_planner.get_json()["error"] == (
+        "only a communications head or an admin may release held posts"
+    )
+    assert any_team.post(post["id"])["status"] == "held"
+
+
 def test_a_post_released_for_later_is_held_again_if_the_crisis_is_still_in_force_then(
     any_team: Team, held: dict[str, Any], receiver: Receiver, clock: Clock, dispatch: Any
 ) -> None:
