@@ -312,6 +312,7 @@ def _lift(session: Session, crisis: Crisis, actor: User, note: str) -> None:
     """End the crisis. First, in the same transaction, hold everything in scope that fell due
     while it was in force and no scheduler has looked at yet (an outage, a long pass): after
     the lift a claim would no longer know that it fell due during the crisis."""
+    interleave.reached("lift.locked")
     now = now_utc()
     held_at_lift = hold_due_deliveries(session, crisis, now, skip_locked=False)
     crisis.lift_note = note

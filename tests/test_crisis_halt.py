@@ -403,6 +403,30 @@ def held_after_the_crisis(any_team: Team, receiver: Receiver, make_dispatcher: A
     return post
 
 
+def test_two_people_confirming_the_lift_at_once_lift_the_crisis_once(
+    any_team: Team, background: Any
+) -> None:
+    """The second confirmation waits for the first (the queue's lock), then finds no crisis in
+    force: one lift, one audit entry, and the second person is told why."""
+    assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
+    assert any_team.head.post("/crisis/lift", json={"note": "ruhig"}).status_code == 202
+    first_locked = Paused()
+    with interleave.at("lift.locked", first_locked):
+        first = background(person(any_team, "head2").post, "/crisis/lift/confirm")
+        first_locked.wait()
+        second = background(person(any_team, "admin").post, "/crisis/lift/confirm")
+        wait_until_blocked(any_team)
+        first_locked.go.set()
+        confirmed, too_late = first.result(timeout=30), second.result(timeout=30)
+
+    assert confirmed.status_code == 200, confirmed.get_json()
+    assert too_late.status_code == 409, too_late.get_json()
+    assert too_late.get_json()["error"] == "no crisis is in force"
+    with get_db(any_team.app).transaction() as session:
+        lifts = session.scalars(select(AuditEntry).where(AuditEntry.action == "lift_crisis"))
+        assert [e.actor_id for e in lifts] == [any_team.ids["head2"]]
+
+
 @pytest.mark.parametrize("first", ["discard", "release"])
 def test_two_heads_release_and_discard_the_same_held_post(
     any_team: Team,

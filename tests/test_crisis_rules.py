@@ -346,6 +346,30 @@ def test_a_refused_release_names_the_channels_the_crisis_still_holds_and_who_may
     assert any_team.post(post["id"])["status"] == "held"
 
 
+def test_a_release_tells_the_author_who_released_it_for_when_and_is_audited_with_what_it_freed(
+    any_team: Team, held: dict[str, Any]
+) -> None:
+    lift(any_team)
+    released = any_team.head.post(
+        f"/posts/{held['id']}/release", json={"publish_at": "2031-06-10T10:00:00Z"}
+    )
+    assert released.status_code == 200, released.get_json()
+
+    [note, *_] = any_team.planner.get("/notifications").get_json()["items"]
+    assert (note["kind"], note["text"]) == (
+        "released",
+        "Head (head@example.org) hat „Wir laden ein zum Tag der offenen Tür.“ wieder "
+        "freigegeben; der Beitrag geht Di., 10. Juni, 12:00 hinaus.",
+    )
+    with get_db(any_team.app).transaction() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "release")).one()
+        assert (entry.actor_id, entry.subject_id) == (any_team.ids["head"], held["id"])
+        assert entry.detail == {
+            "publish_at": "2031-06-10T10:00:00+00:00",
+            "deliveries": {str(held["deliveries"][0]["id"]): "held"},
+        }
+
+
 def test_a_post_released_for_later_is_held_again_if_the_crisis_is_still_in_force_then(
     any_team: Team, held: dict[str, Any], receiver: Receiver, clock: Clock, dispatch: Any
 ) -> None:
@@ -474,10 +498,16 @@ def test_a_lift_requested_by_one_head_is_not_in_force_until_a_second_confirms(
     same = any_team.head.post("/crisis/lift/confirm")
     assert same.status_code == 409, same.get_json()
     assert any_team.planner.get("/crisis").get_json()["active"] is True
+    by_a_planner = any_team.planner.post("/crisis/lift/confirm")
+    assert by_a_planner.status_code == 403
+    assert by_a_planner.get_json()["error"] == (
+        "only a communications head or an admin may confirm lifting a crisis"
+    )
 
     confirmed = getattr(any_team, confirmer).post("/crisis/lift/confirm")
     assert confirmed.status_code == 200, confirmed.get_json()
     assert confirmed.get_json()["active"] is False
+    assert confirmed.get_json()["lift_note"] == "Lage geklärt", "the requester's note stays"
     assert any_team.planner.get("/crisis").get_json()["active"] is False
     clock.advance(minutes=1)
     dispatch()
