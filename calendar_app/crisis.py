@@ -263,7 +263,7 @@ class LiftResult:
 
 
 def lift_crisis(
-    session: Session, actor: User, *, note: str, confirmations_required: int = 1
+    session: Session, actor: User, *, note: str, confirmations_required: int
 ) -> LiftResult:
     """Lift the crisis, or request the lift where a second person must confirm.
 
@@ -273,6 +273,7 @@ def lift_crisis(
     if not note.strip():
         raise InvalidInput(_l("lifting a crisis needs a note"), {"note": _l("must not be empty")})
     crisis = current_crisis(session, lock="update")
+    interleave.reached("lift.locked")
     if crisis is None:
         raise Conflict(_l("no crisis is in force"))
     if confirmations_required <= 1:
@@ -298,6 +299,7 @@ def lift_crisis(
 def confirm_lift(session: Session, actor: User) -> Crisis:
     require_reviewer(actor, _l("confirm lifting a crisis"))
     crisis = current_crisis(session, lock="update")
+    interleave.reached("lift.locked")
     if crisis is None:
         raise Conflict(_l("no crisis is in force"))
     if crisis.lift_requested_by_id is None:
@@ -312,7 +314,6 @@ def _lift(session: Session, crisis: Crisis, actor: User, note: str) -> None:
     """End the crisis. First, in the same transaction, hold everything in scope that fell due
     while it was in force and no scheduler has looked at yet (an outage, a long pass): after
     the lift a claim would no longer know that it fell due during the crisis."""
-    interleave.reached("lift.locked")
     now = now_utc()
     held_at_lift = hold_due_deliveries(session, crisis, now, skip_locked=False)
     crisis.lift_note = note

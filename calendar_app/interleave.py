@@ -13,7 +13,7 @@ Points:
 - `send.before`: the request is about to leave (its start committed).
 - `record.committed`: outcomes were committed (the connection may still drop).
 - `person.locked`: a person's action holds the post's deliveries locked (not committed).
-- `lift.locked`: a lift holds the queue lock and the crisis it ends (not committed).
+- `lift.locked`: a request to lift, or its confirmation, holds the queue lock (not committed).
 - `declare.polled`: a declaration's wait has read what is still on the wire (not let go yet).
 - `settle.read`: a post's status is about to be derived from its deliveries as just read.
 - `remind.read`: a reminder pass has read the blackouts to remind of (nothing taken yet).

@@ -427,6 +427,31 @@ def test_two_people_confirming_the_lift_at_once_lift_the_crisis_once(
         assert [e.actor_id for e in lifts] == [any_team.ids["head2"]]
 
 
+def test_two_heads_asking_to_lift_at_once_make_one_request_and_the_second_is_told_whose(
+    any_team: Team, background: Any
+) -> None:
+    """The second request waits for the first (the queue's lock), then finds the lift asked for:
+    it never replaces the first head's request and note."""
+    assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
+    first_locked = Paused()
+    with interleave.at("lift.locked", first_locked):
+        first = background(person(any_team, "head").post, "/crisis/lift", json={"note": "ruhig"})
+        first_locked.wait()
+        second = background(person(any_team, "head2").post, "/crisis/lift", json={"note": "auch"})
+        wait_until_blocked(any_team)
+        first_locked.go.set()
+        requested, too_late = first.result(timeout=30), second.result(timeout=30)
+
+    assert requested.status_code == 202, requested.get_json()
+    assert too_late.status_code == 409, too_late.get_json()
+    assert too_late.get_json()["error"] == (
+        "head@example.org already asked to lift this crisis; another head or an admin must "
+        "confirm it"
+    )
+    shown = any_team.head.get("/crisis").get_json()
+    assert (shown["lift_requested_by"], shown["lift_note"]) == ("head@example.org", "ruhig")
+
+
 @pytest.mark.parametrize("first", ["discard", "release"])
 def test_two_heads_release_and_discard_the_same_held_post(
     any_team: Team,

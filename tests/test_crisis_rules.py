@@ -526,6 +526,32 @@ def test_a_second_request_to_lift_is_a_conflict_and_the_first_stands(any_team: T
     assert shown["active"] is True
     assert shown["lift_requested_by"] == any_team.email("head")
     assert shown["lift_note"] == "Lage geklärt"
+    asked_at = datetime.fromisoformat(shown["lift_requested_at"])
+    assert now_utc() - timedelta(minutes=1) < asked_at <= now_utc()
+
+
+@pytest.mark.parametrize("config_overrides", [{"CRISIS_LIFT_CONFIRMATIONS": 1}])
+def test_where_one_person_is_enough_a_head_lifts_the_crisis_at_once_with_the_note(
+    any_team: Team,
+) -> None:
+    declare(any_team)
+    by_a_planner = any_team.planner.post("/crisis/lift", json={"note": "Lage geklärt"})
+    assert by_a_planner.status_code == 403
+    assert by_a_planner.get_json()["error"] == (
+        "only a communications head or an admin may lift a crisis"
+    )
+
+    lifted = any_team.head.post("/crisis/lift", json={"note": "  Lage geklärt "})
+    assert lifted.status_code == 200, lifted.get_json()
+    body = lifted.get_json()
+    assert (body["active"], body["lift_note"], body["lifted_by"]) == (
+        False,
+        "Lage geklärt",
+        any_team.email("head"),
+    )
+    assert "pending_confirmation" not in body
+    [entry] = [e for e in audit_log(any_team) if e["action"] == "lift_crisis"]
+    assert (entry["actor_id"], entry["reason"]) == (any_team.ids["head"], "Lage geklärt")
 
 
 def test_confirming_without_a_request_is_a_conflict(any_team: Team) -> None:
