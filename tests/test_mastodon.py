@@ -173,6 +173,18 @@ def test_401_fails_at_once_and_tells_the_channels_owner_and_deputy(
     assert failed["attempts"] == 1
     told = _told(team, "channel_reconnect")
     assert told == {team.ids["head"], team.ids["planner2"]}
+    [note] = [
+        n
+        for n in team.head.get("/notifications").get_json()["items"]
+        if n["kind"] == "channel_reconnect"
+    ]
+    assert (note["link"], note["text"]) == (
+        f"/posts/{post['id']}",
+        "Ein Beitrag konnte auf Mastodon nicht veröffentlicht werden: das Token wurde widerrufen "
+        "oder hat keine Schreibrechte; verbinden Sie den Kanal neu. Bis der Kanal mit einem neuen "
+        "Zugriffstoken oder App-Passwort neu verbunden ist (ein Admin legt ihn damit erneut an), "
+        "scheitert jeder Beitrag für ihn.",
+    )
 
 
 def test_a_revoked_token_fails_the_delivery_and_nothing_is_posted(

@@ -173,6 +173,7 @@ def test_a_retry_waits_at_least_as_long_as_retry_after_asks(
     [
         pytest.param({}, 4, id="default 4 attempts"),
         pytest.param({"WEBHOOK_MAX_ATTEMPTS": 2}, 2, id="WEBHOOK_MAX_ATTEMPTS=2"),
+        pytest.param({"WEBHOOK_MAX_ATTEMPTS": 1}, 1, id="WEBHOOK_MAX_ATTEMPTS=1"),
     ],
 )
 def test_a_receiver_that_keeps_failing_gets_a_bounded_number_of_tries_then_fails(
@@ -191,7 +192,8 @@ def test_a_receiver_that_keeps_failing_gets_a_bounded_number_of_tries_then_fails
     failed = delivery(team, post)
     assert failed["status"] == "failed"
     assert failed["error"] == (
-        f"gave up after {attempts} attempts: receiver answered HTTP 503 Service Unavailable"
+        f"gave up after {attempts} attempt{'s' if attempts > 1 else ''}: receiver answered "
+        "HTTP 503 Service Unavailable"
     )
     assert team.post(post["id"])["status"] == "failed"
 
