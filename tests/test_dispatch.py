@@ -10,12 +10,13 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.exc import OperationalError
 
 from calendar_app import dispatch, interleave
 from calendar_app.dispatch import MAX_BACKOFF_SECONDS, READY_PER_SENDER, Dispatcher, retry_delay
 from calendar_app.extensions import get_db
+from calendar_app.models import Channel
 from tests.conftest import Team
 from tests.support.receiver import Receiver, Reply
 from tests.test_crisis_halt import delivery_status, due_posts, first_delivery, webhook
@@ -227,3 +228,46 @@ def test_a_database_back_within_the_time_to_record_loses_nothing(
     assert report.published == [first_delivery(post)]
     assert report.lost == []
     assert any_team.post(post["id"])["status"] == "published"
+
+
+# --- a channel the scheduler cannot send to ------------------------------------------------
+
+
+def stored_channel(team: Team, channel_id: int, **values: Any) -> None:
+    """Change a channel's row behind the API's back (what another version of the app wrote)."""
+    with get_db(team.app).transaction() as session:
+        session.execute(update(Channel).where(Channel.id == channel_id).values(**values))
+
+
+def test_a_channel_of_a_kind_this_scheduler_does_not_know_fails_with_the_reason_and_others_go_out(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any
+) -> None:
+    """A newer version of the app, sharing the database, added a kind of channel."""
+    unknown = webhook(any_team, receiver, "Neu")
+    [strange] = due_posts(any_team, unknown, 1)
+    [usual] = due_posts(any_team, webhook(any_team, receiver), 1)
+    stored_channel(any_team, unknown["id"], kind="fax")
+
+    report = make_dispatcher(any_team.app).run_pass()
+
+    assert (report.failed, report.published) == ([first_delivery(strange)], [first_delivery(usual)])
+    failed = any_team.post(strange["id"])["deliveries"][0]
+    assert (failed["status"], failed["error"]) == ("failed", "no publisher for channel kind 'fax'")
+
+
+def test_a_publisher_that_crashes_fails_its_delivery_and_the_log_names_it(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = webhook(any_team, receiver, "Kaputt")
+    [post] = due_posts(any_team, broken, 1)
+    stored_channel(any_team, broken["id"], config={"secret": "s3cret"})  # no url at all
+
+    report = make_dispatcher(any_team.app).run_pass()
+
+    delivery_id = first_delivery(post)
+    assert report.failed == [delivery_id]
+    failed = any_team.post(post["id"])["deliveries"][0]
+    assert failed["error"] == "internal error while sending: KeyError('url')"
+    [crash] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert crash.getMessage() == f"publisher crashed: delivery={delivery_id}"
+    assert crash.exc_info is not None
