@@ -572,8 +572,9 @@ def test_the_alert_is_on_every_page_and_is_decided_on_the_inbox_page(team: Team)
 # --- releasing a held post while an alert holds --------------------------------------------------
 
 
-def alert_holding(team: Team, channel_id: int, minutes: int = 30) -> dict[str, Any]:
-    """An undecided alert on the channel that holds it for `minutes` from now."""
+def alert_holding(team: Team, channel_id: int | None, minutes: int = 30) -> dict[str, Any]:
+    """An undecided alert on the channel (None: on all of them) that holds it for `minutes`
+    from now."""
     with get_db(team.app).transaction() as session:
         opened = alerts.open_alert(
             session,
@@ -586,21 +587,24 @@ def alert_holding(team: Team, channel_id: int, minutes: int = 30) -> dict[str, A
     return team.head.get(f"/alerts/{alert_id}").get_json()
 
 
+@pytest.mark.parametrize(
+    ("scope", "holds"), [("channel", "Mastodon Konzern"), ("everywhere", "all channels")]
+)
 def test_a_release_into_an_early_warnings_hold_is_refused_with_the_reason_but_after_it_is_not(
-    team: Team, receiver: Receiver, make_dispatcher: Any
+    team: Team, receiver: Receiver, make_dispatcher: Any, scope: str, holds: str
 ) -> None:
     stormy = team.channel(
         "Mastodon Konzern", kind="webhook", config={"url": receiver.url + "/m", "secret": "k"}
     )
     post = team.scheduled([stormy["id"]], at=now_utc() - timedelta(seconds=30))
-    alert = alert_holding(team, stormy["id"])
+    alert = alert_holding(team, stormy["id"] if scope == "channel" else None)
     make_dispatcher(team.app).run_pass()
     assert team.post(post["id"])["status"] == "held"
 
     refused = team.head.post(f"/posts/{post['id']}/release", json={})
     assert refused.status_code == 409
     assert refused.get_json()["error"] == (
-        f"an early warning holds Mastodon Konzern until {alert['hold_until']}: dismiss it or "
+        f"an early warning holds {holds} until {alert['hold_until']}: dismiss it or "
         "declare a crisis first, or release the post for a later time."
     )
     assert refused.get_json()["fields"] == {"publish_at": "must be after the early warning's hold"}
