@@ -5,8 +5,10 @@ operators in its log, and what it does when the database goes away while it reco
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,9 +19,16 @@ from calendar_app import dispatch, interleave
 from calendar_app.dispatch import MAX_BACKOFF_SECONDS, READY_PER_SENDER, Dispatcher, retry_delay
 from calendar_app.extensions import get_db
 from calendar_app.models import Channel
+from calendar_app.timeutil import now_utc
 from tests.conftest import Team
 from tests.support.receiver import Receiver, Reply
-from tests.test_crisis_halt import delivery_status, due_posts, first_delivery, webhook
+from tests.test_crisis_halt import (
+    delivery_status,
+    due_posts,
+    first_delivery,
+    wait_for_requests,
+    webhook,
+)
 
 # --- how long a retry waits ----------------------------------------------------------------
 
@@ -271,3 +280,40 @@ def test_a_publisher_that_crashes_fails_its_delivery_and_the_log_names_it(
     [crash] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert crash.getMessage() == f"publisher crashed: delivery={delivery_id}"
     assert crash.exc_info is not None
+
+
+# --- a sender goes on as soon as it is free ------------------------------------------------
+
+
+@pytest.mark.parametrize("config_overrides", [{"DISPATCH_CONCURRENCY": 2}])
+def test_a_sender_that_is_free_takes_the_next_delivery_while_the_other_still_waits_for_its_answer(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, background: Any
+) -> None:
+    """Two senders, channels that have answered slowly lately; one channel now answers at once,
+    the other only when the test lets go. The free sender starts the next delivery at once, and
+    no more than that: a delivery is started only when a sender is free for it, so the last one
+    stays `claimed` (a declaration would hold it) and leaves when a sender is free, never sent
+    back unsent."""
+    let_go = threading.Event()
+    receiver.reply = lambda r: (
+        Reply() if r.path.endswith("/fast") or let_go.wait(30) else Reply(500)
+    )
+    slow, fast = webhook(any_team, receiver, "slow"), webhook(any_team, receiver, "fast")
+    due = now_utc() - timedelta(seconds=30)
+    first, second, third, fourth = (
+        any_team.scheduled([channel["id"]], at=due, body=f"Teil {i}")
+        for i, channel in enumerate((slow, fast, slow, slow))
+    )
+    dispatcher = make_dispatcher(any_team.app)
+    dispatcher._recent_send = 10.0  # the channels have answered slowly lately: none waits behind
+    passing = background(dispatcher.run_pass)
+    wait_for_requests(receiver, 3, passing)  # the first, the fast second, and the third at once
+
+    assert delivery_status(any_team, first_delivery(fourth)) == "claimed"
+    let_go.set()
+    report = passing.result(timeout=30)
+    assert report.released == []
+    assert sorted(report.published) == sorted(
+        first_delivery(p) for p in (first, second, third, fourth)
+    )
+    assert sorted(receiver.counts_by_key().values()) == [1, 1, 1, 1]
