@@ -126,6 +126,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 
 # How mutmut runs the tests, and how the forked check below runs them.
 PYTEST_ARGS = ["-p", "no:randomly", "-x", "-q"]
+# A mutant that spins (a loop that never ends) is stopped at this many times twice the CPU time
+# its tests took unmutated, and counts as killed by a timeout. mutmut's default, 15, let one
+# such mutant of the dispatcher's send loop run for most of an hour.
+TIMEOUT_MULTIPLIER = 2.0
 
 SETTINGS = """
 [tool.mutmut]
@@ -133,6 +137,7 @@ source_paths = ["calendar_app/"]
 only_mutate = ["{module}"]
 pytest_add_cli_args_test_selection = {tests}
 pytest_add_cli_args = {pytest_args}
+timeout_multiplier = {timeout_multiplier}
 also_copy = ["config.py", "migrations/", "alembic.ini", "templates/", "static/", "bench/"]
 """
 
@@ -221,7 +226,10 @@ def run(
     with (where / "pyproject.toml").open("a") as pyproject:
         pyproject.write(
             SETTINGS.format(
-                module=module, tests=json.dumps(tests), pytest_args=json.dumps(PYTEST_ARGS)
+                module=module,
+                tests=json.dumps(tests),
+                pytest_args=json.dumps(PYTEST_ARGS),
+                timeout_multiplier=TIMEOUT_MULTIPLIER,
             )
         )
     command = [MUTMUT, "run", "--max-children", str(max_children)]
