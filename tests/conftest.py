@@ -321,6 +321,15 @@ class Team:
         assert approved.status_code == 200, approved.get_json()
         return approved.get_json()
 
+    def crisis_response(
+        self, channels: list[int], *, at: datetime | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """A response to the crisis in force, written and approved by a head (responses are
+        exempt from the four-eyes rule)."""
+        return self.scheduled(
+            channels, at=at, author="head", approver="head", crisis_response=True, **fields
+        )
+
     def post(self, post_id: int) -> dict[str, Any]:
         response = self.head.get(f"/posts/{post_id}")
         assert response.status_code == 200

@@ -506,13 +506,7 @@ def test_a_post_released_while_a_pass_is_under_way_goes_out_with_the_next_pass(
     planned = any_team.scheduled([channel["id"]], at=now_utc() - timedelta(minutes=4))
     assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
     assert any_team.post(planned["id"])["status"] == "held"
-    response = any_team.scheduled(
-        [channel["id"]],
-        at=now_utc() - timedelta(seconds=1),
-        author="head",
-        approver="head",
-        crisis_response=True,
-    )
+    response = any_team.crisis_response([channel["id"]], at=now_utc() - timedelta(seconds=1))
     dispatcher.run_pass()
     assert any_team.post(response["id"])["status"] == "published", "a response goes out"
     assert any_team.head.post("/crisis/lift", json={"note": "ruhig"}).status_code == 202
@@ -697,13 +691,7 @@ def test_a_crisis_response_answers_only_the_crisis_in_force(
 ) -> None:
     channel = webhook(any_team, receiver)
     first = any_team.head.post("/crisis", json={"reason": "Störfall"}).get_json()
-    response = any_team.scheduled(
-        [channel["id"]],
-        at=clock.now + timedelta(hours=1),
-        author="head",
-        approver="head",  # a response to the crisis in force: four-eyes exempt
-        crisis_response=True,
-    )
+    response = any_team.crisis_response([channel["id"]], at=clock.now + timedelta(hours=1))
     with get_db(any_team.app).transaction() as session:
         assert session.get_one(Delivery, first_delivery(response)).post.crisis_id == first["id"]
     assert any_team.head.post("/crisis/lift", json={"note": "ruhig"}).status_code == 202

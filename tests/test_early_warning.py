@@ -627,13 +627,7 @@ def test_a_response_to_the_crisis_in_force_may_be_released_into_an_alerts_hold_a
         "Mastodon Konzern", kind="webhook", config={"url": receiver.url + "/m", "secret": "k"}
     )
     assert team.head.post("/crisis", json={"reason": "Shitstorm"}).status_code == 201
-    response = team.scheduled(
-        [channel["id"]],
-        at=now_utc() - timedelta(seconds=30),
-        author="head",
-        approver="head",
-        crisis_response=True,
-    )
+    response = team.crisis_response([channel["id"]], at=now_utc() - timedelta(seconds=30))
     make_dispatcher(team.app).run_pass()
     assert team.post(response["id"])["status"] == "failed"
     alert_holding(team, channel["id"])

@@ -34,14 +34,11 @@ def test_post_planned_weeks_ahead_is_held_during_crisis_and_sent_once_after_rele
     assert declared.get_json()["active"] is True
     assert declared.get_json()["in_flight"] == []
 
-    statement = team.scheduled(
+    statement = team.crisis_response(
         [hook["id"]],
         at=clock.now,
-        author="head",
-        approver="head",  # crisis responses are exempt from the four-eyes rule
         title="Stellungnahme",
         body="Wir nehmen die Vorwürfe ernst und klären sie auf.",
-        crisis_response=True,
     )
     clock.advance(minutes=10)  # the puppet post is now due
     dispatcher.run_pass()
