@@ -317,3 +317,39 @@ def test_a_sender_that_is_free_takes_the_next_delivery_while_the_other_still_wai
         first_delivery(p) for p in (first, second, third, fourth)
     )
     assert sorted(receiver.counts_by_key().values()) == [1, 1, 1, 1]
+
+
+def test_a_scheduler_shutting_down_while_the_database_is_away_gives_up_at_once_and_says_so(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The delivery was started, then the scheduler is told to stop before the request left:
+    it gives the delivery back, and that cannot be recorded. It does not wait for the database
+    while shutting down: the delivery stays started, and its lease's end sends it back."""
+    [post] = due_posts(any_team, webhook(any_team, receiver), 1)
+    delivery_id = first_delivery(post)
+    dispatcher = make_dispatcher(any_team.app)
+    engine = get_db(any_team.app).engine
+    away = {"since": False}
+
+    def database_away(_connection: Any) -> None:
+        if away["since"]:
+            raise OperationalError("COMMIT", {}, ConnectionResetError("server closed"))
+
+    def shutting_down_and_database_gone() -> None:
+        dispatcher.stop()
+        away["since"] = True
+
+    event.listen(engine, "commit", database_away)
+    try:
+        with interleave.at("send.before", shutting_down_and_database_gone):
+            report = dispatcher.run_pass()
+    finally:
+        event.remove(engine, "commit", database_away)
+
+    assert report.lost == [delivery_id]
+    assert receiver.snapshot() == []
+    assert [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()] == [
+        f"outcome not recorded, database unavailable: delivery={delivery_id} outcome=released "
+        "error=server closed"
+    ]
+    assert delivery_status(any_team, delivery_id) == "publishing"
