@@ -175,7 +175,7 @@ def test_no_sequence_of_actions_breaks_the_guarantees(
         @rule()
         def lift(self) -> None:
             def lift_now(s) -> None:
-                crisis.lift_crisis(s, self.user(s, "head"), note="ruhig")
+                crisis.lift_crisis(s, self.user(s, "head"), note="ruhig", confirmations_required=1)
                 self.crisis_scope = None
 
             self.attempt(lift_now)

@@ -296,7 +296,7 @@ def test_crisis_declared_at_random_moments_stops_every_scheduler(
         with db.transaction() as session:
             head = session.get(User, head_id)
             if crisis.current_crisis(session) is not None:
-                crisis.lift_crisis(session, head, note="vorbei")
+                crisis.lift_crisis(session, head, note="vorbei", confirmations_required=1)
             seen = set()
             for post_id in post_ids:
                 seen |= {d.status for d in planning.get_post(session, post_id).deliveries}

@@ -357,7 +357,7 @@ def _lifted_crisis(app: Flask) -> int:
     """A crisis declared and lifted, for its timeline."""
     with get_db(app).transaction() as session:
         declared = crisis.declare_crisis(session, user(session, "head"), reason="Shitstorm")
-        crisis.lift_crisis(session, user(session, "head"), note="vorbei")
+        crisis.lift_crisis(session, user(session, "head"), note="vorbei", confirmations_required=1)
         return declared.crisis.id
 
 
@@ -673,7 +673,7 @@ def _held(app: Flask) -> int:
             delivery.status = "held"
             delivery.held_by_crisis_id = session.scalars(select(Crisis.id)).first()
         post.status = "held"
-        crisis.lift_crisis(session, user(session, "head2"), note="vorbei")
+        crisis.lift_crisis(session, user(session, "head2"), note="vorbei", confirmations_required=1)
     return post_id
 
 
