@@ -186,6 +186,32 @@ def test_a_declaration_between_the_claim_and_the_start_holds_what_was_claimed(
     assert {any_team.post(p["id"])["status"] for p in posts} == {"held"}
 
 
+def test_a_declaration_during_the_start_waits_for_it_and_names_what_it_put_on_the_wire(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, background: Any
+) -> None:
+    """Case 1, the other order: the start step has its row `publishing`, not committed, when
+    the head declares. The declaration waits for the step (the queue's lock), then finds the
+    request on the wire and names it. Without the lock it read the row as merely claimed, held
+    nothing (the row was taken by then) and told the head nothing was on the wire while the
+    request left."""
+    [post] = due_posts(any_team, webhook(any_team, receiver), 1)
+    dispatcher = make_dispatcher(any_team.app)
+    start_locked = Paused()
+    with interleave.at("start.locked", start_locked):
+        passing = background(dispatcher.run_pass)
+        start_locked.wait()
+        declaring = background(person(any_team, "head").post, "/crisis", json={"reason": "Sturm"})
+        wait_until_blocked(any_team)
+        start_locked.go.set()
+        declared = declaring.result(timeout=30)
+        report: PassReport = passing.result(timeout=30)
+
+    assert declared.status_code == 201, declared.get_json()
+    assert [d["id"] for d in declared.get_json()["in_flight"]] == [first_delivery(post)]
+    assert report.published == [first_delivery(post)]
+    assert receiver.counts_by_key() == {str(first_delivery(post)): 1}
+
+
 @pytest.mark.parametrize("config_overrides", [{"DISPATCH_CONCURRENCY": 4}])
 def test_the_declaration_waits_for_the_requests_on_the_wire_not_for_the_queue(
     any_team: Team, receiver: Receiver, make_dispatcher: Any, background: Any
