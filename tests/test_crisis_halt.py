@@ -752,6 +752,7 @@ def test_a_commit_whose_answer_was_lost_is_recognised_not_lost_or_repeated(
 
     with interleave.at("record.committed", connection_drops):
         report = make_dispatcher(any_team.app).run_pass()
+    assert commits["n"] == 3, "the start and the outcome committed, one of them twice"
     assert report.published == [first_delivery(post)]
     assert report.lost == []
     assert "claim lost" not in caplog.text

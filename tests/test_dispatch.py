@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import event, update
 from sqlalchemy.exc import OperationalError
 
-from calendar_app import dispatch, interleave
+from calendar_app import crisis, dispatch, interleave
 from calendar_app.dispatch import MAX_BACKOFF_SECONDS, READY_PER_SENDER, Dispatcher, retry_delay
 from calendar_app.extensions import get_db
-from calendar_app.models import Channel
+from calendar_app.models import Channel, Delivery
 from calendar_app.timeutil import now_utc
 from tests.conftest import Team
 from tests.support.receiver import Receiver, Reply
@@ -353,3 +353,64 @@ def test_a_scheduler_shutting_down_while_the_database_is_away_gives_up_at_once_a
         "error=server closed"
     ]
     assert delivery_status(any_team, delivery_id) == "publishing"
+
+
+@pytest.mark.parametrize("config_overrides", [{"DISPATCH_CONCURRENCY": 1}])
+def test_a_scheduler_shutting_down_gives_back_what_waits_for_a_sender_as_if_never_claimed(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, background: Any
+) -> None:
+    """One sender, two due: the first on the wire, the second claimed and waiting for the
+    sender, when the scheduler is told to stop. The first is recorded as it comes back; the
+    second goes back to the queue unsent, its claim and its attempt forgotten, for the next
+    scheduler to send."""
+    let_go = threading.Event()
+    receiver.reply = lambda _r: Reply() if let_go.wait(30) else Reply(500)
+    first, second = (first_delivery(p) for p in due_posts(any_team, webhook(any_team, receiver), 2))
+    dispatcher = make_dispatcher(any_team.app)
+    passing = background(dispatcher.run_pass)
+    wait_for_requests(receiver, 1, passing)
+    assert delivery_status(any_team, second) == "claimed"
+    dispatcher.stop()
+    let_go.set()
+    report = passing.result(timeout=30)
+
+    assert (report.published, report.released) == ([first], [second])
+    with get_db(any_team.app).transaction() as session:
+        row = session.get_one(Delivery, second)
+        assert (row.status, row.attempts, row.claim_token, row.lease_until) == (
+            "scheduled",
+            0,
+            None,
+            None,
+        )
+    make_dispatcher(any_team.app).run_pass()
+    assert receiver.counts_by_key() == {str(first): 1, str(second): 1}
+
+
+# --- the start step reads the crisis in force itself -----------------------------------------
+
+
+def test_a_start_step_holds_what_the_crisis_covers_though_the_declarations_hold_missed_it(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The declaration's hold skips rows a person has locked. A delivery it missed was claimed
+    before the declaration: the pass's start step reads the crisis in force under the queue's
+    lock and holds the delivery itself, never putting it on the wire."""
+    [post] = due_posts(any_team, webhook(any_team, receiver), 1)
+    monkeypatch.setattr(crisis, "hold_due_deliveries", lambda *_a, **_k: [])
+    declared: list[Any] = []
+
+    def head_declares() -> None:
+        declared.append(any_team.head.post("/crisis", json={"reason": "Sturm"}))
+
+    with interleave.at("start.before", head_declares):
+        report = make_dispatcher(any_team.app).run_pass()
+
+    [declaration] = declared
+    assert declaration.status_code == 201, declaration.get_json()
+    assert (report.published, report.not_started) == ([], [first_delivery(post)])
+    assert receiver.snapshot() == []
+    with get_db(any_team.app).transaction() as session:
+        row = session.get_one(Delivery, first_delivery(post))
+        assert (row.status, row.held_by_crisis_id) == ("held", declaration.get_json()["id"])
+    assert any_team.post(post["id"])["status"] == "held"
