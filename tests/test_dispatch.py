@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event, update
 from sqlalchemy.exc import OperationalError
 
-from calendar_app import crisis, dispatch, interleave
+from calendar_app import claims, crisis, dispatch, interleave
 from calendar_app.dispatch import MAX_BACKOFF_SECONDS, READY_PER_SENDER, Dispatcher, retry_delay
 from calendar_app.extensions import get_db
 from calendar_app.models import Channel, Delivery
@@ -160,6 +160,47 @@ def test_a_pass_with_nothing_due_says_nothing(
     report = make_dispatcher(any_team.app).run_pass()
     assert report.claimed == 0
     assert pass_lines(caplog) == []
+
+
+@pytest.mark.parametrize("config_overrides", [{"DISPATCH_CONCURRENCY": 1}])
+def test_each_outcome_is_logged_and_one_the_database_refused_counts_as_lost(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One line per delivery: what came back, the attempt, whether the database took it, and
+    the reason. A send whose lease ran out while it was on the wire (another scheduler made it
+    `unknown`) is not recorded over that: the pass counts it lost, and the line says so."""
+    caplog.set_level(logging.INFO, logger="calendar_app.dispatch")
+    due = now_utc() - timedelta(seconds=30)
+    went_out, busy, too_slow = (
+        first_delivery(any_team.scheduled([webhook(any_team, receiver, name)["id"]], at=due + lag))
+        for name, lag in (
+            ("ok", timedelta(0)),
+            ("busy", timedelta(seconds=1)),
+            ("slow", timedelta(seconds=2)),
+        )
+    )
+
+    def reply(request: Any) -> Reply:
+        if request.path.endswith("/busy"):
+            return Reply(503)
+        if request.path.endswith("/slow"):  # its lease ends while it is on the wire
+            with get_db(any_team.app).transaction() as session:
+                assert claims.expire_leases(session, now_utc() + timedelta(hours=1)) == [too_slow]
+        return Reply()
+
+    receiver.reply = reply
+    dispatcher = make_dispatcher(any_team.app)
+    dispatcher._recent_send = 10.0  # slow lately: none waits behind the sender, one at a time
+    report = dispatcher.run_pass()
+
+    assert (report.published, report.retried, report.lost) == ([went_out], [busy], [too_slow])
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("delivery=")] == [
+        f"delivery={went_out} outcome=published attempt=1 recorded=True detail=None",
+        f"delivery={busy} outcome=retried attempt=1 recorded=True "
+        "detail=receiver answered HTTP 503 Service Unavailable",
+        f"delivery={too_slow} outcome=published attempt=1 recorded=False detail=None",
+    ]
+    assert delivery_status(any_team, too_slow) == "unknown"
 
 
 # --- the database away while a pass records ------------------------------------------------
