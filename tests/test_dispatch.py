@@ -19,6 +19,7 @@ from calendar_app import claims, crisis, dispatch, interleave
 from calendar_app.dispatch import MAX_BACKOFF_SECONDS, READY_PER_SENDER, Dispatcher, retry_delay
 from calendar_app.extensions import get_db
 from calendar_app.models import Channel, Delivery
+from calendar_app.publishers import Outcome
 from calendar_app.timeutil import now_utc
 from tests.conftest import Team
 from tests.support.receiver import Receiver, Reply
@@ -29,6 +30,7 @@ from tests.test_crisis_halt import (
     wait_for_requests,
     webhook,
 )
+from tests.test_media import picture, uploaded
 
 # --- how long a retry waits ----------------------------------------------------------------
 
@@ -455,3 +457,66 @@ def test_a_start_step_holds_what_the_crisis_covers_though_the_declarations_hold_
         row = session.get_one(Delivery, first_delivery(post))
         assert (row.status, row.held_by_crisis_id) == ("held", declaration.get_json()["id"])
     assert any_team.post(post["id"])["status"] == "held"
+
+
+# --- what a delivery sends, and what comes back from a network --------------------------------
+
+
+def test_what_deliveries_send_comes_in_the_order_of_their_ids_with_images_only_for_sending(
+    any_team: Team,
+) -> None:
+    """The one way a delivery's message is made: for a send, with the post's images and their
+    alt text; for looking a post up on its network (no images needed), without reading them.
+    In the order of the deliveries' ids, however the rows lie (the first one changed last)."""
+    channel = any_team.channel()
+    image = uploaded(any_team, picture())
+    first = first_delivery(
+        any_team.draft([channel["id"]], media=[{"id": image["id"], "alt": "Das Hafenfest"}])
+    )
+    second = first_delivery(any_team.draft([channel["id"]]))
+    db = get_db(any_team.app)
+    with db.transaction() as session:  # PostgreSQL: its row now lies after the second's
+        session.execute(update(Delivery).where(Delivery.id == first).values(body_override="Neu"))
+    media_dir = any_team.app.config["CALENDAR"].media_dir
+    with db.transaction() as session:
+        looked_up = dispatch.delivery_messages(session, [second, first])
+        sending = dispatch.delivery_messages(session, [second, first], media_dir)
+
+    for made in (looked_up, sending):
+        assert [m.message.delivery_id for m in made] == [first, second]
+        assert made[0].message.body == "Neu"
+    assert [m.message.media for m in looked_up] == [(), ()]
+    assert [(f.alt, f.mime_type) for f in sending[0].message.media] == [
+        ("Das Hafenfest", "image/png")
+    ]
+    assert sending[1].message.media == ()
+
+
+class AnswersWith:
+    """A network that answers every post the same way (a server that leaves a field out)."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+    def send(self, message: Any, config: Any, *, deadline: float) -> Outcome:
+        return self.outcome
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("remote_id", "url"), [("109", None), (None, "https://social.example/@k/1")]
+)
+def test_a_network_that_gives_only_the_posts_id_or_only_its_address_has_it_recorded(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, remote_id: str | None, url: str | None
+) -> None:
+    [post] = due_posts(any_team, webhook(any_team, receiver), 1)
+    dispatcher = make_dispatcher(any_team.app)
+    dispatcher.publishers["webhook"] = AnswersWith(Outcome.published(remote_id, url))
+
+    assert dispatcher.run_pass().published == [first_delivery(post)]
+
+    with get_db(any_team.app).transaction() as session:
+        row = session.get_one(Delivery, first_delivery(post))
+        assert (row.status, row.remote_id, row.url) == ("published", remote_id, url)
