@@ -481,10 +481,13 @@ def test_what_deliveries_send_comes_in_the_order_of_their_ids_with_images_only_f
     with db.transaction() as session:
         looked_up = dispatch.delivery_messages(session, [second, first])
         sending = dispatch.delivery_messages(session, [second, first], media_dir)
+        written = session.get_one(Delivery, first).post.created_at
 
     for made in (looked_up, sending):
         assert [m.message.delivery_id for m in made] == [first, second]
         assert made[0].message.body == "Neu"
+        # When the post was written: Bluesky's record key, the same on every attempt.
+        assert made[0].message.post_created_at == written
     assert [m.message.media for m in looked_up] == [(), ()]
     assert [(f.alt, f.mime_type) for f in sending[0].message.media] == [
         ("Das Hafenfest", "image/png")
