@@ -21,7 +21,7 @@ from calendar_app.extensions import get_db
 from calendar_app.models import Channel, Delivery
 from calendar_app.publishers import Outcome
 from calendar_app.timeutil import now_utc
-from tests.conftest import Team
+from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver, Reply
 from tests.test_crisis_halt import (
     delivery_status,
@@ -203,6 +203,69 @@ def test_each_outcome_is_logged_and_one_the_database_refused_counts_as_lost(
         f"delivery={too_slow} outcome=published attempt=1 recorded=False detail=None",
     ]
     assert delivery_status(any_team, too_slow) == "unknown"
+
+
+def test_a_pass_that_only_set_aside_a_missed_post_says_so(
+    any_team: Team, make_dispatcher: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="calendar_app.dispatch")
+    due_posts(any_team, any_team.channel(), 1)
+    clock.advance(minutes=31)
+
+    report = make_dispatcher(any_team.app, clock=clock, worker="planer-1").run_pass()
+
+    assert (report.claimed, len(report.missed_posts)) == (0, 1)
+    assert pass_lines(caplog) == [
+        "dispatch pass worker=planer-1 published=0 retried=0 failed=0 lost=0 not_started=0 "
+        "held_posts=0 missed_posts=1 expired=0"
+    ]
+
+
+def test_a_pass_that_only_found_a_vanished_senders_lease_ended_says_so(
+    any_team: Team, make_dispatcher: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another scheduler put a delivery on the wire and vanished: the pass that finds its lease
+    ended makes it `unknown` and says so, though it sent nothing itself."""
+    caplog.set_level(logging.INFO, logger="calendar_app.dispatch")
+    [post] = due_posts(any_team, any_team.channel(), 1)
+    db = get_db(any_team.app)
+    with db.transaction() as session:
+        [gone] = claims.claim_due(
+            session,
+            now=clock.now,
+            limit=1,
+            worker="vanished",
+            lease_seconds=60,
+            missed_after=timedelta(minutes=30),
+        ).claims
+    with db.transaction() as session:
+        in_force = claims.lock_in_order(session, [gone], queue=True)
+        started = claims.start_sending(
+            session, [gone], crisis=in_force, now=clock.now, send_seconds=10, record_seconds=5
+        )
+        assert len(started.started) == 1
+    clock.advance(seconds=16)
+
+    report = make_dispatcher(any_team.app, clock=clock, worker="planer-1").run_pass()
+
+    assert (report.claimed, report.expired) == (0, [first_delivery(post)])
+    assert pass_lines(caplog) == [
+        "dispatch pass worker=planer-1 published=0 retried=0 failed=0 lost=0 not_started=0 "
+        "held_posts=0 missed_posts=0 expired=1"
+    ]
+
+
+@pytest.mark.parametrize("config_overrides", [{"DISPATCH_BATCH_SIZE": 2}])
+def test_a_pass_claims_batch_after_batch_while_a_whole_batch_was_due(
+    any_team: Team, receiver: Receiver, make_dispatcher: Any
+) -> None:
+    """Batches of two, five due: two, two (a whole batch again, so there may be more), one."""
+    posts = due_posts(any_team, webhook(any_team, receiver), 5)
+
+    report = make_dispatcher(any_team.app).run_pass()
+
+    assert sorted(report.published) == sorted(first_delivery(p) for p in posts)
+    assert sorted(receiver.counts_by_key().values()) == [1] * 5
 
 
 # --- the database away while a pass records ------------------------------------------------
