@@ -221,6 +221,24 @@ def test_a_pass_that_only_set_aside_a_missed_post_says_so(
     ]
 
 
+def test_a_pass_that_only_held_a_post_for_the_crisis_says_so(
+    any_team: Team, make_dispatcher: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="calendar_app.dispatch")
+    channel = any_team.channel()
+    assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
+    post = any_team.scheduled([channel["id"]], at=clock.now + timedelta(minutes=5))
+    clock.advance(minutes=6)
+
+    report = make_dispatcher(any_team.app, clock=clock, worker="planer-1").run_pass()
+
+    assert (report.claimed, report.held_posts) == (0, [post["id"]])
+    assert pass_lines(caplog) == [
+        "dispatch pass worker=planer-1 published=0 retried=0 failed=0 lost=0 not_started=0 "
+        "held_posts=1 missed_posts=0 expired=0"
+    ]
+
+
 def test_a_pass_that_only_found_a_vanished_senders_lease_ended_says_so(
     any_team: Team, make_dispatcher: Any, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
