@@ -273,14 +273,35 @@ def test_a_pass_that_only_found_a_vanished_senders_lease_ended_says_so(
     ]
 
 
-@pytest.mark.parametrize("config_overrides", [{"DISPATCH_BATCH_SIZE": 2}])
+@pytest.mark.parametrize(
+    "config_overrides", [{"DISPATCH_BATCH_SIZE": 2, "DISPATCH_CONCURRENCY": 1}]
+)
 def test_a_pass_claims_batch_after_batch_while_a_whole_batch_was_due(
-    any_team: Team, receiver: Receiver, make_dispatcher: Any
+    any_team: Team, receiver: Receiver, make_dispatcher: Any, background: Any
 ) -> None:
-    """Batches of two, five due: two, two (a whole batch again, so there may be more), one."""
+    """Batches of two, five due: two, two (a whole batch again, so there may be more), one.
+    While the first is on the wire, only its batch is claimed, in this scheduler's name; the
+    rest waits in the queue for whichever scheduler is free."""
+    let_go = threading.Event()
+    receiver.reply = lambda _r: Reply() if let_go.wait(30) else Reply(500)
     posts = due_posts(any_team, webhook(any_team, receiver), 5)
+    dispatcher = make_dispatcher(any_team.app, worker="planer-1")
+    dispatcher._recent_send = 10.0  # slow lately: none waits behind the sender
+    passing = background(dispatcher.run_pass)
+    try:
+        wait_for_requests(receiver, 1, passing)
+        with get_db(any_team.app).transaction() as session:
+            rows = [session.get_one(Delivery, first_delivery(p)) for p in posts]
+            claimed = [(r.status, r.claimed_by) for r in rows]
+    finally:
+        let_go.set()
+    report = passing.result(timeout=30)
 
-    report = make_dispatcher(any_team.app).run_pass()
+    assert claimed == [
+        ("publishing", "planer-1"),
+        ("claimed", "planer-1"),
+        *[("scheduled", None)] * 3,
+    ]
 
     assert sorted(report.published) == sorted(first_delivery(p) for p in posts)
     assert sorted(receiver.counts_by_key().values()) == [1] * 5
