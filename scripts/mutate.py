@@ -111,6 +111,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/test_security.py::test_who_may_press_which_button",
             "tests/test_playbooks.py::test_a_playbook_declaration_publishes_exactly_its_statements_and_holds_the_rest",
             "tests/test_playbooks.py::test_explicit_scope_replaces_the_playbooks_default",
+            "tests/test_bulk.py",
         ],
     ),
     "dispatch": (

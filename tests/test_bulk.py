@@ -83,10 +83,17 @@ def test_move_needs_confirmation_for_approved_posts_and_never_moves_held_ones(
     assert at(team.post(draft["id"])) == at(draft) + timedelta(days=2)
     assert first[approved["id"]]["done"] is False
     assert first[approved["id"]]["needs_confirmation"] is True
+    assert first[approved["id"]]["error"] == (
+        "this post is approved: moving it makes it a draft again, it needs a new approval and "
+        "its author is told; confirm to go ahead"
+    )
     assert team.post(approved["id"])["status"] == "scheduled"
     assert at(team.post(approved["id"])) == at(approved)
     assert first[stuck["id"]]["done"] is False
-    assert "cannot be moved" in first[stuck["id"]]["error"]
+    assert first[stuck["id"]]["error"] == (
+        "a post that is held cannot be moved: held posts belong to the crisis review, "
+        "published and discarded ones stay where they are"
+    )
 
     confirmed = by_id(
         bulk(team, action="move", posts=[approved["id"], stuck["id"]], days=-1, confirm=True)
@@ -126,6 +133,10 @@ def test_assigning_a_campaign_follows_the_edit_rules(any_team: Team) -> None:
     assert answer[draft["id"]]["done"] is True
     assert team.post(draft["id"])["campaign"]["id"] == drive["id"]
     assert answer[approved["id"]]["needs_confirmation"] is True
+    assert answer[approved["id"]]["error"] == (
+        "this post is approved: assigning a campaign makes it a draft again, it needs a new "
+        "approval and its author is told; confirm to go ahead"
+    )
     again = by_id(
         bulk(team, action="campaign", posts=[approved["id"]], campaign_id=drive["id"], confirm=True)
     )

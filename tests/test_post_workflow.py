@@ -4,13 +4,21 @@ several deliveries shows the one that most needs attention."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from calendar_app import interleave
+from calendar_app.extensions import get_db
+from calendar_app.models import AuditEntry
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver, Reply
+from tests.support.web import csrf_token, signed_in
+from tests.test_post_news import in_review, news, speaks
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -160,6 +168,23 @@ def test_any_edit_of_an_approved_post_needs_a_new_approval(
     edited = team.planner.patch(f"/posts/{post['id']}", json=change)
     assert edited.status_code == 200, edited.get_json()
     assert edited.get_json()["status"] == "draft"
+
+
+def test_an_edit_after_a_failed_attempt_leaves_nothing_of_that_attempt(
+    team: Team, clock: Clock, dispatch: Any, receiver: Receiver
+) -> None:
+    receiver.reply = lambda _r: Reply(503)
+    post = team.scheduled([webhook(team, receiver)["id"]], at=clock.now - timedelta(seconds=1))
+    dispatch()
+    [tried] = team.post(post["id"])["deliveries"]
+    assert tried["error"] == (
+        "attempt 1 failed: receiver answered HTTP 503 Service Unavailable; retrying"
+    )
+
+    edited = team.planner.patch(f"/posts/{post['id']}", json={"body": "Korrigierter Text."})
+    assert edited.status_code == 200, edited.get_json()
+    [afresh] = edited.get_json()["deliveries"]
+    assert (afresh["status"], afresh["error"]) == ("scheduled", None)
 
 
 def test_editing_a_draft_keeps_it_a_draft(team: Team) -> None:
@@ -320,3 +345,105 @@ def test_a_discarded_scheduled_post_is_never_sent(
     post = team.post(post["id"])
     assert post["status"] == "discarded"
     assert statuses(post) == {hook["id"]: "discarded"}
+
+
+# --- the refusals of an edit, word for word --------------------------------------------------
+
+
+def test_a_discarded_post_cannot_be_edited_and_is_told_why(team: Team) -> None:
+    post = team.draft([team.channel()["id"]])
+    assert team.planner.post(f"/posts/{post['id']}/discard", json={}).status_code == 200
+    refused = team.planner.patch(f"/posts/{post['id']}", json={"body": "Doch noch"})
+    assert refused.status_code == 409, refused.get_json()
+    assert refused.get_json()["error"] == "a discarded post cannot be edited"
+    assert team.post(post["id"])["body"] == post["body"]
+
+
+def test_a_post_on_the_wire_cannot_be_edited_until_its_outcome_is_known(
+    team: Team, receiver: Receiver, clock: Clock, make_dispatcher: Any
+) -> None:
+    post = team.scheduled([webhook(team, receiver)["id"]], at=clock.now - timedelta(seconds=1))
+    tried: list[Any] = []
+
+    def planner_edits_while_it_is_sent() -> None:
+        tried.append(team.planner.patch(f"/posts/{post['id']}", json={"body": "Korrektur"}))
+
+    with interleave.at("send.before", planner_edits_while_it_is_sent):
+        make_dispatcher(team.app, clock=clock).run_pass()
+
+    [refused] = tried
+    assert refused.status_code == 409, refused.get_json()
+    assert refused.get_json()["error"] == (
+        "this post is being sent right now and cannot be edited; wait for the outcome, or "
+        "discard it"
+    )
+    assert [b["body"] for b in receiver.bodies()] == [post["body"]]
+    assert team.post(post["id"])["status"] == "published"
+
+
+# --- sending a post back to its author (a head's button on the approvals page) -------------
+
+
+def send_back(team: Team, who: str, post_id: int, comment: str) -> str:
+    """Press "send back" as `who` (speaking English) and return the message the page shows."""
+    speaks(team, who, "en")
+    browser = signed_in(team, who)
+    page = browser.post(
+        f"/posts/{post_id}/send-back",
+        data={"csrf_token": csrf_token(browser, "/approvals"), "comment": comment},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    [said] = re.findall(r'<p class="flash flash-\w+" role="status">([^<]*)</p>', page)
+    return html.unescape(said)
+
+
+def test_a_head_sends_a_post_back_with_the_comment_for_its_author_and_the_audit_log(
+    team: Team,
+) -> None:
+    post = in_review(team, team.channel())
+    said = send_back(team, "head", post["id"], "  Bitte ohne Emoji.  ")
+    assert said == "Sent back to the author with your comment."
+    assert team.post(post["id"])["status"] == "draft"
+    [note] = news(team, "planner")
+    assert (note["kind"], note["text"]) == (
+        "sent_back",
+        "Head (head@example.org) hat „Puppenmuseum“ als Entwurf an Sie zurückgegeben: "
+        "Bitte ohne Emoji.",
+    )
+    with get_db(team.app).transaction() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "send_back", AuditEntry.subject_id == post["id"]
+            )
+        ).one()
+        assert (entry.actor_id, entry.reason) == (team.ids["head"], "Bitte ohne Emoji.")
+
+
+@pytest.mark.parametrize(
+    ("who", "comment", "refusal"),
+    [
+        (
+            "planner",
+            "Bitte kürzer.",
+            "only a communications head or an admin may send posts back to their authors",
+        ),
+        ("head", "   ", "say what should change when sending a post back"),
+    ],
+    ids=["a-planner", "no-comment"],
+)
+def test_sending_back_is_for_heads_and_says_what_to_change(
+    team: Team, who: str, comment: str, refusal: str
+) -> None:
+    post = in_review(team, team.channel())
+    assert send_back(team, who, post["id"], comment) == refusal
+    assert team.post(post["id"])["status"] == "in_review"
+    assert news(team, "planner") == []
+
+
+@pytest.mark.parametrize(("status", "word"), [("draft", "a draft"), ("scheduled", "approved")])
+def test_only_a_post_in_review_can_be_sent_back(team: Team, status: str, word: str) -> None:
+    channel = team.channel()["id"]
+    post = team.draft([channel]) if status == "draft" else team.scheduled([channel])
+    said = send_back(team, "head", post["id"], "Bitte kürzer.")
+    assert said == f"only a post in review can be sent back; this post is {word}"
+    assert team.post(post["id"])["status"] == status
