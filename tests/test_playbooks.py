@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -131,6 +131,37 @@ def test_a_playbook_declaration_publishes_exactly_its_statements_and_holds_the_r
     assert declared["channels"] == [channels["x"]["id"], channels["blog"]["id"]]
     assert declared["keywords"] == ["gewinnspiel"]
     assert len(declared["statements"]) == 2
+    # Each statement is a crisis response of the crisis, approved by the declaring head: the
+    # declaration is its release, and the audit log says where it was prepared.
+    for post_id in declared["statements"]:
+        statement = team.post(post_id)
+        assert statement["title"] == "Störfall im Werk"
+        assert (statement["status"], statement["approved_by"]) == ("scheduled", team.email("head"))
+        assert statement["crisis_response"] is True
+    with get_db(team.app).transaction() as session:
+        approvals = [
+            (e.subject_id, e.actor_id, e.detail)
+            for e in session.scalars(
+                select(AuditEntry)
+                .where(
+                    AuditEntry.action == "approve",
+                    AuditEntry.subject_id.in_(declared["statements"]),
+                )
+                .order_by(AuditEntry.subject_id)
+            )
+        ]
+    assert approvals == [
+        (
+            post_id,
+            team.ids["head"],
+            {
+                "publish_at": datetime.fromisoformat(team.post(post_id)["publish_at"]).isoformat(),
+                "crisis_response": True,
+                "prepared_in": f"playbook {playbook['id']}: Störfall im Werk",
+            },
+        )
+        for post_id in sorted(declared["statements"])
+    ]
 
     dispatcher = make_dispatcher(team.app, clock=clock)
     clock.advance(seconds=30)  # the statements were due at the declaration
