@@ -112,6 +112,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/test_playbooks.py::test_a_playbook_declaration_publishes_exactly_its_statements_and_holds_the_rest",
             "tests/test_playbooks.py::test_explicit_scope_replaces_the_playbooks_default",
             "tests/test_bulk.py",
+            "tests/test_api_validation.py",
+            "tests/test_departments.py",
         ],
     ),
     "dispatch": (

@@ -13,6 +13,7 @@ from calendar_app.timeutil import iso_utc, now_utc
 from tests.conftest import Team
 from tests.support.web import csrf_token, signed_in
 from tests.test_campaigns import campaign
+from tests.test_departments import departments
 
 
 def test_a_copy_is_a_new_draft_of_mine_with_everything_but_the_time(any_team: Team) -> None:
@@ -57,6 +58,28 @@ def test_a_copy_is_a_new_draft_of_mine_with_everything_but_the_time(any_team: Te
         ).one()
         assert entry.actor_id == team.ids["planner2"]
         assert entry.detail == {"template_id": original["id"]}
+
+
+def test_a_copy_keeps_the_department_and_the_reason_its_images_need_no_alt_text(
+    team: Team,
+) -> None:
+    """The department is the template's, not the copier's default; an image without alt text
+    stays waived with the template's reason (a copy needs no new excuse)."""
+    pr = departments(team)["pr"]
+    image = team.image()
+    reason = "Dekoratives Muster, der Text sagt alles"
+    original = team.draft(
+        [team.channel()["id"]],
+        department_id=pr["id"],
+        media=[{"id": image["id"]}],
+        alt_text_waived=True,
+        alt_text_waiver_reason=reason,
+    )
+    response = team.planner2.post(f"/posts/{original['id']}/duplicate", json={})
+    assert response.status_code == 201, response.get_json()
+    copy = response.get_json()
+    assert copy["department"]["slug"] == "pr"
+    assert (copy["alt_text_waived"], copy["alt_text_waiver_reason"]) == (True, reason)
 
 
 def test_without_a_time_the_copy_lands_ahead_never_in_the_past(team: Team) -> None:
