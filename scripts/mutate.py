@@ -114,6 +114,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/test_bulk.py",
             "tests/test_api_validation.py",
             "tests/test_departments.py",
+            "tests/test_media.py",
+            "tests/test_topic_holds.py",
+            "tests/test_crisis_halt.py::test_the_crisis_response_flag_outside_a_crisis_is_refused",
+            "tests/test_crisis_halt.py::test_a_draft_marked_as_crisis_response_during_the_crisis_goes_out_and_unmarked_is_held",
         ],
     ),
     "dispatch": (

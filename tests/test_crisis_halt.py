@@ -712,6 +712,29 @@ def test_the_crisis_response_flag_outside_a_crisis_is_refused(any_team: Team) ->
     assert any_team.head.post(f"/posts/{draft['id']}/approve").status_code == 403
 
 
+def test_a_draft_marked_as_crisis_response_during_the_crisis_goes_out_and_unmarked_is_held(
+    any_team: Team, receiver: Receiver, clock: Clock, make_dispatcher: Any
+) -> None:
+    """Marking a post as the crisis response is an edit like any other, and so is taking the
+    mark off: the marked one goes out through the crisis once approved; the other is held."""
+    channel = webhook(any_team, receiver)
+    assert any_team.head.post("/crisis", json={"reason": "Sturm"}).status_code == 201
+    at = clock.now + timedelta(minutes=5)
+    answer, unmarked = (any_team.draft([channel["id"]], at=at, author="head") for _ in range(2))
+    for post, marks in ((answer, [True]), (unmarked, [True, False])):
+        for mark in marks:
+            edited = any_team.head.patch(f"/posts/{post['id']}", json={"crisis_response": mark})
+            assert edited.status_code == 200, edited.get_json()
+            assert edited.get_json()["crisis_response"] is mark
+        assert any_team.head.post(f"/posts/{post['id']}/submit").status_code == 200
+        assert any_team.head2.post(f"/posts/{post['id']}/approve").status_code == 200
+    clock.advance(minutes=6)
+    make_dispatcher(any_team.app, clock=clock).run_pass()
+
+    assert [b["post_id"] for b in receiver.bodies()] == [answer["id"]]
+    assert any_team.post(unmarked["id"])["status"] == "held"
+
+
 def test_a_crisis_response_answers_only_the_crisis_in_force(
     any_team: Team, receiver: Receiver, clock: Clock, make_dispatcher: Any
 ) -> None:

@@ -282,6 +282,42 @@ def test_waiving_alt_text_needs_a_reason_and_is_in_the_audit_log(team: Team) -> 
         assert entry.actor_id == team.ids["planner"]
 
 
+def test_a_new_reason_for_waiving_alt_text_is_kept_and_audited_and_the_same_one_is_not(
+    team: Team,
+) -> None:
+    image = uploaded(team)
+    post = team.draft(
+        [team.channel()["id"]],
+        media=[{"id": image["id"]}],
+        alt_text_waived=True,
+        alt_text_waiver_reason="Dekoratives Muster",
+    )
+    path = f"/posts/{post['id']}"
+    for reason in ("Nur Zierde, der Text sagt alles", "Nur Zierde, der Text sagt alles"):
+        edited = team.head.patch(path, json={"alt_text_waiver_reason": reason})
+        assert edited.status_code == 200, edited.get_json()
+        assert (
+            edited.get_json()["alt_text_waived"],
+            edited.get_json()["alt_text_waiver_reason"],
+        ) == (
+            True,
+            reason,
+        )
+    no_reason = team.head.patch(path, json={"alt_text_waiver_reason": ""})
+    assert no_reason.status_code == 422, no_reason.get_json()
+    assert "alt_text_waiver_reason" in no_reason.get_json()["fields"]
+    with get_db(team.app).transaction() as session:
+        waivers = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "waive_alt_text", AuditEntry.subject_id == post["id"])
+            .order_by(AuditEntry.id)
+        ).all()
+        assert [(e.actor_id, e.reason) for e in waivers] == [
+            (team.ids["planner"], "Dekoratives Muster"),
+            (team.ids["head"], "Nur Zierde, der Text sagt alles"),
+        ]
+
+
 def test_an_unknown_image_is_named(team: Team) -> None:
     channel = team.channel()
     response = team.planner.post(
