@@ -81,3 +81,31 @@ def test_editing_overrides_replaces_them_and_sends_an_approved_post_back(team: T
     assert edited.status_code == 200, edited.get_json()
     assert edited.get_json()["status"] == "draft"
     assert all(d["body_override"] is None for d in edited.get_json()["deliveries"])
+
+
+def test_a_channels_own_text_stays_through_other_edits_and_goes_with_its_channel(
+    team: Team,
+) -> None:
+    """Editing the title, or replacing the overrides, keeps or sets each channel's own text;
+    a channel taken off the post takes its own text with it."""
+    x = team.channel("X", network="x")
+    blog = team.channel("Blog", network="blog")
+    intranet = team.channel("Intranet")
+    post = team.draft([x["id"], blog["id"]], overrides={str(x["id"]): "kurz"}, body=LONG[:200])
+    path = f"/posts/{post['id']}"
+
+    def own_texts(answer: dict) -> dict[int, str | None]:
+        return {d["channel_id"]: d["body_override"] for d in answer["deliveries"]}
+
+    retitled = team.planner.patch(path, json={"title": "Kundenportal"})
+    assert own_texts(retitled.get_json()) == {x["id"]: "kurz", blog["id"]: None}
+    replaced = team.planner.patch(path, json={"overrides": {str(blog["id"]): "Langfassung"}})
+    assert own_texts(replaced.get_json()) == {x["id"]: None, blog["id"]: "Langfassung"}
+    both = {str(x["id"]): "kurz", str(blog["id"]): "Langfassung"}
+    assert own_texts(team.planner.patch(path, json={"overrides": both}).get_json()) == {
+        x["id"]: "kurz",
+        blog["id"]: "Langfassung",
+    }
+    moved = team.planner.patch(path, json={"channels": [x["id"], intranet["id"]], "body": "Kurz."})
+    assert moved.status_code == 200, moved.get_json()
+    assert own_texts(moved.get_json()) == {x["id"]: "kurz", intranet["id"]: None}
