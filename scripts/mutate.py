@@ -122,6 +122,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/test_crisis_halt.py::test_a_post_discarded_while_its_request_is_on_the_wire_is_never_retried",
             "tests/test_crisis_halt.py::test_a_discard_during_a_send_records_what_it_withdrew_and_what_was_already_on_the_wire",
             "tests/test_crisis_halt.py::test_a_send_given_back_at_shutdown_after_a_discard_ends_discarded",
+            "tests/test_crisis_halt.py::test_a_discarded_post_whose_sender_vanished_mid_send_stays_discarded",
             "tests/test_post_news.py::test_held_released_published_and_failed_reach_the_author",
         ],
     ),

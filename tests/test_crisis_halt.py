@@ -24,7 +24,7 @@ import time_machine
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-from calendar_app import interleave
+from calendar_app import claims, interleave
 from calendar_app.dispatch import PassReport
 from calendar_app.extensions import get_db
 from calendar_app.models import AuditEntry, Delivery
@@ -333,6 +333,36 @@ def test_a_send_given_back_at_shutdown_after_a_discard_ends_discarded(
     clock.advance(minutes=5)
     make_dispatcher(any_team.app, clock=clock).run_pass()
     assert receiver.snapshot() == []
+
+
+def test_a_discarded_post_whose_sender_vanished_mid_send_stays_discarded(
+    any_team: Team, clock: Clock
+) -> None:
+    """Discarded while its request was on the wire; then its sender vanished, and the lease's
+    end makes the delivery `unknown`. The post stays discarded: only an outcome that came back
+    (it went out after all) changes a discarded post's status."""
+    [post] = due_posts(any_team, any_team.channel(), 1)
+    db = get_db(any_team.app)
+    with db.transaction() as session:
+        [gone] = claims.claim_due(
+            session,
+            now=clock.now,
+            limit=1,
+            worker="vanished",
+            lease_seconds=60,
+            missed_after=timedelta(minutes=30),
+        ).claims
+    with db.transaction() as session:
+        in_force = claims.lock_in_order(session, [gone], queue=True)
+        claims.start_sending(
+            session, [gone], crisis=in_force, now=clock.now, send_seconds=10, record_seconds=5
+        )
+    assert any_team.head.post(f"/posts/{post['id']}/discard", json={}).status_code == 200
+    with db.transaction() as session:
+        assert claims.expire_leases(session, clock.now + timedelta(minutes=1)) == [gone.delivery_id]
+
+    assert delivery_status(any_team, gone.delivery_id) == "unknown"
+    assert any_team.post(post["id"])["status"] == "discarded"
 
 
 # --- 3: people and a claim never overwrite each other ---------------------------------------
