@@ -170,7 +170,7 @@ def plan(
                 session, planner, body=f"{BODY}{i}", channel_ids=channel_ids, publish_at=when
             )
             planning.submit_post(session, planner, post)
-            planning.approve_post(session, head, post)
+            planning.approve_post(session, head, post, allow_self_approval=False)
             ids.append(post.id)
     return ids
 

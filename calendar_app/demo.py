@@ -477,7 +477,9 @@ def add_post(
     if plan.state in (REVIEW, APPROVED):
         planning.submit_post(session, author, post)
     if plan.state == APPROVED:
-        planning.approve_post(session, approver_for(author, people), post)
+        planning.approve_post(
+            session, approver_for(author, people), post, allow_self_approval=False
+        )
     return post
 
 

@@ -647,7 +647,7 @@ def send_back_post(session: Session, head: User, post: Post, *, comment: str) ->
 
 
 def approve_post(
-    session: Session, approver: User, post: Post, *, allow_self_approval: bool = False
+    session: Session, approver: User, post: Post, *, allow_self_approval: bool
 ) -> Post:
     lock_post(session, post)
     crisis_id = holds.active_crisis_id(session)

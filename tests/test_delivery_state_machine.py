@@ -138,14 +138,19 @@ def test_no_sequence_of_actions_breaks_the_guarantees(
                 )
                 planning.submit_post(session, planner, post)
                 if approve:
-                    planning.approve_post(session, self.user(session, "head"), post)
+                    planning.approve_post(
+                        session, self.user(session, "head"), post, allow_self_approval=False
+                    )
                 return post.id
 
         @rule(post_id=posts)
         def approve(self, post_id) -> None:
             self.attempt(
                 lambda s: planning.approve_post(
-                    s, self.user(s, "head"), planning.get_post(s, post_id)
+                    s,
+                    self.user(s, "head"),
+                    planning.get_post(s, post_id),
+                    allow_self_approval=False,
                 )
             )
 

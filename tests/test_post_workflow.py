@@ -57,6 +57,9 @@ def test_a_post_goes_from_draft_through_review_to_published(
     approved = team.head.post(f"/posts/{post['id']}/approve")
     assert approved.status_code == 200
     assert approved.get_json()["status"] == "scheduled"
+    assert approved.get_json()["approved_by"] == team.email("head")
+    approved_at = datetime.fromisoformat(approved.get_json()["approved_at"])
+    assert abs(approved_at - datetime.now(UTC)) < timedelta(minutes=1)
 
     dispatch()  # an hour early: nothing is due
     assert team.post(post["id"])["status"] == "scheduled"

@@ -129,7 +129,7 @@ def plan_due(db: Database, channel_ids: list[int], count: int, *, spread: float 
                 session, planner, body=f"Beitrag {i}", channel_ids=channel_ids, publish_at=at
             )
             planning.submit_post(session, planner, post)
-            planning.approve_post(session, head, post)
+            planning.approve_post(session, head, post, allow_self_approval=False)
             post_ids.append(post.id)
     return post_ids
 

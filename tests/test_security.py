@@ -649,7 +649,7 @@ def _scheduled(app: Flask, at_offset: timedelta = timedelta(days=2)) -> int:
         post = session.get(Post, post_id)
         assert post is not None
         post.publish_at = now_utc() + at_offset
-        planning.approve_post(session, user(session, "head2"), post)
+        planning.approve_post(session, user(session, "head2"), post, allow_self_approval=False)
     return post_id
 
 

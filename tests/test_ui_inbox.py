@@ -106,7 +106,7 @@ def prepare(database_url: str) -> tuple[dict[str, int], int, int, int, int]:
                 publish_at=now + timedelta(minutes=50),
             )
             planning.submit_post(session, people["planner"], cheerful)
-            planning.approve_post(session, people["head"], cheerful)
+            planning.approve_post(session, people["head"], cheerful, allow_self_approval=False)
             alert = alerts.open_alert(
                 session,
                 alerts.Spike(mastodon.id, 31, 6.0, 14.2, 15, now - timedelta(minutes=15)),

@@ -89,7 +89,7 @@ def seed(database_url: str) -> dict[str, int]:
                     channel_ids=[channels[channel]], publish_at=now + timedelta(hours=hours),
                 )  # fmt: skip
                 planning.submit_post(session, people["planner"], post)
-                planning.approve_post(session, people["head2"], post)
+                planning.approve_post(session, people["head2"], post, allow_self_approval=False)
             return channels
     finally:
         db.dispose()

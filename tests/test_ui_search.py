@@ -80,7 +80,7 @@ def seed(database_url: str) -> tuple[datetime, dict[str, int]]:
             draft = post(DRAFT, 0, tags=["sommer"])
             approved = post(APPROVED, 2)
             planning.submit_post(session, planner, approved)
-            planning.approve_post(session, head, approved)
+            planning.approve_post(session, head, approved, allow_self_approval=False)
             other = post(OTHER, 4)
             return day, {"draft": draft.id, "approved": approved.id, "other": other.id}
     finally:

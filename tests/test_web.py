@@ -57,7 +57,9 @@ class Site:
             )
             if approve:
                 planning.submit_post(session, post.author, post)
-                planning.approve_post(session, self.user(session, "head"), post)
+                planning.approve_post(
+                    session, self.user(session, "head"), post, allow_self_approval=False
+                )
             return post.id
 
 

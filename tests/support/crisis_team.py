@@ -90,7 +90,7 @@ def plan(database_url: str) -> tuple[dict[str, int], datetime, int, int]:
 
             held = post(HELD, ["x", "mastodon"], 0)
             planning.submit_post(session, planner, held)
-            planning.approve_post(session, head, held)
+            planning.approve_post(session, head, held, allow_self_approval=False)
             post("Azubi-Tag: Entwurf", ["instagram"], 24 + 2, department_id=pr.id)
             for title, networks, hours in [
                 ("Neue Ladesäulen am Hafen", ["linkedin", "bluesky"], 24 + 5),
@@ -99,7 +99,7 @@ def plan(database_url: str) -> tuple[dict[str, int], datetime, int, int]:
                 planning.submit_post(session, planner, post(title, networks, hours))
             approved = post(APPROVED, ["instagram", "x", "bluesky"], 72 + 3)
             planning.submit_post(session, planner, approved)
-            planning.approve_post(session, head, approved)
+            planning.approve_post(session, head, approved, allow_self_approval=False)
             # What the scheduler would have made of earlier posts: published, failed, missed.
             for title, networks, hours, status in [
                 ("Stromausfall behoben", ["x", "linkedin"], -46, "published"),
