@@ -384,6 +384,28 @@ def test_a_post_on_the_wire_cannot_be_edited_until_its_outcome_is_known(
     assert team.post(post["id"])["status"] == "published"
 
 
+def test_a_post_held_or_missed_somewhere_waits_for_a_head_and_an_edit_says_so(
+    team: Team, clock: Clock, dispatch: Any
+) -> None:
+    """Held on the channel the crisis covers, missed on the other (its time passed while no
+    scheduler ran): an edit would not take it out of a head's review, so it is refused."""
+    covered, other = team.channel("Konzern-X")["id"], team.channel("Blog")["id"]
+    post = team.scheduled([covered, other], at=clock.now + timedelta(minutes=1))
+    declared = team.head.post("/crisis", json={"reason": "Sturm", "channels": [covered]})
+    assert declared.status_code == 201, declared.get_json()
+    clock.advance(minutes=32)
+    dispatch()
+    assert statuses(team.post(post["id"])) == {covered: "held", other: "missed"}
+
+    refused = team.planner.patch(f"/posts/{post['id']}", json={"body": "Neuer Text"})
+    assert refused.status_code == 409, refused.get_json()
+    assert refused.get_json()["error"] == (
+        "this post is held, missed and waits for a head's review: an edit does not take it out "
+        "of the review. A head releases it (now or at a new time) or discards it; write a new "
+        "post for a new text."
+    )
+
+
 # --- sending a post back to its author (a head's button on the approvals page) -------------
 
 
