@@ -104,7 +104,9 @@ def test_approving_a_draft_that_was_not_submitted_is_a_conflict(team: Team) -> N
     post = team.draft([team.channel()["id"]])
     response = team.head.post(f"/posts/{post['id']}/approve")
     assert response.status_code == 409, response.get_json()
-    assert response.get_json()["error"]
+    assert response.get_json()["error"] == (
+        "only a post in review can be approved; this post is a draft"
+    )
     assert team.post(post["id"])["status"] == "draft"
 
 
