@@ -365,6 +365,15 @@ def test_an_instagram_channel_needs_an_image_and_says_so(team: Team) -> None:
     assert removed.status_code == 422
     assert "Instagram NH" in removed.get_json()["fields"]["media"]
 
+    # Adding the channel to a post without images asks for one too.
+    text_only = team.draft([team.channel()["id"]], body="Sommer!")
+    added = team.planner.patch(f"/posts/{text_only['id']}", json={"channels": [insta["id"]]})
+    assert added.status_code == 422, added.get_json()
+    assert (
+        "Instagram NH (Instagram) publishes no post without an image"
+        in (added.get_json()["fields"]["media"])
+    )
+
 
 def test_an_animation_a_network_cannot_take_is_refused_naming_the_channel(team: Team) -> None:
     frames = [Image.new("RGB", (64, 64), color) for color in ("red", "green", "blue")]
