@@ -90,6 +90,10 @@ def test_a_post_names_its_department_and_keeps_it_when_edited_without_one(team: 
     )
     assert edited.status_code == 200, edited.get_json()
     assert edited.get_json()["department"]["slug"] == "pr"
+    hr = departments(team)["hr"]
+    moved = team.planner.patch(f"/posts/{post['id']}", json={"department_id": hr["id"]})
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["department"]["slug"] == "hr"
 
 
 def test_an_unknown_department_is_refused(team: Team) -> None:
