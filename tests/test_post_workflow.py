@@ -60,6 +60,19 @@ def test_a_post_goes_from_draft_through_review_to_published(
     assert approved.get_json()["approved_by"] == team.email("head")
     approved_at = datetime.fromisoformat(approved.get_json()["approved_at"])
     assert abs(approved_at - datetime.now(UTC)) < timedelta(minutes=1)
+    with get_db(team.app).transaction() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "approve", AuditEntry.subject_id == post["id"]
+            )
+        ).one()
+        assert (entry.actor_id, entry.detail) == (
+            team.ids["head"],
+            {
+                "publish_at": datetime.fromisoformat(post["publish_at"]).isoformat(),
+                "crisis_response": False,
+            },
+        )
 
     dispatch()  # an hour early: nothing is due
     assert team.post(post["id"])["status"] == "scheduled"
