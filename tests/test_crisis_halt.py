@@ -118,6 +118,28 @@ def due_posts(team: Team, channel: dict[str, Any], count: int) -> list[dict[str,
     ]
 
 
+def sent_by_a_scheduler_that_vanishes(team: Team, clock: Clock) -> claims.Claim:
+    """The one due delivery, claimed and put on the wire by a scheduler that then vanishes
+    (its lease covers a 10 s request and 5 s to record it): nobody records its outcome."""
+    db = get_db(team.app)
+    with db.transaction() as session:
+        [gone] = claims.claim_due(
+            session,
+            now=clock.now,
+            limit=1,
+            worker="vanished",
+            lease_seconds=60,
+            missed_after=timedelta(minutes=30),
+        ).claims
+    with db.transaction() as session:
+        in_force = claims.lock_in_order(session, [gone], queue=True)
+        started = claims.start_sending(
+            session, [gone], crisis=in_force, now=clock.now, send_seconds=10, record_seconds=5
+        )
+        assert [s.claim for s in started.started] == [gone]
+    return gone
+
+
 def first_delivery(post: dict[str, Any]) -> int:
     return post["deliveries"][0]["id"]
 
@@ -342,23 +364,9 @@ def test_a_discarded_post_whose_sender_vanished_mid_send_stays_discarded(
     end makes the delivery `unknown`. The post stays discarded: only an outcome that came back
     (it went out after all) changes a discarded post's status."""
     [post] = due_posts(any_team, any_team.channel(), 1)
-    db = get_db(any_team.app)
-    with db.transaction() as session:
-        [gone] = claims.claim_due(
-            session,
-            now=clock.now,
-            limit=1,
-            worker="vanished",
-            lease_seconds=60,
-            missed_after=timedelta(minutes=30),
-        ).claims
-    with db.transaction() as session:
-        in_force = claims.lock_in_order(session, [gone], queue=True)
-        claims.start_sending(
-            session, [gone], crisis=in_force, now=clock.now, send_seconds=10, record_seconds=5
-        )
+    gone = sent_by_a_scheduler_that_vanishes(any_team, clock)
     assert any_team.head.post(f"/posts/{post['id']}/discard", json={}).status_code == 200
-    with db.transaction() as session:
+    with get_db(any_team.app).transaction() as session:
         assert claims.expire_leases(session, clock.now + timedelta(minutes=1)) == [gone.delivery_id]
 
     assert delivery_status(any_team, gone.delivery_id) == "unknown"

@@ -27,6 +27,7 @@ from tests.test_crisis_halt import (
     delivery_status,
     due_posts,
     first_delivery,
+    sent_by_a_scheduler_that_vanishes,
     wait_for_requests,
     webhook,
 )
@@ -249,22 +250,7 @@ def test_a_pass_that_only_found_a_vanished_senders_lease_ended_says_so(
     ended makes it `unknown` and says so, though it sent nothing itself."""
     caplog.set_level(logging.INFO, logger="calendar_app.dispatch")
     [post] = due_posts(any_team, any_team.channel(), 1)
-    db = get_db(any_team.app)
-    with db.transaction() as session:
-        [gone] = claims.claim_due(
-            session,
-            now=clock.now,
-            limit=1,
-            worker="vanished",
-            lease_seconds=60,
-            missed_after=timedelta(minutes=30),
-        ).claims
-    with db.transaction() as session:
-        in_force = claims.lock_in_order(session, [gone], queue=True)
-        started = claims.start_sending(
-            session, [gone], crisis=in_force, now=clock.now, send_seconds=10, record_seconds=5
-        )
-        assert len(started.started) == 1
+    sent_by_a_scheduler_that_vanishes(any_team, clock)
     clock.advance(seconds=16)
 
     report = make_dispatcher(any_team.app, clock=clock, worker="planer-1").run_pass()
