@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -296,6 +298,22 @@ def test_a_pass_claims_batch_after_batch_while_a_whole_batch_was_due(
 # --- the database away while a pass records ------------------------------------------------
 
 
+@contextmanager
+def commits_fail_while(team: Team, away: Callable[[], bool]) -> Iterator[None]:
+    """Every commit's answer is lost (the server closed the connection) while `away()`."""
+    engine = get_db(team.app).engine
+
+    def database_away(_connection: Any) -> None:
+        if away():
+            raise OperationalError("COMMIT", {}, ConnectionResetError("server closed"))
+
+    event.listen(engine, "commit", database_away)
+    try:
+        yield
+    finally:
+        event.remove(engine, "commit", database_away)
+
+
 def test_an_outcome_the_database_cannot_take_is_retried_with_growing_pauses_then_reported_lost(
     any_team: Team, receiver: Receiver, make_dispatcher: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -309,22 +327,16 @@ def test_an_outcome_the_database_cannot_take_is_retried_with_growing_pauses_then
     delivery_id = first_delivery(post)
     dispatcher = make_dispatcher(any_team.app)
     dispatcher.record_seconds = 2.5
-    engine = get_db(any_team.app).engine
     away = {"since": False}
-
-    def database_away(_connection: Any) -> None:
-        if away["since"]:
-            raise OperationalError("COMMIT", {}, ConnectionResetError("server closed"))
 
     def went_away() -> None:
         away["since"] = True
 
-    event.listen(engine, "commit", database_away)
-    try:
-        with interleave.at("send.before", went_away):
-            report = dispatcher.run_pass()
-    finally:
-        event.remove(engine, "commit", database_away)
+    with (
+        commits_fail_while(any_team, lambda: away["since"]),
+        interleave.at("send.before", went_away),
+    ):
+        report = dispatcher.run_pass()
 
     assert report.lost == [delivery_id]
     assert report.published == []
@@ -459,23 +471,17 @@ def test_a_scheduler_shutting_down_while_the_database_is_away_gives_up_at_once_a
     [post] = due_posts(any_team, webhook(any_team, receiver), 1)
     delivery_id = first_delivery(post)
     dispatcher = make_dispatcher(any_team.app)
-    engine = get_db(any_team.app).engine
     away = {"since": False}
-
-    def database_away(_connection: Any) -> None:
-        if away["since"]:
-            raise OperationalError("COMMIT", {}, ConnectionResetError("server closed"))
 
     def shutting_down_and_database_gone() -> None:
         dispatcher.stop()
         away["since"] = True
 
-    event.listen(engine, "commit", database_away)
-    try:
-        with interleave.at("send.before", shutting_down_and_database_gone):
-            report = dispatcher.run_pass()
-    finally:
-        event.remove(engine, "commit", database_away)
+    with (
+        commits_fail_while(any_team, lambda: away["since"]),
+        interleave.at("send.before", shutting_down_and_database_gone),
+    ):
+        report = dispatcher.run_pass()
 
     assert report.lost == [delivery_id]
     assert receiver.snapshot() == []
