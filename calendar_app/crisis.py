@@ -380,7 +380,6 @@ def release_post(
         post.publish_at = when
     session.flush()
     settle_post_status(session, [post.id])
-    session.refresh(post)
     audit.record(
         session,
         actor,

@@ -18,7 +18,7 @@ import pytest
 import time_machine
 from sqlalchemy import select, text, update
 
-from calendar_app import claims, crisis, holds, interleave
+from calendar_app import claims, crisis, holds, interleave, planning
 from calendar_app.extensions import get_db
 from calendar_app.listening import alerts
 from calendar_app.models import AuditEntry, Delivery, DeliveryStatus, Post, PostStatus, User
@@ -1121,32 +1121,41 @@ def _record_step(session: Any, both: list[claims.Claim], now: datetime) -> set[i
     return claims.record_published_together(session, both, now)
 
 
+# The rows a step locks, each with an indexed column: writing it changes and back moves the
+# row's new version behind the others on disk (not in place).
+WRITTEN_AGAIN = {
+    Delivery: text("UPDATE deliveries SET due_at = due_at + make_interval(secs => :s) "
+                   "WHERE id = :id"),
+    Post: text("UPDATE posts SET publish_at = publish_at + make_interval(secs => :s) "
+               "WHERE id = :id"),
+}  # fmt: skip
+
+
 def waits_for_the_first_holding_none_of_the_others(
-    team: Team, background: Any, first: int, second: int, step: Callable[[], Any]
+    team: Team,
+    background: Any,
+    first: int,
+    second: int,
+    step: Callable[[], Any],
+    rows: type[Delivery] | type[Post] = Delivery,
 ) -> Future:
-    """Run `step` (PostgreSQL) while a person holds delivery `first`, whose row was written
-    again so that its new version lies behind `second`'s on disk (an indexed column changed and
-    back, so not in place). The step must wait for `first`, and while it waits the person must
-    get `second` at once (NOWAIT): a step that took `second` first would close a cycle with a
-    person, who locks by id. Returns the step, let go."""
+    """Run `step` (PostgreSQL) while a person holds row `first` of `rows`, whose row was
+    written again so that its new version lies behind `second`'s on disk (an indexed column
+    changed and back, so not in place). The step must wait for `first`, and while it waits the
+    person must get `second` at once (NOWAIT): a step that took `second` first would close a
+    cycle with a person, who locks by id. Returns the step, let go."""
     with get_db(team.app).engine.connect() as person_connection:
         for seconds in (1, -1):
-            person_connection.execute(
-                text("UPDATE deliveries SET due_at = due_at + make_interval(secs => :s) "
-                     "WHERE id = :id"),
-                {"s": seconds, "id": first},
-            )  # fmt: skip
+            person_connection.execute(WRITTEN_AGAIN[rows], {"s": seconds, "id": first})
         person_connection.commit()
-        person_connection.execute(
-            text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE"), {"id": first}
-        )
+        person_connection.execute(select(rows.id).where(rows.id == first).with_for_update())
         stepping = background(step)
         try:
             blocked_or_done(team, stepping)
-            assert not stepping.done(), "the step did not wait for the post's first delivery"
-            person_connection.execute(
-                text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE NOWAIT"), {"id": second}
-            )  # raises if the waiting step holds it
+            assert not stepping.done(), "the step did not wait for the first row"
+            person_connection.execute(  # raises if the waiting step holds it
+                select(rows.id).where(rows.id == second).with_for_update(nowait=True)
+            )
         finally:
             person_connection.rollback()
     return stepping
@@ -1217,6 +1226,40 @@ def test_a_hold_that_waits_for_a_posts_first_delivery_holds_none_of_the_others(
         any_team, background, first, second, run_hold
     )
     assert holding.result(timeout=30) == {first, second}
+
+
+def test_settling_two_posts_waits_for_the_first_and_holds_none_of_the_others(
+    any_team: Team, background: Any
+) -> None:
+    """`settle_post_status` without `ORDER BY id` on its posts' lock. Deliveries of two posts
+    were held in one step (a declaration's hold, a blackout's); settling the posts' status locks
+    them, and must do so by id as people do, or it holds the second post while it waits for the
+    first: the cycle above, on posts, forced the same way. On SQLite only the result counts."""
+    channel = any_team.channel()
+    posts = due_posts(any_team, channel, 2)
+    first, second = (post["id"] for post in posts)
+    db = get_db(any_team.app)
+    with db.transaction() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.post_id.in_([first, second]))
+            .values(status=DeliveryStatus.HELD)
+        )
+
+    def settle() -> None:
+        with db.transaction() as session:
+            if not db.is_sqlite:
+                session.execute(text("SET LOCAL enable_indexscan = off"))
+            planning.settle_post_status(session, [second, first])
+
+    if db.is_sqlite:
+        settle()
+    else:
+        settling = waits_for_the_first_holding_none_of_the_others(
+            any_team, background, first, second, settle, rows=Post
+        )
+        settling.result(timeout=30)
+    assert [post_status(any_team, p) for p in (first, second)] == [PostStatus.HELD] * 2
 
 
 # --- a crisis response through a blackout or an alert's hold: `_hold_what_must_wait` without

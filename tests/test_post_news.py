@@ -129,6 +129,29 @@ def test_held_released_published_and_failed_reach_the_author(
     assert kinds(any_team, "planner2") == []
 
 
+@pytest.mark.parametrize("config_overrides", [{"DISPATCH_CONCURRENCY": 1}])
+def test_the_author_hears_of_a_status_once_however_many_deliveries_come_to_it(
+    any_team: Team, receiver: Receiver, make_dispatcher: Callable[..., Any], clock: Clock
+) -> None:
+    """A post's status changes once when its first delivery fails; the second failing leaves
+    it `failed`, and the author is not told a second time (each delivery's error is on the
+    post's page)."""
+    receiver.reply = lambda _request: Reply(400)
+    hooks = [
+        any_team.channel(name, kind="webhook", config={"url": f"{receiver.url}/{n}", "secret": "s"})
+        for n, name in enumerate(("Presse-Hook", "HR-Hook"))
+    ]
+    post = any_team.scheduled([h["id"] for h in hooks], at=clock.now, title="Sommerfest")
+
+    report = make_dispatcher(any_team.app, clock=clock).run_pass()
+
+    assert len(report.failed) == 2
+    assert any_team.post(post["id"])["status"] == "failed"
+    failed, approved = news(any_team, "planner")
+    assert (failed["kind"], failed["link"]) == ("failed", f"/posts/{post['id']}")
+    assert approved["kind"] == "approved"
+
+
 def test_a_discard_by_a_head_tells_the_author_with_the_reason(team: Team) -> None:
     post = team.scheduled([team.channel()["id"]], title="Gewinnspiel")
     discarded = team.head.post(f"/posts/{post['id']}/discard", json={"reason": "Falscher Ton"})
