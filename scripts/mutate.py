@@ -143,8 +143,28 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/test_inbox.py::test_a_reply_from_the_inbox_appears_on_the_server_as_a_reply_to_the_right_status",
         ],
     ),
-    "mastodon": ("calendar_app/networks/mastodon.py", ["tests/test_mastodon.py"]),
-    "bluesky": ("calendar_app/networks/bluesky.py", ["tests/test_bluesky.py"]),
+    # The publishers, against the real servers: sending, images, replies from the inbox, the
+    # unknown check, results, and a crisis declared while they send.
+    "mastodon": (
+        "calendar_app/networks/mastodon.py",
+        [
+            "tests/test_mastodon.py",
+            "tests/test_media.py",
+            "tests/test_network_crisis.py",
+            "tests/test_results.py",
+            "tests/test_inbox.py::test_a_reply_from_the_inbox_appears_on_the_server_as_a_reply_to_the_right_status",
+            "tests/test_inbox.py::test_a_reply_is_held_by_a_crisis_like_any_post_and_checked_like_one",
+        ],
+    ),
+    "bluesky": (
+        "calendar_app/networks/bluesky.py",
+        [
+            "tests/test_bluesky.py",
+            "tests/test_network_crisis.py",
+            "tests/test_results.py",
+            "tests/test_bluesky_listening.py::test_a_reply_from_the_inbox_appears_on_the_pds_as_a_reply_in_the_right_thread",
+        ],
+    ),
 }
 
 # How mutmut runs the tests, and how the forked check below runs them.
