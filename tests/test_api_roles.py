@@ -440,6 +440,9 @@ def test_a_head_may_approve_their_own_post_where_the_app_is_configured_so(team: 
     response = team.head.post(f"/posts/{post['id']}/approve")
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["status"] == "scheduled"
+    # Nobody hears of their own decision.
+    notices = team.head.get("/notifications").get_json()["items"]
+    assert "approved" not in [n["kind"] for n in notices]
 
 
 def test_a_head_refused_their_own_post_leaves_it_in_review_for_another_head(team: Team) -> None:

@@ -79,6 +79,8 @@ def test_a_submitted_post_tells_the_heads_and_its_approval_tells_the_author(
     assert approved["kind"] == "approved"
     assert approved["subject"] == "Ihr Beitrag „Puppenmuseum“ wurde freigegeben"
     assert approved["link"] == f"/posts/{post['id']}"
+    assert "Head" in approved["text"]  # who approved it
+    assert "Di., 1. Dez., 19:38" in approved["text"]  # and when it goes out
     assert kinds(team, "head") == ["waiting_for_approval"]
 
 
