@@ -446,6 +446,9 @@ def test_an_edit_during_a_claim_takes_the_delivery_back_and_a_new_approval_sends
     assert edited.get_json()["status"] == "draft"
     assert receiver.snapshot() == []
     assert delivery_status(any_team, first_delivery(post)) == "scheduled"
+    with get_db(any_team.app).transaction() as session:  # the claim is forgotten, not emptied
+        row = session.get_one(Delivery, first_delivery(post))
+        assert (row.claim_token, row.lease_until, row.due_at) == (None, None, None)
     assert any_team.planner.post(f"/posts/{post['id']}/submit").status_code == 200
     assert any_team.head.post(f"/posts/{post['id']}/approve").status_code == 200
     dispatcher.run_pass()

@@ -18,7 +18,7 @@ from calendar_app.models import AuditEntry
 from tests.conftest import Clock, Team
 from tests.support.receiver import Receiver, Reply
 from tests.support.web import csrf_token, signed_in
-from tests.test_post_news import in_review, news, speaks
+from tests.test_post_news import in_review, kinds, news, speaks
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -141,9 +141,24 @@ def test_approving_twice_is_a_conflict(team: Team) -> None:
 def test_a_discarded_post_cannot_be_submitted_or_approved(team: Team) -> None:
     post = team.draft([team.channel()["id"]])
     assert team.planner.post(f"/posts/{post['id']}/discard", json={}).status_code == 200
-    assert team.planner.post(f"/posts/{post['id']}/submit").status_code == 409
+    refused = team.planner.post(f"/posts/{post['id']}/submit")
+    assert refused.status_code == 409
+    assert refused.get_json()["error"] == (
+        "only a draft can be submitted for approval; this post is discarded"
+    )
     assert team.head.post(f"/posts/{post['id']}/approve").status_code == 409
     assert team.post(post["id"])["status"] == "discarded"
+
+
+def test_a_post_in_review_is_not_submitted_twice(team: Team) -> None:
+    post = team.draft([team.channel()["id"]])
+    assert team.planner.post(f"/posts/{post['id']}/submit").status_code == 200
+    again = team.planner.post(f"/posts/{post['id']}/submit")
+    assert again.status_code == 409
+    assert again.get_json()["error"] == (
+        "only a draft can be submitted for approval; this post is in review"
+    )
+    assert kinds(team, "head") == ["waiting_for_approval"]  # the heads were told once
 
 
 # --- editing -------------------------------------------------------------------------------
