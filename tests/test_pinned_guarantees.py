@@ -1262,6 +1262,32 @@ def test_settling_two_posts_waits_for_the_first_and_holds_none_of_the_others(
     assert [post_status(any_team, p) for p in (first, second)] == [PostStatus.HELD] * 2
 
 
+def test_a_persons_lock_waits_for_the_posts_first_delivery_and_holds_none_of_the_others(
+    any_team: Team, background: Any
+) -> None:
+    """`lock_post` without `ORDER BY id`: every person's change locks the post's deliveries by
+    id, so two people (or a person and a scheduler's step) never hold one each while waiting
+    for the other's. Forced as above; on SQLite only the result counts."""
+    channels = [any_team.channel("Konzern-X")["id"], any_team.channel("Konzern-Mastodon")["id"]]
+    post = any_team.scheduled(channels, at=now_utc() + timedelta(hours=1))
+    first, second = sorted(d["id"] for d in post["deliveries"])
+    db = get_db(any_team.app)
+
+    def lock() -> list[int]:
+        with db.transaction() as session:
+            if not db.is_sqlite:
+                session.execute(text("SET LOCAL enable_indexscan = off"))
+            return [d.id for d in planning.lock_post(session, session.get_one(Post, post["id"]))]
+
+    if db.is_sqlite:
+        assert sorted(lock()) == [first, second]
+        return
+    locking = waits_for_the_first_holding_none_of_the_others(
+        any_team, background, first, second, lock
+    )
+    assert sorted(locking.result(timeout=30)) == [first, second]
+
+
 # --- a crisis response through a blackout or an alert's hold: `_hold_what_must_wait` without
 # --- the crisis in force (`crisis_id = None`), or without the alerts -------------------------
 

@@ -61,11 +61,17 @@ def test_a_post_goes_from_draft_through_review_to_published(
     approved_at = datetime.fromisoformat(approved.get_json()["approved_at"])
     assert abs(approved_at - datetime.now(UTC)) < timedelta(minutes=1)
     with get_db(team.app).transaction() as session:
-        entry = session.scalars(
-            select(AuditEntry).where(
-                AuditEntry.action == "approve", AuditEntry.subject_id == post["id"]
-            )
-        ).one()
+        submit, entry = (
+            session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == action,
+                    AuditEntry.subject_type == "post",
+                    AuditEntry.subject_id == post["id"],
+                )
+            ).one()
+            for action in ("submit", "approve")
+        )
+        assert (submit.actor_id, submit.detail) == (team.ids["planner"], {})
         assert (entry.actor_id, entry.detail) == (
             team.ids["head"],
             {
