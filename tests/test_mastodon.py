@@ -7,17 +7,32 @@ import itertools
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 
+from calendar_app import media
+from calendar_app.channel_rules import rules_for
 from calendar_app.extensions import get_db
 from calendar_app.models import Delivery, DeliveryStatus, Notification
-from calendar_app.networks.mastodon import REVOKED
+from calendar_app.networks.base import MAX_ERROR_CHARS, THE_POST, Answer, Outcome
+from calendar_app.networks.mastodon import (
+    REVOKED,
+    MastodonPublisher,
+    account_name,
+    announced_limits,
+    error_message,
+    parse_time,
+    rate_limit_wait,
+    refused,
+)
 from calendar_app.unknown_checks import NOT_FOUND, check_unknown_deliveries
+from calendar_app.words import _l
 from tests.conftest import Clock, Team
 from tests.support.mastodon import MastodonAccount, MastodonServer
 from tests.support.receiver import Receiver, Reply
@@ -454,3 +469,196 @@ def test_a_crisis_declared_mid_stream_stops_mastodon_and_webhooks_alike(
     assert len(on_server) < len(posts)  # the crisis held the rest
     held = [p for p in posts if team.post(p["id"])["status"] == "held"]
     assert held
+
+
+# --- what the server's answers say, read without a server ----------------------------------------
+
+MASTODON_DEFAULTS = media.ImageLimits.of(rules_for("mastodon"))
+
+
+def test_the_image_limits_a_server_announces_replace_mastodons_defaults() -> None:
+    announced = {
+        "configuration": {
+            "media_attachments": {
+                "image_size_limit": 8_000_000,
+                "image_matrix_limit": 16_777_216,
+                "supported_mime_types": ["video/mp4", "image/webp", "image/png"],
+            }
+        }
+    }
+    assert announced_limits(announced, MASTODON_DEFAULTS) == media.ImageLimits(
+        max_bytes=8_000_000,
+        max_side=MASTODON_DEFAULTS.max_side,
+        max_pixels=16_777_216,
+        types=("image/png", "image/webp"),  # ours, in our order, that the server takes
+    )
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [
+        {},
+        {"configuration": "none"},
+        {"configuration": {}},
+        {"configuration": {"media_attachments": ["image/png"]}},
+        {
+            "configuration": {
+                "media_attachments": {
+                    "image_size_limit": 0,
+                    "image_matrix_limit": -1,
+                    "supported_mime_types": ["video/mp4"],
+                }
+            }
+        },
+        {
+            "configuration": {
+                "media_attachments": {
+                    "image_size_limit": "8000000",
+                    "image_matrix_limit": None,
+                    "supported_mime_types": "image/png",
+                }
+            }
+        },
+    ],
+    ids=["nothing", "odd-configuration", "no-attachments", "odd-attachments", "zero", "strings"],
+)
+def test_what_a_server_does_not_announce_usably_keeps_mastodons_defaults(
+    instance: dict[str, Any],
+) -> None:
+    assert announced_limits(instance, MASTODON_DEFAULTS) == MASTODON_DEFAULTS
+
+
+NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [
+        ("2026-12-01T12:00:00.000Z", NOON),
+        ("2026-12-01T13:00:00+01:00", NOON),
+        (" 2026-12-01T12:00:00 ", NOON),  # no zone: UTC
+        (1_796_126_400, NOON),
+        (1_796_126_400.5, NOON + timedelta(milliseconds=500)),
+        (" 1796126400 ", NOON),
+        ("tomorrow", None),
+        (None, None),
+        ([], None),
+    ],
+)
+def test_times_are_read_as_mastodon_writes_them(value: Any, read: datetime | None) -> None:
+    assert parse_time(value) == read
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"X-RateLimit-Reset": "2026-12-01T12:00:30.000Z", "Retry-After": "5"}, 30.0),
+        ({"X-RateLimit-Reset": "2026-12-01T11:59:00.000Z"}, 0.0),  # already reset
+        ({"X-RateLimit-Reset": "soon", "Retry-After": "5"}, 5.0),
+        ({"Retry-After": "12"}, 12.0),
+        ({}, None),
+    ],
+)
+def test_a_rate_limit_waits_until_it_resets_else_as_long_as_asked(
+    headers: dict[str, str], wait: float | None
+) -> None:
+    assert rate_limit_wait(httpx.Headers(headers), now=NOON) == wait
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (
+            {"error": "Validation  failed:\n Text is too long"},
+            "Validation failed: Text is too long",
+        ),
+        ({"error": "x" * (MAX_ERROR_CHARS + 20)}, "x" * MAX_ERROR_CHARS),
+        ({"error": "   "}, None),
+        ({"error": 422}, None),
+        ({"message": "Validation failed"}, None),
+        ("Validation failed", None),
+    ],
+)
+def test_mastodons_own_words_are_its_error_on_one_line_and_not_too_long(
+    body: Any, words: str | None
+) -> None:
+    assert error_message(body) == words
+
+
+@pytest.mark.parametrize(
+    ("base", "acct", "name"),
+    [
+        (" https://social.example/ ", "presse", "@presse@social.example"),
+        ("http://127.0.0.1:3000", "presse", "@presse@127.0.0.1:3000"),
+        ("https://social.example", "presse@other.example", "@presse@other.example"),
+    ],
+)
+def test_an_account_is_named_with_its_server(base: str, acct: str, name: str) -> None:
+    assert account_name({"base_url": base}, acct) == name
+
+
+@pytest.mark.parametrize(
+    ("config", "problems"),
+    [
+        ({"base_url": "https://social.example", "access_token": "t" * 500}, {}),
+        (
+            {},
+            {
+                "config.base_url": "is required for a Mastodon channel (the server's URL)",
+                "config.access_token": "is required for a Mastodon channel",
+            },
+        ),
+        (
+            {"base_url": "  ", "access_token": " "},
+            {
+                "config.base_url": "is required for a Mastodon channel (the server's URL)",
+                "config.access_token": "is required for a Mastodon channel",
+            },
+        ),
+        (
+            {"base_url": "ftp://social.example", "access_token": "t" * 501},
+            {
+                "config.base_url": "must be an http:// or https:// URL",
+                "config.access_token": "must be at most 500 characters",
+            },
+        ),
+        (
+            {"base_url": "https://social.example", "access_token": "t", "z": 1, "handle": "x"},
+            {"config": "unknown field(s): handle, z"},
+        ),
+    ],
+    ids=["fine", "nothing", "blank", "wrong", "unknown"],
+)
+def test_a_mastodon_channels_settings_are_checked_field_by_field(
+    config: dict[str, Any], problems: dict[str, str]
+) -> None:
+    found = MastodonPublisher.check_config(config)
+    assert {field: str(problem) for field, problem in found.items()} == problems
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome"),
+    [
+        (403, None, Outcome.failed(REVOKED, tell_owners=True)),
+        (404, None, Outcome.failed("Mastodon answered HTTP 404 Not Found")),
+        (422, {}, Outcome.failed("Mastodon answered HTTP 422 Unprocessable Entity")),
+        (
+            422,
+            {"error": "Validation failed: Text is too long"},
+            Outcome.failed("Mastodon refused the post: Validation failed: Text is too long"),
+        ),
+        (502, None, Outcome.retry("Mastodon answered HTTP 502 Bad Gateway")),
+    ],
+)
+def test_each_refusal_becomes_its_outcome(status: int, body: Any, outcome: Outcome) -> None:
+    said = refused(Answer(status, httpx.Headers(), body), THE_POST)
+    assert replace(said, detail=str(said.detail)) == replace(outcome, detail=str(outcome.detail))
+
+
+def test_a_refused_image_is_named_by_its_position() -> None:
+    said = refused(Answer(500, httpx.Headers({"Retry-After": "7"}), None), _l("image 2"))
+    assert (said.status, str(said.detail), said.retry_after) == (
+        "retry",
+        "Mastodon answered HTTP 500 Internal Server Error to image 2",
+        7.0,
+    )
