@@ -5,6 +5,7 @@ XRPC API, never from our own tables."""
 from __future__ import annotations
 
 import itertools
+import json
 import struct
 import time
 import zlib
@@ -21,8 +22,18 @@ from sqlalchemy import select, update
 from calendar_app.dispatch import delivery_messages
 from calendar_app.extensions import get_db
 from calendar_app.models import Channel, Delivery, DeliveryStatus, Notification
-from calendar_app.networks.base import REVOKED, MediaFile, Message
-from calendar_app.networks.bluesky import COLLISION, BlueskyPublisher, record_key, tid
+from calendar_app.networks.base import REVOKED, MediaFile, Message, NetworkError
+from calendar_app.networks.bluesky import (
+    COLLISION,
+    BlueskyPublisher,
+    check_firehose,
+    handle_of,
+    post_url,
+    record_key,
+    reply_of,
+    service_url,
+    tid,
+)
 from calendar_app.outbound import OutboundPolicy
 from calendar_app.publishers import channel_secrets
 from calendar_app.unknown_checks import NOT_FOUND, check_unknown_deliveries
@@ -94,6 +105,118 @@ def test_the_record_key_is_a_valid_tid_and_distinct_per_delivery() -> None:
     # Another installation: the same delivery id, a post written at another second.
     other = written + timedelta(seconds=1)
     assert record_key(Message(1, 1, 1, "", "", other, post_created_at=other)) != keys[0]
+
+
+@pytest.mark.parametrize(("microseconds", "clock_id"), [(2**53, 0), (-1, 0), (0, 1024), (0, -1)])
+def test_a_tid_holds_53_bits_of_microseconds_and_a_clock_id_below_1024(
+    microseconds: int, clock_id: int
+) -> None:
+    with pytest.raises(ValueError, match="53 bits"):
+        tid(microseconds, clock_id)
+
+
+def test_the_largest_tid_is_13_characters_of_the_sortable_alphabet() -> None:
+    assert tid(2**53 - 1, 1023) == "b" + "z" * 12  # 63 bits: the first character holds 3
+    assert tid(0, 0) == "2" * 13
+    assert TID_RE.match(tid(2**53 - 1, 1023))
+
+
+def test_a_record_key_without_the_posts_writing_time_takes_its_planned_time_as_utc() -> None:
+    planned = datetime(2026, 12, 1, 9, 30, 15)  # no zone: UTC
+    second = int(planned.replace(tzinfo=UTC).timestamp())
+    assert record_key(Message(1, 7, 1, "", "", planned)) == tid(second * 1_000_000 + 7, 0)
+
+
+def test_a_channels_service_handle_and_post_address() -> None:
+    assert service_url({}) == "https://bsky.social"
+    assert service_url({"service": " https://pds.example/ "}) == "https://pds.example"
+    assert handle_of({"handle": " @Presse.Example "}) == "presse.example"
+    assert post_url("presse.example", "3kabc") == (
+        "https://bsky.app/profile/presse.example/post/3kabc"
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "problems"),
+    [
+        ({"handle": "presse.example", "app_password": "p" * 500}, {}),
+        (
+            {"service": "", "handle": " ", "app_password": " "},
+            {
+                "config.service": "must be the server's URL, e.g. https://bsky.social",
+                "config.handle": "is required for a Bluesky channel (e.g. name.bsky.social)",
+                "config.app_password": "is required for a Bluesky channel",
+            },
+        ),
+        (
+            {"handle": "presse", "app_password": "p" * 501},
+            {
+                "config.handle": "must be a handle like name.bsky.social",
+                "config.app_password": "must be at most 500 characters",
+            },
+        ),
+        *(
+            (
+                {"handle": handle, "app_password": "p"},
+                {"config.handle": "must be a handle like name.bsky.social"},
+            )
+            for handle in ("presse..example", "pres_se.example", "presse.exämple", "a." * 127)
+        ),
+        ({"handle": "@presse-team.example", "app_password": "p"}, {}),
+        (
+            {"handle": "a.example", "app_password": "p", "firehose": " "},
+            {"config.firehose": "must be the stream's address, e.g. wss://bsky.network"},
+        ),
+        (
+            {"handle": "a.example", "app_password": "p", "zone": 1, "extra": 2},
+            {"config": "unknown field(s): extra, zone"},
+        ),
+    ],
+)
+def test_a_bluesky_channels_settings_are_checked_field_by_field(
+    config: dict[str, Any], problems: dict[str, str]
+) -> None:
+    found = BlueskyPublisher.check_config(config)
+    assert {field: str(problem) for field, problem in found.items()} == problems
+
+
+@pytest.mark.parametrize(
+    ("firehose", "problem"),
+    [
+        ("wss://relay.example", None),
+        ("https://relay.example/xrpc/", None),
+        ("ws://127.0.0.1:2583", None),
+        (None, "must be the stream's address, e.g. wss://bsky.network"),
+        ("ftp://relay.example", "must be an http(s):// or ws(s):// address"),
+        ("wss:///xrpc", "must be an http(s):// or ws(s):// address"),
+        ("wss://relay.example/other", "must be the server's address only, e.g. wss://bsky.network"),
+        (
+            "wss://relay.example?cursor=1",
+            "must be the server's address only, e.g. wss://bsky.network",
+        ),
+        ("wss://relay.example#x", "must be the server's address only, e.g. wss://bsky.network"),
+    ],
+)
+def test_a_firehose_is_a_servers_address_only(firehose: Any, problem: str | None) -> None:
+    assert check_firehose(firehose) == problem
+
+
+def test_a_reply_answers_into_its_thread_or_fails_without_one() -> None:
+    root, parent = (
+        {"uri": "at://did:plc:a/p/1", "cid": "c1"},
+        {"uri": "at://did:plc:b/p/2", "cid": 2},
+    )
+    assert reply_of(json.dumps({"root": root, "parent": parent, "extra": 1})) == {
+        "root": root,
+        "parent": {"uri": "at://did:plc:b/p/2", "cid": "2"},
+    }
+    for broken in (json.dumps({"root": root}), "not json", json.dumps([root, parent])):
+        with pytest.raises(NetworkError) as refused:
+            reply_of(broken)
+        assert refused.value.final
+        assert str(refused.value.reason) == (
+            "the reply lacks its thread on Bluesky (the root and parent post it answers)"
+        )
 
 
 # --- publishing ----------------------------------------------------------------------------------
