@@ -745,10 +745,15 @@ def test_the_crisis_response_flag_outside_a_crisis_is_refused(any_team: Team) ->
         },
     )
     assert created.status_code == 409
-    assert "crisis_response" in created.get_json()["fields"]
+    refusal = {
+        "error": "a crisis response answers a crisis in force, and none is in force now: plan it "
+        "as a normal post, or prepare it as a holding statement in a crisis playbook",
+        "fields": {"crisis_response": "only while a crisis is in force"},
+    }
+    assert created.get_json() == refusal
     draft = any_team.draft([channel["id"]], author="head")
     flagged = any_team.head.patch(f"/posts/{draft['id']}", json={"crisis_response": True})
-    assert flagged.status_code == 409
+    assert (flagged.status_code, flagged.get_json()) == (409, refusal)
     assert any_team.head.post(f"/posts/{draft['id']}/submit").status_code == 200
     assert any_team.head.post(f"/posts/{draft['id']}/approve").status_code == 403
 
