@@ -196,6 +196,16 @@ def scratch_copy(name: str) -> Path:
     return where
 
 
+def with_node_packages(where: Path) -> None:
+    """The npm packages (the Bluesky PDS, axe) for the copy and for mutmut's tree inside it,
+    where the tests run: linked, not copied (`npm ci` made them once, for `make test`)."""
+    for tree in (where, where / "mutants"):
+        tree.mkdir(exist_ok=True)
+        link = tree / "node_modules"
+        if not link.exists():
+            link.symlink_to(ROOT / "node_modules", target_is_directory=True)
+
+
 def results(where: Path) -> list[tuple[str, str]]:
     """Every mutant of a copy with its status (killed, survived, not checked, ...)."""
     listed = subprocess.run(
@@ -265,6 +275,7 @@ def run(
 ) -> Counter[str]:
     module, tests = MODULES[name]
     where = updated_copy(name) if resume and (WORK / name).exists() else scratch_copy(name)
+    with_node_packages(where)
     if not passes_when_forked(where, tests, env):
         print(f"{name}: not run; its tests must pass in a forked process first", file=sys.stderr)
         return Counter()
