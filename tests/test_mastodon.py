@@ -358,10 +358,13 @@ def _died_mid_send(team: Team, delivery_id: int, started_at: datetime) -> None:
         )
 
 
+@pytest.mark.parametrize("newer", [0, 101], ids=["newest", "behind-a-hundred"])
 def test_an_unknown_delivery_found_on_the_server_becomes_published_with_its_url(
     team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
-    clock: Clock,
+    clock: Clock, newer: int,
 ) -> None:  # fmt: skip
+    """Also when a busy account posted a hundred statuses since: the search reads the
+    account's statuses 40 to a page, older page after older page."""
     channel = mastodon_channel(team, mastodon, account)
     text = "Ist das rausgegangen?"
     post = team.scheduled([channel["id"]], at=clock.now, body=text)
@@ -369,6 +372,8 @@ def test_an_unknown_delivery_found_on_the_server_becomes_published_with_its_url(
     _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
     # What the dead sender's request did on the server before it died:
     status = mastodon.post_status(account, text, key=str(sent_id))
+    for n in range(newer):
+        mastodon.post_status(account, f"Später, Nummer {n}")
     dispatcher = make_dispatcher(team.app, clock=clock)
     assert dispatcher.run_pass().expired == [sent_id]
     assert delivery(team, post)["status"] == "unknown"
@@ -381,7 +386,8 @@ def test_an_unknown_delivery_found_on_the_server_becomes_published_with_its_url(
     )  # fmt: skip
     assert found["error"] is None
     assert team.post(post["id"])["status"] == "published"
-    assert len(mastodon.statuses(account)) == 1  # looked for, never sent again
+    if not newer:
+        assert len(mastodon.statuses(account)) == 1  # looked for, never sent again
 
 
 def test_an_unknown_delivery_not_on_the_server_stays_for_the_heads_review(

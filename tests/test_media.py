@@ -484,37 +484,110 @@ def test_a_mastodon_post_arrives_with_both_images_and_their_descriptions(
     ]
 
 
-# The wait for the server's processing runs inside the send's deadline: a loaded test machine
-# needs more than the suite's two seconds for the upload and a few looks.
-@pytest.mark.parametrize("config_overrides", [{"WEBHOOK_TIMEOUT_SECONDS": 15.0}])
-def test_an_image_the_server_processes_later_is_waited_for(
-    team: Team, mastodon: MastodonServer, make_dispatcher: Any, clock: Clock
-) -> None:
-    account = mastodon.new_account("bilder2")
-    # An attachment the server is still processing: the upload answers 202 without a URL, and
-    # the attachment has none at the first look either.
+def still_processing(server: MastodonServer, account: MastodonAccount) -> dict[str, Any]:
+    """The server takes the next upload (202) without a URL yet: its attachment is being
+    processed. Returns how the server shows the attachment meanwhile."""
     made = httpx.post(
-        f"{mastodon.base_url}/api/v2/media",
+        f"{server.base_url}/api/v2/media",
         headers={"Authorization": f"Bearer {account.access_token}"},
         files={"file": ("a.png", picture(), "image/png")},
         data={"description": "Der Leuchtturm bei Nacht"},
     ).json()
     pending = {"id": made["id"], "type": "image", "url": None, "description": made["description"]}
-    mastodon.fault(status=202, path="/api/v2/media", body=pending)
-    mastodon.fault(status=206, path=f"/api/v1/media/{made['id']}", method="GET", body=pending)
-    channel = mastodon_channel(team, mastodon, account)
+    server.fault(status=202, path="/api/v2/media", body=pending)
+    return pending
+
+
+def one_image_post(team: Team, channel: dict[str, Any], clock: Clock) -> dict[str, Any]:
     image = uploaded(team)
-    team.scheduled(
+    return team.scheduled(
         [channel["id"]],
         at=clock.now,
         body="Ein Bild, spät fertig",
         media=[{"id": image["id"], "alt": "Der Leuchtturm bei Nacht"}],
     )
+
+
+# The wait for the server's processing runs inside the send's deadline: a loaded test machine
+# needs more than the suite's two seconds for the upload and a few looks.
+@pytest.mark.parametrize("config_overrides", [{"WEBHOOK_TIMEOUT_SECONDS": 15.0}])
+@pytest.mark.parametrize(
+    ("status", "other"),
+    [(206, None), (200, None), (206, "https://files.example/other.png")],
+    ids=["partial", "ok-without-url", "partial-with-a-url"],
+)
+def test_an_image_the_server_processes_later_is_waited_for(
+    team: Team,
+    mastodon: MastodonServer,
+    make_dispatcher: Any,
+    clock: Clock,
+    status: int,
+    other: str | None,
+) -> None:
+    """Processed means: answered 200 with a URL. Until then the attachment is asked for again,
+    whatever a first look says (`other`: a first look naming another attachment with a URL, but
+    as a partial answer; it must not be taken)."""
+    account = mastodon.new_account(f"bilder2-{status}-{bool(other)}")
+    pending = still_processing(mastodon, account)
+    first_look = {**pending, "id": "999999", "url": other} if status == 200 or other else pending
+    mastodon.fault(
+        status=status, path=f"/api/v1/media/{pending['id']}", method="GET", body=first_look
+    )
+    one_image_post(team, mastodon_channel(team, mastodon, account), clock)
     report = make_dispatcher(team.app, clock=clock).run_pass()
 
     assert len(report.published) == 1
-    [status] = mastodon.statuses(account)
-    assert media_of(mastodon, status) == [("Der Leuchtturm bei Nacht", "image")]
+    [posted] = mastodon.statuses(account)
+    assert media_of(mastodon, posted) == [("Der Leuchtturm bei Nacht", "image")]
+
+
+@pytest.mark.parametrize("config_overrides", [{"WEBHOOK_TIMEOUT_SECONDS": 1.0}])
+def test_an_image_still_processed_when_the_send_must_end_is_tried_again_later(
+    team: Team, mastodon: MastodonServer, make_dispatcher: Any, clock: Clock
+) -> None:
+    account = mastodon.new_account("bilder-langsam")
+    pending = still_processing(mastodon, account)
+    mastodon.fault(
+        status=206, path=f"/api/v1/media/{pending['id']}", method="GET", body=pending, count=None
+    )
+    post = one_image_post(team, mastodon_channel(team, mastodon, account), clock)
+    report = make_dispatcher(team.app, clock=clock).run_pass()
+
+    assert report.retried == [post["deliveries"][0]["id"]]
+    [waiting] = team.post(post["id"])["deliveries"]
+    assert (waiting["status"], waiting["error"]) == (
+        "scheduled",
+        "attempt 1 failed: an image was still being processed by the server; retrying",
+    )
+    assert mastodon.statuses(account) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (422, {"error": "Processing  failed"}, "Mastodon refused an image: Processing failed"),
+        (404, None, "Mastodon answered HTTP 404 Not Found to an image"),
+    ],
+)
+def test_an_image_the_server_gives_up_processing_fails_the_post_with_its_words(
+    team: Team,
+    mastodon: MastodonServer,
+    make_dispatcher: Any,
+    clock: Clock,
+    status: int,
+    body: Any,
+    error: str,
+) -> None:
+    account = mastodon.new_account(f"bilder-kaputt-{status}")
+    pending = still_processing(mastodon, account)
+    mastodon.fault(status=status, path=f"/api/v1/media/{pending['id']}", method="GET", body=body)
+    post = one_image_post(team, mastodon_channel(team, mastodon, account), clock)
+    report = make_dispatcher(team.app, clock=clock).run_pass()
+
+    assert report.failed == [post["deliveries"][0]["id"]]
+    [failed] = team.post(post["id"])["deliveries"]
+    assert failed["error"] == error
+    assert mastodon.statuses(account) == []
 
 
 def test_a_refused_image_fails_the_post_with_mastodons_words(
