@@ -4,6 +4,7 @@ what arrives is read back from the server through its API, never from our own ta
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -416,25 +417,48 @@ def test_an_unknown_delivery_not_on_the_server_stays_for_the_heads_review(
     assert len(mastodon.statuses(account)) == 1
 
 
+@pytest.mark.parametrize(
+    ("failing", "status", "body", "said"),
+    [
+        ("verify_credentials", 503, None, "Mastodon answered HTTP 503 Service Unavailable"),
+        ("statuses", 503, None, "Mastodon answered HTTP 503 Service Unavailable"),
+        ("statuses", 200, {"statuses": []}, "Mastodon answered HTTP 200 OK"),  # not a list
+    ],
+    ids=["sign-in", "listing", "listing-not-a-list"],
+)
 def test_an_unknown_check_while_the_server_is_down_is_tried_again_later(
     team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
-    clock: Clock,
+    clock: Clock, caplog: pytest.LogCaptureFixture, failing: str, status: int, body: Any,
+    said: str,
 ) -> None:  # fmt: skip
+    """The server cannot tell (signing in or listing the account's statuses fails): the
+    delivery stays unknown, the log says why, and the next check finds it."""
+    caplog.set_level(logging.INFO, logger="calendar_app.unknown_checks")
     channel = mastodon_channel(team, mastodon, account)
     post = team.scheduled([channel["id"]], at=clock.now, body="Später prüfen.")
     sent_id = post["deliveries"][0]["id"]
     _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
-    status = mastodon.post_status(account, "Später prüfen.", key=str(sent_id))
+    found = mastodon.post_status(account, "Später prüfen.", key=str(sent_id))
     dispatcher = make_dispatcher(team.app, clock=clock)
     dispatcher.run_pass()
-    mastodon.fault(status=503, path="/api/v1/accounts/verify_credentials", method="GET")
+    path = {
+        "verify_credentials": "/api/v1/accounts/verify_credentials",
+        "statuses": f"/api/v1/accounts/{account.id}/statuses",
+    }[failing]
+    mastodon.fault(status=status, path=path, method="GET", body=body)
 
     first = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
     assert first.postponed == [sent_id]
     assert delivery(team, post)["status"] == "unknown"
+    assert [
+        r.getMessage() for r in caplog.records if "unknown delivery checked" in r.getMessage()
+    ] == [
+        f"unknown delivery checked on the network: delivery={sent_id} result=postponed "
+        f"recorded=True detail={said}"
+    ]
     later = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
     assert later.published == [sent_id]
-    assert delivery(team, post)["remote_id"] == status["id"]
+    assert delivery(team, post)["remote_id"] == found["id"]
 
 
 # --- the crisis override -------------------------------------------------------------------------

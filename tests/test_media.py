@@ -590,6 +590,45 @@ def test_an_image_the_server_gives_up_processing_fails_the_post_with_its_words(
     assert mastodon.statuses(account) == []
 
 
+def test_a_server_that_does_not_say_its_limits_gets_images_within_mastodons_defaults(
+    team: Team, mastodon: MastodonServer, make_dispatcher: Any, clock: Clock
+) -> None:
+    account = mastodon.new_account("bilder-ohne-grenzen")
+    mastodon.fault(status=503, path="/api/v2/instance", method="GET")
+    post = one_image_post(team, mastodon_channel(team, mastodon, account), clock)
+
+    report = make_dispatcher(team.app, clock=clock).run_pass()
+
+    assert report.published == [post["deliveries"][0]["id"]]
+    [posted] = mastodon.statuses(account)
+    assert media_of(mastodon, posted) == [("Der Leuchtturm bei Nacht", "image")]
+
+
+def test_a_servers_limits_are_read_once_an_hour_and_an_image_beyond_them_fails_by_position(
+    team: Team, mastodon: MastodonServer, make_dispatcher: Any, clock: Clock
+) -> None:
+    """A scheduler reads the server's limits once and keeps them for an hour; one that starts
+    later reads the new ones. An image that cannot be made to fit fails its post, named by its
+    position."""
+    account = mastodon.new_account("bilder-grenzen")
+    channel = mastodon_channel(team, mastodon, account)
+    running = make_dispatcher(team.app, clock=clock)
+    first = one_image_post(team, channel, clock)
+    assert running.run_pass().published == [first["deliveries"][0]["id"]]
+    tiny = {"configuration": {"media_attachments": {"image_size_limit": 10}}}
+    mastodon.fault(status=200, path="/api/v2/instance", method="GET", body=tiny, count=None)
+
+    second = one_image_post(team, channel, clock)
+    assert running.run_pass().published == [second["deliveries"][0]["id"]]  # limits kept
+    third = one_image_post(team, channel, clock)
+    assert make_dispatcher(team.app, clock=clock).run_pass().failed == [
+        third["deliveries"][0]["id"]
+    ]
+    [failed] = team.post(third["id"])["deliveries"]
+    assert failed["error"] == "image 1 could not be made smaller than 0.0 MB"
+    assert len(mastodon.statuses(account)) == 2
+
+
 def test_a_refused_image_fails_the_post_with_mastodons_words(
     team: Team, mastodon: MastodonServer, make_dispatcher: Any, clock: Clock
 ) -> None:
