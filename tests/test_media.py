@@ -482,6 +482,8 @@ def test_a_mastodon_post_arrives_with_both_images_and_their_descriptions(
         ("Menschen am Kai", "image"),
         ("Feuerwerk über dem Wasser", "image"),
     ]
+    # Each file is named for its type (a server may refuse a name that belies the content).
+    assert [Path(m["url"]).suffix for m in status["media_attachments"]] == [".png", ".jpg"]
 
 
 def still_processing(server: MastodonServer, account: MastodonAccount) -> dict[str, Any]:
