@@ -171,10 +171,15 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 
 # How mutmut runs the tests, and how the forked check below runs them.
 PYTEST_ARGS = ["-p", "no:randomly", "-x", "-q"]
-# A mutant that spins (a loop that never ends) is stopped at this many times twice the CPU time
-# its tests took unmutated, and counts as killed by a timeout. mutmut's default, 15, let one
-# such mutant of the dispatcher's send loop run for most of an hour.
+# A mutant that spins (a loop that never ends) is stopped after (the CPU time its tests took
+# unmutated + TIMEOUT_CONSTANT) x TIMEOUT_MULTIPLIER x 2 CPU seconds, and counts as killed by a
+# timeout. mutmut's multiplier, 15, let one such mutant of the dispatcher's send loop run for
+# most of an hour. Its constant, 1 s, is less than what a mutant's process spends before its
+# first test (collecting the selection, making the app): a mutant whose tests take a fraction of
+# a second each was stopped before they ran and counted as killed, unchanged behaviour or not
+# (the Mastodon run of 3 December 2026: 153 "timeouts", equivalent mutants among them).
 TIMEOUT_MULTIPLIER = 2.0
+TIMEOUT_CONSTANT = 30.0
 
 SETTINGS = """
 [tool.mutmut]
@@ -183,6 +188,7 @@ only_mutate = ["{module}"]
 pytest_add_cli_args_test_selection = {tests}
 pytest_add_cli_args = {pytest_args}
 timeout_multiplier = {timeout_multiplier}
+timeout_constant = {timeout_constant}
 also_copy = ["config.py", "migrations/", "alembic.ini", "templates/", "static/", "bench/"]
 """
 
@@ -286,11 +292,14 @@ def run(
                 tests=json.dumps(tests),
                 pytest_args=json.dumps(PYTEST_ARGS),
                 timeout_multiplier=TIMEOUT_MULTIPLIER,
+                timeout_constant=TIMEOUT_CONSTANT,
             )
         )
     command = [MUTMUT, "run", "--max-children", str(max_children)]
-    if resume:  # the survivors again, against the tests written since
-        survivors = [name for name, status in results(where) if status == "survived"]
+    if resume:  # the survivors again, against the tests written since, and the timeouts
+        survivors = [
+            name for name, status in results(where) if status in ("survived", "timeout")
+        ]
         if survivors:
             subprocess.run([*command, *survivors], cwd=where, env=env, check=False)
     subprocess.run([*command, *mutant_patterns(module, functions)], cwd=where, env=env, check=False)
