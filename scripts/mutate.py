@@ -297,9 +297,7 @@ def run(
         )
     command = [MUTMUT, "run", "--max-children", str(max_children)]
     if resume:  # the survivors again, against the tests written since, and the timeouts
-        survivors = [
-            name for name, status in results(where) if status in ("survived", "timeout")
-        ]
+        survivors = [name for name, status in results(where) if status in ("survived", "timeout")]
         if survivors:
             subprocess.run([*command, *survivors], cwd=where, env=env, check=False)
     subprocess.run([*command, *mutant_patterns(module, functions)], cwd=where, env=env, check=False)
