@@ -265,6 +265,16 @@ def test_the_check_signs_in_and_names_the_account(
     host = mastodon.base_url.removeprefix("http://")
     assert answer.get_json() == {"ok": True, "account": f"@{account.username}@{host}"}
 
+    mastodon.fault(status=403, path="/api/v1/accounts/verify_credentials", method="GET")
+    answer = team.admin.post(f"/channels/{channel['id']}/check")
+    assert answer.get_json() == {"ok": False, "error": REVOKED}  # a token without the scope
+    mastodon.fault(status=503, path="/api/v1/accounts/verify_credentials", method="GET")
+    answer = team.admin.post(f"/channels/{channel['id']}/check")
+    assert answer.get_json() == {
+        "ok": False,
+        "error": "Mastodon answered HTTP 503 Service Unavailable",
+    }
+
     mastodon.revoke(account.access_token)
     answer = team.admin.post(f"/channels/{channel['id']}/check")
     assert answer.get_json() == {"ok": False, "error": REVOKED}
@@ -386,6 +396,7 @@ def test_an_unknown_delivery_found_on_the_server_becomes_published_with_its_url(
         "published", status["id"], status["url"],
     )  # fmt: skip
     assert found["error"] is None
+    assert parse_time(found["published_at"]) == parse_time(status["created_at"])  # the server's
     assert team.post(post["id"])["status"] == "published"
     if not newer:
         assert len(mastodon.statuses(account)) == 1  # looked for, never sent again
@@ -507,6 +518,7 @@ MASTODON_DEFAULTS = media.ImageLimits.of(rules_for("mastodon"))
 
 
 def test_the_image_limits_a_server_announces_replace_mastodons_defaults() -> None:
+    """Of the defaults only what the server does not announce stays (the longest side)."""
     announced = {
         "configuration": {
             "media_attachments": {
@@ -516,12 +528,17 @@ def test_the_image_limits_a_server_announces_replace_mastodons_defaults() -> Non
             }
         }
     }
-    assert announced_limits(announced, MASTODON_DEFAULTS) == media.ImageLimits(
+    defaults = replace(MASTODON_DEFAULTS, max_side=4096)
+    assert announced_limits(announced, defaults) == media.ImageLimits(
         max_bytes=8_000_000,
-        max_side=MASTODON_DEFAULTS.max_side,
+        max_side=4096,
         max_pixels=16_777_216,
         types=("image/png", "image/webp"),  # ours, in our order, that the server takes
     )
+    smallest = {
+        "configuration": {"media_attachments": {"image_size_limit": 1, "image_matrix_limit": 1}}
+    }
+    assert announced_limits(smallest, defaults) == replace(defaults, max_bytes=1, max_pixels=1)
 
 
 @pytest.mark.parametrize(
@@ -535,8 +552,16 @@ def test_the_image_limits_a_server_announces_replace_mastodons_defaults() -> Non
             "configuration": {
                 "media_attachments": {
                     "image_size_limit": 0,
-                    "image_matrix_limit": -1,
+                    "image_matrix_limit": 0,
                     "supported_mime_types": ["video/mp4"],
+                }
+            }
+        },
+        {
+            "configuration": {
+                "media_attachments": {
+                    "image_size_limit": -1,
+                    "image_matrix_limit": -1,
                 }
             }
         },
@@ -550,7 +575,15 @@ def test_the_image_limits_a_server_announces_replace_mastodons_defaults() -> Non
             }
         },
     ],
-    ids=["nothing", "odd-configuration", "no-attachments", "odd-attachments", "zero", "strings"],
+    ids=[
+        "nothing",
+        "odd-configuration",
+        "no-attachments",
+        "odd-attachments",
+        "zero",
+        "negative",
+        "strings",
+    ],
 )
 def test_what_a_server_does_not_announce_usably_keeps_mastodons_defaults(
     instance: dict[str, Any],

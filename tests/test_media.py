@@ -631,13 +631,28 @@ def test_a_servers_limits_are_read_once_an_hour_and_an_image_beyond_them_fails_b
     assert len(mastodon.statuses(account)) == 2
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (
+            422,
+            {"error": "Validation failed: File is invalid"},
+            "Mastodon refused image 1: Validation failed: File is invalid",
+        ),
+        (413, None, "Mastodon answered HTTP 413 Request Entity Too Large to image 1"),
+    ],
+)
 def test_a_refused_image_fails_the_post_with_mastodons_words(
-    team: Team, mastodon: MastodonServer, make_dispatcher: Any, clock: Clock
+    team: Team,
+    mastodon: MastodonServer,
+    make_dispatcher: Any,
+    clock: Clock,
+    status: int,
+    body: Any,
+    error: str,
 ) -> None:
-    account = mastodon.new_account("bilder3")
-    mastodon.fault(
-        status=422, path="/api/v2/media", body={"error": "Validation failed: File is invalid"}
-    )
+    account = mastodon.new_account(f"bilder3-{status}")
+    mastodon.fault(status=status, path="/api/v2/media", body=body)
     channel = mastodon_channel(team, mastodon, account)
     image = uploaded(team)
     post = team.scheduled(
@@ -647,7 +662,7 @@ def test_a_refused_image_fails_the_post_with_mastodons_words(
 
     assert report.failed == [post["deliveries"][0]["id"]]
     [only] = team.post(post["id"])["deliveries"]
-    assert "Validation failed: File is invalid" in only["error"]
+    assert only["error"] == error
     assert mastodon.statuses(account) == []
 
 
