@@ -429,6 +429,35 @@ def test_an_unknown_delivery_not_on_the_server_stays_for_the_heads_review(
 
 
 @pytest.mark.parametrize(
+    ("status", "why"),
+    [
+        (401, str(REVOKED)),
+        (403, str(REVOKED)),
+        (400, "Mastodon answered HTTP 400 Bad Request"),
+        (499, "Mastodon answered HTTP 499"),
+    ],
+)
+def test_an_unknown_check_the_server_refuses_for_good_is_left_to_the_heads_with_why(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock, status: int, why: str,
+) -> None:  # fmt: skip
+    """Signing in is refused in a way asking again will not change (a revoked token, a 4xx):
+    the delivery is left to the heads at once, saying why nobody could look."""
+    channel = mastodon_channel(team, mastodon, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Nicht nachsehbar.")
+    sent_id = post["deliveries"][0]["id"]
+    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    dispatcher.run_pass()
+    mastodon.fault(status=status, path="/api/v1/accounts/verify_credentials", method="GET")
+
+    report = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert report.not_found == [sent_id]
+    left = delivery(team, post)
+    assert (left["status"], left["error"]) == ("unknown", f"{NOT_FOUND} (could not look: {why})")
+
+
+@pytest.mark.parametrize(
     ("failing", "status", "body", "said"),
     [
         ("verify_credentials", 503, None, "Mastodon answered HTTP 503 Service Unavailable"),
