@@ -428,6 +428,30 @@ def test_an_unknown_delivery_not_on_the_server_stays_for_the_heads_review(
     assert len(mastodon.statuses(account)) == 1
 
 
+@pytest.mark.parametrize("listed", ["url-and-uri", "uri-only"])
+def test_a_found_status_is_linked_by_its_url_else_its_uri(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock, listed: str,
+) -> None:  # fmt: skip
+    """A status's `url` is its page for people; a server that gives none has its `uri`."""
+    channel = mastodon_channel(team, mastodon, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Wo steht das?")
+    sent_id = post["deliveries"][0]["id"]
+    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+    status = mastodon.post_status(account, "Wo steht das?", key=str(sent_id))
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    dispatcher.run_pass()
+    shown = {"id": status["id"], "created_at": status["created_at"], "uri": "tag:uri,1"}
+    if listed == "url-and-uri":
+        shown["url"] = "https://social.example/@presse/1"
+    path = f"/api/v1/accounts/{account.id}/statuses"
+    mastodon.fault(status=200, path=path, method="GET", body=[shown])
+
+    report = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert report.published == [sent_id]
+    assert delivery(team, post)["url"] == shown.get("url", "tag:uri,1")
+
+
 @pytest.mark.parametrize(
     ("status", "why"),
     [

@@ -510,6 +510,21 @@ def one_image_post(team: Team, channel: dict[str, Any], clock: Clock) -> dict[st
     )
 
 
+def failed_with(
+    error: str,
+    team: Team,
+    server: MastodonServer,
+    account: MastodonAccount,
+    post: dict[str, Any],
+    dispatcher: Any,
+) -> None:
+    """One pass fails the post's delivery with `error`, and nothing reaches the server."""
+    assert dispatcher.run_pass().failed == [post["deliveries"][0]["id"]]
+    [failed] = team.post(post["id"])["deliveries"]
+    assert failed["error"] == error
+    assert server.statuses(account) == []
+
+
 # The wait for the server's processing runs inside the send's deadline: a loaded test machine
 # needs more than the suite's two seconds for the upload and a few looks.
 @pytest.mark.parametrize("config_overrides", [{"WEBHOOK_TIMEOUT_SECONDS": 15.0}])
@@ -584,12 +599,7 @@ def test_an_image_the_server_gives_up_processing_fails_the_post_with_its_words(
     pending = still_processing(mastodon, account)
     mastodon.fault(status=status, path=f"/api/v1/media/{pending['id']}", method="GET", body=body)
     post = one_image_post(team, mastodon_channel(team, mastodon, account), clock)
-    report = make_dispatcher(team.app, clock=clock).run_pass()
-
-    assert report.failed == [post["deliveries"][0]["id"]]
-    [failed] = team.post(post["id"])["deliveries"]
-    assert failed["error"] == error
-    assert mastodon.statuses(account) == []
+    failed_with(error, team, mastodon, account, post, make_dispatcher(team.app, clock=clock))
 
 
 def test_a_server_that_does_not_say_its_limits_gets_images_within_mastodons_defaults(
@@ -631,6 +641,32 @@ def test_a_servers_limits_are_read_once_an_hour_and_an_image_beyond_them_fails_b
     assert len(mastodon.statuses(account)) == 2
 
 
+def test_each_server_has_its_own_limits(
+    team: Team, mastodon: MastodonServer, make_dispatcher: Any, clock: Clock
+) -> None:
+    """One scheduler, two servers (here one server under two addresses): what the first
+    announced does not stand for the second."""
+    account = mastodon.new_account("bilder-zwei-server")
+    running = make_dispatcher(team.app, clock=clock)
+    first = one_image_post(team, mastodon_channel(team, mastodon, account), clock)
+    assert running.run_pass().published == [first["deliveries"][0]["id"]]
+    tiny = {"configuration": {"media_attachments": {"image_size_limit": 10}}}
+    mastodon.fault(status=200, path="/api/v2/instance", method="GET", body=tiny, count=None)
+    other = team.channel(
+        "Mastodon, anderer Server",
+        kind="mastodon",
+        network="mastodon",
+        config={
+            "base_url": mastodon.base_url.replace("127.0.0.1", "localhost"),
+            "access_token": account.access_token,
+        },
+    )
+    second = one_image_post(team, other, clock)
+    assert running.run_pass().failed == [second["deliveries"][0]["id"]]
+    [failed] = team.post(second["id"])["deliveries"]
+    assert failed["error"] == "image 1 could not be made smaller than 0.0 MB"
+
+
 @pytest.mark.parametrize(
     ("status", "body", "error"),
     [
@@ -653,17 +689,8 @@ def test_a_refused_image_fails_the_post_with_mastodons_words(
 ) -> None:
     account = mastodon.new_account(f"bilder3-{status}")
     mastodon.fault(status=status, path="/api/v2/media", body=body)
-    channel = mastodon_channel(team, mastodon, account)
-    image = uploaded(team)
-    post = team.scheduled(
-        [channel["id"]], at=clock.now, media=[{"id": image["id"], "alt": "Ein Bild"}]
-    )
-    report = make_dispatcher(team.app, clock=clock).run_pass()
-
-    assert report.failed == [post["deliveries"][0]["id"]]
-    [only] = team.post(post["id"])["deliveries"]
-    assert only["error"] == error
-    assert mastodon.statuses(account) == []
+    post = one_image_post(team, mastodon_channel(team, mastodon, account), clock)
+    failed_with(error, team, mastodon, account, post, make_dispatcher(team.app, clock=clock))
 
 
 def mastodon_channel(
