@@ -369,6 +369,25 @@ def _died_mid_send(team: Team, delivery_id: int, started_at: datetime) -> None:
         )
 
 
+def sent_by_a_sender_that_died(
+    team: Team,
+    server: MastodonServer,
+    account: MastodonAccount,
+    clock: Clock,
+    text: str,
+    *,
+    on_server: bool = True,
+) -> tuple[dict[str, Any], int, dict[str, Any] | None]:
+    """A post whose one delivery a sender started 30 s ago and died with; `on_server`: its
+    request had made the status before (with the delivery's Idempotency-Key). Returns the post,
+    the delivery's id and the status."""
+    post = team.scheduled([mastodon_channel(team, server, account)["id"]], at=clock.now, body=text)
+    sent_id = post["deliveries"][0]["id"]
+    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+    status = server.post_status(account, text, key=str(sent_id)) if on_server else None
+    return post, sent_id, status
+
+
 @pytest.mark.parametrize("newer", [0, 101], ids=["newest", "behind-a-hundred"])
 def test_an_unknown_delivery_found_on_the_server_becomes_published_with_its_url(
     team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
@@ -376,13 +395,9 @@ def test_an_unknown_delivery_found_on_the_server_becomes_published_with_its_url(
 ) -> None:  # fmt: skip
     """Also when a busy account posted a hundred statuses since: the search reads the
     account's statuses 40 to a page, older page after older page."""
-    channel = mastodon_channel(team, mastodon, account)
-    text = "Ist das rausgegangen?"
-    post = team.scheduled([channel["id"]], at=clock.now, body=text)
-    sent_id = post["deliveries"][0]["id"]
-    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
-    # What the dead sender's request did on the server before it died:
-    status = mastodon.post_status(account, text, key=str(sent_id))
+    post, sent_id, status = sent_by_a_sender_that_died(
+        team, mastodon, account, clock, "Ist das rausgegangen?"
+    )
     for n in range(newer):
         mastodon.post_status(account, f"Später, Nummer {n}")
     dispatcher = make_dispatcher(team.app, clock=clock)
@@ -434,11 +449,9 @@ def test_a_found_status_is_linked_by_its_url_else_its_uri(
     clock: Clock, listed: str,
 ) -> None:  # fmt: skip
     """A status's `url` is its page for people; a server that gives none has its `uri`."""
-    channel = mastodon_channel(team, mastodon, account)
-    post = team.scheduled([channel["id"]], at=clock.now, body="Wo steht das?")
-    sent_id = post["deliveries"][0]["id"]
-    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
-    status = mastodon.post_status(account, "Wo steht das?", key=str(sent_id))
+    post, sent_id, status = sent_by_a_sender_that_died(
+        team, mastodon, account, clock, "Wo steht das?"
+    )
     dispatcher = make_dispatcher(team.app, clock=clock)
     dispatcher.run_pass()
     shown = {"id": status["id"], "created_at": status["created_at"], "uri": "tag:uri,1"}
@@ -467,10 +480,9 @@ def test_an_unknown_check_the_server_refuses_for_good_is_left_to_the_heads_with_
 ) -> None:  # fmt: skip
     """Signing in is refused in a way asking again will not change (a revoked token, a 4xx):
     the delivery is left to the heads at once, saying why nobody could look."""
-    channel = mastodon_channel(team, mastodon, account)
-    post = team.scheduled([channel["id"]], at=clock.now, body="Nicht nachsehbar.")
-    sent_id = post["deliveries"][0]["id"]
-    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+    post, sent_id, _ = sent_by_a_sender_that_died(
+        team, mastodon, account, clock, "Nicht nachsehbar.", on_server=False
+    )
     dispatcher = make_dispatcher(team.app, clock=clock)
     dispatcher.run_pass()
     mastodon.fault(status=status, path="/api/v1/accounts/verify_credentials", method="GET")
@@ -498,11 +510,9 @@ def test_an_unknown_check_while_the_server_is_down_is_tried_again_later(
     """The server cannot tell (signing in or listing the account's statuses fails): the
     delivery stays unknown, the log says why, and the next check finds it."""
     caplog.set_level(logging.INFO, logger="calendar_app.unknown_checks")
-    channel = mastodon_channel(team, mastodon, account)
-    post = team.scheduled([channel["id"]], at=clock.now, body="Später prüfen.")
-    sent_id = post["deliveries"][0]["id"]
-    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
-    found = mastodon.post_status(account, "Später prüfen.", key=str(sent_id))
+    post, sent_id, found = sent_by_a_sender_that_died(
+        team, mastodon, account, clock, "Später prüfen."
+    )
     dispatcher = make_dispatcher(team.app, clock=clock)
     dispatcher.run_pass()
     path = {
