@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -1121,6 +1122,16 @@ def _record_step(session: Any, both: list[claims.Claim], now: datetime) -> set[i
     return claims.record_published_together(session, both, now)
 
 
+@contextmanager
+def in_disk_order(db: Any) -> Iterator[Any]:
+    """A transaction that reads rows in the order they lie on disk (PostgreSQL: no index scan,
+    which would read them by id whatever the statement asks)."""
+    with db.transaction() as session:
+        if not db.is_sqlite:
+            session.execute(text("SET LOCAL enable_indexscan = off"))
+        yield session
+
+
 # The rows a step locks, each with an indexed column: writing it changes and back moves the
 # row's new version behind the others on disk (not in place).
 WRITTEN_AGAIN = {
@@ -1185,9 +1196,7 @@ def test_a_step_waiting_for_a_posts_first_delivery_holds_none_of_the_others(
     db = get_db(any_team.app)
 
     def run_step() -> set[int]:
-        with db.transaction() as session:
-            if not db.is_sqlite:
-                session.execute(text("SET LOCAL enable_indexscan = off"))
+        with in_disk_order(db) as session:
             return step(session, both, now)
 
     if db.is_sqlite:
@@ -1211,9 +1220,7 @@ def test_a_hold_that_waits_for_a_posts_first_delivery_holds_none_of_the_others(
     db = get_db(any_team.app)
 
     def run_hold() -> set[int]:
-        with db.transaction() as session:
-            if not db.is_sqlite:
-                session.execute(text("SET LOCAL enable_indexscan = off"))
+        with in_disk_order(db) as session:
             held = holds.hold(
                 session, [Delivery.id.in_([first, second])], now_utc(), skip_locked=False
             )
@@ -1247,9 +1254,7 @@ def test_settling_two_posts_waits_for_the_first_and_holds_none_of_the_others(
         )
 
     def settle() -> None:
-        with db.transaction() as session:
-            if not db.is_sqlite:
-                session.execute(text("SET LOCAL enable_indexscan = off"))
+        with in_disk_order(db) as session:
             planning.settle_post_status(session, [second, first])
 
     if db.is_sqlite:
@@ -1274,9 +1279,7 @@ def test_a_persons_lock_waits_for_the_posts_first_delivery_and_holds_none_of_the
     db = get_db(any_team.app)
 
     def lock() -> list[int]:
-        with db.transaction() as session:
-            if not db.is_sqlite:
-                session.execute(text("SET LOCAL enable_indexscan = off"))
+        with in_disk_order(db) as session:
             return [d.id for d in planning.lock_post(session, session.get_one(Post, post["id"]))]
 
     if db.is_sqlite:
