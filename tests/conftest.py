@@ -27,6 +27,7 @@ from calendar_app.timeutil import iso_utc, now_utc
 from config import Config
 
 # The browser tests' shared fixtures: Debian's Chromium and a team in the middle of a crisis.
+from tests.support.bluesky import bluesky_server  # noqa: F401
 from tests.support.browser import browser, live_site  # noqa: F401
 from tests.support.crisis_team import crisis_team  # noqa: F401
 from tests.support.mailbox import Mailbox

@@ -9,7 +9,6 @@ import json
 import struct
 import time
 import zlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,13 +42,6 @@ from tests.support.postgres import free_port
 from tests.support.web import csrf_token, signed_in
 
 _names = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def bluesky_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlueskyServer]:
-    server = BlueskyServer(tmp_path_factory.mktemp("bluesky")).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

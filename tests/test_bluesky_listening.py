@@ -26,6 +26,8 @@ _names = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def bluesky_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlueskyServer]:
+    """A PDS of this module's own: the listener reads its firehose from the start, which holds
+    only what these tests wrote."""
     server = BlueskyServer(tmp_path_factory.mktemp("bluesky-listening")).start()
     yield server
     server.stop()

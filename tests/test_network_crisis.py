@@ -15,7 +15,7 @@ from tests.conftest import Team
 from tests.support.bluesky import BlueskyServer
 from tests.support.mastodon import MastodonServer
 from tests.support.receiver import Receiver, Reply
-from tests.test_bluesky import bluesky_channel, bluesky_server  # noqa: F401 (a fixture)
+from tests.test_bluesky import bluesky_channel
 from tests.test_mastodon import mastodon, mastodon_channel, mastodon_server  # noqa: F401
 
 POSTS = 10
@@ -34,7 +34,7 @@ def seen_on_networks(
 def test_nothing_appears_on_any_network_after_the_declaration_returned(
     any_team: Team,
     mastodon: MastodonServer,  # noqa: F811
-    bluesky_server: BlueskyServer,  # noqa: F811
+    bluesky_server: BlueskyServer,
     receiver: Receiver,
     make_dispatcher: Any,
 ) -> None:

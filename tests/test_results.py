@@ -250,13 +250,6 @@ def test_two_jobs_at_once_measure_each_point_once(
 # --- Bluesky -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def bluesky_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlueskyServer]:
-    server = BlueskyServer(tmp_path_factory.mktemp("bluesky")).start()
-    yield server
-    server.stop()
-
-
 def test_bluesky_without_an_appview_says_so_instead_of_zeros(
     team: Team, bluesky_server: BlueskyServer, make_dispatcher: Any, clock: Clock
 ) -> None:

@@ -14,18 +14,28 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from config import PROJECT_ROOT
 
 SCRIPT = Path(__file__).with_name("bluesky_network.cjs")
 NODE_MODULES = PROJECT_ROOT / "node_modules" / "@atproto" / "dev-env"
 POST = "app.bsky.feed.post"
+
+
+@pytest.fixture(scope="session")
+def bluesky_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlueskyServer]:
+    """One Bluesky network per test session, started when a test first needs it: a module that
+    defined its own (or imported this one) started another, about 5 s each."""
+    server = BlueskyServer(tmp_path_factory.mktemp("bluesky")).start()
+    yield server
+    server.stop()
 
 
 @dataclass(frozen=True)
