@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import struct
 import time
 import zlib
@@ -187,6 +188,7 @@ def test_a_bluesky_channels_settings_are_checked_field_by_field(
             "must be the server's address only, e.g. wss://bsky.network",
         ),
         ("wss://relay.example#x", "must be the server's address only, e.g. wss://bsky.network"),
+        ("wss://relay.example/X", "must be the server's address only, e.g. wss://bsky.network"),
     ],
 )
 def test_a_firehose_is_a_servers_address_only(firehose: Any, problem: str | None) -> None:
@@ -308,16 +310,16 @@ def deadline(seconds: float = 10.0) -> float:
 def test_images_are_uploaded_as_blobs_with_alt_text_and_aspect_ratio(
     team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, tmp_path: Path
 ) -> None:
+    """Three images, one of them a single pixel wide and one a single pixel high: each keeps
+    its alt text and its own aspect ratio, and they go up in the channel's one session."""
     channel = bluesky_channel(team, bluesky_server, account)
-    image = tmp_path / "plakat.png"
-    image.write_bytes(_png(4, 3))
-    now = datetime.now(UTC)
-    message = Message(
-        post_id=1, delivery_id=77, channel_id=channel["id"], title="", body="Mit Bild.",
-        publish_at=now, post_created_at=now,
-        media=(MediaFile(image, "image/png", "Das Plakat zum Fest", 4, 3, image.stat().st_size),),
-    )  # fmt: skip
+    media = tuple(
+        png_file(tmp_path / f"{name}.png", width, height, alt=f"Das {name}")
+        for name, width, height in (("Plakat", 4, 3), ("Band", 1, 2), ("Leiste", 2, 1))
+    )
+    message = one_message(channel, "Mit Bildern.", media)
     sender = publisher(team)
+    sign_ins = counting(sender.atproto, "sign_in")
     try:
         outcome = sender.send(message, channel_config(team, channel), deadline=deadline())
     finally:
@@ -327,19 +329,94 @@ def test_images_are_uploaded_as_blobs_with_alt_text_and_aspect_ratio(
     [record] = bluesky_server.posts(account)
     embed = record["value"]["embed"]
     assert embed["$type"] == "app.bsky.embed.images"
-    [shown] = embed["images"]
-    assert shown["alt"] == "Das Plakat zum Fest"
-    assert shown["aspectRatio"] == {"width": 4, "height": 3}
-    assert shown["image"]["mimeType"] == "image/png"
-    assert shown["image"]["size"] == image.stat().st_size
+    assert [(shown["alt"], shown["aspectRatio"]) for shown in embed["images"]] == [
+        ("Das Plakat", {"width": 4, "height": 3}),
+        ("Das Band", {"width": 1, "height": 2}),
+        ("Das Leiste", {"width": 2, "height": 1}),
+    ]
+    assert [shown["image"]["mimeType"] for shown in embed["images"]] == ["image/png"] * 3
+    assert [shown["image"]["size"] for shown in embed["images"]] == [m.size for m in media]
+    assert sign_ins() == 1
 
 
-def _png(width: int, height: int) -> bytes:
+def test_an_image_that_cannot_be_read_fails_at_once_naming_it(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, tmp_path: Path
+) -> None:
+    channel = bluesky_channel(team, bluesky_server, account)
+    image = png_file(tmp_path / "weg.png", 4, 3, alt="Weg")
+    image.path.unlink()  # removed from the media folder after it was attached
+    sender = publisher(team)
+    try:
+        outcome = sender.send(
+            one_message(channel, "Ohne Bild.", (image,)),
+            channel_config(team, channel),
+            deadline=deadline(),
+        )
+    finally:
+        sender.close()
+
+    assert (outcome.status, outcome.detail) == (
+        "failed",
+        "the image weg.png cannot be read: No such file or directory",
+    )
+    assert bluesky_server.posts(account) == []
+
+
+def test_an_image_the_pds_refuses_fails_with_its_words_and_posts_nothing(
+    team: Team, tmp_path: Path
+) -> None:
+    """A PDS that takes blobs of at most 1,000 bytes answers a larger one 413 in its own words."""
+    (tmp_path / "pds").mkdir()
+    server = BlueskyServer(tmp_path / "pds", blob_upload_limit=1000).start()
+    try:
+        account = server.new_account("grenze")
+        channel = bluesky_channel(team, server, account)
+        image = png_file(tmp_path / "gross.png", 40, 40, alt="Zu groß", noisy=True)
+        assert image.size > 1000
+        sender = publisher(team)
+        try:
+            outcome = sender.send(
+                one_message(channel, "Zu groß.", (image,)),
+                channel_config(team, channel),
+                deadline=deadline(),
+            )
+        finally:
+            sender.close()
+        assert (outcome.status, outcome.detail, outcome.tell_owners) == (
+            "failed",
+            "Bluesky refused the image: request entity too large",
+            False,
+        )
+        assert server.posts(account) == []
+    finally:
+        server.stop()
+
+
+def one_message(channel: dict[str, Any], body: str, media: tuple[MediaFile, ...]) -> Message:
+    now = datetime.now(UTC)
+    return Message(
+        post_id=1, delivery_id=77, channel_id=channel["id"], title="", body=body,
+        publish_at=now, post_created_at=now, media=media,
+    )  # fmt: skip
+
+
+def png_file(path: Path, width: int, height: int, *, alt: str, noisy: bool = False) -> MediaFile:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_png(width, height, noisy=noisy))
+    return MediaFile(path, "image/png", alt, width, height, path.stat().st_size)
+
+
+def _png(width: int, height: int, *, noisy: bool = False) -> bytes:
+    """An RGB PNG: one orange, or (`noisy`) random pixels that do not compress."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    rows = b"".join(b"\x00" + b"\xff\x80\x00" * width for _ in range(height))
+    def pixels() -> bytes:
+        return os.urandom(3 * width) if noisy else b"\xff\x80\x00" * width
+
+    rows = b"".join(b"\x00" + pixels() for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"

@@ -47,8 +47,10 @@ class BlueskyAccount:
 
 
 class BlueskyServer:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, blob_upload_limit: int | None = None) -> None:
+        """`blob_upload_limit`: the largest blob the PDS takes, in bytes (else its 5 MB)."""
         self.workdir = workdir
+        self.blob_upload_limit = blob_upload_limit
         self.process: subprocess.Popen[str] | None = None
         self.url = ""  # the PDS, e.g. http://127.0.0.1:40011
         self.plc_url = ""
@@ -64,6 +66,8 @@ class BlueskyServer:
             )
         # The PDS keeps its data and blobs under the temporary folder: this test session's.
         env = {**os.environ, "TMPDIR": str(self.workdir)}
+        if self.blob_upload_limit is not None:
+            env["PDS_BLOB_UPLOAD_LIMIT"] = str(self.blob_upload_limit)
         with self._log.open("w") as log:
             self.process = subprocess.Popen(
                 ["node", str(SCRIPT)],

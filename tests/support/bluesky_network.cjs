@@ -1,7 +1,8 @@
 // A Bluesky network for the tests: the reference PDS (@atproto/pds, through @atproto/dev-env)
 // with a local PLC directory, both on loopback. Prints {"pds": url, "plc": url} as one JSON line
 // when ready, and stays until its standard input closes or it gets SIGTERM, then closes the
-// network. Ports: PDS_PORT and PLC_PORT, else free ones. Everything listens on loopback only.
+// network. Ports: PDS_PORT and PLC_PORT, else free ones; PDS_BLOB_UPLOAD_LIMIT, bytes. Everything
+// listens on loopback only.
 const net = require('node:net')
 
 // The PDS and the PLC directory listen on a port alone, which means every interface: bind
@@ -30,7 +31,15 @@ const port = async (name) => (process.env[name] ? Number(process.env[name]) : aw
 ;(async () => {
   const network = await TestNetworkNoAppView.create({
     // With the rate limits of a real PDS: createSession allows 30 sign-ins per account in 5 minutes.
-    pds: { port: await port('PDS_PORT'), hostname: 'localhost', rateLimitsEnabled: true },
+    pds: {
+      port: await port('PDS_PORT'),
+      hostname: 'localhost',
+      rateLimitsEnabled: true,
+      // A smaller limit on an uploaded blob than the PDS's 5 MB, for a test that needs one refused.
+      ...(process.env.PDS_BLOB_UPLOAD_LIMIT
+        ? { blobUploadLimit: Number(process.env.PDS_BLOB_UPLOAD_LIMIT) }
+        : {}),
+    },
     plc: { port: await port('PLC_PORT') },
   })
   let closing = false
