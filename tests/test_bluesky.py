@@ -40,6 +40,7 @@ from calendar_app.unknown_checks import NOT_FOUND, check_unknown_deliveries
 from tests.conftest import Clock, Team
 from tests.support.bluesky import BlueskyAccount, BlueskyServer, counting
 from tests.support.postgres import free_port
+from tests.support.proxy import AnsweringProxy
 from tests.support.web import csrf_token, signed_in
 
 _names = itertools.count(1)
@@ -253,6 +254,55 @@ def test_a_post_appears_on_the_pds_with_facets_and_its_delivery_keeps_uri_and_ur
     assert sent["remote_id"] == record["uri"]
     assert sent["url"] == f"https://bsky.app/profile/{account.handle}/post/{rkey}"
     assert team.post(post["id"])["status"] == "published"
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "said", "waits"),
+    [
+        (500, {}, "Bluesky answered HTTP 500 Internal Server Error", None),
+        (
+            429,
+            {"ratelimit-reset": "RESET"},
+            "Bluesky answered HTTP 429 Too Many Requests (rate limit)",
+            120,
+        ),
+    ],
+)
+def test_a_mention_the_pds_cannot_resolve_now_is_tried_again_never_posted_unlinked(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount,
+    status: int, headers: dict[str, str], said: str, waits: int | None,
+) -> None:  # fmt: skip
+    """The PDS answers the mention's look-up 500 (overloaded) or 429 (its limit, reset in two
+    minutes): the post is tried again then, not posted with the mention as plain text."""
+    friend = bluesky_server.new_account(f"freunde{next(_names)}")
+    if "ratelimit-reset" in headers:
+        headers = {"ratelimit-reset": str(int(time.time()) + 120)}
+    proxy = AnsweringProxy(bluesky_server.url).start()
+    proxy.answers["/xrpc/com.atproto.identity.resolveHandle"] = (
+        status, headers, {"error": "Busy", "message": "try later"},
+    )  # fmt: skip
+    sender = publisher(team)
+    try:
+        channel = bluesky_channel(team, bluesky_server, account, service=proxy.base_url)
+        outcome = sender.send(
+            one_message(channel, f"Danke, @{friend.handle}!", ()),
+            channel_config(team, channel),
+            deadline=deadline(),
+        )
+    finally:
+        sender.close()
+        proxy.stop()
+
+    assert (outcome.status, outcome.detail) == ("retry", said)
+    if waits is None:
+        assert outcome.retry_after is None
+    else:
+        assert outcome.retry_after is not None
+        assert waits - 5 <= outcome.retry_after <= waits
+    assert [path.split("?")[0] for path in proxy.answered] == [
+        "/xrpc/com.atproto.identity.resolveHandle"
+    ]
+    assert bluesky_server.posts(account) == []
 
 
 def test_a_second_attempt_of_the_same_delivery_makes_no_second_record(
@@ -673,6 +723,7 @@ def test_a_crash_after_the_write_ends_published_after_the_check_never_twice(
     assert dispatcher.run_pass().expired == [sent_id]
     assert delivery(team, post)["status"] == "unknown"
 
+    sign_ins = counting(dispatcher.publishers["bluesky"].atproto, "sign_in")
     report = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
     assert report.published == [sent_id]
     found = delivery(team, post)
@@ -681,8 +732,12 @@ def test_a_crash_after_the_write_ends_published_after_the_check_never_twice(
     )  # fmt: skip
     assert team.post(post["id"])["status"] == "published"
     clock.advance(minutes=10)
+    team.scheduled([channel["id"]], at=clock.now, body="Danach.")
     dispatcher.run_pass()
-    assert len(bluesky_server.posts(account)) == 1  # looked for, never sent again
+    # Looked for, never sent again; the check's sign-in serves the channel's next post.
+    texts = [record["value"]["text"] for record in bluesky_server.posts(account)]
+    assert sorted(texts) == ["Danach.", "Ist das rausgegangen?"]
+    assert sign_ins() == 1
 
 
 def test_an_unknown_delivery_not_on_the_pds_stays_for_the_heads_review(

@@ -1,13 +1,19 @@
-"""A TCP relay on loopback between the app and a server, that a test can cut: every open
-connection is dropped, and new ones are refused until it is mended. For what a network does to
-a long-lived connection (a stream) that no server under test does by itself."""
+"""Relays on loopback between the app and a server, for what the servers under test do not do by
+themselves: a TCP relay a test can cut (every open connection dropped, new ones refused until it
+is mended: what a network does to a long-lived stream), and an HTTP relay that answers some
+requests itself (a server under load)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpx
 
 
 class CuttableProxy:
@@ -82,3 +88,70 @@ class CuttableProxy:
         self._closed = True
         self.cut()
         self._listener.close()
+
+
+class AnsweringProxy:
+    """An HTTP relay on loopback in front of a server: every request goes through to it, except
+    those whose path starts with one of `answers`' prefixes, which the relay answers itself with
+    (status, headers, JSON body), as an overloaded or rate-limiting server would. For answers the
+    server under test gives only under load."""
+
+    def __init__(self, target_url: str) -> None:
+        self.target = target_url.rstrip("/")
+        self.answers: dict[str, tuple[int, dict[str, str], dict[str, Any]]] = {}
+        self.answered: list[str] = []
+        relay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                for prefix, (status, headers, answer) in relay.answers.items():
+                    if self.path.startswith(prefix):
+                        relay.answered.append(self.path)
+                        self._answer(status, headers, json.dumps(answer).encode())
+                        return
+                passed = {
+                    name: value
+                    for name, value in self.headers.items()
+                    if name.lower() not in ("host", "content-length", "connection")
+                }
+                upstream = httpx.request(
+                    self.command, relay.target + self.path, headers=passed, content=body,
+                    timeout=30,
+                )  # fmt: skip
+                kept = {
+                    name: value
+                    for name, value in upstream.headers.items()
+                    if name.lower()
+                    not in ("content-length", "content-encoding", "transfer-encoding", "connection")
+                }
+                self._answer(upstream.status_code, kept, upstream.content)
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if not any(name.lower() == "content-type" for name in headers):
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _relay
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> AnsweringProxy:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
