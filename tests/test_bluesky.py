@@ -34,6 +34,7 @@ from calendar_app.networks.bluesky import (
     service_url,
     tid,
 )
+from calendar_app.networks.mastodon import parse_time
 from calendar_app.outbound import OutboundPolicy
 from calendar_app.publishers import channel_secrets
 from calendar_app.unknown_checks import NOT_FOUND, check_unknown_deliveries
@@ -730,6 +731,8 @@ def test_a_crash_after_the_write_ends_published_after_the_check_never_twice(
     assert (found["status"], found["remote_id"], found["url"], found["error"]) == (
         "published", written.remote_id, written.url, None,
     )  # fmt: skip
+    [record] = bluesky_server.posts(account)
+    assert parse_time(found["published_at"]) == parse_time(record["value"]["createdAt"])
     assert team.post(post["id"])["status"] == "published"
     clock.advance(minutes=10)
     team.scheduled([channel["id"]], at=clock.now, body="Danach.")
@@ -763,6 +766,30 @@ def test_an_unknown_delivery_not_on_the_pds_stays_for_the_heads_review(
     again = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
     assert again.not_found == []
     assert len(bluesky_server.posts(account)) == 1
+
+
+def test_an_unknown_delivery_whose_key_holds_another_post_is_left_to_the_heads_saying_so(
+    any_team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount,
+    make_dispatcher: Any, clock: Clock,
+) -> None:  # fmt: skip
+    team = any_team
+    channel = bluesky_channel(team, bluesky_server, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Unser Text.")
+    sent_id = post["deliveries"][0]["id"]
+    rkey = record_key(message_of(team, sent_id))
+    bluesky_server.write_post(account, "Ein anderer Text.", rkey=rkey)
+    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    assert dispatcher.run_pass().expired == [sent_id]
+
+    report = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert (report.not_found, report.postponed) == ([sent_id], [])
+    left = delivery(team, post)
+    assert (left["status"], left["error"]) == (
+        "unknown", f"{NOT_FOUND} (could not look: {COLLISION})",
+    )  # fmt: skip
+    [record] = bluesky_server.posts(account)
+    assert record["value"]["text"] == "Ein anderer Text."  # nothing overwritten
 
 
 def test_an_unknown_check_while_the_pds_is_unreachable_is_tried_again_later(
