@@ -226,7 +226,7 @@ def test_a_post_appears_on_the_pds_with_facets_and_its_delivery_keeps_uri_and_ur
     channel = bluesky_channel(team, bluesky_server, account)
     text = (
         f"Tür auf 🎭 für alle „Gäste“ — Programm: https://stadtwerke.example/tag?x=1 "
-        f"mit @{friend.handle} und @niemand.test"
+        f"mit @niemand.test und @{friend.handle}"
     )
     post = team.scheduled([channel["id"]], at=clock.now, body=text)
     report = make_dispatcher(team.app, clock=clock).run_pass()
@@ -247,7 +247,8 @@ def test_a_post_appears_on_the_pds_with_facets_and_its_delivery_keeps_uri_and_ur
     assert spans[f"@{friend.handle}"] == {
         "$type": "app.bsky.richtext.facet#mention", "did": friend.did,
     }  # fmt: skip
-    assert "@niemand.test" not in spans  # unknown: plain text
+    assert "@niemand.test" not in spans  # unknown: plain text, and the next one still linked
+    assert {f["$type"] for f in value["facets"]} == {"app.bsky.richtext.facet"}
     rkey = rkey_of(record["uri"])
     assert rkey == record_key(message_of(team, post["deliveries"][0]["id"]))
     sent = delivery(team, post)
@@ -790,6 +791,54 @@ def test_an_unknown_delivery_whose_key_holds_another_post_is_left_to_the_heads_s
     )  # fmt: skip
     [record] = bluesky_server.posts(account)
     assert record["value"]["text"] == "Ein anderer Text."  # nothing overwritten
+
+
+def test_an_unknown_check_of_a_deactivated_account_is_tried_again_later_saying_why(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, make_dispatcher: Any,
+    clock: Clock, caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A deactivated account still signs in, but its PDS no longer serves its repo and sends the
+    look-up on to an AppView it does not have (502): nobody can tell yet; the check waits."""
+    channel = bluesky_channel(team, bluesky_server, account)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Abgeschaltet?")
+    sent_id = post["deliveries"][0]["id"]
+    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    assert dispatcher.run_pass().expired == [sent_id]
+    bluesky_server.deactivate(account)
+
+    with caplog.at_level("INFO", logger="calendar_app.unknown_checks"):
+        report = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    assert (report.postponed, report.not_found) == ([sent_id], [])
+    assert delivery(team, post)["status"] == "unknown"
+    assert "Bluesky answered HTTP 502 Bad Gateway" in caplog.text
+
+
+def test_an_unknown_check_the_pds_refuses_in_its_words_is_left_to_the_heads(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, make_dispatcher: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    """A PDS that refuses the look-up (400, in its own words) will not answer it later either."""
+    proxy = AnsweringProxy(bluesky_server.url).start()
+    try:
+        channel = bluesky_channel(team, bluesky_server, account, service=proxy.base_url)
+        post = team.scheduled([channel["id"]], at=clock.now, body="Nachsehen, bitte.")
+        sent_id = post["deliveries"][0]["id"]
+        _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+        dispatcher = make_dispatcher(team.app, clock=clock)
+        assert dispatcher.run_pass().expired == [sent_id]
+        proxy.answers["/xrpc/com.atproto.repo.getRecord"] = (
+            400, {}, {"error": "InvalidRequest", "message": "Could not find repo"},
+        )  # fmt: skip
+        report = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
+    finally:
+        proxy.stop()
+    assert report.not_found == [sent_id]
+    left = delivery(team, post)
+    assert (left["status"], left["error"]) == (
+        "unknown",
+        f"{NOT_FOUND} (could not look: Bluesky refused the look-up: Could not find repo)",
+    )
 
 
 def test_an_unknown_check_while_the_pds_is_unreachable_is_tried_again_later(

@@ -163,6 +163,11 @@ class BlueskyServer:
                 )
             )  # fmt: skip
 
+    def deactivate(self, account: BlueskyAccount) -> None:
+        """The account's owner deactivates it: it still signs in, its repo is no longer served."""
+        token = self.sign_in(account)["accessJwt"]
+        self._ok(self.xrpc("POST", "com.atproto.server.deactivateAccount", token=token, json={}))
+
     # --- reading back what is on the PDS ---------------------------------------------------------
 
     def posts(self, account: BlueskyAccount) -> list[dict[str, Any]]:
