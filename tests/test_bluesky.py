@@ -519,6 +519,28 @@ def test_one_sign_in_serves_many_posts_and_an_expired_token_is_refreshed(
     assert (refreshes[0], sign_ins()) == (1, 1)
 
 
+def test_two_channels_post_as_their_own_accounts_through_one_publisher(
+    team: Team, bluesky_server: BlueskyServer, make_dispatcher: Any, clock: Clock
+) -> None:
+    """Press office and customer service on one PDS: each channel's posts, in one pass of one
+    scheduler, appear on its own account and never on the other's."""
+    press = bluesky_server.new_account(f"presse{next(_names)}")
+    service = bluesky_server.new_account(f"kundendienst{next(_names)}")
+    press_post = team.scheduled(
+        [bluesky_channel(team, bluesky_server, press, name="Presse")["id"]],
+        at=clock.now, body="Aus der Pressestelle.",
+    )  # fmt: skip
+    service_post = team.scheduled(
+        [bluesky_channel(team, bluesky_server, service, name="Kundendienst")["id"]],
+        at=clock.now, body="Aus dem Kundendienst.",
+    )  # fmt: skip
+    make_dispatcher(team.app, clock=clock).run_pass()
+
+    assert [delivery(team, p)["status"] for p in (press_post, service_post)] == ["published"] * 2
+    assert [r["value"]["text"] for r in bluesky_server.posts(press)] == ["Aus der Pressestelle."]
+    assert [r["value"]["text"] for r in bluesky_server.posts(service)] == ["Aus dem Kundendienst."]
+
+
 def test_a_wrong_app_password_fails_tells_owner_and_deputy_and_posts_nothing(
     team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, make_dispatcher: Any,
     clock: Clock,
