@@ -11,7 +11,7 @@ import struct
 import time
 import zlib
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,9 @@ def test_the_record_key_is_a_valid_tid_and_distinct_per_delivery() -> None:
 def test_a_tid_holds_53_bits_of_microseconds_and_a_clock_id_below_1024(
     microseconds: int, clock_id: int
 ) -> None:
-    with pytest.raises(ValueError, match="53 bits"):
+    with pytest.raises(
+        ValueError, match=r"^a TID holds 53 bits of microseconds and a clock id below 1024$"
+    ):
         tid(microseconds, clock_id)
 
 
@@ -117,10 +119,31 @@ def test_the_largest_tid_is_13_characters_of_the_sortable_alphabet() -> None:
     assert TID_RE.match(tid(2**53 - 1, 1023))
 
 
-def test_a_record_key_without_the_posts_writing_time_takes_its_planned_time_as_utc() -> None:
+def test_a_record_key_without_the_posts_writing_time_takes_its_planned_time_as_utc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A time without a zone is UTC, whatever the server's own zone; one with a zone is that
+    instant."""
     planned = datetime(2026, 12, 1, 9, 30, 15)  # no zone: UTC
     second = int(planned.replace(tzinfo=UTC).timestamp())
-    assert record_key(Message(1, 7, 1, "", "", planned)) == tid(second * 1_000_000 + 7, 0)
+    expected = tid(second * 1_000_000 + 7, 0)
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        assert record_key(Message(1, 7, 1, "", "", planned)) == expected
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    in_berlin = planned.replace(hour=10, tzinfo=timezone(timedelta(hours=1)))
+    assert record_key(Message(1, 7, 1, "", "", in_berlin)) == expected
+
+
+def test_the_clock_id_takes_the_delivery_ids_millions_round_1024() -> None:
+    written = datetime(2026, 12, 1, 9, 30, 15, tzinfo=UTC)
+    second = int(written.timestamp())
+    for delivery_id, clock_id in ((1_023_000_002, 1023), (1_024_000_002, 0), (1_025_000_002, 1)):
+        key = record_key(Message(1, delivery_id, 1, "", "", written, post_created_at=written))
+        assert key == tid(second * 1_000_000 + 2, clock_id)
 
 
 def test_a_channels_service_handle_and_post_address() -> None:
@@ -305,6 +328,41 @@ def test_a_mention_the_pds_cannot_resolve_now_is_tried_again_never_posted_unlink
     assert [path.split("?")[0] for path in proxy.answered] == [
         "/xrpc/com.atproto.identity.resolveHandle"
     ]
+    assert bluesky_server.posts(account) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (401, ("failed", REVOKED, True)),
+        (403, ("failed", REVOKED, True)),
+        (429, ("retry", "Bluesky answered HTTP 429 Too Many Requests (rate limit)", False)),
+    ],
+)
+def test_a_write_refused_for_the_account_or_its_limit_is_not_looked_up(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount,
+    status: int, outcome: tuple[str, str, bool],
+) -> None:  # fmt: skip
+    """Only a write refused otherwise may have been written by an earlier attempt (the PDS
+    refuses a taken key): after 401, 403 or 429 there is nothing to look for, and a look-up
+    would spend the same account's limit."""
+    proxy = AnsweringProxy(bluesky_server.url).start()
+    proxy.answers["/xrpc/com.atproto.repo.createRecord"] = (
+        status, {}, {"error": "Refused", "message": "not now"},
+    )  # fmt: skip
+    sender = publisher(team)
+    try:
+        channel = bluesky_channel(team, bluesky_server, account, service=proxy.base_url)
+        sent = sender.send(
+            one_message(channel, "Abgelehnt.", ()), channel_config(team, channel),
+            deadline=deadline(),
+        )  # fmt: skip
+    finally:
+        sender.close()
+        proxy.stop()
+
+    assert (sent.status, sent.detail, sent.tell_owners) == outcome
+    assert not [path for path in proxy.seen if "getRecord" in path]
     assert bluesky_server.posts(account) == []
 
 

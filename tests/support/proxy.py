@@ -99,6 +99,7 @@ class AnsweringProxy:
     def __init__(self, target_url: str) -> None:
         self.target = target_url.rstrip("/")
         self.answers: dict[str, tuple[int, dict[str, str], dict[str, Any]]] = {}
+        self.seen: list[str] = []  # every request's path, in order
         self.answered: list[str] = []
         relay = self
 
@@ -107,6 +108,7 @@ class AnsweringProxy:
 
             def _relay(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                relay.seen.append(self.path)
                 for prefix, (status, headers, answer) in relay.answers.items():
                     if self.path.startswith(prefix):
                         relay.answered.append(self.path)
