@@ -179,9 +179,17 @@ def test_a_channels_service_handle_and_post_address() -> None:
                 {"handle": handle, "app_password": "p"},
                 {"config.handle": "must be a handle like name.bsky.social"},
             )
-            for handle in ("presse..example", "pres_se.example", "presse.exämple", "a." * 127)
+            for handle in (
+                "presse..example",
+                "pres_se.example",
+                "presse.exämple",
+                "a." * 127,
+                "-.example",
+            )  # fmt: skip
         ),
         ({"handle": "@presse-team.example", "app_password": "p"}, {}),
+        # 253 characters, the most a handle has
+        ({"handle": ".".join(("a" * 63, "b" * 63, "c" * 63, "d" * 61)), "app_password": "p"}, {}),
         (
             {"handle": "a.example", "app_password": "p", "firehose": " "},
             {"config.firehose": "must be the stream's address, e.g. wss://bsky.network"},
@@ -197,6 +205,22 @@ def test_a_bluesky_channels_settings_are_checked_field_by_field(
 ) -> None:
     found = BlueskyPublisher.check_config(config)
     assert {field: str(problem) for field, problem in found.items()} == problems
+
+
+def test_a_bluesky_channels_servers_are_checked_against_the_outbound_policy() -> None:
+    """In production (no private addresses) a PDS or firehose on the office network is refused
+    when the channel is saved, in the policy's words."""
+    policy = OutboundPolicy()
+    config = {
+        "service": "https://10.1.2.3", "handle": "a.example", "app_password": "p",
+        "firehose": "wss://10.1.2.4",
+    }  # fmt: skip
+    assert BlueskyPublisher.check_config(config, policy) == {
+        "config.service": policy.check_host("10.1.2.3"),
+        "config.firehose": policy.check_host("10.1.2.4"),
+    }
+    assert policy.check_host("10.1.2.3")
+    assert BlueskyPublisher.check_config(config, OutboundPolicy(allow_private=True)) == {}
 
 
 @pytest.mark.parametrize(
