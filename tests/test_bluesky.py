@@ -185,7 +185,7 @@ def test_a_channels_service_handle_and_post_address() -> None:
                 "presse.exämple",
                 "a." * 127,
                 "-.example",
-            )  # fmt: skip
+            )
         ),
         ({"handle": "@presse-team.example", "app_password": "p"}, {}),
         # 253 characters, the most a handle has
