@@ -650,6 +650,28 @@ def test_a_wrong_app_password_fails_tells_owner_and_deputy_and_posts_nothing(
     assert _told(team, "channel_reconnect") == {team.ids["head"], team.ids["planner2"]}
 
 
+def test_a_scheduler_without_the_secrets_key_fails_a_sealed_app_password_at_once(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount
+) -> None:
+    """A scheduler started without CHANNEL_SECRETS_KEY cannot read the stored app password:
+    the post fails saying so, not retried, and the PDS is never asked."""
+    channel = bluesky_channel(team, bluesky_server, account)
+    sender = BlueskyPublisher(timeout=10, policy=OutboundPolicy(allow_private=True), secrets=None)
+    sign_ins = counting(sender.atproto, "sign_in")
+    try:
+        sent = sender.send(
+            one_message(channel, "Ohne Schlüssel.", ()), channel_config(team, channel),
+            deadline=deadline(),
+        )  # fmt: skip
+    finally:
+        sender.close()
+    assert (sent.status, sent.detail, sent.tell_owners) == (
+        "failed", "no CHANNEL_SECRETS_KEY to decrypt the channel's app password", False,
+    )  # fmt: skip
+    assert sign_ins() == 0
+    assert bluesky_server.posts(account) == []
+
+
 def test_a_rate_limited_sign_in_is_retried_when_the_limit_resets(
     team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount, make_dispatcher: Any,
     clock: Clock,
