@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from atproto_client.models.string_formats import TID_RE
 from atproto_core.uri import AtUri
+from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
 from calendar_app.dispatch import delivery_messages
@@ -36,6 +37,7 @@ from calendar_app.networks.bluesky import (
     tid,
 )
 from calendar_app.networks.mastodon import parse_time
+from calendar_app.networks.secrets import ChannelSecrets
 from calendar_app.outbound import OutboundPolicy
 from calendar_app.publishers import channel_secrets
 from calendar_app.unknown_checks import NOT_FOUND, check_unknown_deliveries
@@ -650,13 +652,28 @@ def test_a_wrong_app_password_fails_tells_owner_and_deputy_and_posts_nothing(
     assert _told(team, "channel_reconnect") == {team.ids["head"], team.ids["planner2"]}
 
 
-def test_a_scheduler_without_the_secrets_key_fails_a_sealed_app_password_at_once(
-    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount
-) -> None:
-    """A scheduler started without CHANNEL_SECRETS_KEY cannot read the stored app password:
-    the post fails saying so, not retried, and the PDS is never asked."""
+@pytest.mark.parametrize(
+    ("secrets", "said"),
+    [
+        (None, "no CHANNEL_SECRETS_KEY to decrypt the channel's app password"),
+        (
+            ChannelSecrets(Fernet.generate_key().decode()),
+            "the channel's stored secret cannot be decrypted with any key in CHANNEL_SECRETS_KEY "
+            "(was a key dropped too early?): enter the secret again",
+        ),
+    ],
+    ids=["no key", "another key"],
+)
+def test_a_scheduler_that_cannot_read_the_app_password_fails_at_once_asking_nothing(
+    team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount,
+    secrets: ChannelSecrets | None, said: str,
+) -> None:  # fmt: skip
+    """A scheduler started without CHANNEL_SECRETS_KEY, or with a key that did not seal the
+    stored app password: the post fails saying so, not retried, and the PDS is never asked."""
     channel = bluesky_channel(team, bluesky_server, account)
-    sender = BlueskyPublisher(timeout=10, policy=OutboundPolicy(allow_private=True), secrets=None)
+    sender = BlueskyPublisher(
+        timeout=10, policy=OutboundPolicy(allow_private=True), secrets=secrets
+    )
     sign_ins = counting(sender.atproto, "sign_in")
     try:
         sent = sender.send(
@@ -665,9 +682,7 @@ def test_a_scheduler_without_the_secrets_key_fails_a_sealed_app_password_at_once
         )  # fmt: skip
     finally:
         sender.close()
-    assert (sent.status, sent.detail, sent.tell_owners) == (
-        "failed", "no CHANNEL_SECRETS_KEY to decrypt the channel's app password", False,
-    )  # fmt: skip
+    assert (sent.status, sent.detail, sent.tell_owners) == ("failed", said, False)
     assert sign_ins() == 0
     assert bluesky_server.posts(account) == []
 
