@@ -151,6 +151,7 @@ def test_the_clock_id_takes_the_delivery_ids_millions_round_1024() -> None:
 def test_a_channels_service_handle_and_post_address() -> None:
     assert service_url({}) == "https://bsky.social"
     assert service_url({"service": " https://pds.example/ "}) == "https://pds.example"
+    assert service_url({"service": "https://PDS.BOX/"}) == "https://PDS.BOX"
     assert handle_of({"handle": " @Presse.Example "}) == "presse.example"
     assert post_url("presse.example", "3kabc") == (
         "https://bsky.app/profile/presse.example/post/3kabc"
