@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from calendar_app.dispatch import delivery_messages
 from calendar_app.extensions import get_db
 from calendar_app.models import Channel, Delivery, DeliveryStatus, Notification
-from calendar_app.networks.base import REVOKED, MediaFile, Message, NetworkError
+from calendar_app.networks.base import REVOKED, MediaFile, Message, NetworkError, Outcome
 from calendar_app.networks.bluesky import (
     COLLISION,
     BlueskyPublisher,
@@ -334,16 +334,10 @@ def test_a_mention_the_pds_cannot_resolve_now_is_tried_again_never_posted_unlink
     proxy.answers["/xrpc/com.atproto.identity.resolveHandle"] = (
         status, headers, {"error": "Busy", "message": "try later"},
     )  # fmt: skip
-    sender = publisher(team)
     try:
         channel = bluesky_channel(team, bluesky_server, account, service=proxy.base_url)
-        outcome = sender.send(
-            one_message(channel, f"Danke, @{friend.handle}!", ()),
-            channel_config(team, channel),
-            deadline=deadline(),
-        )
+        outcome = send_once(team, channel, f"Danke, @{friend.handle}!")
     finally:
-        sender.close()
         proxy.stop()
 
     assert (outcome.status, outcome.detail) == ("retry", said)
@@ -377,15 +371,10 @@ def test_a_write_refused_for_the_account_or_its_limit_is_not_looked_up(
     proxy.answers["/xrpc/com.atproto.repo.createRecord"] = (
         status, {}, {"error": "Refused", "message": "not now"},
     )  # fmt: skip
-    sender = publisher(team)
     try:
         channel = bluesky_channel(team, bluesky_server, account, service=proxy.base_url)
-        sent = sender.send(
-            one_message(channel, "Abgelehnt.", ()), channel_config(team, channel),
-            deadline=deadline(),
-        )  # fmt: skip
+        sent = send_once(team, channel, "Abgelehnt.")
     finally:
-        sender.close()
         proxy.stop()
 
     assert (sent.status, sent.detail, sent.tell_owners) == outcome
@@ -455,13 +444,9 @@ def test_images_are_uploaded_as_blobs_with_alt_text_and_aspect_ratio(
         png_file(tmp_path / f"{name}.png", width, height, alt=f"Das {name}")
         for name, width, height in (("Plakat", 4, 3), ("Band", 1, 2), ("Leiste", 2, 1))
     )
-    message = one_message(channel, "Mit Bildern.", media)
     sender = publisher(team)
     sign_ins = counting(sender.atproto, "sign_in")
-    try:
-        outcome = sender.send(message, channel_config(team, channel), deadline=deadline())
-    finally:
-        sender.close()
+    outcome = send_once(team, channel, "Mit Bildern.", media, sender=sender)
 
     assert outcome.status == "published", outcome.detail
     [record] = bluesky_server.posts(account)
@@ -483,15 +468,7 @@ def test_an_image_that_cannot_be_read_fails_at_once_naming_it(
     channel = bluesky_channel(team, bluesky_server, account)
     image = png_file(tmp_path / "weg.png", 4, 3, alt="Weg")
     image.path.unlink()  # removed from the media folder after it was attached
-    sender = publisher(team)
-    try:
-        outcome = sender.send(
-            one_message(channel, "Ohne Bild.", (image,)),
-            channel_config(team, channel),
-            deadline=deadline(),
-        )
-    finally:
-        sender.close()
+    outcome = send_once(team, channel, "Ohne Bild.", (image,))
 
     assert (outcome.status, outcome.detail) == (
         "failed",
@@ -511,15 +488,7 @@ def test_an_image_the_pds_refuses_fails_with_its_words_and_posts_nothing(
         channel = bluesky_channel(team, server, account)
         image = png_file(tmp_path / "gross.png", 40, 40, alt="Zu groß", noisy=True)
         assert image.size > 1000
-        sender = publisher(team)
-        try:
-            outcome = sender.send(
-                one_message(channel, "Zu groß.", (image,)),
-                channel_config(team, channel),
-                deadline=deadline(),
-            )
-        finally:
-            sender.close()
+        outcome = send_once(team, channel, "Zu groß.", (image,))
         assert (outcome.status, outcome.detail, outcome.tell_owners) == (
             "failed",
             "Bluesky refused the image: request entity too large",
@@ -530,12 +499,22 @@ def test_an_image_the_pds_refuses_fails_with_its_words_and_posts_nothing(
         server.stop()
 
 
-def one_message(channel: dict[str, Any], body: str, media: tuple[MediaFile, ...]) -> Message:
+def send_once(
+    team: Team, channel: dict[str, Any], body: str, media: tuple[MediaFile, ...] = (),
+    *, sender: BlueskyPublisher | None = None,
+) -> Outcome:  # fmt: skip
+    """One message (delivery 77, written now) sent straight through a publisher of its own, or
+    `sender`, which is closed after."""
+    sender = sender or publisher(team)
     now = datetime.now(UTC)
-    return Message(
+    message = Message(
         post_id=1, delivery_id=77, channel_id=channel["id"], title="", body=body,
         publish_at=now, post_created_at=now, media=media,
     )  # fmt: skip
+    try:
+        return sender.send(message, channel_config(team, channel), deadline=deadline())
+    finally:
+        sender.close()
 
 
 def png_file(path: Path, width: int, height: int, *, alt: str, noisy: bool = False) -> MediaFile:
@@ -676,13 +655,7 @@ def test_a_scheduler_that_cannot_read_the_app_password_fails_at_once_asking_noth
         timeout=10, policy=OutboundPolicy(allow_private=True), secrets=secrets
     )
     sign_ins = counting(sender.atproto, "sign_in")
-    try:
-        sent = sender.send(
-            one_message(channel, "Ohne Schlüssel.", ()), channel_config(team, channel),
-            deadline=deadline(),
-        )  # fmt: skip
-    finally:
-        sender.close()
+    sent = send_once(team, channel, "Ohne Schlüssel.", sender=sender)
     assert (sent.status, sent.detail, sent.tell_owners) == ("failed", said, False)
     assert sign_ins() == 0
     assert bluesky_server.posts(account) == []
@@ -856,6 +829,15 @@ def _died_mid_send(team: Team, delivery_id: int, started_at: datetime) -> None:
         )
 
 
+def gone_unknown(team: Team, sent_id: int, clock: Clock, make_dispatcher: Any) -> Any:
+    """The delivery as a sender that died on the wire leaves it, and the next pass that finds
+    its lease run out (`unknown`); returns that pass's dispatcher."""
+    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
+    dispatcher = make_dispatcher(team.app, clock=clock)
+    assert dispatcher.run_pass().expired == [sent_id]
+    return dispatcher
+
+
 def test_a_crash_after_the_write_ends_published_after_the_check_never_twice(
     any_team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount,
     make_dispatcher: Any, clock: Clock,
@@ -908,9 +890,7 @@ def test_an_unknown_delivery_not_on_the_pds_stays_for_the_heads_review(
     sent_id = post["deliveries"][0]["id"]
     # The same text under another key is another post, not this delivery's.
     bluesky_server.write_post(account, text)
-    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
-    dispatcher = make_dispatcher(team.app, clock=clock)
-    assert dispatcher.run_pass().expired == [sent_id]
+    dispatcher = gone_unknown(team, sent_id, clock, make_dispatcher)
 
     report = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
     assert report.not_found == [sent_id]
@@ -932,9 +912,7 @@ def test_an_unknown_delivery_whose_key_holds_another_post_is_left_to_the_heads_s
     sent_id = post["deliveries"][0]["id"]
     rkey = record_key(message_of(team, sent_id))
     bluesky_server.write_post(account, "Ein anderer Text.", rkey=rkey)
-    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
-    dispatcher = make_dispatcher(team.app, clock=clock)
-    assert dispatcher.run_pass().expired == [sent_id]
+    dispatcher = gone_unknown(team, sent_id, clock, make_dispatcher)
 
     report = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
     assert (report.not_found, report.postponed) == ([sent_id], [])
@@ -955,9 +933,7 @@ def test_an_unknown_check_of_a_deactivated_account_is_tried_again_later_saying_w
     channel = bluesky_channel(team, bluesky_server, account)
     post = team.scheduled([channel["id"]], at=clock.now, body="Abgeschaltet?")
     sent_id = post["deliveries"][0]["id"]
-    _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
-    dispatcher = make_dispatcher(team.app, clock=clock)
-    assert dispatcher.run_pass().expired == [sent_id]
+    dispatcher = gone_unknown(team, sent_id, clock, make_dispatcher)
     bluesky_server.deactivate(account)
 
     with caplog.at_level("INFO", logger="calendar_app.unknown_checks"):
@@ -977,9 +953,7 @@ def test_an_unknown_check_the_pds_refuses_in_its_words_is_left_to_the_heads(
         channel = bluesky_channel(team, bluesky_server, account, service=proxy.base_url)
         post = team.scheduled([channel["id"]], at=clock.now, body="Nachsehen, bitte.")
         sent_id = post["deliveries"][0]["id"]
-        _died_mid_send(team, sent_id, started_at=clock.now - timedelta(seconds=30))
-        dispatcher = make_dispatcher(team.app, clock=clock)
-        assert dispatcher.run_pass().expired == [sent_id]
+        dispatcher = gone_unknown(team, sent_id, clock, make_dispatcher)
         proxy.answers["/xrpc/com.atproto.repo.getRecord"] = (
             400, {}, {"error": "InvalidRequest", "message": "Could not find repo"},
         )  # fmt: skip
