@@ -497,10 +497,11 @@ def test_an_unknown_check_the_server_refuses_for_good_is_left_to_the_heads_with_
     ("failing", "status", "body", "said"),
     [
         ("verify_credentials", 503, None, "Mastodon answered HTTP 503 Service Unavailable"),
+        ("verify_credentials", 500, None, "Mastodon answered HTTP 500 Internal Server Error"),
         ("statuses", 503, None, "Mastodon answered HTTP 503 Service Unavailable"),
         ("statuses", 200, {"statuses": []}, "Mastodon answered HTTP 200 OK"),  # not a list
     ],
-    ids=["sign-in", "listing", "listing-not-a-list"],
+    ids=["sign-in", "sign-in-500", "listing", "listing-not-a-list"],
 )
 def test_an_unknown_check_while_the_server_is_down_is_tried_again_later(
     team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
