@@ -15,13 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
 from calendar_app import media
 from calendar_app.channel_rules import rules_for
 from calendar_app.extensions import get_db
-from calendar_app.models import Delivery, DeliveryStatus, Notification
-from calendar_app.networks.base import MAX_ERROR_CHARS, THE_POST, Answer, Outcome
+from calendar_app.models import Channel, Delivery, DeliveryStatus, Notification
+from calendar_app.networks.base import MAX_ERROR_CHARS, THE_POST, Answer, Message, Outcome
 from calendar_app.networks.mastodon import (
     REVOKED,
     MastodonPublisher,
@@ -32,6 +33,8 @@ from calendar_app.networks.mastodon import (
     rate_limit_wait,
     refused,
 )
+from calendar_app.networks.secrets import ChannelSecrets
+from calendar_app.outbound import OutboundPolicy
 from calendar_app.unknown_checks import NOT_FOUND, check_unknown_deliveries
 from calendar_app.words import _l
 from tests.conftest import Clock, Team
@@ -534,6 +537,40 @@ def test_an_unknown_check_while_the_server_is_down_is_tried_again_later(
     later = check_unknown_deliveries(get_db(team.app), dispatcher.publishers, now=clock.now)
     assert later.published == [sent_id]
     assert delivery(team, post)["remote_id"] == found["id"]
+
+
+@pytest.mark.parametrize(
+    ("secrets", "said"),
+    [
+        (None, "no CHANNEL_SECRETS_KEY to decrypt the channel's token"),
+        (
+            ChannelSecrets(Fernet.generate_key().decode()),
+            "the channel's stored secret cannot be decrypted with any key in CHANNEL_SECRETS_KEY "
+            "(was a key dropped too early?): enter the secret again",
+        ),
+    ],
+    ids=["no key", "another key"],
+)
+def test_a_scheduler_that_cannot_read_the_token_fails_the_post_at_once(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount,
+    secrets: ChannelSecrets | None, said: str,
+) -> None:  # fmt: skip
+    """A scheduler started without CHANNEL_SECRETS_KEY, or with a key that did not seal the
+    stored token: the post fails saying so (asking again will not help), nothing is posted."""
+    channel = mastodon_channel(team, mastodon, account)
+    with get_db(team.app).transaction() as session:
+        stored = dict(session.get(Channel, channel["id"]).config)  # type: ignore[union-attr]
+    sender = MastodonPublisher(
+        timeout=10, policy=OutboundPolicy(allow_private=True), secrets=secrets
+    )
+    now = datetime.now(UTC)
+    message = Message(1, 77, channel["id"], "", "Ohne Schlüssel.", now, post_created_at=now)
+    try:
+        sent = sender.send(message, stored, deadline=time.monotonic() + 10)
+    finally:
+        sender.close()
+    assert (sent.status, sent.detail, sent.tell_owners) == ("failed", said, False)
+    assert mastodon.statuses(account) == []
 
 
 # --- the crisis override -------------------------------------------------------------------------
