@@ -573,6 +573,40 @@ def test_a_scheduler_that_cannot_read_the_token_fails_the_post_at_once(
     assert mastodon.statuses(account) == []
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "kept"),
+    [
+        (
+            200,
+            {"id": "9", "url": "https://m.example/@presse/9", "uri": "https://m.example/s/9"},
+            ("published", "9", "https://m.example/@presse/9"),
+        ),
+        (
+            200,
+            {"id": "9", "uri": "https://m.example/s/9"},
+            ("published", "9", "https://m.example/s/9"),
+        ),
+        (200, ["not", "a", "status"], ("published", None, None)),
+        (300, {"id": "9"}, ("failed", None, None)),
+    ],
+    ids=["url", "uri only", "not an object", "300"],
+)
+def test_the_delivery_keeps_what_the_servers_answer_to_the_post_says(
+    team: Team, mastodon: MastodonServer, account: MastodonAccount, make_dispatcher: Any,
+    clock: Clock, status: int, body: Any, kept: tuple[str, str | None, str | None],
+) -> None:  # fmt: skip
+    """A 2xx took the post: its id, and its `url`, else its `uri` (a server's answer that is
+    not a status still took it). A 3xx is not a post."""
+    channel = mastodon_channel(team, mastodon, account)
+    mastodon.fault(status=status, body=body)
+    post = team.scheduled([channel["id"]], at=clock.now, body="Wie war die Antwort?")
+    make_dispatcher(team.app, clock=clock).run_pass()
+    sent = delivery(team, post)
+    assert (sent["status"], sent["remote_id"], sent["url"]) == kept
+    if status == 300:
+        assert sent["error"] == "Mastodon answered HTTP 300 Multiple Choices"
+
+
 # --- the crisis override -------------------------------------------------------------------------
 
 
