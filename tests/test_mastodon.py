@@ -28,6 +28,7 @@ from calendar_app.networks.mastodon import (
     MastodonPublisher,
     account_name,
     announced_limits,
+    base_url,
     error_message,
     parse_time,
     rate_limit_wait,
@@ -793,6 +794,20 @@ def test_mastodons_own_words_are_its_error_on_one_line_and_not_too_long(
 )
 def test_an_account_is_named_with_its_server(base: str, acct: str, name: str) -> None:
     assert account_name({"base_url": base}, acct) == name
+
+
+@pytest.mark.parametrize(
+    ("configured", "used"),
+    [
+        (" https://social.example/ ", "https://social.example"),
+        ("https://SOCIAL.BOX/", "https://SOCIAL.BOX"),
+        ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
+    ],
+)
+def test_a_servers_address_is_used_without_its_spaces_and_last_slash(
+    configured: str, used: str
+) -> None:
+    assert base_url({"base_url": configured}) == used
 
 
 @pytest.mark.parametrize(
