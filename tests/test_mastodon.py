@@ -796,6 +796,18 @@ def test_an_account_is_named_with_its_server(base: str, acct: str, name: str) ->
     assert account_name({"base_url": base}, acct) == name
 
 
+def test_a_mastodon_channels_server_is_checked_in_words_and_against_the_outbound_policy() -> None:
+    token = {"access_token": "t"}
+    assert MastodonPublisher.check_config({"base_url": "https://social.example/web", **token}) == {
+        "config.base_url": "must be the server's address only, e.g. https://social.example"
+    }
+    policy = OutboundPolicy()  # production: no private addresses
+    assert MastodonPublisher.check_config({"base_url": "https://10.1.2.3", **token}, policy) == {
+        "config.base_url": policy.check_host("10.1.2.3")
+    }
+    assert policy.check_host("10.1.2.3")
+
+
 @pytest.mark.parametrize(
     ("configured", "used"),
     [
