@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from atproto_client.models.string_formats import TID_RE
 from atproto_core.uri import AtUri
-from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
 from calendar_app.dispatch import delivery_messages
@@ -45,6 +44,7 @@ from tests.conftest import Clock, Team
 from tests.support.bluesky import BlueskyAccount, BlueskyServer, counting
 from tests.support.postgres import free_port
 from tests.support.proxy import AnsweringProxy
+from tests.support.secrets import unreadable_secret
 from tests.support.web import csrf_token, signed_in
 
 _names = itertools.count(1)
@@ -632,18 +632,7 @@ def test_a_wrong_app_password_fails_tells_owner_and_deputy_and_posts_nothing(
     assert _told(team, "channel_reconnect") == {team.ids["head"], team.ids["planner2"]}
 
 
-@pytest.mark.parametrize(
-    ("secrets", "said"),
-    [
-        (None, "no CHANNEL_SECRETS_KEY to decrypt the channel's app password"),
-        (
-            ChannelSecrets(Fernet.generate_key().decode()),
-            "the channel's stored secret cannot be decrypted with any key in CHANNEL_SECRETS_KEY "
-            "(was a key dropped too early?): enter the secret again",
-        ),
-    ],
-    ids=["no key", "another key"],
-)
+@unreadable_secret("app password")
 def test_a_scheduler_that_cannot_read_the_app_password_fails_at_once_asking_nothing(
     team: Team, bluesky_server: BlueskyServer, account: BlueskyAccount,
     secrets: ChannelSecrets | None, said: str,

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
 from calendar_app import media
@@ -41,6 +40,7 @@ from calendar_app.words import _l
 from tests.conftest import Clock, Team
 from tests.support.mastodon import MastodonAccount, MastodonServer
 from tests.support.receiver import Receiver, Reply
+from tests.support.secrets import unreadable_secret
 from tests.support.web import csrf_token, signed_in
 
 _usernames = itertools.count(1)
@@ -540,18 +540,7 @@ def test_an_unknown_check_while_the_server_is_down_is_tried_again_later(
     assert delivery(team, post)["remote_id"] == found["id"]
 
 
-@pytest.mark.parametrize(
-    ("secrets", "said"),
-    [
-        (None, "no CHANNEL_SECRETS_KEY to decrypt the channel's token"),
-        (
-            ChannelSecrets(Fernet.generate_key().decode()),
-            "the channel's stored secret cannot be decrypted with any key in CHANNEL_SECRETS_KEY "
-            "(was a key dropped too early?): enter the secret again",
-        ),
-    ],
-    ids=["no key", "another key"],
-)
+@unreadable_secret("token")
 def test_a_scheduler_that_cannot_read_the_token_fails_the_post_at_once(
     team: Team, mastodon: MastodonServer, account: MastodonAccount,
     secrets: ChannelSecrets | None, said: str,
