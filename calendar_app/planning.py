@@ -541,7 +541,6 @@ def require_confirmed_if_approved(post: Post, *, confirmed: bool, what: str) -> 
         raise NeedsConfirmation(
             f"this post is approved: {what} makes it a draft again, it needs a new approval and "
             "its author is told; confirm to go ahead",
-            {"confirm": "required for an approved post"},
         )
 
 
@@ -626,10 +625,7 @@ def send_back_post(session: Session, head: User, post: Post, *, comment: str) ->
     """A head returns a submitted post to its author as a draft, saying what to change."""
     require_reviewer(head, _l("send posts back to their authors"))
     if not comment.strip():
-        raise InvalidInput(
-            _l("say what should change when sending a post back"),
-            {"comment": _l("must not be empty")},
-        )
+        raise InvalidInput(_l("say what should change when sending a post back"))
     lock_post(session, post)
     if post.status != PostStatus.IN_REVIEW:
         raise Conflict(

@@ -241,7 +241,10 @@ def test_editing_a_published_post_is_a_conflict(team: Team, clock: Clock, dispat
 
     response = team.planner.patch(f"/posts/{post['id']}", json={"body": "Nachträglich"})
     assert response.status_code == 409, response.get_json()
-    assert response.get_json()["error"]
+    assert response.get_json()["error"] == (
+        "this post has already been published on some channels and cannot be edited; create a "
+        "new post instead"
+    )
     assert team.post(post["id"])["body"] == post["body"]
     assert team.post(post["id"])["status"] == "published"
 
