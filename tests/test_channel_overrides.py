@@ -57,6 +57,20 @@ def test_an_override_too_long_for_its_channel_names_the_override(team: Team) -> 
     assert f"overrides.{x['id']}" in response.get_json()["fields"]
 
 
+def test_an_edit_to_an_override_too_long_for_its_channel_is_refused_and_keeps_the_old_text(
+    team: Team,
+) -> None:
+    x = team.channel("X", network="x")
+    post = team.draft([x["id"]], overrides={str(x["id"]): "kurz"}, body="kurz")
+    refused = team.planner.patch(
+        f"/posts/{post['id']}", json={"overrides": {str(x["id"]): "a" * 281}}
+    )
+    assert refused.status_code == 422, refused.get_json()
+    assert f"overrides.{x['id']}" in refused.get_json()["fields"]
+    [delivery] = team.post(post["id"])["deliveries"]
+    assert delivery["body_override"] == "kurz"
+
+
 def test_an_override_for_a_channel_the_post_does_not_use_is_refused(team: Team) -> None:
     x = team.channel("X", network="x")
     other = team.channel("Blog", network="blog")

@@ -321,6 +321,44 @@ def test_a_new_reason_for_waiving_alt_text_is_kept_and_audited_and_the_same_one_
         ]
 
 
+def test_an_edit_waives_alt_text_keeps_the_waiver_through_other_edits_and_takes_it_back(
+    team: Team,
+) -> None:
+    image = uploaded(team)
+    post = team.draft([team.channel()["id"]], media=[{"id": image["id"], "alt": "Ein Muster"}])
+    path = f"/posts/{post['id']}"
+
+    def waiver(answer: dict) -> tuple[bool, str | None, list[str]]:
+        return (
+            answer["alt_text_waived"],
+            answer["alt_text_waiver_reason"],
+            [m["alt"] for m in answer["media"]],
+        )
+
+    reason = "Dekoratives Muster, der Text sagt alles"
+    waived = team.planner.patch(
+        path,
+        json={
+            "media": [{"id": image["id"]}],
+            "alt_text_waived": True,
+            "alt_text_waiver_reason": reason,
+        },
+    )
+    assert waived.status_code == 200, waived.get_json()
+    assert waiver(waived.get_json()) == (True, reason, [""])
+
+    retold = team.planner.patch(path, json={"body": "Ein neuer Text."})
+    assert retold.status_code == 200, retold.get_json()
+    assert waiver(retold.get_json()) == (True, reason, [""])
+
+    taken_back = team.planner.patch(
+        path, json={"media": [{"id": image["id"], "alt": "Ein Muster"}], "alt_text_waived": False}
+    )
+    assert taken_back.status_code == 200, taken_back.get_json()
+    assert waiver(taken_back.get_json())[0] is False
+    assert waiver(taken_back.get_json())[2] == ["Ein Muster"]
+
+
 def test_an_unknown_image_is_named(team: Team) -> None:
     channel = team.channel()
     response = team.planner.post(
