@@ -430,9 +430,9 @@ def demo_picture(colour: str) -> bytes:
 
 
 def _images(
-    session: Session, plan: Plan, author: User, colour: str, media_dir: Path | None
+    session: Session, plan: Plan, author: User, colour: str, media_dir: Path
 ) -> list[post_media.ImageChoice] | None:
-    if media_dir is None or not any(channel == "instagram" for channel in plan.channels):
+    if not any(channel == "instagram" for channel in plan.channels):
         return None
     row = post_media.upload(
         session,
@@ -456,7 +456,7 @@ def add_post(
     departments: dict[str, Department],
     channels: dict[str, Channel],
     campaign_of: dict[str, Campaign],
-    media_dir: Path | None = None,
+    media_dir: Path,
 ) -> Post:
     author = people[plan.author]
     campaign = campaign_of.get(plan.title)
@@ -552,11 +552,12 @@ def fill_demo(
     *,
     password: str | None,
     timezone: str,
+    media_dir: Path,
     now: datetime | None = None,
-    media_dir: Path | None = None,
 ) -> DemoSummary:
     """Fill an empty database with the demo team and a month of plans, starting tomorrow.
-    With `media_dir`, posts for Instagram get a picture (stored there) with its alt text."""
+    Posts for Instagram get a picture (stored in `media_dir`) with its alt text: Instagram
+    publishes no post without one, and a post is approved only with what it needs."""
     ensure_empty(session)
     password = password or readable_password()
     today = (now or now_utc()).astimezone(ZoneInfo(timezone)).date()

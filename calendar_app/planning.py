@@ -671,7 +671,8 @@ def approve_post(
         channels,
         waived=post.alt_text_waived,
         waiver_reason=post.alt_text_waiver_reason,
-        images_required=False,
+        # An imported plan came without images: a channel that needs one asks for it here.
+        images_required=True,
     )
     holds.index_post_text(post)
     _arm(post, approver)

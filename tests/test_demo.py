@@ -40,7 +40,14 @@ def load_demo(
     db: Database, *, password: str | None = DEMO_PASSWORD, timezone: str = BERLIN
 ) -> DemoSummary:
     with db.transaction() as session:
-        return fill_demo(session, password=password, timezone=timezone, now=NOW)
+        return fill_demo(
+            session, password=password, timezone=timezone, now=NOW, media_dir=media_beside(db)
+        )
+
+
+def media_beside(db: Database) -> Path:
+    """The demo's pictures, in the folder of the test's database file."""
+    return Path(db.engine.url.database or ".").parent / "media"
 
 
 def all_of(session: Session, model: type) -> list:  # type: ignore[type-arg]

@@ -416,6 +416,36 @@ def test_an_instagram_channel_needs_an_image_and_says_so(team: Team) -> None:
     )
 
 
+def test_an_imported_instagram_post_is_approved_only_once_it_has_an_image(team: Team) -> None:
+    """A plan imported from CSV has no images; an edit of its words does not ask for one yet,
+    the approval does."""
+    team.channel("Instagram NH", network="instagram")
+    text = "title,body,publish_at,channels\nSommer,Sommer!,2026-07-01T10:00,Instagram NH\n"
+    imported = team.planner.post("/posts/import", json={"csv": text})
+    assert imported.status_code == 201, imported.get_json()
+    [post] = imported.get_json()["items"]
+    path = f"/posts/{post['id']}"
+    retold = team.planner.patch(path, json={"body": "Sommer am Hafen!"})
+    assert retold.status_code == 200, retold.get_json()
+    assert team.planner.post(f"{path}/submit").status_code == 200
+
+    refused = team.head.post(f"{path}/approve")
+    assert refused.status_code == 422, refused.get_json()
+    assert (
+        "Instagram NH (Instagram) publishes no post without an image"
+        in (refused.get_json()["fields"]["media"])
+    )
+    assert team.post(post["id"])["status"] == "in_review"
+
+    image = uploaded(team, picture("PNG"))
+    pictured = team.planner.patch(path, json={"media": [{"id": image["id"], "alt": "Hafen"}]})
+    assert pictured.status_code == 200, pictured.get_json()
+    assert team.planner.post(f"{path}/submit").status_code == 200
+    approved = team.head.post(f"{path}/approve")
+    assert approved.status_code == 200, approved.get_json()
+    assert approved.get_json()["status"] == "scheduled"
+
+
 def test_an_animation_a_network_cannot_take_is_refused_naming_the_channel(team: Team) -> None:
     frames = [Image.new("RGB", (64, 64), color) for color in ("red", "green", "blue")]
     out = BytesIO()
