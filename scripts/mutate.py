@@ -130,6 +130,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             # A release answers with the post's settled status.
             "tests/test_crisis_rules.py::test_releasing_now_while_the_crisis_is_in_force_is_refused_but_a_later_time_is_accepted",
             "tests/test_api_roles.py::test_a_head_may_approve_their_own_post_where_the_app_is_configured_so",
+            "tests/test_campaigns.py::test_an_unknown_campaign_is_named_as_the_problem",
         ],
     ),
     "dispatch": (

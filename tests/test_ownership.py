@@ -251,7 +251,11 @@ def test_a_change_in_review_goes_back_to_draft_with_the_rewrite_in_the_audit_log
                 AuditEntry.action == "send_back_to_draft", AuditEntry.subject_id == post["id"]
             )
         ).one()
-        assert back.reason == "changed in review"
+        assert (back.actor.email, back.reason, back.detail) == (
+            "head@example.org",
+            "changed in review",
+            {"previous_status": "in_review"},
+        )
     # The head who rewrote it may not approve it, not even after the author submits it again.
     office["author"].post(f"/posts/{post['id']}/submit")
     refused = office["head"].post(f"/posts/{post['id']}/approve")
