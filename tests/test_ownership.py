@@ -285,6 +285,16 @@ def test_the_author_is_told_when_someone_else_changes_their_approved_post(
         changed = told[1]
         assert "planner2@example.org" in changed.text
         assert "new approval" in changed.text
+        back = session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "send_back_to_draft", AuditEntry.subject_id == post["id"]
+            )
+        ).one()
+        assert (back.actor.email, back.reason, back.detail) == (
+            "planner2@example.org",
+            "edited after approval",
+            {"previous_status": "scheduled"},
+        )
 
 
 def test_dragging_an_approved_post_asks_first_and_a_stranger_may_not(office: Office) -> None:
