@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from calendar_app.accounts import create_token, create_user
 from calendar_app.departments import department_by_slug, set_user_departments
@@ -228,6 +229,16 @@ def test_a_refusal_says_who_may(
     assert (response.status_code, response.get_json()["error"]) == (403, because)
 
 
+def back_to_draft(session: Session, post_id: int) -> tuple[str, str | None, dict]:
+    """Who sent the post back to draft by an edit, why, and from what status (its audit entry)."""
+    entry = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "send_back_to_draft", AuditEntry.subject_id == post_id
+        )
+    ).one()
+    return entry.actor.email, entry.reason, entry.detail
+
+
 def test_a_change_in_review_goes_back_to_draft_with_the_rewrite_in_the_audit_log(
     office: Office,
 ) -> None:
@@ -246,12 +257,7 @@ def test_a_change_in_review_goes_back_to_draft_with_the_rewrite_in_the_audit_log
         diff = "\n".join(edit.detail["changes"]["body"])
         assert "-Sommerfest am Hafen: alle sind eingeladen." in diff
         assert "+Wir sponsern das Puppenmuseum!" in diff
-        back = session.scalars(
-            select(AuditEntry).where(
-                AuditEntry.action == "send_back_to_draft", AuditEntry.subject_id == post["id"]
-            )
-        ).one()
-        assert (back.actor.email, back.reason, back.detail) == (
+        assert back_to_draft(session, post["id"]) == (
             "head@example.org",
             "changed in review",
             {"previous_status": "in_review"},
@@ -285,12 +291,7 @@ def test_the_author_is_told_when_someone_else_changes_their_approved_post(
         changed = told[1]
         assert "planner2@example.org" in changed.text
         assert "new approval" in changed.text
-        back = session.scalars(
-            select(AuditEntry).where(
-                AuditEntry.action == "send_back_to_draft", AuditEntry.subject_id == post["id"]
-            )
-        ).one()
-        assert (back.actor.email, back.reason, back.detail) == (
+        assert back_to_draft(session, post["id"]) == (
             "planner2@example.org",
             "edited after approval",
             {"previous_status": "scheduled"},
