@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import make_url, select, update
 
-from calendar_app import crisis, planning
+from calendar_app import crisis, planning, post_media
 from calendar_app.channels import create_channel
 from calendar_app.db import Database
+from calendar_app.demo import demo_picture
 from calendar_app.models import Delivery, Department, Post
 from calendar_app.timeutil import now_utc
 from tests.support.browser import (
@@ -97,7 +99,21 @@ def plan(database_url: str) -> tuple[dict[str, int], datetime, int, int]:
                 ("Wasserhärte im Überblick", ["mastodon"], 48 + 1),
             ]:
                 planning.submit_post(session, planner, post(title, networks, hours))
-            approved = post(APPROVED, ["instagram", "x", "bluesky"], 72 + 3)
+            # Instagram publishes no post without an image: the approved one has its picture.
+            picture = post_media.upload(
+                session,
+                planner,
+                demo_picture("#1971c2"),
+                media_dir=Path(make_url(database_url).database or ".").parent / "media",
+                max_bytes=15 * 1024 * 1024,
+                max_pixels=50_000_000,
+            )
+            approved = post(
+                APPROVED,
+                ["instagram", "x", "bluesky"],
+                72 + 3,
+                media=[post_media.ImageChoice(picture.id, "Bühne im Stadtpark")],
+            )
             planning.submit_post(session, planner, approved)
             planning.approve_post(session, head, approved, allow_self_approval=False)
             # What the scheduler would have made of earlier posts: published, failed, missed.
