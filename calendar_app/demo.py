@@ -22,7 +22,7 @@ from calendar_app import campaigns, planning, playbooks, post_media
 from calendar_app.accounts import create_user
 from calendar_app.channels import create_channel, update_channel
 from calendar_app.departments import department_by_slug
-from calendar_app.models import Campaign, Channel, Department, Post, Role, User
+from calendar_app.models import Campaign, Channel, Department, Media, Post, Role, User
 from calendar_app.timeutil import now_utc
 
 COMPANY = "Stadtwerke Nordhafen"
@@ -429,12 +429,9 @@ def demo_picture(colour: str) -> bytes:
     return out.getvalue()
 
 
-def _images(
-    session: Session, plan: Plan, author: User, colour: str, media_dir: Path
-) -> list[post_media.ImageChoice] | None:
-    if not any(channel == "instagram" for channel in plan.channels):
-        return None
-    row = post_media.upload(
+def upload_demo_picture(session: Session, author: User, colour: str, media_dir: Path) -> Media:
+    """The demo picture in `colour`, uploaded by `author` as a planner would upload it."""
+    return post_media.upload(
         session,
         author,
         demo_picture(colour),
@@ -442,6 +439,14 @@ def _images(
         max_bytes=15 * 1024 * 1024,
         max_pixels=50_000_000,
     )
+
+
+def _images(
+    session: Session, plan: Plan, author: User, colour: str, media_dir: Path
+) -> list[post_media.ImageChoice] | None:
+    if not any(channel == "instagram" for channel in plan.channels):
+        return None
+    row = upload_demo_picture(session, author, colour, media_dir)
     alt = f"Weiße Fläche, unten ein Streifen in der Farbe der Abteilung ({plan.title})"
     return [post_media.ImageChoice(row.id, alt)]
 

@@ -17,7 +17,7 @@ from sqlalchemy import make_url, select, update
 from calendar_app import crisis, planning, post_media
 from calendar_app.channels import create_channel
 from calendar_app.db import Database
-from calendar_app.demo import demo_picture
+from calendar_app.demo import upload_demo_picture
 from calendar_app.models import Delivery, Department, Post
 from calendar_app.timeutil import now_utc
 from tests.support.browser import (
@@ -100,13 +100,11 @@ def plan(database_url: str) -> tuple[dict[str, int], datetime, int, int]:
             ]:
                 planning.submit_post(session, planner, post(title, networks, hours))
             # Instagram publishes no post without an image: the approved one has its picture.
-            picture = post_media.upload(
+            picture = upload_demo_picture(
                 session,
                 planner,
-                demo_picture("#1971c2"),
-                media_dir=Path(make_url(database_url).database or ".").parent / "media",
-                max_bytes=15 * 1024 * 1024,
-                max_pixels=50_000_000,
+                "#1971c2",
+                Path(make_url(database_url).database or ".").parent / "media",
             )
             approved = post(
                 APPROVED,
